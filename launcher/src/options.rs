@@ -1,0 +1,59 @@
+//! How to run, and why a run could not happen.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What `benchmem run` was asked to do.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Program and arguments.
+    pub command: Vec<OsString>,
+    /// Fresh runs of the command (≥ 1).
+    pub repeats: usize,
+    /// The preload library; default: found next to the running executable (see [`crate::find_preload`]).
+    pub preload: Option<PathBuf>,
+    /// How long to wait for descendants still running after the command itself exited.
+    pub linger: Duration,
+}
+
+impl RunOptions {
+    /// Options for `command` with one repeat and the default linger.
+    pub fn new(command: Vec<OsString>) -> Self {
+        RunOptions {
+            command,
+            repeats: 1,
+            preload: None,
+            linger: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why a command could not be measured. Each message is one line for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// No command given.
+    #[error("no command given: use `benchmem run -- PROGRAM [ARGS...]`")]
+    NoCommand,
+    /// The program does not exist or is not executable.
+    #[error("cannot run `{0}`: no such executable file (check the name and PATH)")]
+    NotFound(String),
+    /// The program is statically linked: the dynamic loader never runs, so LD_PRELOAD is ignored.
+    #[error("cannot measure `{0}`: it is statically linked, so LD_PRELOAD cannot interpose its allocator; link it dynamically")]
+    Static(String),
+    /// setuid/setgid/capabilities: the loader ignores LD_PRELOAD for such programs.
+    #[error("cannot measure `{0}`: it is setuid/setgid or has file capabilities, so the loader ignores LD_PRELOAD; run a copy without those bits")]
+    Privileged(String),
+    /// The program is an ELF of another class or machine than the preload.
+    #[error("cannot measure `{0}`: it is a {1} binary but the preload is built for this machine's 64-bit ABI")]
+    WrongAbi(String, &'static str),
+    /// The preload library could not be found.
+    #[error("cannot find libbenchmem_preload.so next to {0}: build it with `cargo build -p benchmem-preload` or set BENCHMEM_PRELOAD")]
+    NoPreload(String),
+    /// Starting the program failed.
+    #[error("cannot start `{0}`: {1}")]
+    Spawn(String, std::io::Error),
+    /// The run directory or socket could not be set up.
+    #[error("cannot set up the run directory: {0}")]
+    Setup(std::io::Error),
+}

@@ -1,0 +1,87 @@
+//! What a run produced: per-region series of samples, across processes and repeats.
+
+use std::time::SystemTime;
+
+pub use benchmem_wire::Stats;
+
+/// Whether a series is a process's whole life or a region the program marked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeriesKind {
+    /// The root region of one process image (its whole tracked life).
+    Root,
+    /// A region marked through the region API.
+    Region,
+}
+
+/// One measurement of a region.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// The four counters.
+    pub stats: Stats,
+    /// Wall time from region begin to end, in nanoseconds (None when unknown, e.g. killed).
+    pub duration_ns: Option<u64>,
+    /// Which repeat (0-based) produced it.
+    pub repeat: usize,
+    /// Process id that measured it.
+    pub pid: u32,
+    /// Why this sample is not a clean, closed measurement (None when it is).
+    pub incomplete: Option<String>,
+}
+
+/// All samples of one region name (or one process's root), in the order measured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Series {
+    /// Region name (lossily decoded if the program gave bytes that are not UTF-8).
+    pub name: String,
+    /// Root or marked region.
+    pub kind: SeriesKind,
+    /// Every sample, repeats and re-entries included.
+    pub samples: Vec<Sample>,
+}
+
+/// How the command ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Exited with this status.
+    Code(i32),
+    /// Killed by this signal.
+    Signal(i32),
+}
+
+impl Exit {
+    /// The status a shell would report: the code, or 128 + signal.
+    pub fn status(self) -> i32 {
+        match self {
+            Exit::Code(c) => c,
+            Exit::Signal(s) => 128 + s,
+        }
+    }
+}
+
+/// Everything `benchmem run` measured.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// The command and its arguments as given.
+    pub command: Vec<String>,
+    /// Number of fresh runs of the command.
+    pub repeats: usize,
+    /// Series in order of first appearance.
+    pub series: Vec<Series>,
+    /// How the last repeat ended (benchmem exits with its status).
+    pub exit: Exit,
+    /// When the run started.
+    pub started: SystemTime,
+    /// Run-level problems worth telling the user (lost events, processes still running, ...).
+    pub notes: Vec<String>,
+}
+
+impl RunResult {
+    /// True when any sample is marked incomplete or any note was raised.
+    pub fn is_incomplete(&self) -> bool {
+        !self.notes.is_empty()
+            || self
+                .series
+                .iter()
+                .any(|s| s.samples.iter().any(|x| x.incomplete.is_some()))
+    }
+}

@@ -1,0 +1,22 @@
+//! What crosses the boundary between the preloaded library (inside the profiled process)
+//! and the launcher: defined once here, used by both sides.
+//!
+//! Two channels exist, each for what it does best:
+//! - [`state::ProcessState`]: a `MAP_SHARED` file per process image holding the live
+//!   counters. It survives `SIGKILL`, `_exit` and programs that close every fd, so the
+//!   launcher can always read what was measured up to the end.
+//! - [`event`]: one datagram per closed region (a sample), sent over an `AF_UNIX` socket.
+//!
+//! This crate has no dependencies and never allocates in the functions the preload calls.
+#![no_std]
+#![warn(missing_docs)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod event;
+pub mod names;
+pub mod state;
+pub mod stats;
+
+pub use stats::Stats;

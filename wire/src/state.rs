@@ -1,0 +1,262 @@
+//! Layout of the per-process shared state file.
+//!
+//! The preload maps `s-<pid>-<image>` from the run directory `MAP_SHARED` and keeps its
+//! live counters there. The launcher reads the file after the process is gone, so what
+//! was measured survives a `SIGKILL`, an `_exit` or a lost event socket.
+//!
+//! The accounting model (see the preload's `account` module for the writer side):
+//! - `L`, the live bytes of every allocation tracked in this process, and `M`, the
+//!   highest `L` since the last *fold*, change together in one 16-byte word ([`Hot`]).
+//! - A region `R` keeps `offset` such that `live(R) = L + offset`, and `peak`, its
+//!   high-water up to the last fold. Because `offset` changes only under a fold, the
+//!   peak of `R` at any moment is `max(peak, M + offset)` ([`region_stats`]).
+//! - Allocation counts and byte totals are per-thread counters; a region remembers their
+//!   sums when it began.
+
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+
+use crate::names::NAME_CAP;
+use crate::Stats;
+
+/// First word of a valid state file.
+pub const MAGIC: u64 = 0x3156_4d45_4d48_4342; // "BCHMEMV1", little-endian
+/// Layout version; bumped on any change to this file.
+pub const VERSION: u32 = 1;
+/// Regions open at the same time in one process, the root included.
+pub const MAX_OPEN_REGIONS: usize = 256;
+/// Threads with a counter slot of their own; later threads share an atomic overflow slot.
+pub const MAX_THREAD_SLOTS: usize = 512;
+/// Bits of the hot word that hold live bytes (256 TiB).
+pub const LIVE_BITS: u32 = 48;
+/// Mask of the live bytes in the hot word.
+pub const LIVE_MASK: u64 = (1 << LIVE_BITS) - 1;
+
+/// The process is running (or died without saying otherwise: killed, crashed).
+pub const STATUS_RUNNING: u32 = 1;
+/// The process went through `exit`/`_exit`; `exit_code` holds its status.
+pub const STATUS_EXITED: u32 = 2;
+/// The process image was replaced by `execve`; the next image has the same pid.
+pub const STATUS_EXECED: u32 = 3;
+
+/// Problem bit: bookkeeping memory could not be mapped; some frees may be unknown.
+pub const PROBLEM_TABLE_FULL: u64 = 1 << 0;
+/// Problem bit: a region could not begin because too many were open at once.
+pub const PROBLEM_TOO_MANY_REGIONS: u64 = 1 << 1;
+/// Problem bit: the event socket could not be reached; samples were lost (see `dropped_events`).
+pub const PROBLEM_EVENTS_LOST: u64 = 1 << 2;
+
+/// Region slot is unused.
+pub const REGION_FREE: u32 = 0;
+/// Region slot holds an open region.
+pub const REGION_OPEN: u32 = 1;
+
+/// Who the process is and how it ended.
+#[repr(C, align(64))]
+pub struct Header {
+    /// [`MAGIC`] once the file is initialised.
+    pub magic: AtomicU64,
+    /// [`VERSION`].
+    pub version: AtomicU32,
+    /// One of the `STATUS_*` values.
+    pub status: AtomicU32,
+    /// Process id.
+    pub pid: AtomicU32,
+    /// Parent process id at start.
+    pub ppid: AtomicU32,
+    /// How many images this pid had before this one (execs).
+    pub image: AtomicU32,
+    /// Exit status passed to `exit`/`_exit` when `status` is [`STATUS_EXITED`].
+    pub exit_code: AtomicU32,
+    /// `CLOCK_MONOTONIC` nanoseconds when tracking began.
+    pub start_ns: AtomicU64,
+    /// `CLOCK_MONOTONIC` nanoseconds when the process exited or exec'd (0 if it did not say).
+    pub end_ns: AtomicU64,
+    /// Region samples that could not be sent to the launcher.
+    pub dropped_events: AtomicU64,
+    /// `PROBLEM_*` bits.
+    pub problems: AtomicU64,
+    /// Length of `name`.
+    pub name_len: AtomicU32,
+    /// Name of the root region (`BENCHMEM_REGION` or the program's basename).
+    pub name: UnsafeCell<[u8; NAME_CAP]>,
+}
+
+/// The word every allocation and free updates: live bytes and generation, then the mark.
+#[repr(C, align(64))]
+pub struct Hot {
+    /// Low 48 bits: live bytes `L`. High 16 bits: generation, bumped by every fold.
+    pub live_gen: AtomicU64,
+    /// `M`: the highest `L` since the last fold. Updated together with `live_gen`.
+    pub mark: AtomicU64,
+}
+
+/// Allocation counters of one thread (or of the shared overflow slot).
+#[repr(C, align(64))]
+pub struct ThreadCounters {
+    /// Successful allocation calls.
+    pub allocations: AtomicU64,
+    /// Sum of their requested sizes.
+    pub bytes: AtomicU64,
+}
+
+/// One open region (slot 0 is the root region, open for the life of the process).
+#[repr(C, align(64))]
+pub struct RegionSlot {
+    /// [`REGION_FREE`] or [`REGION_OPEN`].
+    pub state: AtomicU32,
+    /// Bumped each time the slot is reused, so a stale region id is refused.
+    pub seq: AtomicU32,
+    /// Epoch at which the region began (allocations stamped earlier are "old" for it).
+    pub begin_epoch: AtomicU32,
+    /// Length of `name`.
+    pub name_len: AtomicU32,
+    /// `live(R) = L + offset`.
+    pub offset: AtomicI64,
+    /// High-water of `live(R)` up to the last fold.
+    pub peak: AtomicU64,
+    /// Sum of allocation counts when the region began.
+    pub begin_allocations: AtomicU64,
+    /// Sum of allocated bytes when the region began.
+    pub begin_bytes: AtomicU64,
+    /// `CLOCK_MONOTONIC` nanoseconds when the region began.
+    pub begin_ns: AtomicU64,
+    /// The region's name (see [`crate::names::fit_name`]).
+    pub name: UnsafeCell<[u8; NAME_CAP]>,
+}
+
+/// Everything one process image shares with the launcher.
+#[repr(C)]
+pub struct ProcessState {
+    /// Identity and status.
+    pub header: Header,
+    /// Live bytes and mark.
+    pub hot: Hot,
+    /// Thread slots handed out so far (may exceed [`MAX_THREAD_SLOTS`]; extra threads use `overflow`).
+    pub threads_used: AtomicU32,
+    /// Shared counters of threads beyond [`MAX_THREAD_SLOTS`].
+    pub overflow: ThreadCounters,
+    /// Per-thread counters.
+    pub threads: [ThreadCounters; MAX_THREAD_SLOTS],
+    /// Open regions; slot 0 is the root.
+    pub regions: [RegionSlot; MAX_OPEN_REGIONS],
+}
+
+// SAFETY: every field is an atomic or a name buffer written before it is published
+// (under the preload's region lock) and read only after.
+unsafe impl Sync for ProcessState {}
+
+/// Size of a state file in bytes.
+pub const STATE_SIZE: usize = core::mem::size_of::<ProcessState>();
+
+/// Split the hot word into (live bytes, generation).
+#[inline(always)]
+pub fn unpack(live_gen: u64) -> (u64, u16) {
+    (live_gen & LIVE_MASK, (live_gen >> LIVE_BITS) as u16)
+}
+
+/// Join live bytes and generation into the hot word.
+#[inline(always)]
+pub fn pack(live: u64, gen: u16) -> u64 {
+    (live & LIVE_MASK) | ((gen as u64) << LIVE_BITS)
+}
+
+/// The stats of a region from its slot and the process counters: the one place where
+/// peak, retained, allocations and total bytes are derived.
+///
+/// `live`/`mark` are `L`/`M` of the hot word; `allocations`/`bytes` the current sums.
+pub fn region_stats(
+    peak: u64,
+    offset: i64,
+    live: u64,
+    mark: u64,
+    (allocations, bytes): (u64, u64),
+    (begin_allocations, begin_bytes): (u64, u64),
+) -> Stats {
+    let at = |l: u64| (l as i64).saturating_add(offset).max(0) as u64;
+    Stats {
+        peak_bytes: peak.max(at(mark)),
+        total_bytes: bytes.saturating_sub(begin_bytes),
+        allocations: allocations.saturating_sub(begin_allocations),
+        retained_bytes: at(live),
+    }
+}
+
+impl ProcessState {
+    /// Sums of allocation counts and bytes over every thread slot.
+    pub fn counts(&self) -> (u64, u64) {
+        let used = (self.threads_used.load(Relaxed) as usize).min(MAX_THREAD_SLOTS);
+        let mut allocations = self.overflow.allocations.load(Relaxed);
+        let mut bytes = self.overflow.bytes.load(Relaxed);
+        for t in &self.threads[..used] {
+            allocations = allocations.wrapping_add(t.allocations.load(Relaxed));
+            bytes = bytes.wrapping_add(t.bytes.load(Relaxed));
+        }
+        (allocations, bytes)
+    }
+
+    /// Current stats of an open region slot, as if it ended now.
+    pub fn slot_stats(&self, slot: &RegionSlot) -> Stats {
+        let (live, _) = unpack(self.hot.live_gen.load(Relaxed));
+        let mark = self.hot.mark.load(Relaxed);
+        region_stats(
+            slot.peak.load(Relaxed),
+            slot.offset.load(Relaxed),
+            live,
+            mark,
+            self.counts(),
+            (
+                slot.begin_allocations.load(Relaxed),
+                slot.begin_bytes.load(Relaxed),
+            ),
+        )
+    }
+
+    /// The root region's name.
+    pub fn name(&self) -> &[u8] {
+        let len = (self.header.name_len.load(Relaxed) as usize).min(NAME_CAP);
+        // SAFETY: written once before the header is published.
+        unsafe { &(&*self.header.name.get())[..len] }
+    }
+
+    /// Whether the header says this is a state file of this layout.
+    pub fn is_valid(&self) -> bool {
+        self.header.magic.load(Relaxed) == MAGIC && self.header.version.load(Relaxed) == VERSION
+    }
+}
+
+impl RegionSlot {
+    /// The region's name.
+    pub fn name(&self) -> &[u8] {
+        let len = (self.name_len.load(Relaxed) as usize).min(NAME_CAP);
+        // SAFETY: written before the slot is marked open.
+        unsafe { &(&*self.name.get())[..len] }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_roundtrip() {
+        let w = pack(123_456_789, 65_535);
+        assert_eq!(unpack(w), (123_456_789, 65_535));
+    }
+
+    #[test]
+    fn region_peak_uses_mark_plus_offset() {
+        // Region began at L = 1000 (offset -1000), peak so far 0, mark since fold 1500.
+        let s = region_stats(0, -1000, 1200, 1500, (10, 700), (4, 100));
+        assert_eq!(s.peak_bytes, 500);
+        assert_eq!(s.retained_bytes, 200);
+        assert_eq!(s.allocations, 6);
+        assert_eq!(s.total_bytes, 600);
+    }
+
+    #[test]
+    fn layout_is_small_enough_to_map_per_process() {
+        assert!(STATE_SIZE < 512 * 1024, "{STATE_SIZE}");
+        assert_eq!(core::mem::align_of::<Hot>(), 64);
+    }
+}
