@@ -2,17 +2,21 @@
 //! report into per-region series.
 //!
 //! Flow: [`run`] makes a private run directory (event socket + one state file per
-//! process image), starts the command with `LD_PRELOAD`, a reader thread receives region
-//! samples and hands them over a channel to the aggregator; once every process is gone
-//! the state files give each process's root region and any region left open.
+//! process image), starts the command with `LD_PRELOAD`; a reader thread receives region
+//! samples and hands them over a crossbeam channel to the aggregator thread; once every
+//! process is gone, the state files give each process's root region and any region left
+//! open (see `benchmem_wire::state`).
 #![warn(missing_docs)]
 
-mod result;
-
-pub use result::{Exit, RunResult, Sample, Series, SeriesKind, Stats};
+mod aggregate;
+mod collect;
 mod options;
+mod preflight;
+mod result;
+mod run;
+mod rundir;
+mod spawn;
 
 pub use options::{RunError, RunOptions};
-mod run;
-
-pub use run::run;
+pub use result::{Exit, RunResult, Sample, Series, SeriesKind, Stats};
+pub use run::{find_preload, run, PRELOAD_NAME};

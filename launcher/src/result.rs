@@ -5,7 +5,7 @@ use std::time::SystemTime;
 pub use benchmem_wire::Stats;
 
 /// Whether a series is a process's whole life or a region the program marked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SeriesKind {
     /// The root region of one process image (its whole tracked life).
     Root,

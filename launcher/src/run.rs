@@ -1,8 +1,108 @@
-//! Running a command under the preload.
+//! Running a command under the preload, repeat by repeat.
 
-use crate::{RunError, RunOptions, RunResult};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
-/// Run the command `opts.repeats` times under the preload and aggregate every process's report.
-pub fn run(_opts: &RunOptions) -> Result<RunResult, RunError> {
-    Err(RunError::NoCommand)
+use benchmem_wire::names::{ENV_DIR, ENV_PRELOAD};
+
+use crate::aggregate::Aggregator;
+use crate::rundir::RunDir;
+use crate::{collect, preflight, spawn, Exit, RunError, RunOptions, RunResult};
+
+/// File name of the preload library.
+pub const PRELOAD_NAME: &str = "libbenchmem_preload.so";
+
+/// Where the preload is: `BENCHMEM_PRELOAD`, else next to the running executable, else
+/// in `../lib/benchmem/` from it.
+pub fn find_preload() -> Result<PathBuf, RunError> {
+    if let Some(p) = std::env::var_os(ENV_PRELOAD).filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(RunError::NoPreload(p.display().to_string()))
+        };
+    }
+    let exe = std::env::current_exe().map_err(|_| RunError::NoPreload("benchmem".into()))?;
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    [
+        dir.join(PRELOAD_NAME),
+        dir.join("../lib/benchmem").join(PRELOAD_NAME),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .ok_or_else(|| RunError::NoPreload(exe.display().to_string()))
+}
+
+/// Run the command `opts.repeats` times under the preload and aggregate every process's
+/// report. Stops early at a repeat whose command fails, so its status is what we return.
+pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
+    let program = opts.command.first().ok_or(RunError::NoCommand)?;
+    let resolved = preflight::resolve(program)?;
+    preflight::check(&resolved)?;
+    let preload = match &opts.preload {
+        Some(p) => p.clone(),
+        None => find_preload()?,
+    };
+    let preload = std::fs::canonicalize(&preload).unwrap_or(preload);
+    let started = SystemTime::now();
+    let mut agg = Aggregator::default();
+    let mut exit = Exit::Code(0);
+    for repeat in 0..opts.repeats.max(1) {
+        let dir = RunDir::create().map_err(RunError::Setup)?;
+        let env = vec![
+            ("LD_PRELOAD", ld_preload(&preload)),
+            (ENV_DIR, dir.path().as_os_str().to_owned()),
+        ];
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let reader = dir.start_reader(tx).map_err(RunError::Setup)?;
+        // The aggregator takes samples as they arrive, on its own thread.
+        let collector = std::thread::spawn(move || {
+            let mut agg = agg;
+            for ev in rx {
+                agg.region_ended(repeat, ev);
+            }
+            agg
+        });
+        let ended = spawn::run(&opts.command, &env, opts.linger);
+        reader.stop();
+        agg = collector.join().expect("aggregator thread panicked");
+        let ended = ended?;
+        agg.repeat_done(
+            repeat,
+            collect::collect(dir.path()),
+            ended.pid,
+            ended.exit,
+            ended.stragglers,
+        );
+        exit = ended.exit;
+        if exit != Exit::Code(0) {
+            break;
+        }
+    }
+    let (series, notes) = agg.finish();
+    Ok(RunResult {
+        command: opts
+            .command
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        repeats: opts.repeats.max(1),
+        series,
+        exit,
+        started,
+        notes,
+    })
+}
+
+/// Our library first, then whatever the user already preloads (their allocator stays
+/// the one our hooks call through to).
+fn ld_preload(ours: &Path) -> OsString {
+    let mut v = ours.as_os_str().to_owned();
+    if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|e| !e.is_empty()) {
+        v.push(":");
+        v.push(existing);
+    }
+    v
 }

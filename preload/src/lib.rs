@@ -1,1 +1,31 @@
-//! placeholder
+//! `libbenchmem_preload.so`: loaded into the profiled program with `LD_PRELOAD`, it
+//! interposes the C allocator and counts every call exactly, in-process.
+//!
+//! - [`hooks`]: the interposed malloc/free/realloc/.../mmap/munmap/mremap.
+//! - [`account`]: live bytes, peaks, counts and regions (the hot path).
+//! - [`table`], [`ranges`]: pointer → size bookkeeping in raw `mmap` memory.
+//! - [`region`]: the exported region API.
+//! - [`process`]: start, fork, exec and exit; the shared state file.
+//! - [`channel`]: region samples to the launcher.
+//! - [`real`], [`tls`], [`spin`], [`sys`]: the plumbing that keeps all of the above from
+//!   ever allocating through malloc or re-entering itself.
+//!
+//! Never allocates through malloc: no `Vec`, `String` or formatting anywhere here.
+
+pub mod account;
+pub mod channel;
+pub mod hooks;
+pub mod process;
+pub mod ranges;
+pub mod real;
+pub mod region;
+pub mod spin;
+pub mod sys;
+pub mod table;
+pub mod tls;
+
+#[cfg(not(test))]
+#[ctor::ctor(unsafe)]
+fn benchmem_start() {
+    process::start();
+}

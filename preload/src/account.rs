@@ -1,0 +1,542 @@
+//! Exact, process-wide accounting of live bytes, peaks, counts and regions.
+//!
+//! Every allocation and free updates one 16-byte word — live bytes `L` (with a 16-bit
+//! generation) and the mark `M = max L since the last fold` — with a single
+//! `cmpxchg16b`. That single read-modify-write puts all threads' events in one order, so
+//! peaks are exact without a lock on the hot path.
+//!
+//! A region `R` opened when live bytes were `L_b` has `live(R) = L + offset(R)` with
+//! `offset = -L_b` at first. Frees of memory allocated *before* `R` began must not lower
+//! `live(R)`: such a free adds its size to `offset(R)`. Since offsets change only then
+//! (and at begin/end), each such event first *folds*: every open region takes
+//! `peak = max(peak, M + offset)` and `M` restarts at `L`. Allocations are stamped with
+//! the epoch (count of region begins) current at their CAS; the generation names a
+//! record `(epoch, threshold)` so the fast path can tell, without the lock, that a free
+//! is of memory newer than every open region ("young"): then only `L` drops.
+//!
+//! What a region reports is computed in one place, `benchmem_wire::state::region_stats`.
+
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering::Relaxed};
+
+use benchmem_wire::names::{fit_name, NAME_CAP};
+use benchmem_wire::state::{
+    pack, region_stats, unpack, Hot, ProcessState, RegionSlot, LIVE_MASK, MAX_OPEN_REGIONS,
+    MAX_THREAD_SLOTS, PROBLEM_TOO_MANY_REGIONS, REGION_FREE, REGION_OPEN,
+};
+use benchmem_wire::Stats;
+
+use crate::spin::Spin;
+use crate::sys;
+use crate::tls::ThreadState;
+
+/// The current process's shared state; null when not tracking.
+static STATE: AtomicPtr<ProcessState> = AtomicPtr::new(core::ptr::null_mut());
+
+/// `(epoch, threshold)` per generation of the hot word.
+static RECORDS: [AtomicU64; 1 << 16] = [const { AtomicU64::new(0) }; 1 << 16];
+
+/// The tracked process state, or null.
+#[inline(always)]
+pub fn state() -> *const ProcessState {
+    STATE.load(Relaxed)
+}
+
+/// Starts tracking into `st` (already initialised by [`init_state`]).
+pub fn publish(st: *mut ProcessState) {
+    STATE.store(st, core::sync::atomic::Ordering::Release);
+}
+
+#[inline(always)]
+fn record(epoch: u32, threshold: u32) -> u64 {
+    epoch as u64 | (threshold as u64) << 32
+}
+
+/// True when epoch `a` is before epoch `b` (wrapping).
+#[inline(always)]
+fn before(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+// ---------------------------------------------------------------------------------------
+// The 16-byte compare-and-swap on the hot word.
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn cas_hot(hot: &Hot, old: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)> {
+    let (mut lo, mut hi) = old;
+    // SAFETY: `Hot` is 64-byte aligned and starts with the two words. LLVM reserves rbx,
+    // so the new low word travels in another register and is swapped in and out. No flag
+    // is read afterwards (an output register could alias bl): rdx:rax still hold `old`
+    // exactly when the exchange happened, and the current value otherwise.
+    unsafe {
+        core::arch::asm!(
+            "xchg {nlo}, rbx",
+            "lock cmpxchg16b xmmword ptr [{p}]",
+            "mov rbx, {nlo}",
+            p = in(reg) hot as *const Hot,
+            nlo = inout(reg) new.0 => _,
+            in("rcx") new.1,
+            inout("rax") lo,
+            inout("rdx") hi,
+            options(nostack),
+        );
+    }
+    if (lo, hi) == old {
+        Ok(())
+    } else {
+        Err((lo, hi))
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+static HOT_LOCK: Spin = Spin::new();
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn cas_hot(hot: &Hot, old: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)> {
+    HOT_LOCK.lock();
+    let cur = (hot.live_gen.load(Relaxed), hot.mark.load(Relaxed));
+    let r = if cur == old {
+        hot.live_gen.store(new.0, Relaxed);
+        hot.mark.store(new.1, Relaxed);
+        Ok(())
+    } else {
+        Err(cur)
+    };
+    HOT_LOCK.unlock();
+    r
+}
+
+#[inline(always)]
+fn load_hot(hot: &Hot) -> (u64, u64) {
+    (hot.live_gen.load(Relaxed), hot.mark.load(Relaxed))
+}
+
+// ---------------------------------------------------------------------------------------
+// Fast paths.
+
+/// Accounts an allocation of `size` bytes; returns the epoch to stamp it with.
+#[inline(always)]
+pub fn alloc(st: &ProcessState, t: *mut ThreadState, size: u64) -> u32 {
+    let mut cur = load_hot(&st.hot);
+    let gen = loop {
+        let (l, g) = unpack(cur.0);
+        let nl = l.saturating_add(size).min(LIVE_MASK);
+        match cas_hot(&st.hot, cur, (pack(nl, g), cur.1.max(nl))) {
+            Ok(()) => break g,
+            Err(now) => cur = now,
+        }
+    };
+    count(st, t, size);
+    RECORDS[gen as usize].load(Relaxed) as u32
+}
+
+/// Accounts the free of `size` bytes allocated at `epoch`.
+#[inline(always)]
+pub fn free(st: &ProcessState, size: u64, epoch: u32) {
+    let mut cur = load_hot(&st.hot);
+    loop {
+        let (l, g) = unpack(cur.0);
+        let threshold = (RECORDS[g as usize].load(Relaxed) >> 32) as u32;
+        if before(epoch, threshold) {
+            return free_slow(st, size, epoch);
+        }
+        match cas_hot(&st.hot, cur, (pack(l.saturating_sub(size), g), cur.1)) {
+            Ok(()) => return,
+            Err(now) => cur = now,
+        }
+    }
+}
+
+#[inline(always)]
+fn count(st: &ProcessState, t: *mut ThreadState, size: u64) {
+    // SAFETY: t is this thread's state.
+    let slot = unsafe { (*t).slot };
+    let i = slot.wrapping_sub(1) as usize;
+    if i < MAX_THREAD_SLOTS {
+        // Only this thread writes its slot: plain load/store, no locked instruction.
+        let c = &st.threads[i];
+        c.allocations
+            .store(c.allocations.load(Relaxed) + 1, Relaxed);
+        c.bytes
+            .store(c.bytes.load(Relaxed).wrapping_add(size), Relaxed);
+    } else {
+        count_slow(st, t, size);
+    }
+}
+
+#[cold]
+fn count_slow(st: &ProcessState, t: *mut ThreadState, size: u64) {
+    // SAFETY: t is this thread's state.
+    unsafe {
+        if (*t).slot == 0 {
+            let i = st.threads_used.fetch_add(1, Relaxed) as usize;
+            if i < MAX_THREAD_SLOTS {
+                (*t).slot = i as u32 + 1;
+                return count(st, t, size);
+            }
+            (*t).slot = u32::MAX;
+        }
+    }
+    st.overflow.allocations.fetch_add(1, Relaxed);
+    st.overflow.bytes.fetch_add(size, Relaxed);
+}
+
+// ---------------------------------------------------------------------------------------
+// Slow paths, under one lock: folds, region begin and end.
+
+struct Slow {
+    lock: Spin,
+    inner: UnsafeCell<SlowInner>,
+}
+
+struct SlowInner {
+    /// Latest epoch handed out (count of region begins, plus one per process start).
+    epoch: u32,
+    /// Epoch at which this process image's tracking began (the root region's).
+    base: u32,
+    /// Open region slots, root (0) first.
+    open: [u16; MAX_OPEN_REGIONS],
+    n_open: usize,
+}
+
+// SAFETY: `inner` is only touched with `lock` held.
+unsafe impl Sync for Slow {}
+
+static SLOW: Slow = Slow {
+    lock: Spin::new(),
+    inner: UnsafeCell::new(SlowInner {
+        epoch: 0,
+        base: 0,
+        open: [0; MAX_OPEN_REGIONS],
+        n_open: 0,
+    }),
+};
+
+/// The slow-path lock (taken around fork).
+pub fn slow_lock() -> &'static Spin {
+    &SLOW.lock
+}
+
+/// Resets `L`/`M` to a fold point: `L -= minus`, `M = L`, bumping the generation when a new
+/// record is given. Returns the mark before the fold and the live bytes after.
+fn fold(st: &ProcessState, minus: u64, rec: Option<u64>) -> (u64, u64) {
+    let mut cur = load_hot(&st.hot);
+    loop {
+        let (l, g) = unpack(cur.0);
+        let ng = if rec.is_some() { g.wrapping_add(1) } else { g };
+        if let Some(r) = rec {
+            // Written before the CAS that publishes `ng` (a full barrier).
+            RECORDS[ng as usize].store(r, Relaxed);
+        }
+        let nl = l.saturating_sub(minus);
+        match cas_hot(&st.hot, cur, (pack(nl, ng), nl)) {
+            Ok(()) => return (cur.1, nl),
+            Err(now) => cur = now,
+        }
+    }
+}
+
+/// `M + offset`, the live bytes of a region at the mark.
+fn at_mark(mark: u64, offset: i64) -> u64 {
+    (mark as i64).saturating_add(offset).max(0) as u64
+}
+
+fn fold_peaks(st: &ProcessState, s: &SlowInner, mark: u64) {
+    for &i in &s.open[..s.n_open] {
+        let r = &st.regions[i as usize];
+        let p = at_mark(mark, r.offset.load(Relaxed));
+        if p > r.peak.load(Relaxed) {
+            r.peak.store(p, Relaxed);
+        }
+    }
+}
+
+#[cold]
+fn free_slow(st: &ProcessState, size: u64, epoch: u32) {
+    SLOW.lock.lock();
+    // SAFETY: lock held.
+    let s = unsafe { &mut *SLOW.inner.get() };
+    if !before(epoch, s.base) {
+        let (mark, _) = fold(st, size, None);
+        fold_peaks(st, s, mark);
+        for &i in &s.open[..s.n_open] {
+            let r = &st.regions[i as usize];
+            if before(epoch, r.begin_epoch.load(Relaxed)) {
+                r.offset.fetch_add(size as i64, Relaxed);
+            }
+        }
+    }
+    // else: allocated before this process image began tracking (a fork parent's memory).
+    SLOW.lock.unlock();
+}
+
+/// The threshold: the newest open user region's begin epoch, or the base.
+fn threshold(st: &ProcessState, s: &SlowInner) -> u32 {
+    let mut t = s.base;
+    for &i in &s.open[1..s.n_open] {
+        let e = st.regions[i as usize].begin_epoch.load(Relaxed);
+        if before(t, e) {
+            t = e;
+        }
+    }
+    t
+}
+
+/// Prepares a fresh state for a new process image: root region open, counters zero.
+/// `name` is the root region's name.
+pub fn init_state(st: &ProcessState, name: &[u8]) {
+    SLOW.lock.lock();
+    // SAFETY: lock held.
+    let s = unsafe { &mut *SLOW.inner.get() };
+    s.epoch = s.epoch.wrapping_add(1);
+    s.base = s.epoch;
+    s.open[0] = 0;
+    s.n_open = 1;
+    RECORDS[0].store(record(s.base, s.base), Relaxed);
+    let root = &st.regions[0];
+    root.begin_epoch.store(s.base, Relaxed);
+    root.begin_ns.store(sys::now_ns(), Relaxed);
+    set_name(root, name);
+    root.state.store(REGION_OPEN, Relaxed);
+    SLOW.lock.unlock();
+}
+
+fn set_name(slot: &RegionSlot, name: &[u8]) {
+    // SAFETY: the slot is not open yet (or is the root being set up): nobody reads it.
+    let len = unsafe { fit_name(name, &mut *slot.name.get()) };
+    slot.name_len.store(len as u32, Relaxed);
+}
+
+/// Error: no free region slot.
+pub const ERR_TOO_MANY: i32 = -2;
+/// Error: the id does not name an open region.
+pub const ERR_BAD_ID: i32 = -3;
+
+/// Opens a region; returns its id (≥ 0) or an `ERR_*` value.
+pub fn begin(st: &ProcessState, name: &[u8]) -> i32 {
+    SLOW.lock.lock();
+    // SAFETY: lock held.
+    let s = unsafe { &mut *SLOW.inner.get() };
+    let Some(i) = (1..MAX_OPEN_REGIONS).find(|&i| st.regions[i].state.load(Relaxed) == REGION_FREE)
+    else {
+        SLOW.lock.unlock();
+        st.header
+            .problems
+            .fetch_or(PROBLEM_TOO_MANY_REGIONS, Relaxed);
+        return ERR_TOO_MANY;
+    };
+    s.epoch = s.epoch.wrapping_add(1);
+    let e = s.epoch;
+    let (mark, live) = fold(st, 0, Some(record(e, e)));
+    fold_peaks(st, s, mark);
+    let r = &st.regions[i];
+    let seq = r.seq.load(Relaxed).wrapping_add(1) & 0x7f_ffff;
+    r.seq.store(seq, Relaxed);
+    r.begin_epoch.store(e, Relaxed);
+    r.offset.store(-(live as i64), Relaxed);
+    r.peak.store(0, Relaxed);
+    let (a, b) = st.counts();
+    r.begin_allocations.store(a, Relaxed);
+    r.begin_bytes.store(b, Relaxed);
+    set_name(r, name);
+    r.begin_ns.store(sys::now_ns(), Relaxed);
+    r.state.store(REGION_OPEN, Relaxed);
+    s.open[s.n_open] = i as u16;
+    s.n_open += 1;
+    SLOW.lock.unlock();
+    ((seq << 8) | i as u32) as i32
+}
+
+/// A closed region's sample.
+pub struct Ended {
+    /// The counters.
+    pub stats: Stats,
+    /// Wall time from begin to end.
+    pub duration_ns: u64,
+    /// Name bytes (`name[..name_len]`).
+    pub name: [u8; NAME_CAP],
+    /// Length of the name.
+    pub name_len: usize,
+}
+
+/// Closes region `id`, returning its sample, or `ERR_BAD_ID`.
+pub fn end(st: &ProcessState, id: i32, out: &mut Ended) -> i32 {
+    if id < 0 {
+        return ERR_BAD_ID;
+    }
+    let (i, seq) = ((id & 0xff) as usize, (id as u32) >> 8);
+    if i == 0 || i >= MAX_OPEN_REGIONS {
+        return ERR_BAD_ID;
+    }
+    SLOW.lock.lock();
+    // SAFETY: lock held.
+    let s = unsafe { &mut *SLOW.inner.get() };
+    let r = &st.regions[i];
+    let pos = s.open[..s.n_open].iter().position(|&o| o as usize == i);
+    let Some(pos) = pos.filter(|_| r.seq.load(Relaxed) == seq) else {
+        SLOW.lock.unlock();
+        return ERR_BAD_ID;
+    };
+    let before_threshold = threshold(st, s);
+    s.open.copy_within(pos + 1..s.n_open, pos);
+    s.n_open -= 1;
+    let after = threshold(st, s);
+    let rec = (after != before_threshold).then(|| record(s.epoch, after));
+    let (mark, live) = fold(st, 0, rec);
+    // The closing region folds too: it left `open` just above but still needs its peak.
+    fold_peaks(st, s, mark);
+    let p = at_mark(mark, r.offset.load(Relaxed));
+    let peak = r.peak.load(Relaxed).max(p);
+    out.stats = region_stats(
+        peak,
+        r.offset.load(Relaxed),
+        live,
+        live,
+        st.counts(),
+        (
+            r.begin_allocations.load(Relaxed),
+            r.begin_bytes.load(Relaxed),
+        ),
+    );
+    out.duration_ns = sys::now_ns().saturating_sub(r.begin_ns.load(Relaxed));
+    let name = r.name();
+    out.name_len = name.len();
+    out.name[..name.len()].copy_from_slice(name);
+    r.state.store(REGION_FREE, Relaxed);
+    SLOW.lock.unlock();
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls;
+    use std::sync::Mutex;
+
+    // The accounting statics are process-wide: tests take turns.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    fn fresh() -> Box<ProcessState> {
+        // SAFETY: all-zero is a valid ProcessState.
+        let st: Box<ProcessState> = unsafe { Box::new_zeroed().assume_init() };
+        init_state(&st, b"root");
+        // This thread's counter slot belonged to the previous test's state.
+        unsafe { (*tls::current()).slot = 0 };
+        st
+    }
+
+    fn end_stats(st: &ProcessState, id: i32) -> Stats {
+        let mut e = Ended {
+            stats: Stats::default(),
+            duration_ns: 0,
+            name: [0; NAME_CAP],
+            name_len: 0,
+        };
+        assert_eq!(end(st, id, &mut e), 0);
+        e.stats
+    }
+
+    #[test]
+    fn nested_regions_and_old_frees() {
+        let _s = SERIAL.lock().unwrap();
+        let st = fresh();
+        let t = tls::current();
+        let e_old = alloc(&st, t, 1000); // before any region
+        let outer = begin(&st, b"outer");
+        let e_a = alloc(&st, t, 300);
+        let inner = begin(&st, b"inner");
+        let e_b = alloc(&st, t, 50);
+        free(&st, 1000, e_old); // old for both: lowers neither
+        free(&st, 300, e_a); // old for inner only
+        let i = end_stats(&st, inner);
+        assert_eq!(
+            i,
+            Stats {
+                peak_bytes: 50,
+                total_bytes: 50,
+                allocations: 1,
+                retained_bytes: 50
+            }
+        );
+        free(&st, 50, e_b);
+        let _ = alloc(&st, t, 20);
+        let o = end_stats(&st, outer);
+        assert_eq!(
+            o,
+            Stats {
+                peak_bytes: 350,
+                total_bytes: 370,
+                allocations: 3,
+                retained_bytes: 20
+            }
+        );
+        let root = st.slot_stats(&st.regions[0]);
+        assert_eq!(root.peak_bytes, 1350);
+        assert_eq!(root.retained_bytes, 20);
+        assert_eq!(root.allocations, 4);
+    }
+
+    #[test]
+    fn empty_and_stale_ids() {
+        let _s = SERIAL.lock().unwrap();
+        let st = fresh();
+        let id = begin(&st, b"empty");
+        assert_eq!(end_stats(&st, id), Stats::default());
+        let mut e = Ended {
+            stats: Stats::default(),
+            duration_ns: 0,
+            name: [0; NAME_CAP],
+            name_len: 0,
+        };
+        assert_eq!(end(&st, id, &mut e), ERR_BAD_ID);
+        assert_eq!(end(&st, 0, &mut e), ERR_BAD_ID);
+        assert_eq!(end(&st, -1, &mut e), ERR_BAD_ID);
+    }
+
+    #[test]
+    fn too_many_regions_is_refused_not_fatal() {
+        let _s = SERIAL.lock().unwrap();
+        let st = fresh();
+        let ids: Vec<i32> = (0..MAX_OPEN_REGIONS - 1)
+            .map(|_| begin(&st, b"r"))
+            .collect();
+        assert!(ids.iter().all(|&i| i >= 0));
+        assert_eq!(begin(&st, b"one too many"), ERR_TOO_MANY);
+        for id in ids.into_iter().rev() {
+            end_stats(&st, id);
+        }
+        assert!(begin(&st, b"again") >= 0);
+    }
+
+    #[test]
+    fn threads_count_exactly() {
+        let _s = SERIAL.lock().unwrap();
+        let st: &'static ProcessState = Box::leak(fresh());
+        let id = begin(st, b"threads");
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let t = tls::current();
+                    for _ in 0..10_000 {
+                        let e = alloc(st, t, 64);
+                        free(st, 64, e);
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        let s = end_stats(st, id);
+        assert_eq!(s.allocations, 40_000);
+        assert_eq!(s.total_bytes, 40_000 * 64);
+        assert_eq!(s.retained_bytes, 0);
+        assert!(
+            s.peak_bytes >= 64 && s.peak_bytes <= 4 * 64,
+            "{}",
+            s.peak_bytes
+        );
+    }
+}

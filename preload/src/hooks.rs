@@ -1,0 +1,543 @@
+//! The interposed functions.
+//!
+//! Each hook: if this thread is already inside a hook (guard raised) or tracking is off,
+//! pass straight through; otherwise raise the guard, call the real function, and account
+//! the result. The guard stays raised around the real call so allocations the allocator
+//! makes for itself (an mmap inside malloc, musl's memalign calling malloc) are not
+//! counted twice. Pointers are removed from the table *before* the real free/realloc,
+//! so another thread cannot be handed the same address while we still hold its entry.
+
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::Ordering::Relaxed;
+
+use benchmem_wire::state::{ProcessState, PROBLEM_TABLE_FULL};
+
+use crate::ranges::Ranges;
+use crate::real::{self, arena, Real};
+use crate::table::{Table, SIZE_BIG};
+use crate::tls::{self, ThreadState};
+use crate::{account, process, sys};
+
+static TABLE: Table = Table::new();
+static BIG: Ranges = Ranges::new();
+static MAPPINGS: Ranges = Ranges::new();
+
+/// The pointer table.
+pub fn table() -> &'static Table {
+    &TABLE
+}
+/// Allocations of 4 GiB and more (their sizes).
+pub fn big() -> &'static Ranges {
+    &BIG
+}
+/// Tracked anonymous mappings.
+pub fn mappings() -> &'static Ranges {
+    &MAPPINGS
+}
+
+/// What a tracked call needs: this thread, the real functions, the state.
+struct Ctx {
+    t: *mut ThreadState,
+    real: &'static Real,
+    st: &'static ProcessState,
+}
+
+/// Some(ctx) with the guard raised when this call is to be counted.
+#[inline(always)]
+fn enter() -> Result<Ctx, Option<&'static Real>> {
+    let t = tls::current();
+    // SAFETY: this thread's own state.
+    if unsafe { (*t).guard } != 0 {
+        return Err(real::get());
+    }
+    let Some(real) = real::resolve() else {
+        return Err(None);
+    };
+    let st = account::state();
+    if st.is_null() {
+        return Err(Some(real));
+    }
+    // SAFETY: as above; the state stays mapped for the life of the process.
+    unsafe {
+        (*t).guard = 1;
+        Ok(Ctx { t, real, st: &*st })
+    }
+}
+
+impl Drop for Ctx {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: this thread's own state.
+        unsafe { (*self.t).guard = 0 };
+    }
+}
+
+#[inline(always)]
+fn track(c: &Ctx, p: *mut c_void, size: usize) {
+    let size = size as u64;
+    let epoch = account::alloc(c.st, c.t, size);
+    let small = if size >= SIZE_BIG as u64 {
+        SIZE_BIG
+    } else {
+        size as u32
+    };
+    match TABLE.insert(p as u64, small, epoch) {
+        Ok(None) => {}
+        Ok(Some(stale)) => release(c.st, p, stale),
+        Err(_) => {
+            c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
+            return;
+        }
+    }
+    if small == SIZE_BIG {
+        BIG.lock.lock();
+        // SAFETY: lock held.
+        if unsafe { BIG.insert_locked(p as usize, size as usize, epoch) }.is_err() {
+            c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
+        }
+        BIG.lock.unlock();
+    }
+}
+
+/// Removes `p` from the table: its (size, epoch) if tracked.
+#[inline(always)]
+fn untrack(p: *mut c_void) -> Option<(u32, u32)> {
+    TABLE.remove(p as u64)
+}
+
+/// Accounts the free of an entry taken out of the table.
+#[inline(always)]
+fn release(st: &ProcessState, p: *mut c_void, (size, epoch): (u32, u32)) {
+    let size = if size == SIZE_BIG {
+        BIG.lock.lock();
+        // SAFETY: lock held.
+        let s = unsafe { BIG.take_locked(p as usize) }.map_or(0, |(len, _)| len);
+        BIG.lock.unlock();
+        s
+    } else {
+        size as u64
+    };
+    account::free(st, size, epoch);
+}
+
+/// Puts back an entry whose realloc failed (the old block is still live).
+fn restore(st: &ProcessState, p: *mut c_void, (size, epoch): (u32, u32)) {
+    if TABLE.insert(p as u64, size, epoch).is_err() {
+        st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
+    }
+}
+
+fn set_errno(e: c_int) {
+    // SAFETY: this thread's errno.
+    unsafe { *libc::__errno_location() = e };
+}
+
+// ---------------------------------------------------------------------------------------
+// malloc family
+
+/// # Safety
+/// C `malloc`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
+    match enter() {
+        Ok(c) => {
+            let p = (c.real.malloc)(size);
+            if !p.is_null() {
+                track(&c, p, size);
+            }
+            p
+        }
+        Err(Some(r)) => (r.malloc)(size),
+        Err(None) => arena::alloc(size, 16),
+    }
+}
+
+/// # Safety
+/// C `calloc`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
+    match enter() {
+        Ok(c) => {
+            let p = (c.real.calloc)(n, size);
+            if !p.is_null() {
+                track(&c, p, n.wrapping_mul(size));
+            }
+            p
+        }
+        Err(Some(r)) => (r.calloc)(n, size),
+        Err(None) => match n.checked_mul(size) {
+            Some(total) => arena::alloc(total, 16),
+            None => core::ptr::null_mut(),
+        },
+    }
+}
+
+/// # Safety
+/// C `free`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn free(p: *mut c_void) {
+    if p.is_null() || arena::contains(p) {
+        return;
+    }
+    match enter() {
+        Ok(c) => {
+            if let Some(e) = untrack(p) {
+                release(c.st, p, e);
+            }
+            (c.real.free)(p)
+        }
+        Err(Some(r)) => (r.free)(p),
+        Err(None) => {} // cannot happen for a pointer the real allocator made; leak
+    }
+}
+
+/// Moves an allocation out of the bootstrap arena into the real heap.
+unsafe fn realloc_from_arena(p: *mut c_void, size: usize) -> *mut c_void {
+    let n = malloc(size);
+    if !n.is_null() {
+        core::ptr::copy_nonoverlapping(p as *const u8, n as *mut u8, size.min(arena::size_of(p)));
+    }
+    n
+}
+
+/// Shared body of realloc and reallocarray once the new size is known.
+#[inline(always)]
+unsafe fn realloc_tracked(
+    c: &Ctx,
+    p: *mut c_void,
+    size: usize,
+    call: impl FnOnce() -> *mut c_void,
+) -> *mut c_void {
+    let old = if p.is_null() { None } else { untrack(p) };
+    let r = call();
+    if r.is_null() {
+        match old {
+            // glibc: realloc(p, 0) frees p and returns NULL.
+            Some(e) if size == 0 => release(c.st, p, e),
+            Some(e) => restore(c.st, p, e),
+            None => {}
+        }
+    } else {
+        if let Some(e) = old {
+            release(c.st, p, e);
+        }
+        track(c, r, size);
+    }
+    r
+}
+
+/// # Safety
+/// C `realloc`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
+    if !p.is_null() && arena::contains(p) {
+        return realloc_from_arena(p, size);
+    }
+    match enter() {
+        Ok(c) => realloc_tracked(&c, p, size, || (c.real.realloc)(p, size)),
+        Err(Some(r)) => (r.realloc)(p, size),
+        Err(None) => arena::alloc(size, 16),
+    }
+}
+
+/// # Safety
+/// C `reallocarray`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void {
+    let Some(total) = n.checked_mul(size) else {
+        set_errno(libc::ENOMEM);
+        return core::ptr::null_mut();
+    };
+    if !p.is_null() && arena::contains(p) {
+        return realloc_from_arena(p, total);
+    }
+    match enter() {
+        Ok(c) => realloc_tracked(&c, p, total, || match c.real.reallocarray {
+            Some(f) => f(p, n, size),
+            None => (c.real.realloc)(p, total),
+        }),
+        Err(Some(r)) => (r.realloc)(p, total),
+        Err(None) => arena::alloc(total, 16),
+    }
+}
+
+/// # Safety
+/// C `posix_memalign`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int {
+    let call = |r: &Real| match r.posix_memalign {
+        Some(f) => f(out, align, size),
+        None => libc::ENOMEM,
+    };
+    match enter() {
+        Ok(c) => {
+            let rc = call(c.real);
+            if rc == 0 {
+                track(&c, *out, size);
+            }
+            rc
+        }
+        Err(Some(r)) => call(r),
+        Err(None) => {
+            let p = arena::alloc(size, align);
+            if p.is_null() {
+                return libc::ENOMEM;
+            }
+            *out = p;
+            0
+        }
+    }
+}
+
+/// Shared body of the pointer-returning aligned allocators.
+#[inline(always)]
+unsafe fn aligned(
+    pick: fn(&Real) -> Option<unsafe extern "C" fn(usize, usize) -> *mut c_void>,
+    align: usize,
+    size: usize,
+) -> *mut c_void {
+    let call = |r: &Real| match pick(r) {
+        Some(f) => f(align, size),
+        None => {
+            set_errno(libc::ENOMEM);
+            core::ptr::null_mut()
+        }
+    };
+    match enter() {
+        Ok(c) => {
+            let p = call(c.real);
+            if !p.is_null() {
+                track(&c, p, size);
+            }
+            p
+        }
+        Err(Some(r)) => call(r),
+        Err(None) => arena::alloc(size, align),
+    }
+}
+
+/// # Safety
+/// C `aligned_alloc`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
+    aligned(|r| r.aligned_alloc, align, size)
+}
+
+/// # Safety
+/// C `memalign`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
+    aligned(|r| r.memalign, align, size)
+}
+
+/// Shared body of valloc and pvalloc.
+#[inline(always)]
+unsafe fn page_alloc(
+    pick: fn(&Real) -> Option<unsafe extern "C" fn(usize) -> *mut c_void>,
+    size: usize,
+) -> *mut c_void {
+    let call = |r: &Real| match pick(r) {
+        Some(f) => f(size),
+        None => {
+            set_errno(libc::ENOMEM);
+            core::ptr::null_mut()
+        }
+    };
+    match enter() {
+        Ok(c) => {
+            let p = call(c.real);
+            if !p.is_null() {
+                track(&c, p, size);
+            }
+            p
+        }
+        Err(Some(r)) => call(r),
+        Err(None) => arena::alloc(size, sys::page_size()),
+    }
+}
+
+/// # Safety
+/// C `valloc`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn valloc(size: usize) -> *mut c_void {
+    page_alloc(|r| r.valloc, size)
+}
+
+/// # Safety
+/// C `pvalloc`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
+    page_alloc(|r| r.pvalloc, size)
+}
+
+// ---------------------------------------------------------------------------------------
+// Mappings: anonymous, accessible mappings count; file mappings and PROT_NONE
+// reservations do not. The mappings lock is held across the system call so the range
+// set and the kernel agree on which addresses are ours.
+
+/// Accounts every tracked byte in `[addr, addr + len)` as freed.
+unsafe fn unmap_range(st: &ProcessState, addr: usize, len: usize) {
+    MAPPINGS.remove_locked(addr, sys::page_round(len), |bytes, epoch| {
+        account::free(st, bytes, epoch)
+    });
+}
+
+unsafe fn map_tracked(
+    c: &Ctx,
+    f: real::MmapFn,
+    addr: *mut c_void,
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: i64,
+) -> *mut c_void {
+    let counted = flags & libc::MAP_ANONYMOUS != 0 && prot != libc::PROT_NONE;
+    if !counted && flags & libc::MAP_FIXED == 0 {
+        return f(addr, len, prot, flags, fd, off);
+    }
+    MAPPINGS.lock.lock();
+    let r = f(addr, len, prot, flags, fd, off);
+    if r != libc::MAP_FAILED {
+        if flags & libc::MAP_FIXED != 0 {
+            unmap_range(c.st, r as usize, len);
+        }
+        if counted {
+            let epoch = account::alloc(c.st, c.t, len as u64);
+            if MAPPINGS.insert_locked(r as usize, len, epoch).is_err() {
+                c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
+            }
+        }
+    }
+    MAPPINGS.lock.unlock();
+    r
+}
+
+/// # Safety
+/// C `mmap`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn mmap(
+    addr: *mut c_void,
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: i64,
+) -> *mut c_void {
+    match enter() {
+        Ok(c) => map_tracked(&c, c.real.mmap, addr, len, prot, flags, fd, off),
+        Err(Some(r)) => (r.mmap)(addr, len, prot, flags, fd, off),
+        Err(None) => sys::raw_mmap(addr, len, prot, flags, fd, off),
+    }
+}
+
+/// # Safety
+/// C `mmap64`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn mmap64(
+    addr: *mut c_void,
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: i64,
+) -> *mut c_void {
+    match enter() {
+        Ok(c) => map_tracked(&c, c.real.mmap64, addr, len, prot, flags, fd, off),
+        Err(Some(r)) => (r.mmap64)(addr, len, prot, flags, fd, off),
+        Err(None) => sys::raw_mmap(addr, len, prot, flags, fd, off),
+    }
+}
+
+/// # Safety
+/// C `munmap`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> c_int {
+    match enter() {
+        Ok(c) => {
+            MAPPINGS.lock.lock();
+            let r = (c.real.munmap)(addr, len);
+            if r == 0 {
+                unmap_range(c.st, addr as usize, len);
+            }
+            MAPPINGS.lock.unlock();
+            r
+        }
+        Err(Some(r)) => (r.munmap)(addr, len),
+        Err(None) => libc::syscall(libc::SYS_munmap, addr, len) as c_int,
+    }
+}
+
+/// `mremap` is variadic in C; the optional fifth argument (new address, read only with
+/// `MREMAP_FIXED`) arrives in the fifth argument register either way, so we forward it.
+///
+/// # Safety
+/// C `mremap`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn mremap(
+    old: *mut c_void,
+    old_len: usize,
+    new_len: usize,
+    flags: c_int,
+    new_addr: *mut c_void,
+) -> *mut c_void {
+    let call = |r: &Real| match r.mremap {
+        Some(f) => f(old, old_len, new_len, flags, new_addr),
+        None => {
+            libc::syscall(libc::SYS_mremap, old, old_len, new_len, flags, new_addr) as *mut c_void
+        }
+    };
+    match enter() {
+        Ok(c) => {
+            MAPPINGS.lock.lock();
+            let r = call(c.real);
+            if r != libc::MAP_FAILED {
+                let mut moved = 0u64;
+                MAPPINGS.remove_locked(old as usize, old_len, |bytes, epoch| {
+                    moved += bytes;
+                    account::free(c.st, bytes, epoch);
+                });
+                if moved > 0 {
+                    // A tracked mapping resized: one allocation of the new length.
+                    let epoch = account::alloc(c.st, c.t, new_len as u64);
+                    if MAPPINGS.insert_locked(r as usize, new_len, epoch).is_err() {
+                        c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
+                    }
+                }
+            }
+            MAPPINGS.lock.unlock();
+            r
+        }
+        Err(Some(r)) => call(r),
+        Err(None) => {
+            libc::syscall(libc::SYS_mremap, old, old_len, new_len, flags, new_addr) as *mut c_void
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Exits that skip exit handlers still record how the process ended.
+
+/// # Safety
+/// C `_exit`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn _exit(code: c_int) -> ! {
+    process::mark_exit(code);
+    if let Some(f) = real::get().and_then(|r| r.exit) {
+        f(code)
+    }
+    libc::syscall(libc::SYS_exit_group, code);
+    core::hint::unreachable_unchecked()
+}
+
+/// # Safety
+/// C `_Exit`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn _Exit(code: c_int) -> ! {
+    process::mark_exit(code);
+    if let Some(f) = real::get().and_then(|r| r.exit2) {
+        f(code)
+    }
+    libc::syscall(libc::SYS_exit_group, code);
+    core::hint::unreachable_unchecked()
+}

@@ -1,0 +1,287 @@
+//! The life of a process image under the preload: start, fork, exec, exit.
+//!
+//! Each image gets its own state file `s-<pid>-<image>` in the run directory, mapped
+//! shared and closed at once (no fd for the program to trip over). A fork child starts a
+//! fresh file and fresh root counters; an exec'd image finds its predecessor's file (same
+//! pid, previous image number) and marks it exec'd, which covers every exec variant
+//! without hooking them. Nothing is ever torn down: other threads and libc's own
+//! destructors still allocate after our exit handler runs.
+
+use core::ffi::{c_char, c_int, c_void};
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+use benchmem_wire::names::{self, write_decimal, ENV_DIR, ENV_DISABLE, ENV_REGION};
+use benchmem_wire::state::{
+    ProcessState, MAGIC, STATE_SIZE, STATUS_EXECED, STATUS_EXITED, STATUS_RUNNING, VERSION,
+};
+
+use crate::{account, channel, hooks, sys, tls};
+
+/// Run directory path, NUL-terminated (empty when not under the launcher).
+static mut DIR: [u8; 512] = [0; 512];
+static mut DIR_LEN: usize = 0;
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" {
+    static program_invocation_short_name: *const c_char;
+    fn on_exit(f: extern "C" fn(c_int, *mut c_void), arg: *mut c_void) -> c_int;
+}
+
+fn env(name: &str) -> Option<&'static [u8]> {
+    let mut buf = [0u8; 64];
+    buf[..name.len()].copy_from_slice(name.as_bytes());
+    // SAFETY: getenv reads the environment without allocating; the pointer stays valid
+    // unless the program changes that variable, which ours are not meant for.
+    unsafe {
+        let p = libc::getenv(buf.as_ptr() as *const c_char);
+        if p.is_null() {
+            None
+        } else {
+            Some(core::ffi::CStr::from_ptr(p).to_bytes())
+        }
+    }
+}
+
+fn dir() -> &'static [u8] {
+    // SAFETY: written once in `start`, before threads can observe tracking.
+    unsafe { &(&*core::ptr::addr_of!(DIR))[..DIR_LEN] }
+}
+
+/// Begins tracking this process image (from the constructor). Idempotent.
+pub fn start() {
+    if STARTED.swap(true, Relaxed) {
+        return;
+    }
+    if crate::real::resolve().is_none() {
+        return;
+    }
+    if env(ENV_DISABLE) == Some(b"1") {
+        return;
+    }
+    if let Some(d) = env(ENV_DIR) {
+        if !d.is_empty() && d.len() < 400 {
+            // SAFETY: single-threaded constructor.
+            unsafe {
+                (&mut *core::ptr::addr_of_mut!(DIR))[..d.len()].copy_from_slice(d);
+                DIR_LEN = d.len();
+            }
+            channel::setup(d);
+        }
+    }
+    let st = new_state();
+    if st.is_null() {
+        return;
+    }
+    // SAFETY: registering handlers; our handlers never allocate.
+    unsafe {
+        libc::pthread_atfork(
+            Some(before_fork),
+            Some(after_fork_parent),
+            Some(after_fork_child),
+        );
+        on_exit(at_exit, core::ptr::null_mut());
+    }
+    account::publish(st);
+}
+
+/// Maps and initialises a state file for this process image (anonymous memory when not
+/// under the launcher or when the file cannot be made).
+fn new_state() -> *mut ProcessState {
+    // SAFETY: getpid/getppid cannot fail.
+    let (pid, ppid) = unsafe { (libc::getpid() as u32, libc::getppid() as u32) };
+    let (mut mem, mut image) = (core::ptr::null_mut(), 0u32);
+    if !dir().is_empty() {
+        (mem, image) = state_file(pid);
+    }
+    if mem.is_null() {
+        mem = sys::map(STATE_SIZE);
+    }
+    if mem.is_null() {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: fresh zeroed mapping of STATE_SIZE bytes, all-zero is a valid state.
+    let st = unsafe { &*(mem as *const ProcessState) };
+    let h = &st.header;
+    h.version.store(VERSION, Relaxed);
+    h.status.store(STATUS_RUNNING, Relaxed);
+    h.pid.store(pid, Relaxed);
+    h.ppid.store(ppid, Relaxed);
+    h.image.store(image, Relaxed);
+    h.start_ns.store(sys::now_ns(), Relaxed);
+    let name = env(ENV_REGION)
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(program_name);
+    // SAFETY: not yet shared with anyone who reads it.
+    let len = unsafe { names::fit_name(name, &mut *h.name.get()) };
+    h.name_len.store(len as u32, Relaxed);
+    account::init_state(st, name);
+    h.magic.store(MAGIC, core::sync::atomic::Ordering::Release);
+    mem as *mut ProcessState
+}
+
+fn program_name() -> &'static [u8] {
+    // SAFETY: glibc sets this before any constructor runs.
+    unsafe {
+        let p = program_invocation_short_name;
+        if p.is_null() {
+            b"process"
+        } else {
+            core::ffi::CStr::from_ptr(p).to_bytes()
+        }
+    }
+}
+
+/// `<dir>/s-<pid>-<image>` NUL-terminated into `buf`.
+fn state_path(buf: &mut [u8; 512], pid: u32, image: u32) -> *const c_char {
+    let d = dir();
+    let mut n = d.len();
+    buf[..n].copy_from_slice(d);
+    buf[n] = b'/';
+    n += 1;
+    let prefix = names::STATE_PREFIX.as_bytes();
+    buf[n..n + prefix.len()].copy_from_slice(prefix);
+    n += prefix.len();
+    n += write_decimal(pid as u64, &mut buf[n..]);
+    buf[n] = b'-';
+    n += 1;
+    n += write_decimal(image as u64, &mut buf[n..]);
+    buf[n] = 0;
+    buf.as_ptr() as *const c_char
+}
+
+/// Creates this image's state file; marks earlier images of the same pid as exec'd.
+fn state_file(pid: u32) -> (*mut u8, u32) {
+    sys::keep_errno(|| {
+        let mut buf = [0u8; 512];
+        for image in 0..4096u32 {
+            let path = state_path(&mut buf, pid, image);
+            // SAFETY: path is NUL-terminated; open/ftruncate/close do not allocate.
+            let fd = unsafe {
+                libc::open(
+                    path,
+                    libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+                    0o600,
+                )
+            };
+            if fd < 0 {
+                // SAFETY: errno of the failed open.
+                if unsafe { *libc::__errno_location() } == libc::EEXIST {
+                    mark_execed(path, pid);
+                    continue;
+                }
+                return (core::ptr::null_mut(), 0);
+            }
+            // SAFETY: fd is the file we just created.
+            let mem = unsafe {
+                let ok = libc::ftruncate(fd, STATE_SIZE as libc::off_t) == 0;
+                let m = if ok {
+                    sys::map_shared(fd, STATE_SIZE)
+                } else {
+                    core::ptr::null_mut()
+                };
+                libc::close(fd);
+                m
+            };
+            return (mem, image);
+        }
+        (core::ptr::null_mut(), 0)
+    })
+}
+
+/// An earlier image of this pid still marked running was replaced by exec.
+fn mark_execed(path: *const c_char, pid: u32) {
+    // SAFETY: maps an existing state file of this run.
+    unsafe {
+        let fd = libc::open(path, libc::O_RDWR | libc::O_CLOEXEC);
+        if fd < 0 {
+            return;
+        }
+        let m = sys::map_shared(fd, STATE_SIZE);
+        libc::close(fd);
+        if m.is_null() {
+            return;
+        }
+        let st = &*(m as *const ProcessState);
+        let h = &st.header;
+        if st.is_valid() && h.pid.load(Relaxed) == pid && h.status.load(Relaxed) == STATUS_RUNNING {
+            h.end_ns.store(sys::now_ns(), Relaxed);
+            h.status.store(STATUS_EXECED, Relaxed);
+        }
+        sys::unmap(m, STATE_SIZE);
+    }
+}
+
+/// Records that the process is exiting with `code` (exit, _exit, _Exit).
+pub fn mark_exit(code: c_int) {
+    let st = account::state();
+    if st.is_null() {
+        return;
+    }
+    // SAFETY: the state stays mapped for the life of the process.
+    let h = unsafe { &(*st).header };
+    if h.status.load(Relaxed) == STATUS_RUNNING {
+        h.exit_code.store(code as u32, Relaxed);
+        h.end_ns.store(sys::now_ns(), Relaxed);
+        h.status.store(STATUS_EXITED, Relaxed);
+    }
+}
+
+extern "C" fn at_exit(code: c_int, _arg: *mut c_void) {
+    mark_exit(code);
+}
+
+/// Pid and image number of the current state (for events).
+pub fn identity() -> (u32, u32) {
+    let st = account::state();
+    if st.is_null() {
+        return (0, 0);
+    }
+    // SAFETY: as in `mark_exit`.
+    let h = unsafe { &(*st).header };
+    (h.pid.load(Relaxed), h.image.load(Relaxed))
+}
+
+// Fork: hold every lock across the fork so the child copies consistent structures
+// (lock order: mappings, big allocations, regions, table shards, channel).
+extern "C" fn before_fork() {
+    hooks::mappings().lock.lock();
+    hooks::big().lock.lock();
+    account::slow_lock().lock();
+    hooks::table().lock_all();
+    channel::lock().lock();
+}
+
+extern "C" fn after_fork_parent() {
+    channel::lock().unlock();
+    hooks::table().unlock_all();
+    account::slow_lock().unlock();
+    hooks::big().lock.unlock();
+    hooks::mappings().lock.unlock();
+}
+
+extern "C" fn after_fork_child() {
+    channel::lock().reset();
+    hooks::table().reset_locks();
+    account::slow_lock().reset();
+    hooks::big().lock.reset();
+    hooks::mappings().lock.reset();
+    let old = account::state();
+    if old.is_null() {
+        return;
+    }
+    // SAFETY: the child has one thread, this one.
+    unsafe { (*tls::current()).slot = 0 };
+    let st = new_state();
+    if st.is_null() {
+        account::publish(core::ptr::null_mut());
+    } else {
+        account::publish(st);
+    }
+    // The parent's file stays the parent's: drop our view of it.
+    sys::unmap(old as *mut u8, STATE_SIZE);
+}
+
+/// Whether samples are sent to a launcher (a run directory was given).
+pub fn reporting() -> bool {
+    !dir().is_empty()
+}

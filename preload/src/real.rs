@@ -1,0 +1,209 @@
+//! The functions we interpose, as the next library in the search order provides them.
+//!
+//! Resolved with `dlsym(RTLD_NEXT, ..)` by whichever hook or constructor runs first
+//! (libc's own constructors allocate before ours runs). `dlsym` may itself allocate;
+//! those nested calls see the guard raised and are served from a static bootstrap arena
+//! that `free`/`realloc` recognise. Using `RTLD_NEXT` keeps the program's allocator
+//! (a preloaded or linked jemalloc stays in charge).
+
+use core::cell::UnsafeCell;
+use core::ffi::{c_char, c_int, c_void};
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+type Malloc = unsafe extern "C" fn(usize) -> *mut c_void;
+type Free = unsafe extern "C" fn(*mut c_void);
+type Calloc = unsafe extern "C" fn(usize, usize) -> *mut c_void;
+type Realloc = unsafe extern "C" fn(*mut c_void, usize) -> *mut c_void;
+type ReallocArray = unsafe extern "C" fn(*mut c_void, usize, usize) -> *mut c_void;
+type PosixMemalign = unsafe extern "C" fn(*mut *mut c_void, usize, usize) -> c_int;
+type Memalign = unsafe extern "C" fn(usize, usize) -> *mut c_void;
+pub type MmapFn = unsafe extern "C" fn(*mut c_void, usize, c_int, c_int, c_int, i64) -> *mut c_void;
+type Munmap = unsafe extern "C" fn(*mut c_void, usize) -> c_int;
+type Mremap = unsafe extern "C" fn(*mut c_void, usize, usize, c_int, *mut c_void) -> *mut c_void;
+type Exit = unsafe extern "C" fn(c_int) -> !;
+
+/// The resolved functions. Optional ones may be missing from an old or other libc.
+pub struct Real {
+    pub malloc: Malloc,
+    pub free: Free,
+    pub calloc: Calloc,
+    pub realloc: Realloc,
+    pub reallocarray: Option<ReallocArray>,
+    pub posix_memalign: Option<PosixMemalign>,
+    pub aligned_alloc: Option<Memalign>,
+    pub memalign: Option<Memalign>,
+    pub valloc: Option<Malloc>,
+    pub pvalloc: Option<Malloc>,
+    pub mmap: MmapFn,
+    pub mmap64: MmapFn,
+    pub munmap: Munmap,
+    pub mremap: Option<Mremap>,
+    pub exit: Option<Exit>,
+    pub exit2: Option<Exit>,
+}
+
+struct Slot(UnsafeCell<Option<Real>>);
+// SAFETY: written once by the resolving thread before STATE becomes READY (Release),
+// read only after observing READY (Acquire).
+unsafe impl Sync for Slot {}
+
+static REAL: Slot = Slot(UnsafeCell::new(None));
+static STATE: AtomicU8 = AtomicU8::new(UNRESOLVED);
+const UNRESOLVED: u8 = 0;
+const RESOLVING: u8 = 1;
+const READY: u8 = 2;
+const FAILED: u8 = 3;
+
+/// The real functions, if already resolved.
+#[inline(always)]
+pub fn get() -> Option<&'static Real> {
+    if STATE.load(Ordering::Acquire) == READY {
+        // SAFETY: see `Slot`.
+        unsafe { (*REAL.0.get()).as_ref() }
+    } else {
+        None
+    }
+}
+
+/// The real functions, resolving them now if needed. None while this very thread is
+/// resolving (a nested call from dlsym) or if resolution failed.
+#[inline]
+pub fn resolve() -> Option<&'static Real> {
+    if let Some(r) = get() {
+        return Some(r);
+    }
+    resolve_slow()
+}
+
+#[cold]
+fn resolve_slow() -> Option<&'static Real> {
+    let t = crate::tls::current();
+    // SAFETY: this thread's own state.
+    if unsafe { (*t).guard } != 0 && STATE.load(Ordering::Acquire) == RESOLVING {
+        return None; // nested inside our own dlsym
+    }
+    match STATE.compare_exchange(UNRESOLVED, RESOLVING, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            let _g = crate::tls::Guard::enter(t);
+            // SAFETY: only this thread writes, before publishing READY.
+            let ok = unsafe {
+                let r = lookup();
+                let ok = r.is_some();
+                *REAL.0.get() = r;
+                ok
+            };
+            STATE.store(if ok { READY } else { FAILED }, Ordering::Release);
+            get()
+        }
+        Err(_) => {
+            // Another thread is resolving: wait for it (it does not wait for us).
+            loop {
+                match STATE.load(Ordering::Acquire) {
+                    READY => return get(),
+                    FAILED => return None,
+                    _ => core::hint::spin_loop(),
+                }
+            }
+        }
+    }
+}
+
+unsafe fn sym(name: &[u8]) -> usize {
+    libc::dlsym(libc::RTLD_NEXT, name.as_ptr() as *const c_char) as usize
+}
+
+macro_rules! required {
+    ($name:literal) => {{
+        let p = sym(concat!($name, "\0").as_bytes());
+        if p == 0 {
+            return None;
+        }
+        core::mem::transmute::<usize, _>(p)
+    }};
+}
+macro_rules! optional {
+    ($name:literal) => {{
+        let p = sym(concat!($name, "\0").as_bytes());
+        if p == 0 {
+            None
+        } else {
+            Some(core::mem::transmute::<usize, _>(p))
+        }
+    }};
+}
+
+unsafe fn lookup() -> Option<Real> {
+    Some(Real {
+        malloc: required!("malloc"),
+        free: required!("free"),
+        calloc: required!("calloc"),
+        realloc: required!("realloc"),
+        reallocarray: optional!("reallocarray"),
+        posix_memalign: optional!("posix_memalign"),
+        aligned_alloc: optional!("aligned_alloc"),
+        memalign: optional!("memalign"),
+        valloc: optional!("valloc"),
+        pvalloc: optional!("pvalloc"),
+        mmap: required!("mmap"),
+        mmap64: required!("mmap64"),
+        munmap: required!("munmap"),
+        mremap: optional!("mremap"),
+        exit: optional!("_exit"),
+        exit2: optional!("_Exit"),
+    })
+}
+
+/// Memory for allocations made while the real functions are being resolved.
+pub mod arena {
+    use super::*;
+
+    const SIZE: usize = 64 * 1024;
+    const HEADER: usize = 16;
+
+    #[repr(C, align(4096))]
+    struct Bytes(UnsafeCell<[u8; SIZE]>);
+    // SAFETY: disjoint ranges are handed out by an atomic bump pointer.
+    unsafe impl Sync for Bytes {}
+
+    static ARENA: Bytes = Bytes(UnsafeCell::new([0; SIZE]));
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+    fn base() -> usize {
+        ARENA.0.get() as usize
+    }
+
+    /// Whether `p` was handed out by the arena.
+    #[inline(always)]
+    pub fn contains(p: *mut c_void) -> bool {
+        let p = p as usize;
+        p >= base() && p < base() + SIZE
+    }
+
+    /// Zeroed memory of `size` bytes aligned to `align` (a power of two ≥ 16), or null.
+    pub fn alloc(size: usize, align: usize) -> *mut c_void {
+        let align = align.max(16);
+        let mut cur = NEXT.load(Ordering::Relaxed);
+        loop {
+            let start = (base() + cur + HEADER + align - 1) & !(align - 1);
+            let end = match start.checked_add(size) {
+                Some(e) if e <= base() + SIZE => e,
+                _ => return core::ptr::null_mut(),
+            };
+            match NEXT.compare_exchange_weak(cur, end - base(), Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    // SAFETY: [start - HEADER, end) is ours now.
+                    unsafe { *((start - HEADER) as *mut usize) = size };
+                    return start as *mut c_void;
+                }
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// The size requested for an arena pointer.
+    pub fn size_of(p: *mut c_void) -> usize {
+        // SAFETY: every arena pointer has its size stored just before it.
+        unsafe { *((p as usize - HEADER) as *const usize) }
+    }
+}

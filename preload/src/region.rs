@@ -1,0 +1,81 @@
+//! The region API exported to programs (SPEC §4; declared in `include/benchmem.h`).
+
+use core::ffi::{c_char, c_int};
+use core::sync::atomic::Ordering::Relaxed;
+
+use benchmem_wire::event::{encode_region_end, MAX_EVENT};
+use benchmem_wire::names::NAME_CAP;
+use benchmem_wire::state::PROBLEM_EVENTS_LOST;
+use benchmem_wire::Stats;
+
+use crate::account::{self, Ended};
+use crate::{channel, process, tls};
+
+/// Not running under the preload's tracking (or a bad argument).
+const ERR_INACTIVE: c_int = -1;
+
+/// Opens a region named `name`; returns its id (≥ 0) or a negative error.
+///
+/// # Safety
+/// `name` is null or a NUL-terminated string.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn benchmem_region_begin(name: *const c_char) -> c_int {
+    let st = account::state();
+    if st.is_null() || name.is_null() {
+        return ERR_INACTIVE;
+    }
+    let _g = tls::Guard::enter(tls::current());
+    account::begin(&*st, core::ffi::CStr::from_ptr(name).to_bytes())
+}
+
+/// Closes region `id`, writing its sample to `out` (may be null) and sending it to the
+/// launcher. Returns 0, or a negative error with `out` zeroed.
+///
+/// # Safety
+/// `out` is null or points to a writable `benchmem_stats`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn benchmem_region_end(id: c_int, out: *mut Stats) -> c_int {
+    let st = account::state();
+    if !out.is_null() {
+        *out = Stats::default();
+    }
+    if st.is_null() {
+        return ERR_INACTIVE;
+    }
+    let st = &*st;
+    let _g = tls::Guard::enter(tls::current());
+    let mut e = Ended {
+        stats: Stats::default(),
+        duration_ns: 0,
+        name: [0; NAME_CAP],
+        name_len: 0,
+    };
+    let rc = account::end(st, id, &mut e);
+    if rc != 0 {
+        return rc;
+    }
+    if !out.is_null() {
+        *out = e.stats;
+    }
+    let (pid, image) = process::identity();
+    let mut buf = [0u8; MAX_EVENT];
+    let n = encode_region_end(
+        &mut buf,
+        pid,
+        image,
+        &e.name[..e.name_len],
+        &e.stats,
+        e.duration_ns,
+    );
+    if process::reporting() && !channel::send(&buf[..n]) {
+        st.header.dropped_events.fetch_add(1, Relaxed);
+        st.header.problems.fetch_or(PROBLEM_EVENTS_LOST, Relaxed);
+    }
+    0
+}
+
+/// 1 when this process is being measured by the preload, else 0.
+#[cfg_attr(not(test), no_mangle)]
+pub extern "C" fn benchmem_is_active() -> c_int {
+    (!account::state().is_null()) as c_int
+}
