@@ -382,6 +382,7 @@ unsafe fn unmap_range(st: &ProcessState, addr: usize, len: usize) {
     });
 }
 
+#[allow(clippy::too_many_arguments)] // mmap's own six, plus what to call and the context
 unsafe fn map_tracked(
     c: &Ctx,
     f: real::MmapFn,
@@ -533,6 +534,7 @@ pub unsafe extern "C" fn _exit(code: c_int) -> ! {
 /// # Safety
 /// C `_Exit`.
 #[cfg_attr(not(test), no_mangle)]
+#[allow(non_snake_case)] // the C name
 pub unsafe extern "C" fn _Exit(code: c_int) -> ! {
     process::mark_exit(code);
     if let Some(f) = real::get().and_then(|r| r.exit2) {

@@ -278,7 +278,8 @@ extern "C" fn after_fork_child() {
         account::publish(st);
     }
     // The parent's file stays the parent's: drop our view of it.
-    sys::unmap(old as *mut u8, STATE_SIZE);
+    // SAFETY: nothing in the child uses the old mapping any more.
+    unsafe { sys::unmap(old as *mut u8, STATE_SIZE) };
 }
 
 /// Whether samples are sent to a launcher (a run directory was given).

@@ -34,6 +34,12 @@ pub struct Ranges {
 // SAFETY: `inner` is only touched with `lock` held.
 unsafe impl Sync for Ranges {}
 
+impl Default for Ranges {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// No memory for another range.
 #[derive(Debug)]
 pub struct Full;
@@ -57,6 +63,7 @@ impl Ranges {
         &mut *self.inner.get()
     }
 
+    #[allow(clippy::mut_from_ref)]
     unsafe fn slice(&self) -> &mut [Range] {
         let s = self.inner();
         if s.items.is_null() {

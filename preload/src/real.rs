@@ -84,7 +84,7 @@ fn resolve_slow() -> Option<&'static Real> {
     }
     match STATE.compare_exchange(UNRESOLVED, RESOLVING, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => {
-            let _g = crate::tls::Guard::enter(t);
+            let _g = crate::tls::Guard::enter();
             // SAFETY: only this thread writes, before publishing READY.
             let ok = unsafe {
                 let r = lookup();
@@ -113,43 +113,43 @@ unsafe fn sym(name: &[u8]) -> usize {
 }
 
 macro_rules! required {
-    ($name:literal) => {{
+    ($name:literal, $ty:ty) => {{
         let p = sym(concat!($name, "\0").as_bytes());
         if p == 0 {
             return None;
         }
-        core::mem::transmute::<usize, _>(p)
+        core::mem::transmute::<usize, $ty>(p)
     }};
 }
 macro_rules! optional {
-    ($name:literal) => {{
+    ($name:literal, $ty:ty) => {{
         let p = sym(concat!($name, "\0").as_bytes());
         if p == 0 {
             None
         } else {
-            Some(core::mem::transmute::<usize, _>(p))
+            Some(core::mem::transmute::<usize, $ty>(p))
         }
     }};
 }
 
 unsafe fn lookup() -> Option<Real> {
     Some(Real {
-        malloc: required!("malloc"),
-        free: required!("free"),
-        calloc: required!("calloc"),
-        realloc: required!("realloc"),
-        reallocarray: optional!("reallocarray"),
-        posix_memalign: optional!("posix_memalign"),
-        aligned_alloc: optional!("aligned_alloc"),
-        memalign: optional!("memalign"),
-        valloc: optional!("valloc"),
-        pvalloc: optional!("pvalloc"),
-        mmap: required!("mmap"),
-        mmap64: required!("mmap64"),
-        munmap: required!("munmap"),
-        mremap: optional!("mremap"),
-        exit: optional!("_exit"),
-        exit2: optional!("_Exit"),
+        malloc: required!("malloc", Malloc),
+        free: required!("free", Free),
+        calloc: required!("calloc", Calloc),
+        realloc: required!("realloc", Realloc),
+        reallocarray: optional!("reallocarray", ReallocArray),
+        posix_memalign: optional!("posix_memalign", PosixMemalign),
+        aligned_alloc: optional!("aligned_alloc", Memalign),
+        memalign: optional!("memalign", Memalign),
+        valloc: optional!("valloc", Malloc),
+        pvalloc: optional!("pvalloc", Malloc),
+        mmap: required!("mmap", MmapFn),
+        mmap64: required!("mmap64", MmapFn),
+        munmap: required!("munmap", Munmap),
+        mremap: optional!("mremap", Mremap),
+        exit: optional!("_exit", Exit),
+        exit2: optional!("_Exit", Exit),
     })
 }
 

@@ -24,7 +24,7 @@ pub unsafe extern "C" fn benchmem_region_begin(name: *const c_char) -> c_int {
     if st.is_null() || name.is_null() {
         return ERR_INACTIVE;
     }
-    let _g = tls::Guard::enter(tls::current());
+    let _g = tls::Guard::enter();
     account::begin(&*st, core::ffi::CStr::from_ptr(name).to_bytes())
 }
 
@@ -43,7 +43,7 @@ pub unsafe extern "C" fn benchmem_region_end(id: c_int, out: *mut Stats) -> c_in
         return ERR_INACTIVE;
     }
     let st = &*st;
-    let _g = tls::Guard::enter(tls::current());
+    let _g = tls::Guard::enter();
     let mut e = Ended {
         stats: Stats::default(),
         duration_ns: 0,

@@ -10,6 +10,12 @@ use core::sync::atomic::{AtomicU32, Ordering};
 /// A test-and-test-and-set lock.
 pub struct Spin(AtomicU32);
 
+impl Default for Spin {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Spin {
     /// An unlocked lock.
     pub const fn new() -> Self {

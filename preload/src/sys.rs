@@ -66,10 +66,12 @@ pub fn map_shared(fd: i32, len: usize) -> *mut u8 {
 }
 
 /// Unmaps memory this library mapped.
-pub fn unmap(p: *mut u8, len: usize) {
+///
+/// # Safety
+/// `p`/`len` came from [`map`] or [`map_shared`] and nothing uses that memory any more.
+pub unsafe fn unmap(p: *mut u8, len: usize) {
     keep_errno(|| {
-        // SAFETY: p/len came from `map`/`map_shared`.
-        unsafe { libc::syscall(libc::SYS_munmap, p, len) };
+        libc::syscall(libc::SYS_munmap, p, len);
     });
 }
 

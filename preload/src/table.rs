@@ -51,6 +51,12 @@ pub struct Table {
 // SAFETY: each shard's `inner` is only touched with its lock held.
 unsafe impl Sync for Table {}
 
+impl Default for Table {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The table could not get memory for a new entry.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Full;
@@ -68,17 +74,18 @@ fn home(h: u64, cap: usize) -> usize {
 impl Table {
     /// An empty table.
     pub const fn new() -> Self {
-        const S: Shard = Shard {
-            lock: Spin::new(),
-            inner: UnsafeCell::new(Inner {
-                entries: core::ptr::null_mut(),
-                cap: 0,
-                len: 0,
-                bytes: 0,
-            }),
-        };
         Table {
-            shards: [S; SHARDS],
+            shards: [const {
+                Shard {
+                    lock: Spin::new(),
+                    inner: UnsafeCell::new(Inner {
+                        entries: core::ptr::null_mut(),
+                        cap: 0,
+                        len: 0,
+                        bytes: 0,
+                    }),
+                }
+            }; SHARDS],
             mapped: AtomicU64::new(0),
         }
     }
@@ -278,7 +285,7 @@ mod tests {
         let mut x = 7u64;
         for step in 0..400_000u32 {
             let key = (lcg(&mut x) % 50_000 + 1) * 16;
-            if lcg(&mut x) % 3 == 0 {
+            if lcg(&mut x).is_multiple_of(3) {
                 assert_eq!(t.remove(key), model.remove(&key), "step {step}");
             } else {
                 let v = (step, step ^ 5);

@@ -66,7 +66,8 @@ pub struct Guard(*mut ThreadState, u32);
 impl Guard {
     /// Raises this thread's guard.
     #[inline(always)]
-    pub fn enter(t: *mut ThreadState) -> Guard {
+    pub fn enter() -> Guard {
+        let t = current();
         // SAFETY: t is this thread's own state.
         let prev = unsafe { (*t).guard };
         unsafe { (*t).guard = 1 };

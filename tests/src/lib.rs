@@ -1,1 +1,274 @@
-//! Shared harness for the end-to-end tests.
+//! Shared harness for the end-to-end tests: builds the real C/C++ programs under
+//! `tests/programs`, runs the real `benchmem` binary on them with a time limit, and reads
+//! the pytest-benchmark JSON it writes.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The cargo target profile directory this test binary was built into.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+/// The `benchmem` binary (`BENCHMEM_BIN` overrides). Build the workspace first.
+pub fn benchmem() -> PathBuf {
+    if let Some(p) = std::env::var_os("BENCHMEM_BIN") {
+        return PathBuf::from(p);
+    }
+    let p = target_dir().join("benchmem");
+    assert!(
+        p.is_file(),
+        "{} missing: run `cargo build --workspace` before the tests (scripts/test does)",
+        p.display()
+    );
+    p
+}
+
+/// The preload library next to the binary.
+pub fn preload() -> PathBuf {
+    benchmem().parent().unwrap().join("libbenchmem_preload.so")
+}
+
+/// Where compiled test programs go.
+fn build_dir() -> PathBuf {
+    let d = target_dir().join("test-programs");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+static BUILD: Mutex<()> = Mutex::new(());
+
+/// Compiles `tests/programs/<name>` (C with gcc, C++ with g++), without optimisation so
+/// that no allocation is elided, and returns the executable. Extra flags may be given.
+pub fn compile(name: &str, flags: &[&str]) -> PathBuf {
+    let _one_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let src = root().join("tests/programs").join(name);
+    let stem = Path::new(name)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let suffix = if flags.is_empty() {
+        String::new()
+    } else {
+        format!("-{}", flags.join("").replace(['-', '/', '='], ""))
+    };
+    let out = build_dir().join(format!("{stem}{suffix}"));
+    let compiler = if name.ends_with(".cpp") { "g++" } else { "gcc" };
+    let status = Command::new(compiler)
+        .args(["-O0", "-g", "-fno-builtin", "-pthread", "-I"])
+        .arg(root().join("include"))
+        .args(flags)
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
+    assert!(status.success(), "{compiler} failed on {name}");
+    out
+}
+
+/// What a command did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Exit status.
+    pub status: ExitStatus,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// The exit code (panics if killed by a signal).
+    pub fn code(&self) -> i32 {
+        self.status
+            .code()
+            .unwrap_or_else(|| panic!("killed: {self:?}"))
+    }
+}
+
+/// Runs `cmd`, killing it and failing the test if it takes longer than `limit`.
+pub fn run_limited(cmd: &mut Command, limit: Duration) -> Outcome {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        out.read_to_end(&mut s).ok();
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        err.read_to_end(&mut s).ok();
+        s
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("{cmd:?} hung: killed after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Outcome {
+        status,
+        stdout: String::from_utf8_lossy(&t_out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&t_err.join().unwrap()).into_owned(),
+    }
+}
+
+/// `benchmem ARGS...` with a 60 s limit.
+pub fn bm(args: &[&str]) -> Outcome {
+    run_limited(Command::new(benchmem()).args(args), Duration::from_secs(60))
+}
+
+/// A saved run.
+pub struct Blob {
+    /// The parsed document.
+    pub json: Value,
+}
+
+/// The four series of one benchmark.
+#[derive(Debug, PartialEq, Eq, Clone)]
+pub struct Series {
+    /// `peak_bytes`
+    pub peak: Vec<u64>,
+    /// `total_bytes`
+    pub total: Vec<u64>,
+    /// `allocations`
+    pub allocs: Vec<u64>,
+    /// `retained_bytes`
+    pub retained: Vec<u64>,
+}
+
+impl Series {
+    /// The series of one repeated sample `(peak, total, allocs, retained)`.
+    pub fn of(n: usize, (peak, total, allocs, retained): (u64, u64, u64, u64)) -> Series {
+        Series {
+            peak: vec![peak; n],
+            total: vec![total; n],
+            allocs: vec![allocs; n],
+            retained: vec![retained; n],
+        }
+    }
+}
+
+fn numbers(v: &Value, key: &str) -> Vec<u64> {
+    v[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} in {v}"))
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect()
+}
+
+impl Blob {
+    /// Reads a blob file.
+    pub fn read(path: &Path) -> Blob {
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Blob {
+            json: serde_json::from_str(&text).unwrap(),
+        }
+    }
+
+    /// Benchmark names in file order.
+    pub fn names(&self) -> Vec<String> {
+        self.json["benchmarks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// The benchmark object named `name`.
+    pub fn bench(&self, name: &str) -> &Value {
+        self.json["benchmarks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == name)
+            .unwrap_or_else(|| panic!("no benchmark {name:?} in {:?}", self.names()))
+    }
+
+    /// The memory series of benchmark `name`.
+    pub fn series(&self, name: &str) -> Series {
+        let m = &self.bench(name)["extra_info"]["benchmem"];
+        Series {
+            peak: numbers(m, "peak_bytes"),
+            total: numbers(m, "total_bytes"),
+            allocs: numbers(m, "allocations"),
+            retained: numbers(m, "retained_bytes"),
+        }
+    }
+
+    /// Every benchmark's series by name.
+    pub fn all(&self) -> HashMap<String, Series> {
+        self.names()
+            .into_iter()
+            .map(|n| (n.clone(), self.series(&n)))
+            .collect()
+    }
+}
+
+/// Runs `benchmem run --json <tmp> [extra...] -- program args...` and reads the blob.
+pub fn measure(
+    extra: &[&str],
+    program: &Path,
+    args: &[&str],
+) -> (Outcome, Blob, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let mut a: Vec<&str> = vec!["run", "--json", json.to_str().unwrap()];
+    a.extend_from_slice(extra);
+    a.push("--");
+    a.push(program.to_str().unwrap());
+    a.extend_from_slice(args);
+    let out = bm(&a);
+    assert!(json.is_file(), "no blob written: {out:?}");
+    let blob = Blob::read(&json);
+    (out, blob, dir)
+}
+
+/// A Python interpreter binary (not a shell shim): `BENCHMEM_TEST_PYTHON`, else the
+/// repo's `.venv`, else `python3` on PATH resolved to its real executable.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("BENCHMEM_TEST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = root().join(".venv/bin/python");
+    if venv.exists() {
+        return venv;
+    }
+    let out = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 missing");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}

@@ -1,0 +1,553 @@
+//! Reading saved runs: pytest-benchmark JSON written by benchmem, by pytest-benchmark alone
+//! (time only) or by pytest-benchmem (time and `extra_info.benchmem`).
+//!
+//! Lenient about everything benchmem does not use (unknown keys, extra stats, other
+//! `extra_info`), strict about what it does: a wrong type, a negative or fractional byte
+//! count, a missing id is one error naming the file, the benchmark and the key.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::metrics::{Metric, MEMORY};
+use crate::stats::Stat;
+
+/// Files larger than this are refused before parsing: no benchmark run is that big, and
+/// reading one would only exhaust memory.
+pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Top-level key of benchmem's run description (command, repeats, notes).
+pub const RUN_KEY: &str = "benchmem";
+
+/// Key of the list of reasons why samples were not clean measurements.
+pub const INCOMPLETE_KEY: &str = "benchmem_incomplete";
+
+/// A saved run that could not be used, with the file it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobError {
+    /// The file as the user named it.
+    pub file: String,
+    /// What is wrong, in one line.
+    pub problem: String,
+}
+
+impl fmt::Display for BlobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file, self.problem)
+    }
+}
+
+impl std::error::Error for BlobError {}
+
+/// One benchmark of a run, reduced to what benchmem reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Short name (`test_x[1000]`, a region name).
+    pub name: String,
+    /// Unique id within the run; runs are matched on it.
+    pub fullname: String,
+    /// pytest-benchmark group, if any.
+    pub group: Option<String>,
+    /// Parametrize values, as display strings.
+    pub params: BTreeMap<String, String>,
+    /// pytest-benchmark's timing stats (seconds), when present.
+    pub time: Option<TimeStats>,
+    /// Per-repeat memory series by metric (only metrics the blob holds).
+    pub memory: BTreeMap<Metric, Vec<u64>>,
+    /// Why some samples are not clean measurements (`extra_info.benchmem_incomplete`).
+    pub incomplete: Vec<String>,
+}
+
+/// The stats benchmem reads from pytest-benchmark's `stats` object.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimeStats {
+    /// Fastest round, seconds.
+    pub min: f64,
+    /// Slowest round.
+    pub max: f64,
+    /// Mean round.
+    pub mean: f64,
+    /// Median round.
+    pub median: f64,
+    /// Sample standard deviation.
+    pub stddev: f64,
+    /// Number of rounds.
+    pub rounds: u64,
+}
+
+impl TimeStats {
+    /// The value of one stat.
+    pub fn get(&self, stat: Stat) -> f64 {
+        match stat {
+            Stat::Min => self.min,
+            Stat::Max => self.max,
+            Stat::Mean => self.mean,
+            Stat::Median => self.median,
+            Stat::Stddev => self.stddev,
+        }
+    }
+}
+
+impl Record {
+    /// The value of `metric` reduced by `stat`; `None` when this benchmark lacks it.
+    pub fn value(&self, metric: Metric, stat: Stat) -> Option<f64> {
+        match metric {
+            Metric::Time => self.time.map(|t| t.get(stat)),
+            m => {
+                let series = self.memory.get(&m)?;
+                let values: Vec<f64> = series.iter().map(|&v| v as f64).collect();
+                stat.of(&values)
+            }
+        }
+    }
+
+    /// Whether `metric` was measured for this benchmark.
+    pub fn has(&self, metric: Metric) -> bool {
+        match metric {
+            Metric::Time => self.time.is_some(),
+            m => self.memory.get(&m).is_some_and(|s| !s.is_empty()),
+        }
+    }
+
+    /// How many samples the metric's series holds (time: rounds).
+    pub fn samples(&self, metric: Metric) -> usize {
+        match metric {
+            Metric::Time => self.time.map_or(0, |t| t.rounds as usize),
+            m => self.memory.get(&m).map_or(0, Vec::len),
+        }
+    }
+}
+
+/// A whole saved run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Benchmarks in file order.
+    pub records: Vec<Record>,
+    /// Run-level problems benchmem recorded (lost events, processes left running, ...).
+    pub notes: Vec<String>,
+    /// Repeats of the command, when benchmem made the run.
+    pub repeats: Option<u64>,
+}
+
+impl Run {
+    /// Whether any benchmark holds a memory series.
+    pub fn has_memory(&self) -> bool {
+        self.records.iter().any(|r| !r.memory.is_empty())
+    }
+}
+
+/// Read and check a saved run.
+pub fn read_run(path: &Path) -> Result<Run, BlobError> {
+    let file = path.display().to_string();
+    let err = |problem: String| BlobError {
+        file: file.clone(),
+        problem,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| err(io_problem(&e)))?;
+    if meta.is_dir() {
+        return Err(err("is a directory, not a benchmark run".into()));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(err(format!(
+            "is {} bytes, too large to be a benchmark run (limit {} MiB)",
+            meta.len(),
+            MAX_FILE_BYTES / (1024 * 1024)
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| err(io_problem(&e)))?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| err(format!("not a readable JSON file ({e})")))?;
+    parse_run(&value, path)
+}
+
+fn io_problem(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => format!("cannot read: {e}"),
+    }
+}
+
+/// Check a parsed JSON document; `path` names it in errors.
+pub fn parse_run(value: &Value, path: &Path) -> Result<Run, BlobError> {
+    let file = path.display().to_string();
+    let err = |problem: String| BlobError {
+        file: file.clone(),
+        problem,
+    };
+    let benchmarks = value
+        .as_object()
+        .and_then(|o| o.get("benchmarks"))
+        .ok_or_else(|| err("not a pytest-benchmark run (no 'benchmarks' key)".into()))?
+        .as_array()
+        .ok_or_else(|| err("'benchmarks' is not a list".into()))?;
+    let mut records = Vec::with_capacity(benchmarks.len());
+    let mut seen = HashSet::new();
+    for (i, b) in benchmarks.iter().enumerate() {
+        let rec = parse_benchmark(b, i).map_err(&err)?;
+        if !seen.insert(rec.fullname.clone()) {
+            return Err(err(format!(
+                "benchmark '{}' appears twice; ids must be unique",
+                rec.fullname
+            )));
+        }
+        records.push(rec);
+    }
+    let run_info = value.get(RUN_KEY).and_then(Value::as_object);
+    let notes = match run_info.and_then(|o| o.get("notes")) {
+        Some(Value::Array(a)) => a.iter().map(display_value).collect(),
+        _ => Vec::new(),
+    };
+    let repeats = run_info
+        .and_then(|o| o.get("repeats"))
+        .and_then(Value::as_u64);
+    Ok(Run {
+        path: path.to_path_buf(),
+        records,
+        notes,
+        repeats,
+    })
+}
+
+fn parse_benchmark(b: &Value, index: usize) -> Result<Record, String> {
+    let obj = b
+        .as_object()
+        .ok_or_else(|| format!("benchmarks[{index}] is not an object"))?;
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("benchmarks[{index}].{key} is not a string")),
+        }
+    };
+    let name = text("name")?;
+    let fullname = text("fullname")?;
+    let (name, fullname) = match (name, fullname) {
+        (Some(n), Some(f)) => (n, f),
+        (Some(n), None) => (n.clone(), n),
+        (None, Some(f)) => (f.clone(), f),
+        (None, None) => return Err(format!("benchmarks[{index}] has no 'fullname' or 'name'")),
+    };
+    let at = |what: String| format!("benchmark '{fullname}': {what}");
+    let group = match obj.get("group") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+    };
+    let params = match obj.get("params") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), display_value(v)))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let time = match obj.get("stats") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(s)) => parse_time(s).map_err(at)?,
+        Some(_) => return Err(at("'stats' is not an object".into())),
+    };
+    let extra = match obj.get("extra_info") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(e)) => Some(e),
+        Some(_) => return Err(at("'extra_info' is not an object".into())),
+    };
+    let memory = match extra.and_then(|e| e.get("benchmem")) {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(Value::Object(m)) => parse_memory(m).map_err(at)?,
+        Some(_) => return Err(at("extra_info.benchmem is not an object".into())),
+    };
+    let incomplete = match extra.and_then(|e| e.get(INCOMPLETE_KEY)) {
+        Some(Value::Array(a)) => a.iter().map(display_value).collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    };
+    Ok(Record {
+        name,
+        fullname,
+        group,
+        params,
+        time,
+        memory,
+        incomplete,
+    })
+}
+
+fn display_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Time needs the five stats benchmem can show; a stats object without them (some tools
+/// write only a few) leaves time unmeasured rather than failing the file.
+fn parse_time(s: &Map<String, Value>) -> Result<Option<TimeStats>, String> {
+    let get = |key: &str| -> Result<Option<f64>, String> {
+        match s.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
+                _ => Err(format!("stats.{key} is {n}, not a duration ≥ 0")),
+            },
+            Some(other) => Err(format!("stats.{key} is {}, not a number", kind(other))),
+        }
+    };
+    let (min, max, mean, median, stddev) = (
+        get("min")?,
+        get("max")?,
+        get("mean")?,
+        get("median")?,
+        get("stddev")?,
+    );
+    let rounds = get("rounds")?.map_or(0, |r| r as u64);
+    Ok(match (min, max, mean, median, stddev) {
+        (Some(min), Some(max), Some(mean), Some(median), Some(stddev)) => Some(TimeStats {
+            min,
+            max,
+            mean,
+            median,
+            stddev,
+            rounds,
+        }),
+        _ => None,
+    })
+}
+
+fn parse_memory(m: &Map<String, Value>) -> Result<BTreeMap<Metric, Vec<u64>>, String> {
+    let mut out = BTreeMap::new();
+    for metric in MEMORY {
+        let Some(key) = metric.blob_key() else {
+            continue;
+        };
+        let series = match m.get(key) {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(a)) => a,
+            Some(other) => {
+                return Err(format!(
+                    "extra_info.benchmem.{key} is {}, not a list of per-repeat values",
+                    kind(other)
+                ))
+            }
+        };
+        let mut values = Vec::with_capacity(series.len());
+        for (i, v) in series.iter().enumerate() {
+            let n = v.as_u64().ok_or_else(|| {
+                format!(
+                    "extra_info.benchmem.{key}[{i}] is {}, not a whole number ≥ 0",
+                    short(v)
+                )
+            })?;
+            values.push(n);
+        }
+        out.insert(metric, values);
+    }
+    Ok(out)
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn short(v: &Value) -> String {
+    match v {
+        Value::Number(n) => n.to_string(),
+        other => kind(other).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<Run, String> {
+        parse_run(&v, Path::new("r.json")).map_err(|e| e.to_string())
+    }
+
+    fn bench(extra: Value) -> Value {
+        json!({"benchmarks": [{"name": "t", "fullname": "m.py::t", "extra_info": extra,
+            "stats": {"min": 1.0, "max": 2.0, "mean": 1.5, "median": 1.5, "stddev": 0.5,
+                      "rounds": 2}}]})
+    }
+
+    #[test]
+    fn reads_memory_and_time() {
+        let run = parse(bench(json!({"benchmem": {"peak_bytes": [10, 30, 20],
+            "allocations": [5, 5, 5], "mode": "heap"}})))
+        .unwrap();
+        let r = &run.records[0];
+        assert_eq!(r.value(Metric::Peak, Stat::Min), Some(10.0));
+        assert_eq!(r.value(Metric::Peak, Stat::Median), Some(20.0));
+        assert_eq!(r.value(Metric::Time, Stat::Mean), Some(1.5));
+        assert_eq!(r.value(Metric::Allocated, Stat::Min), None);
+        assert!(r.has(Metric::Allocations) && !r.has(Metric::Retained));
+        assert_eq!(r.samples(Metric::Peak), 3);
+    }
+
+    #[test]
+    fn time_only_file_is_fine() {
+        let run = parse(bench(json!({}))).unwrap();
+        assert!(!run.has_memory());
+        assert_eq!(run.records[0].samples(Metric::Time), 2);
+    }
+
+    #[test]
+    fn malformed_inputs_name_the_problem() {
+        let cases = [
+            (json!([1, 2]), "r.json: not a pytest-benchmark run (no 'benchmarks' key)"),
+            (json!({"benchmarks": {}}), "r.json: 'benchmarks' is not a list"),
+            (json!({"benchmarks": [3]}), "r.json: benchmarks[0] is not an object"),
+            (json!({"benchmarks": [{}]}), "r.json: benchmarks[0] has no 'fullname' or 'name'"),
+            (json!({"benchmarks": [{"name": 5}]}), "r.json: benchmarks[0].name is not a string"),
+            (
+                bench(json!({"benchmem": {"peak_bytes": [1, -5]}})),
+                "r.json: benchmark 'm.py::t': extra_info.benchmem.peak_bytes[1] is -5, not a whole number ≥ 0",
+            ),
+            (
+                bench(json!({"benchmem": {"peak_bytes": [1.5]}})),
+                "r.json: benchmark 'm.py::t': extra_info.benchmem.peak_bytes[0] is 1.5, not a whole number ≥ 0",
+            ),
+            (
+                bench(json!({"benchmem": {"peak_bytes": ["1"]}})),
+                "r.json: benchmark 'm.py::t': extra_info.benchmem.peak_bytes[0] is a string, not a whole number ≥ 0",
+            ),
+            (
+                bench(json!({"benchmem": {"total_bytes": 7}})),
+                "r.json: benchmark 'm.py::t': extra_info.benchmem.total_bytes is a number, not a list of per-repeat values",
+            ),
+            (
+                bench(json!({"benchmem": [1]})),
+                "r.json: benchmark 'm.py::t': extra_info.benchmem is not an object",
+            ),
+            (
+                json!({"benchmarks": [{"name": "a", "stats": {"min": "fast"}}]}),
+                "r.json: benchmark 'a': stats.min is a string, not a number",
+            ),
+            (
+                json!({"benchmarks": [{"name": "a", "stats": {"min": -1}}]}),
+                "r.json: benchmark 'a': stats.min is -1, not a duration ≥ 0",
+            ),
+            (
+                json!({"benchmarks": [{"name": "a"}, {"name": "a"}]}),
+                "r.json: benchmark 'a' appears twice; ids must be unique",
+            ),
+        ];
+        for (v, want) in cases {
+            assert_eq!(parse(v).unwrap_err(), want);
+        }
+    }
+
+    #[test]
+    fn huge_integers_are_rejected_not_wrapped() {
+        let text = r#"{"benchmarks":[{"name":"a","extra_info":{"benchmem":{"peak_bytes":[18446744073709551616]}}}]}"#;
+        let v: Value = serde_json::from_str(text).unwrap();
+        let e = parse(v).unwrap_err();
+        assert!(
+            e.ends_with("peak_bytes[0] is 1.8446744073709552e+19, not a whole number ≥ 0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn file_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.json");
+        let e = read_run(&missing).unwrap_err();
+        assert_eq!(e.problem, "no such file");
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, "{not json").unwrap();
+        let e = read_run(&bad).unwrap_err();
+        assert!(
+            e.problem.starts_with("not a readable JSON file ("),
+            "{}",
+            e.problem
+        );
+        assert_eq!(
+            read_run(dir.path()).unwrap_err().problem,
+            "is a directory, not a benchmark run"
+        );
+    }
+
+    fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            prop_oneof![
+                Just("name".to_string()),
+                Just("fullname".to_string()),
+                "\\PC{0,8}"
+            ]
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(5, 64, 6, |inner| {
+            let key = prop_oneof![
+                Just("benchmarks".to_string()),
+                Just("name".to_string()),
+                Just("fullname".to_string()),
+                Just("stats".to_string()),
+                Just("min".to_string()),
+                Just("extra_info".to_string()),
+                Just("benchmem".to_string()),
+                Just("peak_bytes".to_string()),
+                Just("params".to_string()),
+                Just("benchmem_incomplete".to_string()),
+                "[a-z]{1,6}",
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::btree_map(key, inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        // Whatever JSON arrives, reading returns a run or an error; it never panics, and
+        // what it accepts can be summarised.
+        #[test]
+        fn never_panics_on_arbitrary_json(v in arb_json()) {
+            if let Ok(run) = parse_run(&v, Path::new("x.json")) {
+                for r in &run.records {
+                    for m in crate::metrics::ALL {
+                        for st in crate::stats::ALL {
+                            let _ = r.value(m, st);
+                        }
+                    }
+                }
+            }
+            let wrapped = serde_json::json!({"benchmarks": [v]});
+            let _ = parse_run(&wrapped, Path::new("x.json"));
+        }
+
+        #[test]
+        fn never_panics_on_arbitrary_memory_arrays(
+            vals in proptest::collection::vec(proptest::num::f64::ANY, 0..8),
+            ints in proptest::collection::vec(proptest::num::i64::ANY, 0..8),
+        ) {
+            let floats: Vec<Value> = vals.iter().filter_map(|f| serde_json::Number::from_f64(*f)).map(Value::Number).collect();
+            let v = json!({"benchmarks": [{"name": "a", "extra_info": {"benchmem": {
+                "peak_bytes": floats, "allocations": ints}}}]});
+            let r = parse_run(&v, Path::new("x.json"));
+            if let Ok(run) = r {
+                let all_ok = ints.iter().all(|i| *i >= 0);
+                proptest::prop_assert!(all_ok);
+                let _ = run.records[0].value(Metric::Peak, Stat::Mean);
+            }
+        }
+    }
+}

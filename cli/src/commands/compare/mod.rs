@@ -1,0 +1,227 @@
+//! `benchmem compare BASE.json HEAD.json [MORE.json...]`: runs side by side, a diff view,
+//! and CI gates on growth (`--fail-on`) and ceilings (`--max`).
+
+mod diff;
+mod model;
+mod view;
+
+use crate::cli::CompareArgs;
+use crate::gate::{check_ceiling, check_growth};
+use crate::grid::Format;
+use crate::output::{self, Painter};
+use crate::{EXIT_GATE, EXIT_OK};
+
+/// Compare the runs of `args`.
+pub fn compare(args: CompareArgs) -> Result<i32, String> {
+    let m = model::load(&args.files, &args.label)?;
+    let files: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
+    let (base, head) = match (m.sides.first(), m.sides.last()) {
+        (Some(b), Some(h)) => (b, h),
+        _ => return Err("no runs given".into()),
+    };
+    if m.sides.len() > 1 && m.common().is_empty() {
+        return Err(format!(
+            "no benchmark in common: {} share no benchmark id (pytest-benchmark fullname)",
+            files.join(" and ")
+        ));
+    }
+    if m.sides.len() < 2 && args.diff {
+        return Err("--diff needs two runs or more (the first is the base)".into());
+    }
+    if m.sides.len() < 2 && !args.fail_on.is_empty() {
+        return Err(format!(
+            "--fail-on {} needs a base and a head run (two files); for one run use --max",
+            args.fail_on[0].spec
+        ));
+    }
+    for g in &args.fail_on {
+        for side in [base, head] {
+            if !side.run.records.iter().any(|r| r.has(g.metric)) {
+                return Err(format!(
+                    "--fail-on {}: {} has no {} measurements",
+                    g.spec,
+                    side.run.path.display(),
+                    g.metric
+                ));
+            }
+        }
+    }
+    for c in &args.max {
+        if !head.run.records.iter().any(|r| r.has(c.metric)) {
+            return Err(format!(
+                "--max {}: {} has no {} measurements",
+                c.spec,
+                head.run.path.display(),
+                c.metric
+            ));
+        }
+    }
+    let metrics = m.present(&args.columns.0);
+    if metrics.is_empty() {
+        let wanted: Vec<&str> = args.columns.0.iter().map(|m| m.cli_name()).collect();
+        return Err(format!(
+            "none of the runs measured {} (memory needs `benchmem run` or pytest-benchmem)",
+            wanted.join(", ")
+        ));
+    }
+    let stats = args.stat.stats();
+    let ids = m.sorted_ids(args.sort, metrics[0], stats[0]);
+    let painter = match args.format {
+        Format::Table => Painter::for_stdout(),
+        _ => Painter::plain(),
+    };
+    let body = if args.diff {
+        diff::render(&m, &ids, &metrics, &stats, args.format, painter)
+    } else {
+        let sections = m.sections(&ids, &args.group_by.0);
+        let merged = args.group_by.0 == [crate::cli::GroupKey::Fullname];
+        view::render(
+            &m,
+            &sections,
+            merged,
+            &metrics,
+            &stats,
+            args.format,
+            painter,
+        )
+    };
+    let mut notes = vec![caption(&m, &args, &stats)];
+    notes.extend(membership(&m, &ids));
+    let mut out = body;
+    match args.format {
+        Format::Table => {
+            for n in &notes {
+                out.push_str(&painter.dim(n));
+                out.push('\n');
+            }
+        }
+        Format::Md => {
+            out.push('\n');
+            for n in &notes {
+                out.push_str(&format!("{n}  \n"));
+            }
+        }
+        Format::Csv => {
+            for n in &notes {
+                output::stderr(&format!("{n}\n"));
+            }
+        }
+    }
+    output::stdout(&out);
+    Ok(gates(&m, &ids, &args))
+}
+
+fn caption(m: &model::Matrix, args: &CompareArgs, stats: &[crate::stats::Stat]) -> String {
+    let which = match args.stat {
+        crate::cli::StatChoice::All => "min, max, mean, median and stddev (sample)".to_string(),
+        crate::cli::StatChoice::One(s) => s.name().to_string(),
+    };
+    let _ = stats;
+    if args.diff {
+        format!(
+            "Δ: signed change from the first run ({}) to each later run; values: {which} over each run's repeats",
+            m.sides.first().map_or("", |s| s.label.as_str())
+        )
+    } else {
+        format!("values: {which} over each run's repeats; (N.NN): multiple of the best run; memory in binary units")
+    }
+}
+
+/// Lines for benchmarks that are not in every run: never skipped silently.
+fn membership(m: &model::Matrix, ids: &[String]) -> Vec<String> {
+    let (Some(base), Some(head)) = (m.sides.first(), m.sides.last()) else {
+        return Vec::new();
+    };
+    let names = m.names();
+    let mut out = Vec::new();
+    for id in ids {
+        let present: Vec<&str> = m
+            .sides
+            .iter()
+            .filter(|s| s.get(id).is_some())
+            .map(|s| s.label.as_str())
+            .collect();
+        if present.len() == m.sides.len() {
+            continue;
+        }
+        let name = names.get(id).unwrap_or(id);
+        let line = match (base.get(id).is_some(), head.get(id).is_some()) {
+            (false, true) => format!("added (not in {}): {name}", base.label),
+            (true, false) => format!("removed (not in {}): {name}", head.label),
+            _ => format!("partial (only in {}): {name}", present.join(", ")),
+        };
+        out.push(line);
+    }
+    out
+}
+
+/// Check every gate; print breaches (or a one-line pass) on stderr; the exit status.
+fn gates(m: &model::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
+    if args.fail_on.is_empty() && args.max.is_empty() {
+        return EXIT_OK;
+    }
+    let (Some(base), Some(head)) = (m.sides.first(), m.sides.last()) else {
+        return EXIT_OK;
+    };
+    let stat = args.stat.gate_stat();
+    let names = m.names();
+    let mut breaches = Vec::new();
+    let mut unchecked = Vec::new();
+    let mut checked = 0;
+    for id in ids {
+        let Some(h) = head.get(id) else { continue };
+        let shown = names.get(id).unwrap_or(id);
+        if let Some(b) = base.get(id).filter(|_| m.sides.len() > 1) {
+            for g in &args.fail_on {
+                checked += 1;
+                match check_growth(g, shown, b, h, stat) {
+                    Ok(Some(br)) => breaches.push(br),
+                    Ok(None) => {}
+                    Err(why) => unchecked.push(format!("--fail-on {}: {why}", g.spec)),
+                }
+            }
+        }
+        for c in &args.max {
+            checked += 1;
+            match check_ceiling(c, shown, h, stat) {
+                Ok(Some(br)) => breaches.push(br),
+                Ok(None) => {}
+                Err(why) => unchecked.push(format!("--max {}: {why}", c.spec)),
+            }
+        }
+    }
+    let mut out = String::new();
+    for u in &unchecked {
+        out.push_str(&format!("not checked: {u}\n"));
+    }
+    let status = if breaches.is_empty() {
+        out.push_str(&format!(
+            "gates passed: {} check{} of {} vs {}\n",
+            checked,
+            if checked == 1 { "" } else { "s" },
+            head.label,
+            base.label
+        ));
+        EXIT_OK
+    } else {
+        let width = breaches
+            .iter()
+            .map(|b| b.metric.cli_name().len())
+            .max()
+            .unwrap_or(0);
+        out.push_str(&format!(
+            "{} regression{} over threshold ({} vs {}):\n",
+            breaches.len(),
+            if breaches.len() == 1 { "" } else { "s" },
+            head.label,
+            base.label
+        ));
+        for b in &breaches {
+            out.push_str(&b.line(width));
+            out.push('\n');
+        }
+        EXIT_GATE
+    };
+    output::stderr(&out);
+    status
+}

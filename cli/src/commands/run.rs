@@ -1,0 +1,78 @@
+//! `benchmem run -- CMD ARGS...`: measure a command, print its table on stderr (its own
+//! stdout stays untouched for pipes), save the run, exit with the command's status.
+
+use std::path::Path;
+
+use benchmem_launcher::{Exit, RunOptions, RunResult};
+
+use crate::blob::{document_from_run, parse_run, write_document, Document};
+use crate::cli::RunArgs;
+use crate::grid::Format;
+use crate::metrics::Metric;
+use crate::output::{self, Painter};
+use crate::stats::Stat;
+use crate::table::run_table;
+use crate::EXIT_BAD_INPUT;
+
+/// Measure `args.command`.
+pub fn run(args: RunArgs) -> Result<i32, String> {
+    let mut opts = RunOptions::new(args.command.clone());
+    opts.repeats = args.repeats as usize;
+    let result = benchmem_launcher::run(&opts).map_err(|e| e.to_string())?;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let doc = document_from_run(&result, &cwd);
+    output::stderr(&report(
+        &result,
+        &doc,
+        &args.columns.0,
+        &args.stats.0,
+        Painter::for_stderr(),
+    ));
+    if let Some(path) = &args.json {
+        if let Err(e) = write_document(&doc, path) {
+            // The measurement is lost for CI if the file is missing: fail loudly.
+            output::stderr(&format!("benchmem: {e}\n"));
+            return Ok(EXIT_BAD_INPUT);
+        }
+    }
+    Ok(result.exit.status())
+}
+
+/// The terminal report of a finished run: table, caption, notes, and how the command
+/// ended when that was not a clean exit. Built from the saved document so `run` and a
+/// later `show` print the same table.
+pub fn report(
+    result: &RunResult,
+    doc: &Document,
+    metrics: &[Metric],
+    spread: &[Stat],
+    painter: Painter,
+) -> String {
+    let name = result.command.first().map_or("command", String::as_str);
+    let mut out = String::new();
+    let parsed = serde_json::to_value(doc)
+        .map_err(|e| e.to_string())
+        .and_then(|v| parse_run(&v, Path::new(name)).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(run) if run.records.is_empty() => {
+            out.push_str("benchmem: nothing was measured (no process reported a region)\n");
+            for n in &run.notes {
+                out.push_str(&format!("note: {n}\n"));
+            }
+        }
+        Ok(run) => match run_table(&run, metrics, spread, Format::Table) {
+            Ok(r) => out.push_str(&r.text(Format::Table, painter)),
+            Err(e) => out.push_str(&format!("benchmem: {e}\n")),
+        },
+        Err(e) => out.push_str(&format!("benchmem: {e}\n")),
+    }
+    match result.exit {
+        Exit::Code(0) => {}
+        Exit::Code(c) => out.push_str(&format!("note: {name} exited with status {c}\n")),
+        Exit::Signal(s) => out.push_str(&format!(
+            "note: {name} was killed by signal {s} (exit status {})\n",
+            result.exit.status()
+        )),
+    }
+    out
+}

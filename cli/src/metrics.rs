@@ -1,0 +1,159 @@
+//! The metrics benchmem reports: the one place that ties a metric's command-line name to
+//! its key in the blob, its column header and the kind of quantity it is.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::units::Quantity;
+
+/// One measured quantity of a benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    /// Wall time, read from pytest-benchmark's `stats` (seconds).
+    Time,
+    /// High-water of live bytes allocated inside the region.
+    Peak,
+    /// Sum of the requested sizes of every allocation inside the region.
+    Allocated,
+    /// Number of successful allocation calls inside the region.
+    Allocations,
+    /// Bytes allocated inside the region still live at its end.
+    Retained,
+}
+
+/// Every metric in the order tables show them.
+pub const ALL: [Metric; 5] = [
+    Metric::Time,
+    Metric::Peak,
+    Metric::Allocated,
+    Metric::Allocations,
+    Metric::Retained,
+];
+
+/// The memory metrics, in blob order.
+pub const MEMORY: [Metric; 4] = [
+    Metric::Peak,
+    Metric::Allocated,
+    Metric::Allocations,
+    Metric::Retained,
+];
+
+impl Metric {
+    /// Name on the command line (`--columns`, `--fail-on`).
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            Metric::Time => "time",
+            Metric::Peak => "peak",
+            Metric::Allocated => "allocated",
+            Metric::Allocations => "allocations",
+            Metric::Retained => "retained",
+        }
+    }
+
+    /// Key of the per-repeat array in `extra_info.benchmem`; `None` for time, which lives
+    /// in pytest-benchmark's own `stats`.
+    pub fn blob_key(self) -> Option<&'static str> {
+        match self {
+            Metric::Time => None,
+            Metric::Peak => Some("peak_bytes"),
+            Metric::Allocated => Some("total_bytes"),
+            Metric::Allocations => Some("allocations"),
+            Metric::Retained => Some("retained_bytes"),
+        }
+    }
+
+    /// Column header, before any stat or unit is appended.
+    pub fn header(self) -> &'static str {
+        match self {
+            Metric::Allocations => "allocs",
+            other => other.cli_name(),
+        }
+    }
+
+    /// What kind of number it is, which decides units and formatting.
+    pub fn quantity(self) -> Quantity {
+        match self {
+            Metric::Time => Quantity::Seconds,
+            Metric::Allocations => Quantity::Count,
+            Metric::Peak | Metric::Allocated | Metric::Retained => Quantity::Bytes,
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.cli_name())
+    }
+}
+
+/// A metric name that is not one of [`ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown metric '{0}': choose from time, peak, allocated, allocations (or allocs), retained"
+)]
+pub struct UnknownMetric(pub String);
+
+impl FromStr for Metric {
+    type Err = UnknownMetric;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim();
+        if wanted == "allocs" {
+            return Ok(Metric::Allocations);
+        }
+        ALL.iter()
+            .copied()
+            .find(|m| m.cli_name() == wanted)
+            .ok_or_else(|| UnknownMetric(s.to_string()))
+    }
+}
+
+/// Parse a comma-separated metric list, dropping repeats but keeping the order given.
+pub fn parse_list(s: &str) -> Result<Vec<Metric>, UnknownMetric> {
+    let mut out = Vec::new();
+    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+        let m: Metric = part.parse()?;
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    if out.is_empty() {
+        return Err(UnknownMetric(s.to_string()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_alias() {
+        for m in ALL {
+            assert_eq!(m.cli_name().parse::<Metric>(), Ok(m));
+        }
+        assert_eq!("allocs".parse::<Metric>(), Ok(Metric::Allocations));
+        assert_eq!(Metric::Allocations.header(), "allocs");
+        assert_eq!(Metric::Allocated.blob_key(), Some("total_bytes"));
+        assert_eq!(Metric::Time.blob_key(), None);
+    }
+
+    #[test]
+    fn unknown_metric_message_lists_choices() {
+        let e = "rss".parse::<Metric>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown metric 'rss': choose from time, peak, allocated, allocations (or allocs), retained"
+        );
+    }
+
+    #[test]
+    fn list_keeps_order_and_drops_repeats() {
+        assert_eq!(
+            parse_list("allocs,peak,allocations").unwrap(),
+            vec![Metric::Allocations, Metric::Peak]
+        );
+        assert!(parse_list("").is_err());
+        assert!(parse_list("peak,bogus").is_err());
+    }
+}

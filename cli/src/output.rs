@@ -1,0 +1,70 @@
+//! Writing reports: colour only where a person reads them, and no panic when the reader
+//! goes away (`benchmem compare ... | head`).
+
+use std::io::Write;
+
+use anstream::{AutoStream, ColorChoice};
+use anstyle::{AnsiColor, Style};
+
+/// Adds colour to text when the destination is a colour terminal and the user has not
+/// asked otherwise (NO_COLOR, CLICOLOR=0, TERM=dumb; CLICOLOR_FORCE forces it on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Painter {
+    enabled: bool,
+}
+
+impl Painter {
+    /// Colour decided for standard output.
+    pub fn for_stdout() -> Painter {
+        Painter {
+            enabled: AutoStream::choice(&std::io::stdout()) != ColorChoice::Never,
+        }
+    }
+
+    /// Colour decided for standard error.
+    pub fn for_stderr() -> Painter {
+        Painter {
+            enabled: AutoStream::choice(&std::io::stderr()) != ColorChoice::Never,
+        }
+    }
+
+    /// Never colour (Markdown, CSV).
+    pub fn plain() -> Painter {
+        Painter { enabled: false }
+    }
+
+    fn paint(self, text: &str, style: Style) -> String {
+        if self.enabled {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// Worse: growth, the heaviest run.
+    pub fn worse(self, text: &str) -> String {
+        self.paint(text, Style::new().fg_color(Some(AnsiColor::Red.into())))
+    }
+
+    /// Better: shrinkage, the lightest run.
+    pub fn better(self, text: &str) -> String {
+        self.paint(text, Style::new().fg_color(Some(AnsiColor::Green.into())))
+    }
+
+    /// De-emphasised text (captions).
+    pub fn dim(self, text: &str) -> String {
+        self.paint(text, Style::new().dimmed())
+    }
+}
+
+/// Write to standard output; a closed pipe ends the output quietly.
+pub fn stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Write to standard error; errors are ignored (there is nowhere left to report them).
+pub fn stderr(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}

@@ -1,0 +1,175 @@
+//! Summary statistics over one metric's per-repeat series.
+//!
+//! `stddev` is the *sample* standard deviation (n − 1 in the denominator, 0 for a single
+//! value), the same as pytest-benchmark's `stats.stddev`, so a time column and a memory
+//! column mean the same thing by "stddev".
+
+use std::fmt;
+use std::str::FromStr;
+
+/// One way to summarise a series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stat {
+    /// Smallest value: the headline (least disturbed by noise for memory and time).
+    Min,
+    /// Largest value.
+    Max,
+    /// Arithmetic mean.
+    Mean,
+    /// Middle value (mean of the two middle values for an even count).
+    Median,
+    /// Sample standard deviation (n − 1), 0 for one value.
+    Stddev,
+}
+
+/// Every stat, in the order `--stat all` shows them.
+pub const ALL: [Stat; 5] = [Stat::Min, Stat::Max, Stat::Mean, Stat::Median, Stat::Stddev];
+
+/// The default spread of a table when a series holds several repeats.
+pub const DEFAULT_SPREAD: [Stat; 3] = [Stat::Min, Stat::Mean, Stat::Max];
+
+impl Stat {
+    /// Name on the command line and in pytest-benchmark's `stats` object.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stat::Min => "min",
+            Stat::Max => "max",
+            Stat::Mean => "mean",
+            Stat::Median => "median",
+            Stat::Stddev => "stddev",
+        }
+    }
+
+    /// This statistic of `values`; `None` for an empty series or one holding a NaN.
+    pub fn of(self, values: &[f64]) -> Option<f64> {
+        if values.is_empty() || values.iter().any(|v| v.is_nan()) {
+            return None;
+        }
+        Some(match self {
+            Stat::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
+            Stat::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            Stat::Mean => mean(values),
+            Stat::Median => median(values),
+            Stat::Stddev => stddev(values),
+        })
+    }
+}
+
+impl fmt::Display for Stat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A stat name that is not one of [`ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown stat '{0}': choose from min, max, mean, median, stddev")]
+pub struct UnknownStat(pub String);
+
+impl FromStr for Stat {
+    type Err = UnknownStat;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ALL.iter()
+            .copied()
+            .find(|st| st.name() == s.trim())
+            .ok_or_else(|| UnknownStat(s.to_string()))
+    }
+}
+
+/// Parse a comma-separated list of stats, dropping repeats, keeping the order given.
+pub fn parse_list(s: &str) -> Result<Vec<Stat>, UnknownStat> {
+    let mut out = Vec::new();
+    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+        let st: Stat = part.parse()?;
+        if !out.contains(&st) {
+            out.push(st);
+        }
+    }
+    if out.is_empty() {
+        return Err(UnknownStat(s.to_string()));
+    }
+    Ok(out)
+}
+
+/// Arithmetic mean of a non-empty slice.
+pub fn mean(values: &[f64]) -> f64 {
+    let n = values.len() as f64;
+    let sum: f64 = values.iter().sum();
+    if sum.is_finite() {
+        sum / n
+    } else {
+        // Values near f64::MAX overflow the plain sum; dividing first keeps them finite.
+        values.iter().map(|v| v / n).sum()
+    }
+}
+
+/// Median of a non-empty slice.
+pub fn median(values: &[f64]) -> f64 {
+    let sorted = sorted(values);
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        let (a, b) = (sorted[mid - 1], sorted[mid]);
+        // (a + b) / 2 is what Python's statistics.median computes; halve first on overflow.
+        let m = (a + b) / 2.0;
+        if m.is_finite() {
+            m
+        } else {
+            a / 2.0 + b / 2.0
+        }
+    }
+}
+
+/// Sample standard deviation (n − 1); 0 for fewer than two values.
+pub fn stddev(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return 0.0;
+    }
+    let m = mean(values);
+    let ss: f64 = values.iter().map(|v| (v - m) * (v - m)).sum();
+    (ss / (values.len() - 1) as f64).sqrt()
+}
+
+/// A sorted copy (NaN-free input assumed; NaN would sort last).
+pub fn sorted(values: &[f64]) -> Vec<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_stats() {
+        let v = [3.0, 1.0, 4.0, 1.0, 5.0];
+        assert_eq!(Stat::Min.of(&v), Some(1.0));
+        assert_eq!(Stat::Max.of(&v), Some(5.0));
+        assert_eq!(Stat::Mean.of(&v), Some(2.8));
+        assert_eq!(Stat::Median.of(&v), Some(3.0));
+        // statistics.stdev([3, 1, 4, 1, 5]) == 1.7888543819998317
+        assert_eq!(Stat::Stddev.of(&v), Some(1.7888543819998317));
+        assert_eq!(Stat::Median.of(&[1.0, 2.0, 3.0, 10.0]), Some(2.5));
+    }
+
+    #[test]
+    fn degenerate_series() {
+        assert_eq!(Stat::Stddev.of(&[7.0]), Some(0.0));
+        assert_eq!(Stat::Min.of(&[]), None);
+        assert_eq!(Stat::Mean.of(&[1.0, f64::NAN]), None);
+        // Near u64::MAX a naive sum would overflow to infinity.
+        assert_eq!(Stat::Mean.of(&[1.7e308, 1.7e308]), Some(1.7e308));
+    }
+
+    #[test]
+    fn parse_stats() {
+        assert_eq!(parse_list("min,mean,max").unwrap(), DEFAULT_SPREAD.to_vec());
+        assert_eq!(
+            "p99".parse::<Stat>().unwrap_err().to_string(),
+            "unknown stat 'p99': choose from min, max, mean, median, stddev"
+        );
+    }
+}

@@ -1,0 +1,353 @@
+//! Units: the one place that formats and parses bytes, seconds and counts.
+//!
+//! Byte units are binary (1024-based: B, KiB, MiB, GiB, TiB). A table column uses one unit
+//! for all its cells, chosen like pytest-benchmark and pytest-benchmem do: anchored on the
+//! smallest positive value, so the smallest number still reads as ≥ 1 and larger ones grow
+//! to the left instead of every cell shrinking to `0.00`.
+
+/// What kind of number a metric is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantity {
+    /// Bytes, shown in binary units.
+    Bytes,
+    /// Seconds, shown in s, ms, us or ns.
+    Seconds,
+    /// A plain count (allocation calls): no unit.
+    Count,
+}
+
+/// A display unit: cells show `raw / factor` with `decimals` digits after the point.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Unit {
+    /// Suffix shown in headers (`MiB`, `ms`); empty for counts.
+    pub symbol: &'static str,
+    /// How many raw units (bytes, seconds) make one of this unit.
+    pub factor: f64,
+    /// Digits after the decimal point in table cells.
+    pub decimals: usize,
+}
+
+const KIB: f64 = 1024.0;
+
+const BYTE_UNITS: [Unit; 5] = [
+    Unit {
+        symbol: "B",
+        factor: 1.0,
+        decimals: 0,
+    },
+    Unit {
+        symbol: "KiB",
+        factor: KIB,
+        decimals: 2,
+    },
+    Unit {
+        symbol: "MiB",
+        factor: KIB * KIB,
+        decimals: 2,
+    },
+    Unit {
+        symbol: "GiB",
+        factor: KIB * KIB * KIB,
+        decimals: 2,
+    },
+    Unit {
+        symbol: "TiB",
+        factor: KIB * KIB * KIB * KIB,
+        decimals: 2,
+    },
+];
+
+// pytest-benchmark prints times with four decimals in the unit anchored on the minimum.
+const TIME_UNITS: [Unit; 4] = [
+    Unit {
+        symbol: "ns",
+        factor: 1e-9,
+        decimals: 4,
+    },
+    Unit {
+        symbol: "us",
+        factor: 1e-6,
+        decimals: 4,
+    },
+    Unit {
+        symbol: "ms",
+        factor: 1e-3,
+        decimals: 4,
+    },
+    Unit {
+        symbol: "s",
+        factor: 1.0,
+        decimals: 4,
+    },
+];
+
+const COUNT_UNIT: Unit = Unit {
+    symbol: "",
+    factor: 1.0,
+    decimals: 0,
+};
+
+impl Quantity {
+    fn units(self) -> &'static [Unit] {
+        match self {
+            Quantity::Bytes => &BYTE_UNITS,
+            Quantity::Seconds => &TIME_UNITS,
+            Quantity::Count => std::slice::from_ref(&COUNT_UNIT),
+        }
+    }
+
+    /// The unit for one column holding `values`: the largest unit in which the smallest
+    /// positive finite value is still ≥ 1 (the smallest unit when nothing is positive).
+    pub fn unit_for(self, values: impl IntoIterator<Item = f64>) -> Unit {
+        let anchor = values
+            .into_iter()
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        self.unit_for_value(anchor)
+    }
+
+    fn unit_for_value(self, v: f64) -> Unit {
+        let units = self.units();
+        if !v.is_finite() {
+            return units[0];
+        }
+        units
+            .iter()
+            .rev()
+            .find(|u| v >= u.factor)
+            .copied()
+            .unwrap_or(units[0])
+    }
+}
+
+/// Format `raw` (bytes, seconds or a count) as a table cell in `unit`, without the unit:
+/// thousands separated by commas, `unit.decimals` digits (counts that are not whole, such
+/// as a mean, get two).
+pub fn format_in(raw: f64, unit: Unit) -> String {
+    if !raw.is_finite() {
+        return "—".to_string();
+    }
+    let v = raw / unit.factor;
+    let decimals = if unit.decimals == 0 && v.fract() != 0.0 && unit.symbol.is_empty() {
+        2
+    } else {
+        unit.decimals
+    };
+    group_thousands(&format!("{v:.decimals$}"))
+}
+
+/// A single value with its unit and three significant figures, for lines of prose:
+/// `human_bytes(1221536.0) == "1.16 MiB"`, `"83.1 KiB"`, `"932 B"`.
+pub fn human_bytes(raw: f64) -> String {
+    human(Quantity::Bytes, raw)
+}
+
+/// [`human_bytes`] for any quantity: seconds get s/ms/us/ns, counts get separators only.
+pub fn human(q: Quantity, raw: f64) -> String {
+    if !raw.is_finite() {
+        return "—".to_string();
+    }
+    if q == Quantity::Count {
+        return format_in(raw, COUNT_UNIT);
+    }
+    let sign = if raw < 0.0 { "-" } else { "" };
+    let mut unit = q.unit_for_value(raw.abs());
+    let mut text = three_figures(raw.abs() / unit.factor);
+    // 1023.9 KiB rounds to "1024"; say "1.00 MiB" instead.
+    let units = q.units();
+    if let Some(pos) = units.iter().position(|u| u.symbol == unit.symbol) {
+        let next_ratio = units.get(pos + 1).map(|n| n.factor / unit.factor);
+        if let Some(ratio) = next_ratio {
+            if text.parse::<f64>().is_ok_and(|t| t >= ratio) {
+                unit = units[pos + 1];
+                text = three_figures(raw.abs() / unit.factor);
+            }
+        }
+    }
+    if unit.symbol == "B" {
+        text = format!("{:.0}", raw.abs());
+    }
+    format!("{sign}{} {}", group_thousands(&text), unit.symbol)
+}
+
+fn three_figures(v: f64) -> String {
+    let decimals = if v < 10.0 {
+        2
+    } else if v < 100.0 {
+        1
+    } else {
+        0
+    };
+    format!("{v:.decimals$}")
+}
+
+fn group_thousands(s: &str) -> String {
+    let (sign, rest) = match s.strip_prefix('-') {
+        Some(r) => ("-", r),
+        None => ("", s),
+    };
+    let (int, frac) = match rest.find('.') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let mut out = String::with_capacity(s.len() + int.len() / 3);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{sign}{out}{frac}")
+}
+
+/// Why a size, duration or count given on the command line could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmountError {
+    /// Not a number followed by a known unit.
+    #[error("'{0}' is not {1}")]
+    Malformed(String, &'static str),
+    /// Negative, infinite or not a number.
+    #[error("'{0}' must be a finite amount ≥ 0")]
+    OutOfRange(String),
+    /// A decimal unit (KB, MB) where benchmem uses binary ones.
+    #[error("'{0}': benchmem uses binary units; write KiB, MiB, GiB or TiB (1024-based)")]
+    Decimal(String),
+}
+
+/// Parse an amount of `q` as written on the command line, in raw units (bytes, seconds,
+/// calls): `5MiB`, `100 KiB`, `1.5GiB`, `4096` (bytes); `250ms`, `3us`, `2` (seconds);
+/// `100` (calls). Unit names are case-insensitive.
+pub fn parse_amount(q: Quantity, s: &str) -> Result<f64, AmountError> {
+    let text = s.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let unit = unit.trim();
+    let what = match q {
+        Quantity::Bytes => "a size such as 4096, 100KiB, 5MiB or 1.5GiB",
+        Quantity::Seconds => "a duration such as 0.5, 250ms, 30us or 100ns",
+        Quantity::Count => "a count such as 100",
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| AmountError::Malformed(s.to_string(), what))?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(AmountError::OutOfRange(s.to_string()));
+    }
+    if unit.is_empty() {
+        return Ok(value);
+    }
+    let lower = unit.to_ascii_lowercase();
+    if q == Quantity::Bytes
+        && ["kb", "mb", "gb", "tb", "k", "m", "g", "t"].contains(&lower.as_str())
+    {
+        return Err(AmountError::Decimal(s.to_string()));
+    }
+    let lower = lower.replace('µ', "u");
+    let found = q
+        .units()
+        .iter()
+        .find(|u| !u.symbol.is_empty() && u.symbol.to_ascii_lowercase() == lower)
+        .ok_or_else(|| AmountError::Malformed(s.to_string(), what))?;
+    let raw = value * found.factor;
+    if raw.is_finite() {
+        Ok(raw)
+    } else {
+        Err(AmountError::OutOfRange(s.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_bytes_three_figures() {
+        assert_eq!(human_bytes(1221536.0), "1.16 MiB");
+        assert_eq!(human_bytes(85094.0), "83.1 KiB");
+        assert_eq!(human_bytes(2181038.0), "2.08 MiB");
+        assert_eq!(human_bytes(932.0), "932 B");
+        assert_eq!(human_bytes(0.0), "0 B");
+        assert_eq!(human_bytes(1023.0 * 1024.0 + 1000.0), "1.00 MiB");
+        assert_eq!(human_bytes(5.0 * 1024.0_f64.powi(4) * 1024.0), "5,120 TiB");
+        assert_eq!(human_bytes(-2048.0), "-2.00 KiB");
+        assert_eq!(human_bytes(f64::NAN), "—");
+    }
+
+    #[test]
+    fn human_other_quantities() {
+        assert_eq!(human(Quantity::Seconds, 0.0123), "12.3 ms");
+        assert_eq!(human(Quantity::Seconds, 2.5e-7), "250 ns");
+        assert_eq!(human(Quantity::Count, 9001.0), "9,001");
+    }
+
+    #[test]
+    fn column_unit_anchors_on_smallest_positive() {
+        let u = Quantity::Bytes.unit_for([0.0, 85094.0, 2181038.0]);
+        assert_eq!(u.symbol, "KiB");
+        assert_eq!(format_in(2181038.0, u), "2,129.92");
+        assert_eq!(format_in(85094.0, u), "83.10");
+        assert_eq!(Quantity::Bytes.unit_for([0.0]).symbol, "B");
+        assert_eq!(Quantity::Bytes.unit_for([]).symbol, "B");
+        assert_eq!(
+            format_in(1000.0, Quantity::Bytes.unit_for([1000.0])),
+            "1,000"
+        );
+        assert_eq!(Quantity::Seconds.unit_for([0.002, 1.5]).symbol, "ms");
+        assert_eq!(Quantity::Count.unit_for([5.0]).symbol, "");
+    }
+
+    #[test]
+    fn counts_whole_or_two_decimals() {
+        let u = Quantity::Count.unit_for([1.0]);
+        assert_eq!(format_in(1234567.0, u), "1,234,567");
+        assert_eq!(format_in(9001.5, u), "9,001.50");
+        assert_eq!(format_in(f64::INFINITY, u), "—");
+    }
+
+    #[test]
+    fn parse_sizes() {
+        let b = Quantity::Bytes;
+        assert_eq!(parse_amount(b, "5MiB"), Ok(5.0 * 1048576.0));
+        assert_eq!(parse_amount(b, "100 KiB"), Ok(102400.0));
+        assert_eq!(parse_amount(b, "1.5GiB"), Ok(1.5 * 1073741824.0));
+        assert_eq!(parse_amount(b, "4096"), Ok(4096.0));
+        assert_eq!(parse_amount(b, "12b"), Ok(12.0));
+        assert_eq!(parse_amount(b, "2 tib"), Ok(2.0 * 1024f64.powi(4)));
+        assert!(matches!(
+            parse_amount(b, "5MB"),
+            Err(AmountError::Decimal(_))
+        ));
+        assert!(matches!(
+            parse_amount(b, "-5MiB"),
+            Err(AmountError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            parse_amount(b, "MiB"),
+            Err(AmountError::Malformed(..))
+        ));
+        assert!(matches!(
+            parse_amount(b, "5 parsecs"),
+            Err(AmountError::Malformed(..))
+        ));
+        assert!(matches!(
+            parse_amount(b, "1e400"),
+            Err(AmountError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            parse_amount(b, "nan"),
+            Err(AmountError::Malformed(..))
+        ));
+    }
+
+    #[test]
+    fn parse_durations_and_counts() {
+        let s = Quantity::Seconds;
+        assert_eq!(parse_amount(s, "250ms"), Ok(0.25));
+        assert_eq!(parse_amount(s, "3µs"), Ok(3e-6));
+        assert_eq!(parse_amount(s, "2"), Ok(2.0));
+        assert_eq!(parse_amount(Quantity::Count, "100"), Ok(100.0));
+        assert!(parse_amount(Quantity::Count, "100KiB").is_err());
+    }
+}

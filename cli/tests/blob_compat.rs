@@ -1,0 +1,223 @@
+//! A run as `benchmem run` saves it: built from a hand-made RunResult, written by blob.rs,
+//! then read back by pytest-benchmark's own `compare` and by `benchmem show`.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, UNIX_EPOCH};
+
+use benchmem_cli::blob::{document_from_run, write_document};
+use benchmem_cli::commands::run::report;
+use benchmem_cli::metrics::Metric;
+use benchmem_cli::output::Painter;
+use benchmem_cli::stats::DEFAULT_SPREAD;
+use benchmem_launcher::{Exit, RunResult, Sample, Series, SeriesKind, Stats};
+use common::{benchmem_in, python};
+use serde_json::{json, Value};
+
+fn sample(
+    peak: u64,
+    total: u64,
+    allocs: u64,
+    ms: u64,
+    repeat: usize,
+    incomplete: Option<&str>,
+) -> Sample {
+    Sample {
+        stats: Stats {
+            peak_bytes: peak,
+            total_bytes: total,
+            allocations: allocs,
+            retained_bytes: 0,
+        },
+        duration_ns: Some(ms * 1_000_000),
+        repeat,
+        pid: 4242 + repeat as u32,
+        incomplete: incomplete.map(str::to_string),
+    }
+}
+
+fn result(exit: Exit) -> RunResult {
+    RunResult {
+        command: vec!["./prog".into(), "--fast".into()],
+        repeats: 2,
+        series: vec![
+            Series {
+                name: "prog".into(),
+                kind: SeriesKind::Root,
+                samples: vec![
+                    sample(1221536, 308357376, 9001, 1500, 0, None),
+                    sample(1221536, 308357376, 9001, 1250, 1, None),
+                ],
+            },
+            Series {
+                name: "load".into(),
+                kind: SeriesKind::Region,
+                samples: vec![
+                    sample(1048576, 2097152, 2, 500, 0, None),
+                    sample(
+                        1048576,
+                        2097152,
+                        2,
+                        750,
+                        1,
+                        Some("killed by signal 9 before the region ended"),
+                    ),
+                ],
+            },
+        ],
+        exit,
+        started: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        notes: vec![],
+    }
+}
+
+const TABLE: [&str; 8] = [
+    "╭────────┬────────────────┬───────────┬──────────┬─────────────────────┬────────────────┬───────────────┬────────────┬─────────────┬────────────╮",
+    "│ name   │ peak·min (MiB) │ peak·mean │ peak·max │ allocated·min (MiB) │ allocated·mean │ allocated·max │ allocs·min │ allocs·mean │ allocs·max │",
+    "├────────┼────────────────┼───────────┼──────────┼─────────────────────┼────────────────┼───────────────┼────────────┼─────────────┼────────────┤",
+    "│ prog   │           1.16 │      1.16 │     1.16 │              294.07 │         294.07 │        294.07 │      9,001 │       9,001 │      9,001 │",
+    "│ load * │           1.00 │      1.00 │     1.00 │                2.00 │           2.00 │          2.00 │          2 │           2 │          2 │",
+    "╰────────┴────────────────┴───────────┴──────────┴─────────────────────┴────────────────┴───────────────┴────────────┴─────────────┴────────────╯",
+    "memory: exact bytes requested from malloc/mmap inside each region (peak = high-water of live bytes, allocated = sum of requests, allocs = allocation calls); 2 repeats; headline: min",
+    "* load: incomplete: repeat 2, pid 4243: killed by signal 9 before the region ended",
+];
+
+#[test]
+fn document_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = document_from_run(&result(Exit::Code(0)), dir.path());
+    let v: Value = serde_json::to_value(&doc).unwrap();
+    assert_eq!(v["datetime"], "2023-11-14T22:13:20.000000+00:00");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["commit_info"]["id"], "unversioned");
+    assert_eq!(v["machine_info"]["system"], "Linux");
+    let load = &v["benchmarks"][1];
+    assert_eq!(load["name"], "load");
+    assert_eq!(load["fullname"], "./prog --fast::load");
+    assert_eq!(load["group"], Value::Null);
+    assert_eq!(load["params"], Value::Null);
+    assert_eq!(
+        load["extra_info"]["benchmem"],
+        json!({"peak_bytes": [1048576, 1048576], "total_bytes": [2097152, 2097152],
+               "allocations": [2, 2], "retained_bytes": [0, 0]})
+    );
+    assert_eq!(
+        load["extra_info"]["benchmem_incomplete"],
+        json!(["repeat 2, pid 4243: killed by signal 9 before the region ended"])
+    );
+    let st = &load["stats"];
+    assert_eq!(
+        (st["min"].as_f64(), st["max"].as_f64(), st["mean"].as_f64()),
+        (Some(0.5), Some(0.75), Some(0.625))
+    );
+    assert_eq!(
+        (st["rounds"].as_u64(), st["iterations"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(st["data"], json!([0.5, 0.75]));
+    assert_eq!(st["ops"].as_f64(), Some(1.6));
+    assert_eq!(st["outliers"], "0;0");
+    assert!(v["benchmarks"][0]["extra_info"]
+        .get("benchmem_incomplete")
+        .is_none());
+}
+
+#[test]
+fn pytest_benchmark_compare_reads_our_file_and_show_prints_the_run_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("run.json");
+    let res = result(Exit::Code(0));
+    write_document(&document_from_run(&res, dir.path()), &file).unwrap();
+
+    let out = Command::new(python())
+        .args([
+            "-m",
+            "pytest_benchmark",
+            "compare",
+            "--columns=min,max,mean,rounds",
+            "--group-by=name",
+        ])
+        .arg(&file)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .current_dir(dir.path())
+        .output()
+        .expect("pytest-benchmark compare runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "pytest-benchmark compare failed:\n{stdout}\n{stderr}"
+    );
+    // One table per region name, each with our row and its wall times in seconds.
+    assert!(stdout.contains("benchmark 'load': 1 tests"), "{stdout}");
+    assert!(stdout.contains("benchmark 'prog': 1 tests"), "{stdout}");
+    let load_row = stdout
+        .lines()
+        .find(|l| l.starts_with("load "))
+        .unwrap_or_else(|| panic!("no row for load in:\n{stdout}"));
+    let cells: Vec<&str> = load_row.split_whitespace().collect();
+    assert_eq!(cells[0], "load");
+    assert!(
+        stdout.contains("Min") && stdout.contains("Rounds"),
+        "{stdout}"
+    );
+    assert_eq!(
+        cells.last().copied(),
+        Some("2"),
+        "rounds of load: {load_row}"
+    );
+
+    let shown = benchmem_in(dir.path(), &["show", "run.json"], &[]);
+    assert_eq!(shown.status, 0, "{}", shown.stderr);
+    assert_eq!(shown.lines(), TABLE.to_vec());
+}
+
+#[test]
+fn run_report_matches_show_and_tells_how_the_command_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = [Metric::Peak, Metric::Allocated, Metric::Allocations];
+    let res = result(Exit::Code(0));
+    let text = report(
+        &res,
+        &document_from_run(&res, dir.path()),
+        &metrics,
+        &DEFAULT_SPREAD,
+        Painter::plain(),
+    );
+    assert_eq!(text.lines().collect::<Vec<_>>(), TABLE.to_vec());
+
+    let killed = result(Exit::Signal(9));
+    let text = report(
+        &killed,
+        &document_from_run(&killed, dir.path()),
+        &metrics,
+        &DEFAULT_SPREAD,
+        Painter::plain(),
+    );
+    assert_eq!(
+        text.lines().last(),
+        Some("note: ./prog was killed by signal 9 (exit status 137)")
+    );
+
+    let mut empty = result(Exit::Code(3));
+    empty.series.clear();
+    empty
+        .notes
+        .push("2 events lost: the channel was full".into());
+    let text = report(
+        &empty,
+        &document_from_run(&empty, dir.path()),
+        &metrics,
+        &DEFAULT_SPREAD,
+        Painter::plain(),
+    );
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        vec![
+            "benchmem: nothing was measured (no process reported a region)",
+            "note: 2 events lost: the channel was full",
+            "note: ./prog exited with status 3",
+        ]
+    );
+}
