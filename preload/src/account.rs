@@ -108,6 +108,18 @@ fn cas_hot(hot: &Hot, old: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)
     r
 }
 
+/// Replaces the hot word `old` by `new`: one `cmpxchg16b`, or two plain stores while the
+/// process has a single thread (then `old`, just loaded by this thread, is current).
+#[inline(always)]
+fn update_hot(hot: &Hot, old: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)> {
+    if crate::real::single_threaded() {
+        hot.live_gen.store(new.0, Relaxed);
+        hot.mark.store(new.1, Relaxed);
+        return Ok(());
+    }
+    cas_hot(hot, old, new)
+}
+
 #[inline(always)]
 fn load_hot(hot: &Hot) -> (u64, u64) {
     (hot.live_gen.load(Relaxed), hot.mark.load(Relaxed))
@@ -123,7 +135,7 @@ pub fn alloc(st: &ProcessState, t: *mut ThreadState, size: u64) -> u32 {
     let gen = loop {
         let (l, g) = unpack(cur.0);
         let nl = l.saturating_add(size).min(LIVE_MASK);
-        match cas_hot(&st.hot, cur, (pack(nl, g), cur.1.max(nl))) {
+        match update_hot(&st.hot, cur, (pack(nl, g), cur.1.max(nl))) {
             Ok(()) => break g,
             Err(now) => cur = now,
         }
@@ -142,7 +154,7 @@ pub fn free(st: &ProcessState, size: u64, epoch: u32) {
         if before(epoch, threshold) {
             return free_slow(st, size, epoch);
         }
-        match cas_hot(&st.hot, cur, (pack(l.saturating_sub(size), g), cur.1)) {
+        match update_hot(&st.hot, cur, (pack(l.saturating_sub(size), g), cur.1)) {
             Ok(()) => return,
             Err(now) => cur = now,
         }
@@ -231,7 +243,7 @@ fn fold(st: &ProcessState, minus: u64, rec: Option<u64>) -> (u64, u64) {
             RECORDS[ng as usize].store(r, Relaxed);
         }
         let nl = l.saturating_sub(minus);
-        match cas_hot(&st.hot, cur, (pack(nl, ng), nl)) {
+        match update_hot(&st.hot, cur, (pack(nl, ng), nl)) {
             Ok(()) => return (cur.1, nl),
             Err(now) => cur = now,
         }

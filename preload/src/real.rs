@@ -40,7 +40,14 @@ pub struct Real {
     pub mremap: Option<Mremap>,
     pub exit: Option<Exit>,
     pub exit2: Option<Exit>,
+    /// glibc's `__libc_single_threaded`: nonzero until the first thread is created
+    /// (glibc clears it in `pthread_create` before the new thread exists).
+    pub single_threaded: *const u8,
 }
+
+// SAFETY: the raw pointer is to a libc global that lives as long as the process.
+unsafe impl Sync for Real {}
+unsafe impl Send for Real {}
 
 struct Slot(UnsafeCell<Option<Real>>);
 // SAFETY: written once by the resolving thread before STATE becomes READY (Release),
@@ -62,6 +69,19 @@ pub fn get() -> Option<&'static Real> {
         unsafe { (*REAL.0.get()).as_ref() }
     } else {
         None
+    }
+}
+
+/// True while the process has a single thread: plain stores may replace locked
+/// instructions. False when unknown (not glibc, or not resolved yet).
+#[inline(always)]
+pub fn single_threaded() -> bool {
+    match get() {
+        // SAFETY: a byte glibc keeps for exactly this purpose.
+        Some(r) if !r.single_threaded.is_null() => unsafe {
+            core::ptr::read_volatile(r.single_threaded) != 0
+        },
+        _ => false,
     }
 }
 
@@ -150,6 +170,7 @@ unsafe fn lookup() -> Option<Real> {
         mremap: optional!("mremap", Mremap),
         exit: optional!("_exit", Exit),
         exit2: optional!("_Exit", Exit),
+        single_threaded: sym(b"__libc_single_threaded\0") as *const u8,
     })
 }
 
