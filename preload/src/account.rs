@@ -65,17 +65,18 @@ fn before(a: u32, b: u32) -> bool {
 #[inline(always)]
 fn cas_hot(hot: &Hot, old: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)> {
     let (mut lo, mut hi) = old;
-    // SAFETY: `Hot` is 64-byte aligned and starts with the two words. LLVM reserves rbx,
-    // so the new low word travels in another register and is swapped in and out. No flag
-    // is read afterwards (an output register could alias bl): rdx:rax still hold `old`
-    // exactly when the exchange happened, and the current value otherwise.
+    // SAFETY: `Hot` is 64-byte aligned and starts with the two words. cmpxchg16b wants the
+    // new low word in rbx, which cannot be named as an operand, yet LLVM may allocate it
+    // to a register operand: so every operand is pinned to an explicit register and the
+    // new low word is swapped into rbx and back. No flag is read afterwards: rdx:rax
+    // still hold `old` exactly when the exchange happened, and the current value otherwise.
     unsafe {
         core::arch::asm!(
-            "xchg {nlo}, rbx",
-            "lock cmpxchg16b xmmword ptr [{p}]",
-            "mov rbx, {nlo}",
-            p = in(reg) hot as *const Hot,
-            nlo = inout(reg) new.0 => _,
+            "xchg rdi, rbx",
+            "lock cmpxchg16b xmmword ptr [rsi]",
+            "mov rbx, rdi",
+            in("rsi") hot as *const Hot,
+            inout("rdi") new.0 => _,
             in("rcx") new.1,
             inout("rax") lo,
             inout("rdx") hi,

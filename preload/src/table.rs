@@ -214,7 +214,11 @@ impl Table {
     }
 
     unsafe fn grow(&self, s: &mut Inner) -> bool {
-        let cap = if s.cap == 0 { FIRST_CAP } else { s.cap + s.cap / 2 };
+        let cap = if s.cap == 0 {
+            FIRST_CAP
+        } else {
+            s.cap + s.cap / 2
+        };
         let bytes = sys::page_round(cap * ENTRY);
         let entries = sys::map(bytes) as *mut Entry;
         if entries.is_null() {
@@ -239,7 +243,12 @@ impl Table {
         }
         self.mapped.fetch_add(bytes as u64, Relaxed);
         self.mapped.fetch_sub(s.bytes as u64, Relaxed);
-        *s = Inner { entries, cap, len: s.len, bytes };
+        *s = Inner {
+            entries,
+            cap,
+            len: s.len,
+            bytes,
+        };
         true
     }
 
