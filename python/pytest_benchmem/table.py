@@ -1,0 +1,222 @@
+"""Memory columns appended to pytest-benchmark's own results table.
+
+pytest-benchmark prints its table through the terminal reporter (``TableResults.display``).
+Rather than re-implementing it, the plugin hands that method a thin proxy of the
+terminal reporter, :class:`TableDecorator`: every line pytest-benchmark writes passes
+through unchanged, and the lines of each group's table (title, header, separators and
+one row per benchmark, in pytest-benchmark's own sort order) get the memory columns
+appended to the right of a ``│``; a caption follows each table. Anything it does not
+recognise is written as is, so a future table layout degrades to "no memory columns",
+never to a broken table.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from .measure import METRICS, Metric, MemoryResult, compute_stat
+from .units import format_count, format_scaled, pick_unit
+
+__all__ = ["CAPTION", "MemoryTable", "TableDecorator", "DIVIDER"]
+
+CAPTION = "memory (right of \u2502): a separate, untimed pass, not the timed rounds"
+DIVIDER = "\u2502"
+MISSING = "\u2014"
+SEPARATOR = "  \u2022  "
+
+Segment = Tuple[str, Dict[str, bool]]
+Lookup = Callable[[Mapping[str, Any]], Optional[MemoryResult]]
+
+
+@dataclass(frozen=True)
+class Block:
+    """The memory part of one group's table: a header and one cell string per row."""
+
+    header: str
+    rows: List[str]
+
+    @property
+    def width(self) -> int:
+        return len(self.header)
+
+
+class MemoryTable:
+    """Which memory columns to show and how to render them for a group of benchmarks."""
+
+    def __init__(self, metrics: Sequence[Metric], stats: Sequence[str], spread: bool) -> None:
+        self.metrics = list(metrics)
+        self.stats = list(stats)
+        self.spread = spread
+
+    def hidden_metrics(self) -> List[str]:
+        return [m.name for m in METRICS if m not in self.metrics]
+
+    def caption(self) -> str:
+        parts = [CAPTION]
+        hidden = self.hidden_metrics()
+        if hidden:
+            parts.append("also available via --benchmark-memory-columns: " + ",".join(hidden))
+        return SEPARATOR.join(parts)
+
+    def headers_and_cells(self, results: Sequence[Optional[MemoryResult]]) -> List[Tuple[str, List[str]]]:
+        columns: List[Tuple[str, List[str]]] = []
+        stats = self.stats if self.spread else ["min"]
+        for metric in self.metrics:
+            values: Dict[str, List[Optional[float]]] = {}
+            for stat in stats:
+                values[stat] = [
+                    compute_stat(r.series(metric.name), stat) if r is not None and r.series(metric.name) else None
+                    for r in results
+                ]
+            unit_name, factor = "", 1
+            if metric.is_bytes:
+                # One unit for the metric's whole group of columns, so they compare at a glance.
+                unit_name, factor = pick_unit(v for col in values.values() for v in col if v is not None)
+            for i, stat in enumerate(stats):
+                label = metric.label if not self.spread else f"{metric.label}\u00b7{stat}"
+                if metric.is_bytes and i == 0:
+                    label += f" ({unit_name})"
+                cells = [
+                    MISSING
+                    if v is None
+                    else (format_scaled(v, factor) if metric.is_bytes else format_count(v))
+                    for v in values[stat]
+                ]
+                columns.append((label, cells))
+        return columns
+
+    def block(self, results: Sequence[Optional[MemoryResult]]) -> Block:
+        columns = self.headers_and_cells(results)
+        header = " " + DIVIDER
+        rows = [" " + DIVIDER for _ in results]
+        for label, cells in columns:
+            width = 2 + max([len(label), *(len(c) for c in cells)])
+            header += label.rjust(width)
+            rows = [row + cell.rjust(width) for row, cell in zip(rows, cells)]
+        return Block(header, rows)
+
+
+_TITLE_RE = re.compile(r"^-* benchmark.*: \d+ tests?.* -*$")
+
+
+class TableDecorator:
+    """A proxy of the terminal reporter for pytest-benchmark's ``TableResults.display``."""
+
+    def __init__(
+        self,
+        tr: Any,
+        groups: Sequence[Tuple[Any, Sequence[Any]]],
+        sort: str,
+        lookup: Lookup,
+        table: MemoryTable,
+    ) -> None:
+        self._tr = tr
+        self._table = table
+        self._groups: List[Tuple[List[Any], Optional[Block]]] = []
+        for _, benchmarks in groups:
+            ordered = sorted(benchmarks, key=operator.itemgetter(sort))
+            results = [lookup(b) for b in ordered]
+            block = table.block(results) if any(r is not None for r in results) else None
+            self._groups.append((ordered, block))
+        self._next_group = 0
+        self._segments: List[Segment] = []
+        self._state = "idle"
+        self._block: Optional[Block] = None
+        self._ordered: List[Any] = []
+        self._row = 0
+        self._base_width = 0
+        self._title: Segment = ("", {})
+
+    # -- the terminal reporter API used by pytest-benchmark -------------------------------
+
+    def write(self, content: str, *, flush: bool = False, **markup: bool) -> None:
+        while content:
+            head, nl, content = content.partition("\n")
+            if head:
+                self._segments.append((head, dict(markup)))
+            if not nl:
+                break
+            self._line_done()
+        if flush:
+            self.flush()
+
+    def write_line(self, line: str = "", **markup: bool) -> None:
+        self.write(str(line) + "\n", **markup)
+
+    def rewrite(self, line: str, **markup: bool) -> None:
+        self._flush_partial()
+        self._tr.rewrite(line, **markup)
+
+    def ensure_newline(self) -> None:
+        self._flush_partial()
+        self._tr.ensure_newline()
+
+    def flush(self) -> None:
+        self._flush_partial()
+        self._tr.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        self._flush_partial()
+        return getattr(self._tr, name)
+
+    # -- line handling --------------------------------------------------------------------
+
+    def _flush_partial(self) -> None:
+        # A partial line written before something else: emit it as is.
+        for text, markup in self._segments:
+            self._tr.write(text, **markup)
+        self._segments = []
+
+    def _emit(self, segments: Sequence[Segment], suffix: str = "") -> None:
+        for text, markup in segments:
+            self._tr.write(text, **markup)
+        self._tr.write(suffix + "\n")
+
+    def _line_done(self) -> None:
+        segments, self._segments = self._segments, []
+        text = "".join(t for t, _ in segments)
+        markup = segments[0][1] if segments else {}
+        state = self._state
+        if state == "idle":
+            if _TITLE_RE.match(text) and self._next_group < len(self._groups):
+                self._ordered, self._block = self._groups[self._next_group]
+                self._next_group += 1
+                if self._block is not None:
+                    self._state = "labels"
+                    self._title = (text, markup)
+                    return  # written with the header, once its width is known
+            self._emit(segments)
+            return
+        block = self._block
+        assert block is not None
+        if state == "labels":
+            self._base_width = len(text)
+            width = self._base_width + block.width
+            title, tmarkup = self._title
+            self._tr.write((" " + title.strip("-").strip() + " ").center(width, "-") + "\n", **tmarkup)
+            self._emit(segments, block.header)
+            self._state = "top"
+        elif state == "top":
+            self._tr.write("-" * (self._base_width + block.width) + "\n", **markup)
+            self._state = "rows"
+            self._row = 0
+        elif state == "rows":
+            if self._row < len(self._ordered) and text.startswith(str(self._ordered[self._row].get("name", ""))):
+                pad = " " * max(0, self._base_width - len(text))
+                self._emit(segments, pad + block.rows[self._row])
+                self._row += 1
+                if self._row == len(self._ordered):
+                    self._state = "bottom"
+            else:  # not the layout we expected: stop decorating this group
+                self._emit(segments)
+                self._state = "idle"
+        elif state == "bottom":
+            if text and set(text) == {"-"}:
+                self._tr.write("-" * (self._base_width + block.width) + "\n", **markup)
+                self._tr.write(self._table.caption() + "\n")
+            else:
+                self._emit(segments)
+            self._state = "idle"
