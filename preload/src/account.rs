@@ -110,10 +110,10 @@ fn cas_hot(hot: &Hot, old: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)
 }
 
 /// Replaces the hot word `old` by `new`: one `cmpxchg16b`, or two plain stores while the
-/// process has a single thread (then `old`, just loaded by this thread, is current).
+/// process has a single thread (`single`: then `old`, just loaded by this thread, is current).
 #[inline(always)]
-fn update_hot(hot: &Hot, old: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)> {
-    if crate::real::single_threaded() {
+fn update_hot(hot: &Hot, old: (u64, u64), new: (u64, u64), single: bool) -> Result<(), (u64, u64)> {
+    if single {
         hot.live_gen.store(new.0, Relaxed);
         hot.mark.store(new.1, Relaxed);
         return Ok(());
@@ -129,14 +129,15 @@ fn load_hot(hot: &Hot) -> (u64, u64) {
 // ---------------------------------------------------------------------------------------
 // Fast paths.
 
-/// Accounts an allocation of `size` bytes; returns the epoch to stamp it with.
+/// Accounts an allocation of `size` bytes; returns the epoch to stamp it with. `single`:
+/// the process has one thread (see [`crate::real::single_threaded`]).
 #[inline(always)]
-pub fn alloc(st: &ProcessState, t: *mut ThreadState, size: u64) -> u32 {
+pub fn alloc(st: &ProcessState, t: *mut ThreadState, size: u64, single: bool) -> u32 {
     let mut cur = load_hot(&st.hot);
     let gen = loop {
         let (l, g) = unpack(cur.0);
         let nl = l.saturating_add(size).min(LIVE_MASK);
-        match update_hot(&st.hot, cur, (pack(nl, g), cur.1.max(nl))) {
+        match update_hot(&st.hot, cur, (pack(nl, g), cur.1.max(nl)), single) {
             Ok(()) => break g,
             Err(now) => cur = now,
         }
@@ -147,7 +148,7 @@ pub fn alloc(st: &ProcessState, t: *mut ThreadState, size: u64) -> u32 {
 
 /// Accounts the free of `size` bytes allocated at `epoch`.
 #[inline(always)]
-pub fn free(st: &ProcessState, size: u64, epoch: u32) {
+pub fn free(st: &ProcessState, size: u64, epoch: u32, single: bool) {
     let mut cur = load_hot(&st.hot);
     loop {
         let (l, g) = unpack(cur.0);
@@ -155,7 +156,12 @@ pub fn free(st: &ProcessState, size: u64, epoch: u32) {
         if before(epoch, threshold) {
             return free_slow(st, size, epoch);
         }
-        match update_hot(&st.hot, cur, (pack(l.saturating_sub(size), g), cur.1)) {
+        match update_hot(
+            &st.hot,
+            cur,
+            (pack(l.saturating_sub(size), g), cur.1),
+            single,
+        ) {
             Ok(()) => return,
             Err(now) => cur = now,
         }
@@ -244,7 +250,12 @@ fn fold(st: &ProcessState, minus: u64, rec: Option<u64>) -> (u64, u64) {
             RECORDS[ng as usize].store(r, Relaxed);
         }
         let nl = l.saturating_sub(minus);
-        match update_hot(&st.hot, cur, (pack(nl, ng), nl)) {
+        match update_hot(
+            &st.hot,
+            cur,
+            (pack(nl, ng), nl),
+            crate::real::single_threaded(),
+        ) {
             Ok(()) => return (cur.1, nl),
             Err(now) => cur = now,
         }
@@ -456,13 +467,13 @@ mod tests {
         let _s = SERIAL.lock().unwrap();
         let st = fresh();
         let t = tls::current();
-        let e_old = alloc(&st, t, 1000); // before any region
+        let e_old = alloc(&st, t, 1000, false); // before any region
         let outer = begin(&st, b"outer");
-        let e_a = alloc(&st, t, 300);
+        let e_a = alloc(&st, t, 300, false);
         let inner = begin(&st, b"inner");
-        let e_b = alloc(&st, t, 50);
-        free(&st, 1000, e_old); // old for both: lowers neither
-        free(&st, 300, e_a); // old for inner only
+        let e_b = alloc(&st, t, 50, false);
+        free(&st, 1000, e_old, false); // old for both: lowers neither
+        free(&st, 300, e_a, false); // old for inner only
         let i = end_stats(&st, inner);
         assert_eq!(
             i,
@@ -473,8 +484,8 @@ mod tests {
                 retained_bytes: 50
             }
         );
-        free(&st, 50, e_b);
-        let _ = alloc(&st, t, 20);
+        free(&st, 50, e_b, false);
+        let _ = alloc(&st, t, 20, false);
         let o = end_stats(&st, outer);
         assert_eq!(
             o,
@@ -533,8 +544,8 @@ mod tests {
                 std::thread::spawn(move || {
                     let t = tls::current();
                     for _ in 0..10_000 {
-                        let e = alloc(st, t, 64);
-                        free(st, 64, e);
+                        let e = alloc(st, t, 64, false);
+                        free(st, 64, e, false);
                     }
                 })
             })

@@ -35,11 +35,13 @@ pub fn mappings() -> &'static Ranges {
     &MAPPINGS
 }
 
-/// What a tracked call needs: this thread, the real functions, the state.
+/// What a tracked call needs: this thread, the real functions, the state, and whether
+/// the process has a single thread (read once per call: a hook cannot create threads).
 struct Ctx {
     t: *mut ThreadState,
     real: &'static Real,
     st: &'static ProcessState,
+    single: bool,
 }
 
 /// Some(ctx) with the guard raised when this call is to be counted.
@@ -60,7 +62,14 @@ fn enter() -> Result<Ctx, Option<&'static Real>> {
     // SAFETY: as above; the state stays mapped for the life of the process.
     unsafe {
         (*t).guard = 1;
-        Ok(Ctx { t, real, st: &*st })
+        let single =
+            !real.single_threaded.is_null() && core::ptr::read_volatile(real.single_threaded) != 0;
+        Ok(Ctx {
+            t,
+            real,
+            st: &*st,
+            single,
+        })
     }
 }
 
@@ -75,15 +84,15 @@ impl Drop for Ctx {
 #[inline(always)]
 fn track(c: &Ctx, p: *mut c_void, size: usize) {
     let size = size as u64;
-    let epoch = account::alloc(c.st, c.t, size);
+    let epoch = account::alloc(c.st, c.t, size, c.single);
     let small = if size >= SIZE_BIG as u64 {
         SIZE_BIG
     } else {
         size as u32
     };
-    match TABLE.insert(p as u64, small, epoch) {
+    match TABLE.insert(p as u64, small, epoch, c.single) {
         Ok(None) => {}
-        Ok(Some(stale)) => release(c.st, p, stale),
+        Ok(Some(stale)) => release(c, p, stale),
         Err(_) => {
             c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
             return;
@@ -101,13 +110,13 @@ fn track(c: &Ctx, p: *mut c_void, size: usize) {
 
 /// Removes `p` from the table: its (size, epoch) if tracked.
 #[inline(always)]
-fn untrack(p: *mut c_void) -> Option<(u32, u32)> {
-    TABLE.remove(p as u64)
+fn untrack(c: &Ctx, p: *mut c_void) -> Option<(u32, u32)> {
+    TABLE.remove(p as u64, c.single)
 }
 
 /// Accounts the free of an entry taken out of the table.
 #[inline(always)]
-fn release(st: &ProcessState, p: *mut c_void, (size, epoch): (u32, u32)) {
+fn release(c: &Ctx, p: *mut c_void, (size, epoch): (u32, u32)) {
     let size = if size == SIZE_BIG {
         BIG.lock.lock();
         // SAFETY: lock held.
@@ -117,13 +126,13 @@ fn release(st: &ProcessState, p: *mut c_void, (size, epoch): (u32, u32)) {
     } else {
         size as u64
     };
-    account::free(st, size, epoch);
+    account::free(c.st, size, epoch, c.single);
 }
 
 /// Puts back an entry whose realloc failed (the old block is still live).
-fn restore(st: &ProcessState, p: *mut c_void, (size, epoch): (u32, u32)) {
-    if TABLE.insert(p as u64, size, epoch).is_err() {
-        st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
+fn restore(c: &Ctx, p: *mut c_void, (size, epoch): (u32, u32)) {
+    if TABLE.insert(p as u64, size, epoch, c.single).is_err() {
+        c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
     }
 }
 
@@ -181,8 +190,8 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
     }
     match enter() {
         Ok(c) => {
-            if let Some(e) = untrack(p) {
-                release(c.st, p, e);
+            if let Some(e) = untrack(&c, p) {
+                release(&c, p, e);
             }
             (c.real.free)(p)
         }
@@ -208,18 +217,18 @@ unsafe fn realloc_tracked(
     size: usize,
     call: impl FnOnce() -> *mut c_void,
 ) -> *mut c_void {
-    let old = if p.is_null() { None } else { untrack(p) };
+    let old = if p.is_null() { None } else { untrack(c, p) };
     let r = call();
     if r.is_null() {
         match old {
             // glibc: realloc(p, 0) frees p and returns NULL.
-            Some(e) if size == 0 => release(c.st, p, e),
-            Some(e) => restore(c.st, p, e),
+            Some(e) if size == 0 => release(c, p, e),
+            Some(e) => restore(c, p, e),
             None => {}
         }
     } else {
         if let Some(e) = old {
-            release(c.st, p, e);
+            release(c, p, e);
         }
         track(c, r, size);
     }
@@ -376,9 +385,9 @@ pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
 // set and the kernel agree on which addresses are ours.
 
 /// Accounts every tracked byte in `[addr, addr + len)` as freed.
-unsafe fn unmap_range(st: &ProcessState, addr: usize, len: usize) {
+unsafe fn unmap_range(c: &Ctx, addr: usize, len: usize) {
     MAPPINGS.remove_locked(addr, sys::page_round(len), |bytes, epoch| {
-        account::free(st, bytes, epoch)
+        account::free(c.st, bytes, epoch, c.single)
     });
 }
 
@@ -401,10 +410,10 @@ unsafe fn map_tracked(
     let r = f(addr, len, prot, flags, fd, off);
     if r != libc::MAP_FAILED {
         if flags & libc::MAP_FIXED != 0 {
-            unmap_range(c.st, r as usize, len);
+            unmap_range(c, r as usize, len);
         }
         if counted {
-            let epoch = account::alloc(c.st, c.t, len as u64);
+            let epoch = account::alloc(c.st, c.t, len as u64, c.single);
             if MAPPINGS.insert_locked(r as usize, len, epoch).is_err() {
                 c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
             }
@@ -459,7 +468,7 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> c_int {
             MAPPINGS.lock.lock();
             let r = (c.real.munmap)(addr, len);
             if r == 0 {
-                unmap_range(c.st, addr as usize, len);
+                unmap_range(&c, addr as usize, len);
             }
             MAPPINGS.lock.unlock();
             r
@@ -496,11 +505,11 @@ pub unsafe extern "C" fn mremap(
                 let mut moved = 0u64;
                 MAPPINGS.remove_locked(old as usize, old_len, |bytes, epoch| {
                     moved += bytes;
-                    account::free(c.st, bytes, epoch);
+                    account::free(c.st, bytes, epoch, c.single);
                 });
                 if moved > 0 {
                     // A tracked mapping resized: one allocation of the new length.
-                    let epoch = account::alloc(c.st, c.t, new_len as u64);
+                    let epoch = account::alloc(c.st, c.t, new_len as u64, c.single);
                     if MAPPINGS.insert_locked(r as usize, new_len, epoch).is_err() {
                         c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
                     }

@@ -99,12 +99,19 @@ impl Table {
     }
 
     /// Records `key`. If it was already present (a free we never saw), returns the stale
-    /// entry so the caller can account it as freed.
+    /// entry so the caller can account it as freed. `single`: the process has one thread,
+    /// so the shard lock is skipped.
     #[inline]
-    pub fn insert(&self, key: u64, size: u32, epoch: u32) -> Result<Option<(u32, u32)>, Full> {
+    pub fn insert(
+        &self,
+        key: u64,
+        size: u32,
+        epoch: u32,
+        single: bool,
+    ) -> Result<Option<(u32, u32)>, Full> {
         let h = hash(key);
         let shard = self.shard(h);
-        let lock = !crate::real::single_threaded();
+        let lock = !single;
         if lock {
             shard.lock.lock();
         }
@@ -149,10 +156,10 @@ impl Table {
 
     /// Removes `key`, returning its (size, epoch) if it was tracked.
     #[inline]
-    pub fn remove(&self, key: u64) -> Option<(u32, u32)> {
+    pub fn remove(&self, key: u64, single: bool) -> Option<(u32, u32)> {
         let h = hash(key);
         let shard = self.shard(h);
-        let lock = !crate::real::single_threaded();
+        let lock = !single;
         if lock {
             shard.lock.lock();
         }
@@ -299,15 +306,15 @@ mod tests {
         for step in 0..400_000u32 {
             let key = (lcg(&mut x) % 50_000 + 1) * 16;
             if lcg(&mut x).is_multiple_of(3) {
-                assert_eq!(t.remove(key), model.remove(&key), "step {step}");
+                assert_eq!(t.remove(key, false), model.remove(&key), "step {step}");
             } else {
                 let v = (step, step ^ 5);
-                let prev = t.insert(key, v.0, v.1).unwrap();
+                let prev = t.insert(key, v.0, v.1, false).unwrap();
                 assert_eq!(prev, model.insert(key, v), "step {step}");
             }
         }
         for (k, v) in model {
-            assert_eq!(t.remove(k), Some(v));
+            assert_eq!(t.remove(k, false), Some(v));
         }
         assert!(t.mapped_bytes() > 0);
     }
@@ -317,11 +324,11 @@ mod tests {
         let t = Box::new(Table::new());
         let n = 1_000_000u64;
         for i in 1..=n {
-            t.insert(i * 16, 1, 0).unwrap();
+            t.insert(i * 16, 1, 0, true).unwrap();
         }
         let per = t.mapped_bytes() as f64 / n as f64;
         assert!(per <= 32.0, "{per} bytes per live allocation");
-        assert_eq!(t.remove(16), Some((1, 0)));
-        assert_eq!(t.remove(16), None);
+        assert_eq!(t.remove(16, true), Some((1, 0)));
+        assert_eq!(t.remove(16, true), None);
     }
 }
