@@ -154,7 +154,7 @@ pub fn run_table(
     if shown.is_empty() {
         let names: Vec<&str> = metrics.iter().map(|m| m.cli_name()).collect();
         return Err(format!(
-            "{}: no benchmark has {} (memory comes from `benchmem run` or pytest-benchmem's extra_info.benchmem)",
+            "{}: no benchmark has {} (memory comes from `benchmem run` or the pytest plugin's extra_info.benchmem)",
             run.path.display(),
             names.join(", ")
         ));

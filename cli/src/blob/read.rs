@@ -158,7 +158,19 @@ pub fn read_run(path: &Path) -> Result<Run, BlobError> {
             MAX_FILE_BYTES / (1024 * 1024)
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| err(io_problem(&e)))?;
+    // Bounded even when the length is unknown (a device, a pipe): never read forever.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_FILE_BYTES + 1), &mut bytes)
+        })
+        .map_err(|e| err(io_problem(&e)))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(err(format!(
+            "is more than {} MiB, too large to be a benchmark run",
+            MAX_FILE_BYTES / (1024 * 1024)
+        )));
+    }
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| err(format!("not a readable JSON file ({e})")))?;
     parse_run(&value, path)

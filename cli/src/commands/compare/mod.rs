@@ -60,7 +60,7 @@ pub fn compare(args: CompareArgs) -> Result<i32, String> {
     if metrics.is_empty() {
         let wanted: Vec<&str> = args.columns.0.iter().map(|m| m.cli_name()).collect();
         return Err(format!(
-            "none of the runs measured {} (memory needs `benchmem run` or pytest-benchmem)",
+            "none of the runs measured {} (memory comes from `benchmem run` or the pytest plugin's extra_info.benchmem)",
             wanted.join(", ")
         ));
     }
@@ -117,13 +117,21 @@ fn caption(m: &model::Matrix, args: &CompareArgs, stats: &[crate::stats::Stat]) 
         crate::cli::StatChoice::One(s) => s.name().to_string(),
     };
     let _ = stats;
-    if args.diff {
+    let one_run = m.sides.len() < 2;
+    if args.format == crate::grid::Format::Csv {
+        format!("values: {which} over each run's repeats; raw numbers: bytes, seconds, calls")
+    } else if args.diff {
         format!(
             "Δ: signed change from the first run ({}) to each later run; values: {which} over each run's repeats",
             m.sides.first().map_or("", |s| s.label.as_str())
         )
     } else {
-        format!("values: {which} over each run's repeats; (N.NN): multiple of the best run; memory in binary units")
+        let ratio = if one_run {
+            ""
+        } else {
+            "; (N.NN): multiple of the best run"
+        };
+        format!("values: {which} over each run's repeats{ratio}; memory in binary units")
     }
 }
 
@@ -194,13 +202,17 @@ fn gates(m: &model::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
     for u in &unchecked {
         out.push_str(&format!("not checked: {u}\n"));
     }
+    // With one run, only ceilings apply: name the run alone.
+    let pair = if m.sides.len() < 2 {
+        head.label.clone()
+    } else {
+        format!("{} vs {}", head.label, base.label)
+    };
     let status = if breaches.is_empty() {
         out.push_str(&format!(
-            "gates passed: {} check{} of {} vs {}\n",
+            "gates passed: {} check{} of {pair}\n",
             checked,
             if checked == 1 { "" } else { "s" },
-            head.label,
-            base.label
         ));
         EXIT_OK
     } else {
@@ -210,11 +222,9 @@ fn gates(m: &model::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
             .max()
             .unwrap_or(0);
         out.push_str(&format!(
-            "{} regression{} over threshold ({} vs {}):\n",
+            "{} regression{} over threshold ({pair}):\n",
             breaches.len(),
             if breaches.len() == 1 { "" } else { "s" },
-            head.label,
-            base.label
         ));
         for b in &breaches {
             out.push_str(&b.line(width));
