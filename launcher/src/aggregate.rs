@@ -21,8 +21,17 @@ pub struct Aggregator {
     notes: Vec<String>,
 }
 
+/// The name as text: valid UTF-8 as is, every other byte as `\xNN`, so distinct byte
+/// names stay distinct (a lossy decoding would merge `"\xff"` and `"\xfe"` into one series).
 fn name_of(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
 }
 
 impl Aggregator {
@@ -92,9 +101,9 @@ impl Aggregator {
                 _ if stragglers > 0 => {
                     "still running (or killed) when benchmem stopped waiting".into()
                 }
-                _ => {
-                    "ended without exiting normally (killed or crashed): measured up to then".into()
-                }
+                _ => "ended without a word to benchmem (killed, crashed, or it exec'd a program \
+                      benchmem cannot enter: statically linked or setuid): measured up to then"
+                    .into(),
             };
             let incomplete = (p.ending == Ending::Silent).then(|| silent_reason.clone());
             self.series(SeriesKind::Root, key).samples.push(Sample {
@@ -149,5 +158,19 @@ impl ProcessReport {
     /// The main command's pid may have exec'd: only its last image was killed.
     fn image_is_last(&self) -> bool {
         self.ending == Ending::Silent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_of;
+
+    #[test]
+    fn names_that_are_not_utf8_stay_distinct() {
+        assert_eq!(name_of(b"load"), "load");
+        assert_eq!(name_of("café".as_bytes()), "café");
+        assert_eq!(name_of(b"\xff\xfe"), "\\xFF\\xFE");
+        assert_ne!(name_of(b"\xff\xfe"), name_of(b"\xfe\xff"));
+        assert_eq!(name_of(b"a\xc3"), "a\\xC3");
     }
 }

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use benchmem_wire::names::STATE_PREFIX;
 use benchmem_wire::state::{
-    ProcessState, PROBLEM_EVENTS_LOST, PROBLEM_TABLE_FULL, PROBLEM_TOO_MANY_REGIONS, REGION_OPEN,
-    STATE_SIZE, STATUS_EXECED, STATUS_EXITED,
+    ProcessState, PROBLEM_EVENTS_LOST, PROBLEM_NEW_BYPASSES_MALLOC, PROBLEM_TABLE_FULL,
+    PROBLEM_TOO_MANY_REGIONS, REGION_OPEN, STATE_SIZE, STATUS_EXECED, STATUS_EXITED,
 };
 
 use crate::Stats;
@@ -116,6 +116,12 @@ fn report(st: &ProcessState) -> ProcessReport {
         (
             PROBLEM_EVENTS_LOST,
             "region samples could not be sent to benchmem",
+        ),
+        (
+            PROBLEM_NEW_BYPASSES_MALLOC,
+            "C++ operator new/delete here are the allocator's own (jemalloc or tcmalloc built \
+             with C++ support), which bypass malloc: any C++ new/delete was not counted (a \
+             pure C program is unaffected)",
         ),
     ]
     .into_iter()

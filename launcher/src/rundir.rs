@@ -41,6 +41,7 @@ impl RunDir {
         } else {
             std::env::temp_dir()
         };
+        sweep_stale(&base);
         let dir = tempfile::Builder::new()
             .prefix("benchmem-")
             .tempdir_in(base)?;
@@ -64,6 +65,37 @@ impl RunDir {
             handle,
             path: self.dir.path().join(SOCKET_NAME),
         })
+    }
+}
+
+/// Removes run directories left behind by a launcher that was killed (SIGKILL leaves no
+/// chance to clean up): ours, with an event socket nobody listens on any more. A live
+/// run's socket is bound until its directory is removed, and a directory still being set
+/// up has no socket yet, so neither is touched. Processes of the dead run that are still
+/// running keep their state files mapped: unlinking them does not disturb them.
+fn sweep_stale(base: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    for e in entries.flatten() {
+        let is_ours = e.file_name().to_string_lossy().starts_with("benchmem-")
+            && e.metadata().is_ok_and(|m| m.is_dir() && m.uid() == me);
+        if !is_ours {
+            continue;
+        }
+        let sock = e.path().join(SOCKET_NAME);
+        if !sock.exists() {
+            continue;
+        }
+        let refused = UnixDatagram::unbound()
+            .and_then(|s| s.connect(&sock))
+            .is_err_and(|err| err.kind() == std::io::ErrorKind::ConnectionRefused);
+        if refused {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 

@@ -12,7 +12,8 @@ use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use benchmem_wire::names::{self, write_decimal, ENV_DIR, ENV_DISABLE, ENV_REGION};
 use benchmem_wire::state::{
-    ProcessState, MAGIC, STATE_SIZE, STATUS_EXECED, STATUS_EXITED, STATUS_RUNNING, VERSION,
+    ProcessState, MAGIC, PROBLEM_NEW_BYPASSES_MALLOC, STATE_SIZE, STATUS_EXECED, STATUS_EXITED,
+    STATUS_RUNNING, VERSION,
 };
 
 use crate::{account, channel, hooks, sys, tls};
@@ -21,6 +22,8 @@ use crate::{account, channel, hooks, sys, tls};
 static mut DIR: [u8; 512] = [0; 512];
 static mut DIR_LEN: usize = 0;
 static STARTED: AtomicBool = AtomicBool::new(false);
+/// C++ `operator new` bypasses malloc in this process image (see [`new_bypasses_malloc`]).
+static NEW_BYPASS: AtomicBool = AtomicBool::new(false);
 
 extern "C" {
     static program_invocation_short_name: *const c_char;
@@ -52,12 +55,13 @@ pub fn start() {
     if STARTED.swap(true, Relaxed) {
         return;
     }
-    if crate::real::resolve().is_none() {
+    let Some(real) = crate::real::resolve() else {
         return;
-    }
+    };
     if env(ENV_DISABLE) == Some(b"1") {
         return;
     }
+    NEW_BYPASS.store(new_bypasses_malloc(real), Relaxed);
     if let Some(d) = env(ENV_DIR) {
         if !d.is_empty() && d.len() < 400 {
             // SAFETY: single-threaded constructor.
@@ -114,9 +118,34 @@ fn new_state() -> *mut ProcessState {
     // SAFETY: not yet shared with anyone who reads it.
     let len = unsafe { names::fit_name(name, &mut *h.name.get()) };
     h.name_len.store(len as u32, Relaxed);
+    if NEW_BYPASS.load(Relaxed) {
+        h.problems.fetch_or(PROBLEM_NEW_BYPASSES_MALLOC, Relaxed);
+    }
     account::init_state(st, name);
     h.magic.store(MAGIC, core::sync::atomic::Ordering::Release);
     mem as *mut ProcessState
+}
+
+/// True when a C++ runtime is loaded and `operator new` lives in the same object as the
+/// malloc we call through (jemalloc or tcmalloc built with C++ support export both): then
+/// `new`/`delete` reach that allocator directly and our malloc hooks never see them.
+/// (libstdc++'s own `operator new` calls malloc through the PLT and is counted.)
+fn new_bypasses_malloc(real: &crate::real::Real) -> bool {
+    let _g = tls::Guard::enter(); // dlsym may allocate: not the program's allocation
+                                  // SAFETY: dlsym/dladdr on NUL-terminated names and code addresses.
+    unsafe {
+        let new = libc::dlsym(libc::RTLD_DEFAULT, c"_Znwm".as_ptr());
+        let cxx_runtime = libc::dlsym(libc::RTLD_DEFAULT, c"_ZSt9terminatev".as_ptr());
+        if new.is_null() || cxx_runtime.is_null() {
+            return false;
+        }
+        let mut a: libc::Dl_info = core::mem::zeroed();
+        let mut b: libc::Dl_info = core::mem::zeroed();
+        libc::dladdr(new, &mut a) != 0
+            && libc::dladdr(real.malloc as *const c_void, &mut b) != 0
+            && !a.dli_fbase.is_null()
+            && a.dli_fbase == b.dli_fbase
+    }
 }
 
 fn program_name() -> &'static [u8] {
@@ -219,6 +248,13 @@ pub fn mark_exit(code: c_int) {
     }
     // SAFETY: the state stays mapped for the life of the process.
     let h = unsafe { &(*st).header };
+    // A vfork child (or posix_spawn's helper) runs in its parent's memory, state
+    // included, and leaves by _exit: that is not the parent's exit.
+    // SAFETY: getpid cannot fail; a raw syscall, never a cached value.
+    let me = unsafe { libc::syscall(libc::SYS_getpid) } as u32;
+    if me != h.pid.load(Relaxed) {
+        return;
+    }
     if h.status.load(Relaxed) == STATUS_RUNNING {
         h.exit_code.store(code as u32, Relaxed);
         h.end_ns.store(sys::now_ns(), Relaxed);

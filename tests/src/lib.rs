@@ -69,17 +69,29 @@ pub fn compile(name: &str, flags: &[&str]) -> PathBuf {
         format!("-{}", flags.join("").replace(['-', '/', '='], ""))
     };
     let out = build_dir().join(format!("{stem}{suffix}"));
+    // Once per test process. Other test processes (nextest runs each test in its own)
+    // may be executing the program right now: build into a private file and rename it
+    // into place, which never disturbs a running copy or exposes a half-written one.
+    static BUILT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if built.contains(&out) {
+        return out;
+    }
     let compiler = if name.ends_with(".cpp") { "g++" } else { "gcc" };
+    let tmp = out.with_extension(format!("tmp{}", std::process::id()));
     let status = Command::new(compiler)
         .args(["-O0", "-g", "-fno-builtin", "-pthread", "-I"])
         .arg(root().join("include"))
         .args(flags)
         .arg(&src)
         .arg("-o")
-        .arg(&out)
+        .arg(&tmp)
         .status()
         .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
     assert!(status.success(), "{compiler} failed on {name}");
+    std::fs::rename(&tmp, &out)
+        .unwrap_or_else(|e| panic!("cannot move {} into place: {e}", tmp.display()));
+    built.push(out.clone());
     out
 }
 
@@ -271,4 +283,110 @@ pub fn python() -> PathBuf {
         .output()
         .expect("python3 missing");
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers for the robustness suite (tests/tests/robustness_*.rs).
+
+/// Runs `program args...` natively (no benchmem), with a 60 s limit, core dumps off.
+pub fn native(program: &Path, args: &[&str]) -> Outcome {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    no_core_dumps(&mut cmd);
+    run_limited(&mut cmd, Duration::from_secs(60))
+}
+
+/// Like [`measure`], with core dumps off in the measured program and an environment.
+pub fn measure_env(
+    extra: &[&str],
+    env: &[(&str, &str)],
+    program: &Path,
+    args: &[&str],
+) -> (Outcome, Blob, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let mut cmd = Command::new(benchmem());
+    cmd.args(["run", "--json", json.to_str().unwrap()])
+        .args(extra)
+        .arg("--")
+        .arg(program)
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    no_core_dumps(&mut cmd);
+    let out = run_limited(&mut cmd, Duration::from_secs(60));
+    assert!(json.is_file(), "no blob written: {out:?}");
+    let blob = Blob::read(&json);
+    (out, blob, dir)
+}
+
+/// Sets RLIMIT_CORE to 0 in the child (crash tests must not litter core files).
+pub fn no_core_dumps(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let zero = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &zero);
+            Ok(())
+        });
+    }
+}
+
+/// The status a shell reports for `s`: the code, or 128 + signal.
+pub fn shell_status(s: &ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    s.code().unwrap_or_else(|| 128 + s.signal().unwrap())
+}
+
+/// Asserts that the program behaved under benchmem exactly as natively: same standard
+/// output, and benchmem's exit status is the program's (128 + signal when killed).
+pub fn assert_same_program(native: &Outcome, under: &Outcome) {
+    assert_eq!(
+        under.stdout, native.stdout,
+        "stdout differs under benchmem\nnative: {native:?}\nunder: {under:?}"
+    );
+    assert_eq!(
+        under.code(),
+        shell_status(&native.status),
+        "exit status differs under benchmem\nnative: {native:?}\nunder: {under:?}"
+    );
+}
+
+impl Blob {
+    /// The reasons benchmark `name` is marked incomplete (empty when it is clean).
+    pub fn incomplete(&self, name: &str) -> Vec<String> {
+        self.bench(name)["extra_info"]["benchmem_incomplete"]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Run-level notes (`benchmem.notes`).
+    pub fn notes(&self) -> Vec<String> {
+        self.json["benchmem"]["notes"]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Names of the per-process (root) rows.
+    pub fn process_rows(&self) -> Vec<String> {
+        self.json["benchmarks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["extra_info"]["benchmem_kind"] == "process")
+            .map(|b| b["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// True when no sample is marked incomplete and there are no run-level notes.
+    pub fn is_clean(&self) -> bool {
+        self.notes().is_empty() && self.names().iter().all(|n| self.incomplete(n).is_empty())
+    }
 }

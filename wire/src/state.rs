@@ -45,6 +45,9 @@ pub const PROBLEM_TABLE_FULL: u64 = 1 << 0;
 pub const PROBLEM_TOO_MANY_REGIONS: u64 = 1 << 1;
 /// Problem bit: the event socket could not be reached; samples were lost (see `dropped_events`).
 pub const PROBLEM_EVENTS_LOST: u64 = 1 << 2;
+/// Problem bit: C++ `operator new`/`delete` come from the allocator itself (jemalloc,
+/// tcmalloc built with C++ support), not through malloc/free, so they are not counted.
+pub const PROBLEM_NEW_BYPASSES_MALLOC: u64 = 1 << 3;
 
 /// Region slot is unused.
 pub const REGION_FREE: u32 = 0;
@@ -257,5 +260,4 @@ mod tests {
         assert_eq!(s.allocations, 6);
         assert_eq!(s.total_bytes, 600);
     }
-
 }

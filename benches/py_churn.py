@@ -1,0 +1,29 @@
+"""py_churn: pure-Python allocation churn, 200 x sum([i*i for i in range(20_000)]).
+
+Region "work" (through pytest_benchmem.region when that module is importable; otherwise the
+workload runs unmarked) covers the loop. Repeat count via argv[1] (default 200)."""
+import sys
+
+try:  # the module is optional: the workload must run without it
+    from pytest_benchmem import region
+
+    if not callable(region):  # a package whose region submodule shadows the function
+        region = region.region
+except Exception:
+    import contextlib
+
+    def region(name):
+        return contextlib.nullcontext()
+
+
+def main():
+    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    total = 0
+    with region("work"):
+        for _ in range(reps):
+            total += sum([i * i for i in range(20_000)])
+    if total == 42:
+        print(total)
+
+
+main()

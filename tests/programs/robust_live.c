@@ -1,0 +1,37 @@
+/* Holds N live 16-byte allocations at once (region "held"), records its own peak RSS
+ * (VmHWM, kB) in the file given, then frees them all. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "benchmem.h"
+
+static long hwm_kb(void) {
+    char buf[8192];
+    int fd = open("/proc/self/status", O_RDONLY);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    char *p = strstr(buf, "VmHWM:");
+    return p ? atol(p + 6) : -1;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) return 2;
+    long n = atol(argv[1]);
+    void **v = malloc(n * sizeof *v);
+    int id = benchmem_region_begin("held");
+    for (long i = 0; i < n; i++) v[i] = malloc(16);
+    char line[64];
+    int k = snprintf(line, sizeof line, "%ld\n", hwm_kb());
+    int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (write(fd, line, k) != k) return 3;
+    close(fd);
+    for (long i = 0; i < n; i++) free(v[i]);
+    benchmem_region_end(id, NULL);
+    free(v);
+    printf("ok %ld\n", n);
+    return 0;
+}

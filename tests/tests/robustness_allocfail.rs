@@ -1,0 +1,32 @@
+//! Robustness (issue 6, item 6): failing allocation calls count nothing and return exactly
+//! what libc returns, with the same errno; errno is never disturbed by benchmem.
+
+use benchmem_tests::{assert_same_program, compile, measure_env, native, Series};
+
+#[test]
+fn failures_count_nothing_and_keep_libc_results() {
+    let prog = compile("robust_allocfail.c", &[]);
+    let nat = native(&prog, &[]);
+    assert_eq!(nat.code(), 0, "{nat:?}");
+    assert!(!nat.stdout.contains("SUCCEEDED"), "{}", nat.stdout);
+    let (out, blob, _d) = measure_env(&[], &[], &prog, &[]);
+    assert_same_program(&nat, &out);
+    assert!(
+        out.stdout.contains("errno after malloc/free 4242\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("errno after region 4343\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("errno after mmap/munmap 4444\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(blob.series("fail"), Series::of(1, (0, 0, 0, 0)));
+    assert_eq!(blob.series("ok"), Series::of(1, (300, 321, 2, 0)));
+    assert!(blob.is_clean(), "{:?}", blob.notes());
+}

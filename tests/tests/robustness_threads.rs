@@ -1,0 +1,30 @@
+//! Robustness (issue 6, item 4): 64 threads allocating and freeing at once, frees on other
+//! threads than the allocating one, regions opened and closed while they run: exact.
+
+use benchmem_tests::{assert_same_program, compile, measure_env, native};
+
+#[test]
+fn sixty_four_threads_cross_thread_frees_exact() {
+    let prog = compile("robust_threads.c", &[]);
+    let nat = native(&prog, &[]);
+    assert_eq!(nat.code(), 0, "{nat:?}");
+    let (out, blob, _d) = measure_env(&[], &[], &prog, &[]);
+    assert_same_program(&nat, &out);
+    // The program prints what it knows by construction.
+    let first = out.stdout.lines().next().unwrap().to_string();
+    let n: Vec<u64> = first
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let (allocs, bytes, peak) = (n[0], n[1], n[2]);
+    let mt = blob.series("mt");
+    assert_eq!(mt.allocs, vec![allocs], "{mt:?}");
+    assert_eq!(mt.total, vec![bytes], "{mt:?}");
+    assert_eq!(mt.peak, vec![peak], "{mt:?}");
+    assert_eq!(mt.retained, vec![0], "{mt:?}");
+    // Every "side" region was measured (its numbers depend on timing; each within "mt").
+    let side = blob.series("side");
+    assert_eq!(side.allocs.len(), 40);
+    assert!(side.total.iter().all(|&t| t <= bytes) && side.peak.iter().all(|&p| p <= peak));
+    assert!(blob.is_clean(), "{:?}", blob.notes());
+}
