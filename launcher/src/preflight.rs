@@ -7,7 +7,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -106,30 +106,31 @@ fn has_capabilities(path: &Path) -> bool {
 }
 
 fn check_elf(path: &Path, shown: &str) -> Result<(), RunError> {
-    let data = std::fs::read(path).map_err(|_| RunError::NotFound(shown.to_string()))?;
-    let elf = Elf(&data);
-    if data.len() < 64 || data[5] != 1 {
+    // Only the ELF header and the program headers are needed, not the whole (possibly
+    // large) program.
+    let mut head = [0u8; 64];
+    let mut f = File::open(path).map_err(|_| RunError::NotFound(shown.to_string()))?;
+    if read_up_to(&mut f, &mut head).unwrap_or(0) < 64 || head[5] != 1 {
         return Ok(()); // not little-endian ELF we understand: let exec decide
     }
-    if data[4] != 2 {
+    if head[4] != 2 {
         return Err(RunError::WrongAbi(shown.to_string(), "32-bit"));
     }
-    let machine = elf.u16(18);
-    if machine != HOST_MACHINE {
+    let elf = Elf(&head);
+    if elf.u16(18) != HOST_MACHINE {
         return Err(RunError::WrongAbi(
             shown.to_string(),
             "foreign-architecture",
         ));
     }
-    let (phoff, phentsize, phnum) = (
-        elf.u64(32) as usize,
-        elf.u16(54) as usize,
-        elf.u16(56) as usize,
-    );
-    let has_interp = (0..phnum).any(|i| {
-        let at = phoff + i * phentsize;
-        at + 4 <= data.len() && elf.u32(at) == PT_INTERP
-    });
+    let (phoff, phentsize, phnum) = (elf.u64(32), elf.u16(54) as usize, elf.u16(56) as usize);
+    let mut table = vec![0u8; (phentsize * phnum).min(64 * 1024)];
+    let read = f
+        .seek(SeekFrom::Start(phoff))
+        .and_then(|_| read_up_to(&mut f, &mut table))
+        .unwrap_or(0);
+    let table = Elf(&table[..read]);
+    let has_interp = (0..phnum).any(|i| table.u32(i * phentsize) == PT_INTERP);
     if has_interp {
         Ok(())
     } else {

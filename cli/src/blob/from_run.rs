@@ -10,12 +10,18 @@ use super::document::{Benchmark, Document, PytestStats};
 use super::env_info::{commit_info, iso_utc, machine_info};
 use super::read::INCOMPLETE_KEY;
 
-/// The document for `result`; `cwd` is where `commit_info` looks for a git repository.
+/// The document for `result` with `commit_info` from the git repository at `cwd`.
 ///
 /// `stats` holds the wall time of each sample of the region (begin to end, during the
 /// profiled pass, so it includes the profiler's small per-allocation cost) in seconds:
 /// comparable between benchmem runs, not with an unprofiled timing.
 pub fn document_from_run(result: &RunResult, cwd: &Path) -> Document {
+    document_with_commit(result, commit_info(cwd))
+}
+
+/// The document for `result` with a `commit_info` gathered beforehand (so the git calls
+/// can overlap the measured command, or be skipped when nothing is saved).
+pub fn document_with_commit(result: &RunResult, commit: Map<String, Value>) -> Document {
     let command = result.command.join(" ");
     let mut used = HashSet::new();
     let benchmarks = result
@@ -86,7 +92,7 @@ pub fn document_from_run(result: &RunResult, cwd: &Path) -> Document {
     run_info.insert("notes".into(), result.notes.clone().into());
     Document {
         machine_info: machine_info(),
-        commit_info: commit_info(cwd),
+        commit_info: commit,
         benchmarks,
         datetime: iso_utc(result.started),
         version: env!("CARGO_PKG_VERSION").to_string(),

@@ -10,7 +10,7 @@ mod write;
 
 pub use document::{Benchmark, Document, PytestStats};
 pub use env_info::{commit_info, iso_utc, machine_info};
-pub use from_run::document_from_run;
+pub use from_run::{document_from_run, document_with_commit};
 pub use read::{
     parse_run, read_run, BlobError, Record, Run, TimeStats, INCOMPLETE_KEY, MAX_FILE_BYTES, RUN_KEY,
 };

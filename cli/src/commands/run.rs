@@ -5,7 +5,7 @@ use std::path::Path;
 
 use benchmem_launcher::{Exit, RunOptions, RunResult};
 
-use crate::blob::{document_from_run, parse_run, write_document, Document};
+use crate::blob::{commit_info, document_with_commit, parse_run, write_document, Document};
 use crate::cli::RunArgs;
 use crate::grid::Format;
 use crate::metrics::Metric;
@@ -18,9 +18,15 @@ use crate::EXIT_BAD_INPUT;
 pub fn run(args: RunArgs) -> Result<i32, String> {
     let mut opts = RunOptions::new(args.command.clone());
     opts.repeats = args.repeats as usize;
+    // git is asked for the commit only when a blob is saved, while the command runs:
+    // a few git processes would otherwise add milliseconds to every run.
+    let commit = args.json.is_some().then(|| {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+        std::thread::spawn(move || commit_info(&cwd))
+    });
     let result = benchmem_launcher::run(&opts).map_err(|e| e.to_string())?;
-    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
-    let doc = document_from_run(&result, &cwd);
+    let commit = commit.and_then(|t| t.join().ok()).unwrap_or_default();
+    let doc = document_with_commit(&result, commit);
     output::stderr(&report(
         &result,
         &doc,
