@@ -186,6 +186,7 @@ fn count(st: &ProcessState, t: *mut ThreadState, size: u64) {
 }
 
 #[cold]
+#[inline(never)]
 fn count_slow(st: &ProcessState, t: *mut ThreadState, size: u64) {
     // SAFETY: t is this thread's state.
     unsafe {
@@ -278,6 +279,7 @@ fn fold_peaks(st: &ProcessState, s: &SlowInner, mark: u64) {
 }
 
 #[cold]
+#[inline(never)]
 fn free_slow(st: &ProcessState, size: u64, epoch: u32) {
     SLOW.lock.lock();
     // SAFETY: lock held.

@@ -94,18 +94,31 @@ fn track(c: &Ctx, p: *mut c_void, size: usize) {
         Ok(None) => {}
         Ok(Some(stale)) => release(c, p, stale),
         Err(_) => {
-            c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
+            table_full(c);
             return;
         }
     }
     if small == SIZE_BIG {
-        BIG.lock.lock();
-        // SAFETY: lock held.
-        if unsafe { BIG.insert_locked(p as usize, size as usize, epoch) }.is_err() {
-            c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
-        }
-        BIG.lock.unlock();
+        track_big(c, p, size, epoch);
     }
+}
+
+/// Records the size of an allocation of 4 GiB or more in the big list.
+#[cold]
+#[inline(never)]
+fn track_big(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
+    BIG.lock.lock();
+    // SAFETY: lock held.
+    if unsafe { BIG.insert_locked(p as usize, size as usize, epoch) }.is_err() {
+        c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
+    }
+    BIG.lock.unlock();
+}
+
+#[cold]
+#[inline(never)]
+fn table_full(c: &Ctx) {
+    c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
 }
 
 /// Removes `p` from the table: its (size, epoch) if tracked.
@@ -118,15 +131,22 @@ fn untrack(c: &Ctx, p: *mut c_void) -> Option<(u32, u32)> {
 #[inline(always)]
 fn release(c: &Ctx, p: *mut c_void, (size, epoch): (u32, u32)) {
     let size = if size == SIZE_BIG {
-        BIG.lock.lock();
-        // SAFETY: lock held.
-        let s = unsafe { BIG.take_locked(p as usize) }.map_or(0, |(len, _)| len);
-        BIG.lock.unlock();
-        s
+        big_size(p)
     } else {
         size as u64
     };
     account::free(c.st, size, epoch, c.single);
+}
+
+/// The size of an allocation of 4 GiB or more, taken out of the big list.
+#[cold]
+#[inline(never)]
+fn big_size(p: *mut c_void) -> u64 {
+    BIG.lock.lock();
+    // SAFETY: lock held.
+    let s = unsafe { BIG.take_locked(p as usize) }.map_or(0, |(len, _)| len);
+    BIG.lock.unlock();
+    s
 }
 
 /// Puts back an entry whose realloc failed (the old block is still live).

@@ -232,6 +232,8 @@ impl Table {
         Some((found.size, found.epoch))
     }
 
+    #[cold]
+    #[inline(never)]
     unsafe fn grow(&self, s: &mut Inner) -> bool {
         let cap = if s.cap == 0 {
             FIRST_CAP
