@@ -21,8 +21,8 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering::Relaxed};
 
 use benchmem_wire::names::{fit_name, NAME_CAP};
 use benchmem_wire::state::{
-    pack, region_stats, unpack, Hot, ProcessState, RegionSlot, LIVE_MASK, MAX_OPEN_REGIONS,
-    MAX_THREAD_SLOTS, PROBLEM_TOO_MANY_REGIONS, REGION_FREE, REGION_OPEN,
+    pack, unpack, Hot, ProcessState, RegionSlot, LIVE_MASK, MAX_OPEN_REGIONS, MAX_THREAD_SLOTS,
+    PROBLEM_TOO_MANY_REGIONS, REGION_FREE, REGION_OPEN,
 };
 use benchmem_wire::Stats;
 
@@ -270,11 +270,15 @@ fn at_mark(mark: u64, offset: i64) -> u64 {
 
 fn fold_peaks(st: &ProcessState, s: &SlowInner, mark: u64) {
     for &i in &s.open[..s.n_open] {
-        let r = &st.regions[i as usize];
-        let p = at_mark(mark, r.offset.load(Relaxed));
-        if p > r.peak.load(Relaxed) {
-            r.peak.store(p, Relaxed);
-        }
+        fold_peak(&st.regions[i as usize], mark);
+    }
+}
+
+/// `peak = max(peak, M + offset)` for one region.
+fn fold_peak(r: &RegionSlot, mark: u64) {
+    let p = at_mark(mark, r.offset.load(Relaxed));
+    if p > r.peak.load(Relaxed) {
+        r.peak.store(p, Relaxed);
     }
 }
 
@@ -410,22 +414,11 @@ pub fn end(st: &ProcessState, id: i32, out: &mut Ended) -> i32 {
     s.n_open -= 1;
     let after = threshold(st, s);
     let rec = (after != before_threshold).then(|| record(s.epoch, after));
-    let (mark, live) = fold(st, 0, rec);
-    // The closing region folds too: it left `open` just above but still needs its peak.
+    let (mark, _) = fold(st, 0, rec);
     fold_peaks(st, s, mark);
-    let p = at_mark(mark, r.offset.load(Relaxed));
-    let peak = r.peak.load(Relaxed).max(p);
-    out.stats = region_stats(
-        peak,
-        r.offset.load(Relaxed),
-        live,
-        live,
-        st.counts(),
-        (
-            r.begin_allocations.load(Relaxed),
-            r.begin_bytes.load(Relaxed),
-        ),
-    );
+    // The closing region left `open` above (for the threshold) but folds like the others.
+    fold_peak(r, mark);
+    out.stats = st.slot_stats(r);
     out.duration_ns = sys::now_ns().saturating_sub(r.begin_ns.load(Relaxed));
     let name = r.name();
     out.name_len = name.len();

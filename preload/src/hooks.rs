@@ -443,6 +443,24 @@ unsafe fn map_tracked(
     r
 }
 
+/// Shared body of mmap and mmap64 (`pick` chooses which real one).
+#[inline(always)]
+unsafe fn mmap_hook(
+    pick: fn(&Real) -> real::MmapFn,
+    addr: *mut c_void,
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: i64,
+) -> *mut c_void {
+    match enter() {
+        Ok(c) => map_tracked(&c, pick(c.real), addr, len, prot, flags, fd, off),
+        Err(Some(r)) => pick(r)(addr, len, prot, flags, fd, off),
+        Err(None) => sys::raw_mmap(addr, len, prot, flags, fd, off),
+    }
+}
+
 /// # Safety
 /// C `mmap`.
 #[cfg_attr(not(test), no_mangle)]
@@ -454,11 +472,7 @@ pub unsafe extern "C" fn mmap(
     fd: c_int,
     off: i64,
 ) -> *mut c_void {
-    match enter() {
-        Ok(c) => map_tracked(&c, c.real.mmap, addr, len, prot, flags, fd, off),
-        Err(Some(r)) => (r.mmap)(addr, len, prot, flags, fd, off),
-        Err(None) => sys::raw_mmap(addr, len, prot, flags, fd, off),
-    }
+    mmap_hook(|r| r.mmap, addr, len, prot, flags, fd, off)
 }
 
 /// # Safety
@@ -472,11 +486,7 @@ pub unsafe extern "C" fn mmap64(
     fd: c_int,
     off: i64,
 ) -> *mut c_void {
-    match enter() {
-        Ok(c) => map_tracked(&c, c.real.mmap64, addr, len, prot, flags, fd, off),
-        Err(Some(r)) => (r.mmap64)(addr, len, prot, flags, fd, off),
-        Err(None) => sys::raw_mmap(addr, len, prot, flags, fd, off),
-    }
+    mmap_hook(|r| r.mmap64, addr, len, prot, flags, fd, off)
 }
 
 /// # Safety

@@ -21,38 +21,24 @@ pub fn keep_errno<R>(f: impl FnOnce() -> R) -> R {
 
 /// Anonymous private read-write memory, never counted; null on failure.
 pub fn map(len: usize) -> *mut u8 {
-    keep_errno(|| {
-        // SAFETY: a plain anonymous mapping request.
-        let p = unsafe {
-            libc::syscall(
-                libc::SYS_mmap,
-                0usize,
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1i64,
-                0usize,
-            )
-        };
-        if p == -1 || p == 0 {
-            core::ptr::null_mut()
-        } else {
-            p as *mut u8
-        }
-    })
+    map_rw(len, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1)
 }
 
 /// Shared read-write mapping of `fd`; null on failure.
 pub fn map_shared(fd: i32, len: usize) -> *mut u8 {
+    map_rw(len, libc::MAP_SHARED, fd)
+}
+
+fn map_rw(len: usize, flags: i32, fd: i32) -> *mut u8 {
     keep_errno(|| {
-        // SAFETY: maps a file we opened.
+        // SAFETY: a plain mapping request of our own.
         let p = unsafe {
             libc::syscall(
                 libc::SYS_mmap,
                 0usize,
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
+                flags,
                 fd as i64,
                 0usize,
             )
