@@ -178,6 +178,26 @@ fn run_usage_errors_exit_2() {
     );
     let r = benchmem(&["run", "--columns", "rss", "--", "true"]);
     assert_eq!(r.status, 2);
+    // An unsavable --json fails before the command runs (it would create the marker).
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let r = benchmem(&[
+        "run",
+        "--json",
+        "/nonexistent/dir/run.json",
+        "--",
+        "touch",
+        marker.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status, 2);
+    assert_eq!(
+        r.stderr,
+        "benchmem: /nonexistent/dir/run.json: no such directory /nonexistent/dir: create it or choose another --json path\n"
+    );
+    assert!(
+        !marker.exists(),
+        "the command ran although its result could not be saved"
+    );
     let r = benchmem(&["frobnicate"]);
     assert_eq!(r.status, 2);
     assert_eq!(

@@ -16,6 +16,20 @@ use crate::EXIT_BAD_INPUT;
 
 /// Measure `args.command`.
 pub fn run(args: RunArgs) -> Result<i32, String> {
+    if let Some(path) = &args.json {
+        // Checked before the run: a measurement that cannot be saved is wasted time.
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(format!(
+                "{}: no such directory {}: create it or choose another --json path",
+                path.display(),
+                dir.display()
+            ));
+        }
+    }
     let mut opts = RunOptions::new(args.command.clone());
     opts.repeats = args.repeats as usize;
     // git is asked for the commit only when a blob is saved, while the command runs:
