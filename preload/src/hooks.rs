@@ -164,41 +164,49 @@ fn set_errno(e: c_int) {
 // ---------------------------------------------------------------------------------------
 // malloc family
 
-/// # Safety
-/// C `malloc`.
-#[cfg_attr(not(test), no_mangle)]
-pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
+/// Shared body of every allocator that returns a pointer: `call` makes the real call,
+/// `size` is what a success allocated, `align` serves the bootstrap arena.
+#[inline(always)]
+unsafe fn allocate(size: usize, align: usize, call: impl Fn(&Real) -> *mut c_void) -> *mut c_void {
     match enter() {
         Ok(c) => {
-            let p = (c.real.malloc)(size);
+            let p = call(c.real);
             if !p.is_null() {
                 track(&c, p, size);
             }
             p
         }
-        Err(Some(r)) => (r.malloc)(size),
-        Err(None) => arena::alloc(size, 16),
+        Err(Some(r)) => call(r),
+        Err(None) => arena::alloc(size, align),
     }
+}
+
+/// The real function if this libc has it; otherwise NULL with ENOMEM, as a failed call.
+#[inline(always)]
+fn or_enomem<F>(f: Option<F>, call: impl FnOnce(F) -> *mut c_void) -> *mut c_void {
+    match f {
+        Some(f) => call(f),
+        None => {
+            set_errno(libc::ENOMEM);
+            core::ptr::null_mut()
+        }
+    }
+}
+
+/// # Safety
+/// C `malloc`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
+    allocate(size, 16, |r| (r.malloc)(size))
 }
 
 /// # Safety
 /// C `calloc`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
-    match enter() {
-        Ok(c) => {
-            let p = (c.real.calloc)(n, size);
-            if !p.is_null() {
-                track(&c, p, n.wrapping_mul(size));
-            }
-            p
-        }
-        Err(Some(r)) => (r.calloc)(n, size),
-        Err(None) => match n.checked_mul(size) {
-            Some(total) => arena::alloc(total, 16),
-            None => core::ptr::null_mut(),
-        },
-    }
+    // An overflowing product fails in the real calloc and in the arena alike.
+    let total = n.saturating_mul(size);
+    allocate(total, 16, |r| (r.calloc)(n, size))
 }
 
 /// # Safety
@@ -318,85 +326,36 @@ pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, siz
     }
 }
 
-/// Shared body of the pointer-returning aligned allocators.
-#[inline(always)]
-unsafe fn aligned(
-    pick: fn(&Real) -> Option<unsafe extern "C" fn(usize, usize) -> *mut c_void>,
-    align: usize,
-    size: usize,
-) -> *mut c_void {
-    let call = |r: &Real| match pick(r) {
-        Some(f) => f(align, size),
-        None => {
-            set_errno(libc::ENOMEM);
-            core::ptr::null_mut()
-        }
-    };
-    match enter() {
-        Ok(c) => {
-            let p = call(c.real);
-            if !p.is_null() {
-                track(&c, p, size);
-            }
-            p
-        }
-        Err(Some(r)) => call(r),
-        Err(None) => arena::alloc(size, align),
-    }
-}
-
 /// # Safety
 /// C `aligned_alloc`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
-    aligned(|r| r.aligned_alloc, align, size)
+    allocate(size, align, |r| {
+        or_enomem(r.aligned_alloc, |f| f(align, size))
+    })
 }
 
 /// # Safety
 /// C `memalign`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
-    aligned(|r| r.memalign, align, size)
-}
-
-/// Shared body of valloc and pvalloc.
-#[inline(always)]
-unsafe fn page_alloc(
-    pick: fn(&Real) -> Option<unsafe extern "C" fn(usize) -> *mut c_void>,
-    size: usize,
-) -> *mut c_void {
-    let call = |r: &Real| match pick(r) {
-        Some(f) => f(size),
-        None => {
-            set_errno(libc::ENOMEM);
-            core::ptr::null_mut()
-        }
-    };
-    match enter() {
-        Ok(c) => {
-            let p = call(c.real);
-            if !p.is_null() {
-                track(&c, p, size);
-            }
-            p
-        }
-        Err(Some(r)) => call(r),
-        Err(None) => arena::alloc(size, sys::page_size()),
-    }
+    allocate(size, align, |r| or_enomem(r.memalign, |f| f(align, size)))
 }
 
 /// # Safety
 /// C `valloc`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn valloc(size: usize) -> *mut c_void {
-    page_alloc(|r| r.valloc, size)
+    allocate(size, sys::page_size(), |r| or_enomem(r.valloc, |f| f(size)))
 }
 
 /// # Safety
 /// C `pvalloc`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
-    page_alloc(|r| r.pvalloc, size)
+    allocate(size, sys::page_size(), |r| {
+        or_enomem(r.pvalloc, |f| f(size))
+    })
 }
 
 // ---------------------------------------------------------------------------------------
