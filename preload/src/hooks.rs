@@ -62,8 +62,7 @@ fn enter() -> Result<Ctx, Option<&'static Real>> {
     // SAFETY: as above; the state stays mapped for the life of the process.
     unsafe {
         (*t).guard = 1;
-        let single =
-            !real.single_threaded.is_null() && core::ptr::read_volatile(real.single_threaded) != 0;
+        let single = real.single_threaded();
         Ok(Ctx {
             t,
             real,
@@ -110,7 +109,7 @@ fn track_big(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
     BIG.lock.lock();
     // SAFETY: lock held.
     if unsafe { BIG.insert_locked(p as usize, size as usize, epoch) }.is_err() {
-        c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
+        table_full(c);
     }
     BIG.lock.unlock();
 }
@@ -152,7 +151,7 @@ fn big_size(p: *mut c_void) -> u64 {
 /// Puts back an entry whose realloc failed (the old block is still live).
 fn restore(c: &Ctx, p: *mut c_void, (size, epoch): (u32, u32)) {
     if TABLE.insert(p as u64, size, epoch, c.single).is_err() {
-        c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
+        table_full(c);
     }
 }
 
@@ -363,43 +362,19 @@ pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
 // reservations do not. The mappings lock is held across the system call so the range
 // set and the kernel agree on which addresses are ours.
 
-/// Accounts every tracked byte in `[addr, addr + len)` as freed.
-unsafe fn unmap_range(c: &Ctx, addr: usize, len: usize) {
+/// Accounts every tracked byte in `[addr, addr + len)` as freed; returns how many.
+unsafe fn unmap_range(c: &Ctx, addr: usize, len: usize) -> u64 {
     MAPPINGS.remove_locked(addr, sys::page_round(len), |bytes, epoch| {
         account::free(c.st, bytes, epoch, c.single)
-    });
+    })
 }
 
-#[allow(clippy::too_many_arguments)] // mmap's own six, plus what to call and the context
-unsafe fn map_tracked(
-    c: &Ctx,
-    f: real::MmapFn,
-    addr: *mut c_void,
-    len: usize,
-    prot: c_int,
-    flags: c_int,
-    fd: c_int,
-    off: i64,
-) -> *mut c_void {
-    let counted = flags & libc::MAP_ANONYMOUS != 0 && prot != libc::PROT_NONE;
-    if !counted && flags & libc::MAP_FIXED == 0 {
-        return f(addr, len, prot, flags, fd, off);
+/// Accounts a new tracked mapping `[addr, addr + len)`: one allocation of `len` bytes.
+unsafe fn map_range(c: &Ctx, addr: usize, len: usize) {
+    let epoch = account::alloc(c.st, c.t, len as u64, c.single);
+    if MAPPINGS.insert_locked(addr, len, epoch).is_err() {
+        table_full(c);
     }
-    MAPPINGS.lock.lock();
-    let r = f(addr, len, prot, flags, fd, off);
-    if r != libc::MAP_FAILED {
-        if flags & libc::MAP_FIXED != 0 {
-            unmap_range(c, r as usize, len);
-        }
-        if counted {
-            let epoch = account::alloc(c.st, c.t, len as u64, c.single);
-            if MAPPINGS.insert_locked(r as usize, len, epoch).is_err() {
-                c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
-            }
-        }
-    }
-    MAPPINGS.lock.unlock();
-    r
 }
 
 /// Shared body of mmap and mmap64 (`pick` chooses which real one).
@@ -413,11 +388,27 @@ unsafe fn mmap_hook(
     fd: c_int,
     off: i64,
 ) -> *mut c_void {
-    match enter() {
-        Ok(c) => map_tracked(&c, pick(c.real), addr, len, prot, flags, fd, off),
-        Err(Some(r)) => pick(r)(addr, len, prot, flags, fd, off),
-        Err(None) => sys::raw_mmap(addr, len, prot, flags, fd, off),
+    let c = match enter() {
+        Ok(c) => c,
+        Err(Some(r)) => return pick(r)(addr, len, prot, flags, fd, off),
+        Err(None) => return sys::raw_mmap(addr, len, prot, flags, fd, off),
+    };
+    let counted = flags & libc::MAP_ANONYMOUS != 0 && prot != libc::PROT_NONE;
+    if !counted && flags & libc::MAP_FIXED == 0 {
+        return pick(c.real)(addr, len, prot, flags, fd, off);
     }
+    MAPPINGS.lock.lock();
+    let r = pick(c.real)(addr, len, prot, flags, fd, off);
+    if r != libc::MAP_FAILED {
+        if flags & libc::MAP_FIXED != 0 {
+            unmap_range(&c, r as usize, len);
+        }
+        if counted {
+            map_range(&c, r as usize, len);
+        }
+    }
+    MAPPINGS.lock.unlock();
+    r
 }
 
 /// # Safety
@@ -480,37 +471,25 @@ pub unsafe extern "C" fn mremap(
     flags: c_int,
     new_addr: *mut c_void,
 ) -> *mut c_void {
+    let raw =
+        || libc::syscall(libc::SYS_mremap, old, old_len, new_len, flags, new_addr) as *mut c_void;
     let call = |r: &Real| match r.mremap {
         Some(f) => f(old, old_len, new_len, flags, new_addr),
-        None => {
-            libc::syscall(libc::SYS_mremap, old, old_len, new_len, flags, new_addr) as *mut c_void
-        }
+        None => raw(),
     };
     match enter() {
         Ok(c) => {
             MAPPINGS.lock.lock();
             let r = call(c.real);
-            if r != libc::MAP_FAILED {
-                let mut moved = 0u64;
-                MAPPINGS.remove_locked(old as usize, old_len, |bytes, epoch| {
-                    moved += bytes;
-                    account::free(c.st, bytes, epoch, c.single);
-                });
-                if moved > 0 {
-                    // A tracked mapping resized: one allocation of the new length.
-                    let epoch = account::alloc(c.st, c.t, new_len as u64, c.single);
-                    if MAPPINGS.insert_locked(r as usize, new_len, epoch).is_err() {
-                        c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
-                    }
-                }
+            // A tracked mapping resized: the free of the old one, one allocation of the new.
+            if r != libc::MAP_FAILED && unmap_range(&c, old as usize, old_len) > 0 {
+                map_range(&c, r as usize, new_len);
             }
             MAPPINGS.lock.unlock();
             r
         }
         Err(Some(r)) => call(r),
-        Err(None) => {
-            libc::syscall(libc::SYS_mremap, old, old_len, new_len, flags, new_addr) as *mut c_void
-        }
+        Err(None) => raw(),
     }
 }
 

@@ -42,7 +42,7 @@ pub struct Real {
     pub exit2: Option<Exit>,
     /// glibc's `__libc_single_threaded`: nonzero until the first thread is created
     /// (glibc clears it in `pthread_create` before the new thread exists).
-    pub single_threaded: *const u8,
+    single_threaded_flag: *const u8,
 }
 
 // SAFETY: the raw pointer is to a libc global that lives as long as the process.
@@ -76,12 +76,16 @@ pub fn get() -> Option<&'static Real> {
 /// instructions. False when unknown (not glibc, or not resolved yet).
 #[inline(always)]
 pub fn single_threaded() -> bool {
-    match get() {
-        // SAFETY: a byte glibc keeps for exactly this purpose.
-        Some(r) if !r.single_threaded.is_null() => unsafe {
-            core::ptr::read_volatile(r.single_threaded) != 0
-        },
-        _ => false,
+    get().is_some_and(Real::single_threaded)
+}
+
+impl Real {
+    /// True while the process has a single thread (false when this libc does not say).
+    #[inline(always)]
+    pub fn single_threaded(&self) -> bool {
+        // SAFETY: a byte glibc keeps for exactly this purpose, alive as long as libc.
+        !self.single_threaded_flag.is_null()
+            && unsafe { core::ptr::read_volatile(self.single_threaded_flag) } != 0
     }
 }
 
@@ -170,7 +174,7 @@ unsafe fn lookup() -> Option<Real> {
         mremap: optional!("mremap", Mremap),
         exit: optional!("_exit", Exit),
         exit2: optional!("_Exit", Exit),
-        single_threaded: sym(b"__libc_single_threaded\0") as *const u8,
+        single_threaded_flag: sym(b"__libc_single_threaded\0") as *const u8,
     })
 }
 
