@@ -4,8 +4,9 @@
 //! pass straight through; otherwise raise the guard, call the real function, and account
 //! the result. The guard stays raised around the real call so allocations the allocator
 //! makes for itself (an mmap inside malloc, musl's memalign calling malloc) are not
-//! counted twice. Pointers are removed from the table *before* the real free/realloc,
-//! so another thread cannot be handed the same address while we still hold its entry.
+//! counted twice. A block's record (its [`trailer`], or its table entry) is taken
+//! *before* the real free/realloc, so another thread cannot be handed the same address
+//! while we still hold it.
 
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::Ordering::Relaxed;
@@ -16,6 +17,7 @@ use crate::ranges::Ranges;
 use crate::real::{self, arena, Real};
 use crate::table::{Table, SIZE_BIG};
 use crate::tls::{self, ThreadState};
+use crate::trailer::{self, TRAILER};
 use crate::{account, process, sys};
 
 static TABLE: Table = Table::new();
@@ -72,6 +74,18 @@ fn enter() -> Result<Ctx, Option<&'static Real>> {
     }
 }
 
+impl Ctx {
+    /// What to ask the real allocator for when the program asks for `size` bytes: room
+    /// for a trailer too, when blocks can carry one.
+    #[inline(always)]
+    fn padded(&self, size: usize) -> usize {
+        match self.real.usable {
+            Some(_) => size.checked_add(TRAILER).unwrap_or(size),
+            None => size,
+        }
+    }
+}
+
 impl Drop for Ctx {
     #[inline(always)]
     fn drop(&mut self) {
@@ -80,10 +94,34 @@ impl Drop for Ctx {
     }
 }
 
+/// Where a tracked block's size and epoch are kept.
+#[derive(Clone, Copy)]
+enum Held {
+    /// In the block's trailer: (size, epoch).
+    Trailer(u64, u32),
+    /// In the pointer table: (size or [`SIZE_BIG`], epoch).
+    Table(u32, u32),
+}
+
 #[inline(always)]
 fn track(c: &Ctx, p: *mut c_void, size: usize) {
-    let size = size as u64;
-    let epoch = account::alloc(c.st, c.t, size, c.single);
+    let epoch = account::alloc(c.st, c.t, size as u64, c.single);
+    if let Some(usable) = c.real.usable {
+        // SAFETY: p is a live block the real allocator just returned.
+        unsafe {
+            let u = usable(p);
+            if trailer::fits(size, u) {
+                return trailer::write(p, u, size as u64, epoch);
+            }
+        }
+    }
+    track_in_table(c, p, size as u64, epoch);
+}
+
+/// Records a block without room for a trailer in the pointer table.
+#[cold]
+#[inline(never)]
+fn track_in_table(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
     let small = if size >= SIZE_BIG as u64 {
         SIZE_BIG
     } else {
@@ -91,7 +129,7 @@ fn track(c: &Ctx, p: *mut c_void, size: usize) {
     };
     match TABLE.insert(p as u64, small, epoch, c.single) {
         Ok(None) => {}
-        Ok(Some(stale)) => release(c, p, stale),
+        Ok(Some((s, e))) => release(c, p, Held::Table(s, e)),
         Err(_) => {
             table_full(c);
             return;
@@ -120,19 +158,27 @@ fn table_full(c: &Ctx) {
     c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
 }
 
-/// Removes `p` from the table: its (size, epoch) if tracked.
+/// Takes `p`'s record (trailer or table entry), if it is a tracked block.
 #[inline(always)]
-fn untrack(c: &Ctx, p: *mut c_void) -> Option<(u32, u32)> {
-    TABLE.remove(p as u64, c.single)
+fn untrack(c: &Ctx, p: *mut c_void) -> Option<Held> {
+    if let Some(usable) = c.real.usable {
+        // SAFETY: p is a live block of the real allocator (the program frees it).
+        if let Some((s, e)) = unsafe { trailer::take(p, usable(p)) } {
+            return Some(Held::Trailer(s, e));
+        }
+    }
+    TABLE
+        .remove(p as u64, c.single)
+        .map(|(s, e)| Held::Table(s, e))
 }
 
-/// Accounts the free of an entry taken out of the table.
+/// Accounts the free of a block whose record was taken.
 #[inline(always)]
-fn release(c: &Ctx, p: *mut c_void, (size, epoch): (u32, u32)) {
-    let size = if size == SIZE_BIG {
-        big_size(p)
-    } else {
-        size as u64
+fn release(c: &Ctx, p: *mut c_void, held: Held) {
+    let (size, epoch) = match held {
+        Held::Trailer(s, e) => (s, e),
+        Held::Table(SIZE_BIG, e) => (big_size(p), e),
+        Held::Table(s, e) => (s as u64, e),
     };
     account::free(c.st, size, epoch, c.single);
 }
@@ -148,10 +194,20 @@ fn big_size(p: *mut c_void) -> u64 {
     s
 }
 
-/// Puts back an entry whose realloc failed (the old block is still live).
-fn restore(c: &Ctx, p: *mut c_void, (size, epoch): (u32, u32)) {
-    if TABLE.insert(p as u64, size, epoch, c.single).is_err() {
-        table_full(c);
+/// Puts back the record of a block whose realloc failed (the old block is still live).
+fn restore(c: &Ctx, p: *mut c_void, held: Held) {
+    match held {
+        Held::Trailer(s, e) => {
+            if let Some(usable) = c.real.usable {
+                // SAFETY: p is still live, and held that record a moment ago.
+                unsafe { trailer::write(p, usable(p), s, e) }
+            }
+        }
+        Held::Table(s, e) => {
+            if TABLE.insert(p as u64, s, e, c.single).is_err() {
+                table_full(c);
+            }
+        }
     }
 }
 
@@ -163,19 +219,24 @@ fn set_errno(e: c_int) {
 // ---------------------------------------------------------------------------------------
 // malloc family
 
-/// Shared body of every allocator that returns a pointer: `call` makes the real call,
-/// `size` is what a success allocated, `align` serves the bootstrap arena.
+/// Shared body of every allocator that returns a pointer: `call(real, n)` makes the real
+/// call for `n` bytes, `size` is what the program asked for, `align` serves the
+/// bootstrap arena.
 #[inline(always)]
-unsafe fn allocate(size: usize, align: usize, call: impl Fn(&Real) -> *mut c_void) -> *mut c_void {
+unsafe fn allocate(
+    size: usize,
+    align: usize,
+    call: impl Fn(&Real, usize) -> *mut c_void,
+) -> *mut c_void {
     match enter() {
         Ok(c) => {
-            let p = call(c.real);
+            let p = call(c.real, c.padded(size));
             if !p.is_null() {
                 track(&c, p, size);
             }
             p
         }
-        Err(Some(r)) => call(r),
+        Err(Some(r)) => call(r, size),
         Err(None) => arena::alloc(size, align),
     }
 }
@@ -196,16 +257,18 @@ fn or_enomem<F>(f: Option<F>, call: impl FnOnce(F) -> *mut c_void) -> *mut c_voi
 /// C `malloc`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
-    allocate(size, 16, |r| (r.malloc)(size))
+    allocate(size, 16, |r, n| (r.malloc)(n))
 }
 
 /// # Safety
 /// C `calloc`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
-    // An overflowing product fails in the real calloc and in the arena alike.
-    let total = n.saturating_mul(size);
-    allocate(total, 16, |r| (r.calloc)(n, size))
+    // An overflowing product must fail as the real calloc fails it, so it is passed as is.
+    match n.checked_mul(size) {
+        Some(total) => allocate(total, 16, |r, t| (r.calloc)(1, t)),
+        None => allocate(usize::MAX, 16, |r, _| (r.calloc)(n, size)),
+    }
 }
 
 /// # Safety
@@ -242,10 +305,11 @@ unsafe fn realloc_tracked(
     c: &Ctx,
     p: *mut c_void,
     size: usize,
-    call: impl FnOnce() -> *mut c_void,
+    call: impl FnOnce(usize) -> *mut c_void,
 ) -> *mut c_void {
     let old = if p.is_null() { None } else { untrack(c, p) };
-    let r = call();
+    // realloc(p, 0) keeps its meaning (glibc frees p and returns NULL): no padding.
+    let r = call(if size == 0 { 0 } else { c.padded(size) });
     if r.is_null() {
         match old {
             // glibc: realloc(p, 0) frees p and returns NULL.
@@ -270,7 +334,7 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
         return realloc_from_arena(p, size);
     }
     match enter() {
-        Ok(c) => realloc_tracked(&c, p, size, || (c.real.realloc)(p, size)),
+        Ok(c) => realloc_tracked(&c, p, size, |n| (c.real.realloc)(p, n)),
         Err(Some(r)) => (r.realloc)(p, size),
         Err(None) => arena::alloc(size, 16),
     }
@@ -288,10 +352,9 @@ pub unsafe extern "C" fn reallocarray(p: *mut c_void, n: usize, size: usize) -> 
         return realloc_from_arena(p, total);
     }
     match enter() {
-        Ok(c) => realloc_tracked(&c, p, total, || match c.real.reallocarray {
-            Some(f) => f(p, n, size),
-            None => (c.real.realloc)(p, total),
-        }),
+        // The product is known not to overflow, so a plain realloc of the padded total
+        // is what reallocarray would do.
+        Ok(c) => realloc_tracked(&c, p, total, |t| (c.real.realloc)(p, t)),
         Err(Some(r)) => (r.realloc)(p, total),
         Err(None) => arena::alloc(total, 16),
     }
@@ -301,19 +364,19 @@ pub unsafe extern "C" fn reallocarray(p: *mut c_void, n: usize, size: usize) -> 
 /// C `posix_memalign`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int {
-    let call = |r: &Real| match r.posix_memalign {
-        Some(f) => f(out, align, size),
+    let call = |r: &Real, n: usize| match r.posix_memalign {
+        Some(f) => f(out, align, n),
         None => libc::ENOMEM,
     };
     match enter() {
         Ok(c) => {
-            let rc = call(c.real);
+            let rc = call(c.real, c.padded(size));
             if rc == 0 {
                 track(&c, *out, size);
             }
             rc
         }
-        Err(Some(r)) => call(r),
+        Err(Some(r)) => call(r, size),
         Err(None) => {
             let p = arena::alloc(size, align);
             if p.is_null() {
@@ -329,8 +392,8 @@ pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, siz
 /// C `aligned_alloc`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
-    allocate(size, align, |r| {
-        or_enomem(r.aligned_alloc, |f| f(align, size))
+    allocate(size, align, |r, n| {
+        or_enomem(r.aligned_alloc, |f| f(align, n))
     })
 }
 
@@ -338,23 +401,52 @@ pub unsafe extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut c_void
 /// C `memalign`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
-    allocate(size, align, |r| or_enomem(r.memalign, |f| f(align, size)))
+    allocate(size, align, |r, n| or_enomem(r.memalign, |f| f(align, n)))
 }
 
 /// # Safety
 /// C `valloc`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn valloc(size: usize) -> *mut c_void {
-    allocate(size, sys::page_size(), |r| or_enomem(r.valloc, |f| f(size)))
+    allocate(size, sys::page_size(), |r, n| or_enomem(r.valloc, |f| f(n)))
 }
 
 /// # Safety
 /// C `pvalloc`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
-    allocate(size, sys::page_size(), |r| {
+    // pvalloc rounds up to whole pages, so it is asked for `size` as is: the rounding
+    // leaves room for a trailer unless `size` is a page multiple (then the table serves),
+    // where 8 more bytes would cost a page.
+    allocate(size, sys::page_size(), |r, _| {
         or_enomem(r.pvalloc, |f| f(size))
     })
+}
+
+/// The usable size of a block, less its trailer: the program may use every byte we
+/// report and never reaches the record.
+///
+/// # Safety
+/// C `malloc_usable_size`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
+    if p.is_null() {
+        return 0;
+    }
+    if arena::contains(p) {
+        return arena::size_of(p);
+    }
+    let Some(r) = real::resolve() else {
+        return 0;
+    };
+    let Some(usable) = r.usable else {
+        return r.usable_other.map_or(0, |f| f(p));
+    };
+    let u = usable(p);
+    match trailer::peek(p, u) {
+        Some(_) => u - TRAILER,
+        None => u,
+    }
 }
 
 // ---------------------------------------------------------------------------------------

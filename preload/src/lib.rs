@@ -3,7 +3,9 @@
 //!
 //! - [`hooks`]: the interposed malloc/free/realloc/.../mmap/munmap/mremap.
 //! - [`account`]: live bytes, peaks, counts and regions (the hot path).
-//! - [`table`], [`ranges`]: pointer → size bookkeeping in raw `mmap` memory.
+//! - [`trailer`]: a heap block's size and epoch, kept at the end of the block.
+//! - [`table`], [`ranges`]: pointer → size bookkeeping in raw `mmap` memory, for what
+//!   has no trailer (mappings, allocators without `malloc_usable_size`).
 //! - [`region`]: the exported region API.
 //! - [`process`]: start, fork, exec and exit; the shared state file.
 //! - [`channel`]: region samples to the launcher.
@@ -23,6 +25,7 @@ pub mod spin;
 pub mod sys;
 pub mod table;
 pub mod tls;
+pub mod trailer;
 
 #[cfg(not(test))]
 #[ctor::ctor(unsafe)]

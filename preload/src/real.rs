@@ -12,6 +12,7 @@ use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 type Malloc = unsafe extern "C" fn(usize) -> *mut c_void;
 type Free = unsafe extern "C" fn(*mut c_void);
+type Usable = unsafe extern "C" fn(*mut c_void) -> usize;
 type Calloc = unsafe extern "C" fn(usize, usize) -> *mut c_void;
 type Realloc = unsafe extern "C" fn(*mut c_void, usize) -> *mut c_void;
 type ReallocArray = unsafe extern "C" fn(*mut c_void, usize, usize) -> *mut c_void;
@@ -34,6 +35,13 @@ pub struct Real {
     pub memalign: Option<Memalign>,
     pub valloc: Option<Malloc>,
     pub pvalloc: Option<Malloc>,
+    /// glibc's `malloc_usable_size`, when glibc's malloc is the real one: where a
+    /// block's [`crate::trailer`] record lies. glibc rounds chunks to 16 bytes, so the
+    /// record grows a block by at most one step; allocators with coarse size classes
+    /// (jemalloc's 4096 → 5120) would pay far more, and keep sizes in the pointer table.
+    pub usable: Option<Usable>,
+    /// `malloc_usable_size` of any other allocator: only passed through.
+    pub usable_other: Option<Usable>,
     pub mmap: MmapFn,
     pub mmap64: MmapFn,
     pub munmap: Munmap,
@@ -156,9 +164,27 @@ macro_rules! optional {
     }};
 }
 
+/// Whether `malloc` is glibc's own (not a jemalloc or tcmalloc preloaded or linked).
+unsafe fn is_glibc_malloc(malloc: Malloc) -> bool {
+    let h = libc::dlopen(c"libc.so.6".as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD);
+    if h.is_null() {
+        return false;
+    }
+    let own = libc::dlsym(h, c"malloc".as_ptr()) as usize;
+    libc::dlclose(h);
+    own == malloc as usize
+}
+
 unsafe fn lookup() -> Option<Real> {
+    let malloc = required!("malloc", Malloc);
+    let any_usable = optional!("malloc_usable_size", Usable);
+    let (usable, usable_other) = if is_glibc_malloc(malloc) {
+        (any_usable, None)
+    } else {
+        (None, any_usable)
+    };
     Some(Real {
-        malloc: required!("malloc", Malloc),
+        malloc,
         free: required!("free", Free),
         calloc: required!("calloc", Calloc),
         realloc: required!("realloc", Realloc),
@@ -168,6 +194,8 @@ unsafe fn lookup() -> Option<Real> {
         memalign: optional!("memalign", Memalign),
         valloc: optional!("valloc", Malloc),
         pvalloc: optional!("pvalloc", Malloc),
+        usable,
+        usable_other,
         mmap: required!("mmap", MmapFn),
         mmap64: required!("mmap64", MmapFn),
         munmap: required!("munmap", Munmap),

@@ -97,6 +97,28 @@ static void do_nested(void) {
     free(b);
 }
 
+/* The Redis pattern: use every byte malloc_usable_size grants, grow in place with
+ * realloc, then free. Our bookkeeping must survive the program writing all of it. */
+static void do_usable(void) {
+    static const size_t sizes[] = {0, 1, 24, 40, 100, 1000, 200000};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        char *p = malloc(sizes[i]);
+        size_t u = malloc_usable_size(p);
+        if (!p || u < sizes[i]) { fprintf(stderr, "usable %zu < %zu\n", u, sizes[i]); exit(3); }
+        memset(p, 0xFF, u);
+        KEEP(p);
+        free(p);
+    }
+    char *q = malloc(50);
+    size_t u = malloc_usable_size(q);
+    memset(q, 0, u);
+    q = realloc(q, 60);
+    KEEP(q);
+    memset(q, 0xEE, malloc_usable_size(q));
+    free(q);
+    if (malloc_usable_size(NULL) != 0) exit(4);
+}
+
 static void do_repeated(void) { void *p = malloc(256); KEEP(p); free(p); }
 
 int main(void) {
@@ -119,6 +141,7 @@ int main(void) {
     region("failures", do_failures);
     region("empty", do_empty);
     region("outer", do_nested);
+    region("usable", do_usable);
     for (int i = 0; i < 3; i++) region("repeated", do_repeated);
     printf("done %ld\n", sysconf(_SC_PAGESIZE));
     return 0;

@@ -42,6 +42,13 @@ fn every_allocation_api_is_exact() {
         assert_eq!(blob.series(name), one(e), "region {name}");
     }
     assert_eq!(blob.series("repeated"), Series::of(3, (256, 256, 1, 0)));
+    // Seven blocks freed one by one (largest 200000), then 50 bytes grown to 60, every
+    // usable byte written each time.
+    assert_eq!(
+        blob.series("usable"),
+        one((200_000, 201_165 + 50 + 60, 9, 0)),
+        "region usable"
+    );
     // The root row comes first and covers everything the regions saw.
     assert_eq!(blob.names()[0], "alloc_api");
     let root = blob.series("alloc_api");

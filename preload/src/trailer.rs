@@ -1,0 +1,144 @@
+//! The size and epoch of a heap block, kept in the block itself.
+//!
+//! Every tracked `malloc(n)` asks the real allocator for `n + TRAILER` bytes and writes an
+//! 8-byte record — epoch, slack, check word — in the last bytes of the block's usable area, where the allocator's own `malloc_usable_size` finds it again
+//! at `free`. The record lies on the cache line the allocator touches anyway (glibc
+//! reads and writes the next chunk's header beside it), so an exact free costs no
+//! cache miss of its own and no lock: the pointer table was a random access into
+//! memory of our own, and on allocation-heavy programs that miss was most of our cost.
+//!
+//! The check word binds the record to its address, size and epoch, so bytes that merely
+//! sit there (a block allocated while tracking was paused, or before the real functions
+//! were found) are not taken for a record; a record is cleared when its block is freed,
+//! so a stale one is never read twice. Blocks with no room for a record (the allocator
+//! lacks `malloc_usable_size`, or more than 64 KiB of slack past the request) use the
+//! pointer table instead.
+//!
+//! The record is 8 bytes, not 16, because glibc rounds chunks to 16 bytes: 8 more bytes
+//! leave half of all request sizes in the same chunk size, where 16 would grow every
+//! block (and the program's own cache footprint) by a full step.
+
+use core::ffi::c_void;
+
+/// Bytes added to every tracked heap block.
+pub const TRAILER: usize = 8;
+
+/// The requested size is `usable - TRAILER - slack`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Record {
+    epoch: u32,
+    slack: u16,
+    check: u16,
+}
+
+/// Never 0: a check word of 0 marks a cleared record (and zeroed memory is no record).
+#[inline(always)]
+fn check(p: *mut c_void, slack: u16, epoch: u32) -> u16 {
+    let x = (p as u64 ^ ((slack as u64) << 48) ^ ((epoch as u64) << 16) ^ 0x6265_6e63_686d_656d)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    ((x >> 48) as u16).max(1)
+}
+
+#[inline(always)]
+fn at(p: *mut c_void, usable: usize) -> *mut Record {
+    (p as usize + usable - TRAILER) as *mut Record
+}
+
+/// Whether a block of `usable` bytes has room for `size` bytes and a record, with a slack
+/// a record can express.
+#[inline(always)]
+pub fn fits(size: usize, usable: usize) -> bool {
+    usable >= TRAILER && usable - TRAILER >= size && usable - TRAILER - size <= u16::MAX as usize
+}
+
+/// Writes the record of `p`, a block of `usable` bytes holding `size` requested bytes.
+///
+/// # Safety
+/// `p` is a live block of at least `usable` bytes, and [`fits`]`(size, usable)`.
+#[inline(always)]
+pub unsafe fn write(p: *mut c_void, usable: usize, size: u64, epoch: u32) {
+    let slack = (usable - TRAILER - size as usize) as u16;
+    let check = check(p, slack, epoch);
+    at(p, usable).write_unaligned(Record {
+        epoch,
+        slack,
+        check,
+    });
+}
+
+/// The (size, epoch) recorded in `p`'s block, if it holds a valid record.
+///
+/// # Safety
+/// `p` is a live block of at least `usable` bytes.
+#[inline(always)]
+pub unsafe fn peek(p: *mut c_void, usable: usize) -> Option<(u64, u32)> {
+    if usable < TRAILER {
+        return None;
+    }
+    let r = at(p, usable).read_unaligned();
+    let room = usable - TRAILER;
+    if r.check == check(p, r.slack, r.epoch) && r.slack as usize <= room {
+        Some(((room - r.slack as usize) as u64, r.epoch))
+    } else {
+        None
+    }
+}
+
+/// [`peek`], clearing the record: the block is about to be freed or moved.
+///
+/// # Safety
+/// As for [`peek`].
+#[inline(always)]
+pub unsafe fn take(p: *mut c_void, usable: usize) -> Option<(u64, u32)> {
+    let r = peek(p, usable);
+    if r.is_some() {
+        (*at(p, usable)).check = 0;
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[repr(C, align(16))]
+    struct Block([u8; 96]);
+
+    #[test]
+    fn a_record_is_read_once_and_bound_to_its_block() {
+        let mut b = Block([0xAB; 96]);
+        let p = b.0.as_mut_ptr() as *mut c_void;
+        unsafe {
+            assert_eq!(peek(p, 96), None, "arbitrary bytes are not a record");
+            write(p, 96, 80, 7);
+            assert_eq!(peek(p, 96), Some((80, 7)));
+            let q = (p as usize + 16) as *mut c_void;
+            assert_eq!(peek(q, 80), None, "the record of another address");
+            assert_eq!(take(p, 96), Some((80, 7)));
+            assert_eq!(take(p, 96), None, "cleared by take");
+            write(p, 96, 0, u32::MAX);
+            assert_eq!(peek(p, 96), Some((0, u32::MAX)));
+            assert_eq!(peek(p, 95), None, "read at another offset");
+            assert_eq!(peek(p, 4), None, "no room for a record");
+            let zero = Block([0; 96]);
+            assert_eq!(
+                peek(zero.0.as_ptr() as *mut c_void, 96),
+                None,
+                "zeroed memory"
+            );
+        }
+        assert!(!fits(89, 96) && fits(88, 96) && !fits(0, 7));
+        assert!(
+            fits(0, 65535 + 8) && !fits(0, 65536 + 8),
+            "slack beyond 16 bits"
+        );
+    }
+
+    #[test]
+    fn check_words_are_never_zero() {
+        for i in 0..100_000u64 {
+            assert_ne!(check((i * 16) as *mut c_void, i as u16, i as u32), 0);
+        }
+    }
+}
