@@ -288,6 +288,28 @@ pub fn python() -> PathBuf {
 // ---------------------------------------------------------------------------------------
 // Helpers for the robustness suite (tests/tests/robustness_*.rs).
 
+const JEMALLOC: &str = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+
+/// Debian's jemalloc, installed on demand when running as root (CI); fails clearly if not.
+pub fn jemalloc() -> PathBuf {
+    let p = Path::new(JEMALLOC);
+    if !p.exists() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            let ok = Command::new("sh")
+                .args(["-c", "apt-get install -y libjemalloc2 >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y libjemalloc2 >/dev/null 2>&1)"])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "cannot install libjemalloc2 with apt-get");
+        }
+        assert!(
+            p.exists(),
+            "{JEMALLOC} missing: install Debian's libjemalloc2 (apt-get install -y libjemalloc2)"
+        );
+    }
+    p.to_path_buf()
+}
+
 /// Runs `program args...` natively (no benchmem), with a 60 s limit, core dumps off.
 pub fn native(program: &Path, args: &[&str]) -> Outcome {
     let mut cmd = Command::new(program);

@@ -3,35 +3,13 @@
 //! (a statically linked child; statically linked and setuid commands are refused up front,
 //! see processes.rs): exact numbers, or a clear line saying what was not seen.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use benchmem_tests::{
-    assert_same_program, compile, measure_env, native, run_limited, Outcome, Series,
+    assert_same_program, compile, jemalloc, measure_env, native, run_limited, Outcome, Series,
 };
-
-const JEMALLOC: &str = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
-
-/// Debian's jemalloc, installed on demand when running as root (CI); fails clearly if not.
-fn jemalloc() -> PathBuf {
-    let p = Path::new(JEMALLOC);
-    if !p.exists() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
-            let ok = Command::new("sh")
-                .args(["-c", "apt-get install -y libjemalloc2 >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y libjemalloc2 >/dev/null 2>&1)"])
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "cannot install libjemalloc2 with apt-get");
-        }
-        assert!(
-            p.exists(),
-            "{JEMALLOC} missing: install Debian's libjemalloc2 (apt-get install -y libjemalloc2)"
-        );
-    }
-    p.to_path_buf()
-}
 
 fn native_env(prog: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let mut cmd = Command::new(prog);
