@@ -66,6 +66,10 @@ pub struct RunArgs {
     /// Stats each metric spreads into when a series holds several samples.
     #[arg(long, value_name = "LIST", default_value = "min,mean,max", value_parser = stat_list)]
     pub stats: StatList,
+    /// Leave address-space randomization on for the command. By default it is off, so
+    /// allocators that decide by address (CPython's) give the same numbers every repeat.
+    #[arg(long)]
+    pub keep_aslr: bool,
     /// The program to measure and its arguments (after `--`).
     #[arg(
         required = true,

@@ -141,7 +141,7 @@ impl Aggregator {
         self.senders.clear();
     }
 
-    fn note(&mut self, s: String) {
+    pub(crate) fn note(&mut self, s: String) {
         if !self.notes.contains(&s) {
             self.notes.push(s);
         }

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod aggregate;
+mod aslr;
 mod collect;
 mod options;
 mod preflight;

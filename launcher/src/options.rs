@@ -15,6 +15,8 @@ pub struct RunOptions {
     pub preload: Option<PathBuf>,
     /// How long to wait for descendants still running after the command itself exited.
     pub linger: Duration,
+    /// Leave address-space layout randomization on (default: off, see `aslr.rs`).
+    pub keep_aslr: bool,
 }
 
 impl RunOptions {
@@ -25,6 +27,7 @@ impl RunOptions {
             repeats: 1,
             preload: None,
             linger: Duration::from_secs(5),
+            keep_aslr: false,
         }
     }
 }

@@ -8,7 +8,7 @@ use benchmem_wire::names::{ENV_DIR, ENV_PRELOAD};
 
 use crate::aggregate::Aggregator;
 use crate::rundir::RunDir;
-use crate::{collect, preflight, spawn, Exit, RunError, RunOptions, RunResult};
+use crate::{aslr, collect, preflight, spawn, Exit, RunError, RunOptions, RunResult};
 
 /// File name of the preload library.
 pub const PRELOAD_NAME: &str = "libbenchmem_preload.so";
@@ -48,6 +48,14 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
     let preload = std::fs::canonicalize(&preload).unwrap_or(preload);
     let started = SystemTime::now();
     let mut agg = Aggregator::default();
+    if !opts.keep_aslr {
+        if let Err(e) = aslr::disable_for_children() {
+            agg.note(format!(
+                "address-space randomization stays on ({e}): allocators that decide by address \
+                 (CPython's obmalloc) may differ between repeats"
+            ));
+        }
+    }
     let mut exit = Exit::Code(0);
     for repeat in 0..opts.repeats.max(1) {
         let dir = RunDir::create().map_err(RunError::Setup)?;

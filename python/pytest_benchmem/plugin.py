@@ -16,6 +16,7 @@ Registered as the ``benchmem`` pytest11 entry point. What it adds:
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import sys
 from dataclasses import dataclass, field
@@ -130,6 +131,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "Default: peak,allocated,allocs.",
     )
     group.addoption(
+        "--benchmark-memory-keep-aslr",
+        action="store_true",
+        default=False,
+        help="When pytest restarts under the preload, leave address-space randomization on. "
+        "By default it is turned off, so allocators that decide by address (CPython's "
+        "obmalloc arenas) give the same numbers in every run.",
+    )
+    group.addoption(
         "--benchmark-memory-stats",
         metavar="LIST",
         type=_parse_stats,
@@ -217,6 +226,23 @@ def _how_to_run(preload: Optional[str]) -> str:
     )
 
 
+ADDR_NO_RANDOMIZE = 0x0040000
+
+
+def fix_addresses() -> bool:
+    """Turns address-space randomization off for the next exec (as `benchmem run` does for
+    its command: see launcher/src/aslr.rs); False when the kernel or a seccomp filter
+    refuses, which only costs determinism."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        cur = libc.personality(ctypes.c_ulong(0xFFFFFFFF))
+        if cur == -1:
+            return False
+        return bool(libc.personality(ctypes.c_ulong(cur | ADDR_NO_RANDOMIZE)) != -1)
+    except (OSError, AttributeError):
+        return False
+
+
 def _ensure_preload(config: pytest.Config, why: str) -> None:
     """Make sure memory can be measured: restart under the preload (no return), or
     record why it cannot (the memory tests then fail with that message)."""
@@ -257,7 +283,9 @@ def _ensure_preload(config: pytest.Config, why: str) -> None:
         return
     env = dict(os.environ)
     existing = env.get("LD_PRELOAD", "").strip()
-    env["LD_PRELOAD"] = f"{existing}:{found}" if existing else str(found)
+    # Ours first, as `benchmem run` does: a preloaded allocator stays the one our hooks
+    # call through to, instead of taking malloc away from them.
+    env["LD_PRELOAD"] = f"{found}:{existing}" if existing else str(found)
     env[ENV_RESTARTED] = str(os.getpid())
     if config.option.verbose > 0:
         sys.stdout.write(f"benchmem: {why}: restarting pytest under the preload (LD_PRELOAD={found})\n")
@@ -267,6 +295,8 @@ def _ensure_preload(config: pytest.Config, why: str) -> None:
             capman.stop_global_capturing()
         except Exception:  # pragma: no cover - best effort, exec follows
             pass
+    if not config.getoption("benchmark_memory_keep_aslr"):
+        fix_addresses()
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, argv, env)

@@ -106,6 +106,35 @@ def test_without_flag_nothing_changes(suite: Suite) -> None:
     assert (suite.path / "env.json").read_text() == '{"ld": null, "mark": null}'
 
 
+ENV_PROBE = """
+    import json, os
+    def test_probe(benchmark):
+        benchmark(lambda: None)
+        with open("/proc/self/personality") as fh:
+            personality = int(fh.read(), 16)
+        with open("env.json", "w") as fh:
+            json.dump({"ld": os.environ.get("LD_PRELOAD"), "fixed": bool(personality & 0x0040000)}, fh)
+"""
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_restart_preloads_ours_first_with_fixed_addresses(suite: Suite, preload: Path, keep: bool) -> None:
+    import json
+
+    suite.write("test_b.py", ENV_PROBE)
+    args = ["--benchmark-memory", *(["--benchmark-memory-keep-aslr"] if keep else [])]
+    run = suite.pytest(*args, env=clean_env(LD_PRELOAD="libm.so.6"))
+    assert run.rc == 0, run.out + run.err
+    env = json.loads((suite.path / "env.json").read_text())
+    # Ours first: a preloaded allocator must not take malloc away from the hooks.
+    assert env["ld"].split(":")[0].endswith("libbenchmem_preload.so"), env
+    assert env["ld"].split(":")[1:] == ["libm.so.6"], env
+    # Fixed addresses unless asked to keep randomization (or the kernel refused).
+    if not keep and not env["fixed"]:
+        pytest.skip("personality(ADDR_NO_RANDOMIZE) refused on this machine")
+    assert env["fixed"] is not keep, env
+
+
 def test_repeats_spread_into_stat_columns(suite: Suite) -> None:
     suite.write("test_b.py", BENCHES)
     run = suite.pytest(

@@ -95,3 +95,30 @@ fn repeats_are_deterministic() {
     }
     assert_eq!(blob.series("alloc_api").allocs.len(), 5);
 }
+
+/// Allocation counts of region "by_address" over `repeats` runs, with `extra` options.
+fn by_address(extra: &[&str], repeats: &str) -> (Vec<u64>, Vec<String>) {
+    let prog = compile("by_address.c", &[]);
+    let mut opts = vec!["--repeats", repeats];
+    opts.extend_from_slice(extra);
+    let (out, blob, _d) = measure(&opts, &prog, &[]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    (blob.series("by_address").allocs, blob.notes())
+}
+
+/// A program whose allocations follow its addresses gives the same numbers every repeat:
+/// `benchmem run` turns address-space randomization off for it (unless a seccomp filter
+/// forbids that, which the run then says).
+#[test]
+fn repeats_agree_for_a_program_that_allocates_by_address() {
+    let (allocs, notes) = by_address(&[], "10");
+    if notes.iter().any(|n| n.contains("randomization stays on")) {
+        eprintln!("personality refused on this machine: {notes:?}");
+        return;
+    }
+    assert!(allocs.iter().all(|&a| a == allocs[0]), "{allocs:?}");
+    // With randomization kept, 10 runs of a count drawn from 8 values all agree with
+    // probability 8^-9: this shows the program really depends on its addresses.
+    let (kept, _) = by_address(&["--keep-aslr"], "10");
+    assert!(kept.iter().any(|&a| a != kept[0]), "{kept:?}");
+}

@@ -32,6 +32,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     }
     let mut opts = RunOptions::new(args.command.clone());
     opts.repeats = args.repeats as usize;
+    opts.keep_aslr = args.keep_aslr;
     // git is asked for the commit only when a blob is saved, while the command runs:
     // a few git processes would otherwise add milliseconds to every run.
     let commit = args.json.is_some().then(|| {
