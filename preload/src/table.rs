@@ -1,4 +1,6 @@
-//! Pointer → (requested size, epoch) for every live tracked allocation.
+//! Pointer → (requested size, epoch) for live tracked allocations that carry no
+//! [`crate::trailer`] record: every block under an allocator other than glibc's, and the
+//! rare glibc block without room for one.
 //!
 //! Exact frees need the size each pointer was allocated with. The table is split into
 //! [`SHARDS`] independently locked open-addressing shards (linear probing, backward-shift
