@@ -94,8 +94,10 @@ impl Aggregator {
             let k = seen.entry(base.clone()).or_insert(0);
             *k += 1;
             let key = if *k == 1 { base } else { format!("{base}#{k}") };
+            // Used for silent images only: of a main pid that exec'd, earlier images ended
+            // by exec, so the silent one is the image the signal killed.
             let silent_reason = match exit {
-                Exit::Signal(s) if p.pid == main_pid && p.image_is_last() => {
+                Exit::Signal(s) if p.pid == main_pid => {
                     format!("killed by signal {s}: measured up to then")
                 }
                 _ if stragglers > 0 => {
@@ -151,13 +153,6 @@ impl Aggregator {
     pub fn finish(mut self) -> (Vec<Series>, Vec<String>) {
         self.roots.append(&mut self.regions);
         (self.roots, self.notes)
-    }
-}
-
-impl ProcessReport {
-    /// The main command's pid may have exec'd: only its last image was killed.
-    fn image_is_last(&self) -> bool {
-        self.ending == Ending::Silent
     }
 }
 

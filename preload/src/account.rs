@@ -391,6 +391,29 @@ pub struct Ended {
     pub name_len: usize,
 }
 
+impl Ended {
+    /// An empty sample to be filled by [`end`].
+    pub const fn new() -> Self {
+        Ended {
+            stats: Stats {
+                peak_bytes: 0,
+                total_bytes: 0,
+                allocations: 0,
+                retained_bytes: 0,
+            },
+            duration_ns: 0,
+            name: [0; NAME_CAP],
+            name_len: 0,
+        }
+    }
+}
+
+impl Default for Ended {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Closes region `id`, returning its sample, or `ERR_BAD_ID`.
 pub fn end(st: &ProcessState, id: i32, out: &mut Ended) -> i32 {
     if id < 0 {
@@ -447,12 +470,7 @@ mod tests {
     }
 
     fn end_stats(st: &ProcessState, id: i32) -> Stats {
-        let mut e = Ended {
-            stats: Stats::default(),
-            duration_ns: 0,
-            name: [0; NAME_CAP],
-            name_len: 0,
-        };
+        let mut e = Ended::new();
         assert_eq!(end(st, id, &mut e), 0);
         e.stats
     }
@@ -503,12 +521,7 @@ mod tests {
         let st = fresh();
         let id = begin(&st, b"empty");
         assert_eq!(end_stats(&st, id), Stats::default());
-        let mut e = Ended {
-            stats: Stats::default(),
-            duration_ns: 0,
-            name: [0; NAME_CAP],
-            name_len: 0,
-        };
+        let mut e = Ended::new();
         assert_eq!(end(&st, id, &mut e), ERR_BAD_ID);
         assert_eq!(end(&st, 0, &mut e), ERR_BAD_ID);
         assert_eq!(end(&st, -1, &mut e), ERR_BAD_ID);

@@ -79,7 +79,7 @@ impl Ctx {
     /// for a trailer too, when blocks can carry one.
     #[inline(always)]
     fn padded(&self, size: usize) -> usize {
-        match self.real.usable {
+        match self.real.trailer_usable {
             Some(_) => size.checked_add(TRAILER).unwrap_or(size),
             None => size,
         }
@@ -106,7 +106,7 @@ enum Held {
 #[inline(always)]
 fn track(c: &Ctx, p: *mut c_void, size: usize) {
     let epoch = account::alloc(c.st, c.t, size as u64, c.single);
-    if let Some(usable) = c.real.usable {
+    if let Some(usable) = c.real.trailer_usable {
         // SAFETY: p is a live block the real allocator just returned.
         unsafe {
             let u = usable(p);
@@ -161,7 +161,7 @@ fn table_full(c: &Ctx) {
 /// Takes `p`'s record (trailer or table entry), if it is a tracked block.
 #[inline(always)]
 fn untrack(c: &Ctx, p: *mut c_void) -> Option<Held> {
-    if let Some(usable) = c.real.usable {
+    if let Some(usable) = c.real.trailer_usable {
         // SAFETY: p is a live block of the real allocator (the program frees it).
         if let Some((s, e)) = unsafe { trailer::take(p, usable(p)) } {
             return Some(Held::Trailer(s, e));
@@ -198,7 +198,7 @@ fn big_size(p: *mut c_void) -> u64 {
 fn restore(c: &Ctx, p: *mut c_void, held: Held) {
     match held {
         Held::Trailer(s, e) => {
-            if let Some(usable) = c.real.usable {
+            if let Some(usable) = c.real.trailer_usable {
                 // SAFETY: p is still live, and held that record a moment ago.
                 unsafe { trailer::write(p, usable(p), s, e) }
             }
@@ -415,9 +415,10 @@ pub unsafe extern "C" fn valloc(size: usize) -> *mut c_void {
 /// C `pvalloc`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
-    // pvalloc rounds up to whole pages, so it is asked for `size` as is: the rounding
-    // leaves room for a trailer unless `size` is a page multiple (then the table serves),
-    // where 8 more bytes would cost a page.
+    // pvalloc rounds up to whole pages, so it is asked for `size` as is: 8 more bytes
+    // could cost a page, and glibc's block already ends 8 bytes past its pages (pvalloc
+    // of 1 to 4096 bytes is 4104 usable), room for the record. Without room, the table
+    // serves.
     allocate(size, sys::page_size(), |r, _| {
         or_enomem(r.pvalloc, |f| f(size))
     })
@@ -440,12 +441,13 @@ pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
         return 0;
     };
     let Some(usable) = r.usable else {
-        return r.usable_other.map_or(0, |f| f(p));
+        return 0;
     };
     let u = usable(p);
-    match trailer::peek(p, u) {
-        Some(_) => u - TRAILER,
-        None => u,
+    if r.trailer_usable.is_some() && trailer::peek(p, u).is_some() {
+        u - TRAILER
+    } else {
+        u
     }
 }
 
@@ -588,12 +590,10 @@ pub unsafe extern "C" fn mremap(
 // ---------------------------------------------------------------------------------------
 // Exits that skip exit handlers still record how the process ended.
 
-/// # Safety
-/// C `_exit`.
-#[cfg_attr(not(test), no_mangle)]
-pub unsafe extern "C" fn _exit(code: c_int) -> ! {
+/// Shared body of _exit and _Exit (`pick` chooses which real one).
+unsafe fn exit_now(code: c_int, pick: fn(&Real) -> Option<real::Exit>) -> ! {
     process::mark_exit(code);
-    if let Some(f) = real::get().and_then(|r| r.exit) {
+    if let Some(f) = real::get().and_then(pick) {
         f(code)
     }
     libc::syscall(libc::SYS_exit_group, code);
@@ -601,14 +601,16 @@ pub unsafe extern "C" fn _exit(code: c_int) -> ! {
 }
 
 /// # Safety
+/// C `_exit`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn _exit(code: c_int) -> ! {
+    exit_now(code, |r| r.exit)
+}
+
+/// # Safety
 /// C `_Exit`.
 #[cfg_attr(not(test), no_mangle)]
 #[allow(non_snake_case)] // the C name
 pub unsafe extern "C" fn _Exit(code: c_int) -> ! {
-    process::mark_exit(code);
-    if let Some(f) = real::get().and_then(|r| r.exit2) {
-        f(code)
-    }
-    libc::syscall(libc::SYS_exit_group, code);
-    core::hint::unreachable_unchecked()
+    exit_now(code, |r| r.exit2)
 }

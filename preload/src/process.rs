@@ -131,20 +131,13 @@ fn new_state() -> *mut ProcessState {
 /// `new`/`delete` reach that allocator directly and our malloc hooks never see them.
 /// (libstdc++'s own `operator new` calls malloc through the PLT and is counted.)
 fn new_bypasses_malloc(real: &crate::real::Real) -> bool {
-    let _g = tls::Guard::enter(); // dlsym may allocate: not the program's allocation
-                                  // SAFETY: dlsym/dladdr on NUL-terminated names and code addresses.
+    // dlsym and dladdr may allocate: not the program's allocations.
+    let _g = tls::Guard::enter();
+    // SAFETY: dlsym on NUL-terminated names; same_object under the guard.
     unsafe {
         let new = libc::dlsym(libc::RTLD_DEFAULT, c"_Znwm".as_ptr());
         let cxx_runtime = libc::dlsym(libc::RTLD_DEFAULT, c"_ZSt9terminatev".as_ptr());
-        if new.is_null() || cxx_runtime.is_null() {
-            return false;
-        }
-        let mut a: libc::Dl_info = core::mem::zeroed();
-        let mut b: libc::Dl_info = core::mem::zeroed();
-        libc::dladdr(new, &mut a) != 0
-            && libc::dladdr(real.malloc as *const c_void, &mut b) != 0
-            && !a.dli_fbase.is_null()
-            && a.dli_fbase == b.dli_fbase
+        !cxx_runtime.is_null() && crate::real::same_object(new, real.malloc as *const c_void)
     }
 }
 
@@ -307,12 +300,8 @@ extern "C" fn after_fork_child() {
     }
     // SAFETY: the child has one thread, this one.
     unsafe { (*tls::current()).slot = 0 };
-    let st = new_state();
-    if st.is_null() {
-        account::publish(core::ptr::null_mut());
-    } else {
-        account::publish(st);
-    }
+    // A null state (no memory for a new one) stops tracking in the child.
+    account::publish(new_state());
     // The parent's file stays the parent's: drop our view of it.
     // SAFETY: nothing in the child uses the old mapping any more.
     unsafe { sys::unmap(old as *mut u8, STATE_SIZE) };

@@ -21,7 +21,8 @@ type Memalign = unsafe extern "C" fn(usize, usize) -> *mut c_void;
 pub type MmapFn = unsafe extern "C" fn(*mut c_void, usize, c_int, c_int, c_int, i64) -> *mut c_void;
 type Munmap = unsafe extern "C" fn(*mut c_void, usize) -> c_int;
 type Mremap = unsafe extern "C" fn(*mut c_void, usize, usize, c_int, *mut c_void) -> *mut c_void;
-type Exit = unsafe extern "C" fn(c_int) -> !;
+/// `_exit` / `_Exit`.
+pub type Exit = unsafe extern "C" fn(c_int) -> !;
 
 /// The resolved functions. Optional ones may be missing from an old or other libc.
 pub struct Real {
@@ -35,13 +36,14 @@ pub struct Real {
     pub memalign: Option<Memalign>,
     pub valloc: Option<Malloc>,
     pub pvalloc: Option<Malloc>,
-    /// glibc's `malloc_usable_size`, when glibc's malloc is the real one: where a
-    /// block's [`crate::trailer`] record lies. glibc rounds chunks to 16 bytes, so the
-    /// record grows a block by at most one step; allocators with coarse size classes
-    /// (jemalloc's 4096 → 5120) would pay far more, and keep sizes in the pointer table.
+    /// The allocator's `malloc_usable_size`.
     pub usable: Option<Usable>,
-    /// `malloc_usable_size` of any other allocator: only passed through.
-    pub usable_other: Option<Usable>,
+    /// The same function when heap blocks carry a [`crate::trailer`] record: the allocator
+    /// is glibc's. glibc rounds chunks to 16 bytes, so the record grows a block by at most
+    /// one step; allocators with coarse size classes (jemalloc's 4096 → 5120) would pay
+    /// far more, and keep sizes in the pointer table. A field of its own so the hot path
+    /// decides with one load.
+    pub trailer_usable: Option<Usable>,
     pub mmap: MmapFn,
     pub mmap64: MmapFn,
     pub munmap: Munmap,
@@ -164,25 +166,28 @@ macro_rules! optional {
     }};
 }
 
-/// Whether `malloc` is glibc's own (not a jemalloc or tcmalloc preloaded or linked).
-unsafe fn is_glibc_malloc(malloc: Malloc) -> bool {
-    let h = libc::dlopen(c"libc.so.6".as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD);
-    if h.is_null() {
-        return false;
-    }
-    let own = libc::dlsym(h, c"malloc".as_ptr()) as usize;
-    libc::dlclose(h);
-    own == malloc as usize
+/// Whether the code at `a` and at `b` lies in the same loaded object (both non-null).
+///
+/// # Safety
+/// dladdr may allocate: call with the guard raised.
+pub unsafe fn same_object(a: *const c_void, b: *const c_void) -> bool {
+    let mut x: libc::Dl_info = core::mem::zeroed();
+    let mut y: libc::Dl_info = core::mem::zeroed();
+    !a.is_null()
+        && !b.is_null()
+        && libc::dladdr(a, &mut x) != 0
+        && libc::dladdr(b, &mut y) != 0
+        && !x.dli_fbase.is_null()
+        && x.dli_fbase == y.dli_fbase
 }
 
 unsafe fn lookup() -> Option<Real> {
     let malloc = required!("malloc", Malloc);
-    let any_usable = optional!("malloc_usable_size", Usable);
-    let (usable, usable_other) = if is_glibc_malloc(malloc) {
-        (any_usable, None)
-    } else {
-        (None, any_usable)
-    };
+    let usable = optional!("malloc_usable_size", Usable);
+    // glibc's malloc: defined by the object that defines glibc's version function (not a
+    // jemalloc, tcmalloc or glibc's debug malloc preloaded or linked in front of it).
+    let glibc_version = libc::dlsym(libc::RTLD_DEFAULT, c"gnu_get_libc_version".as_ptr());
+    let trailer_usable = usable.filter(|_| same_object(malloc as *const c_void, glibc_version));
     Some(Real {
         malloc,
         free: required!("free", Free),
@@ -195,7 +200,7 @@ unsafe fn lookup() -> Option<Real> {
         valloc: optional!("valloc", Malloc),
         pvalloc: optional!("pvalloc", Malloc),
         usable,
-        usable_other,
+        trailer_usable,
         mmap: required!("mmap", MmapFn),
         mmap64: required!("mmap64", MmapFn),
         munmap: required!("munmap", Munmap),

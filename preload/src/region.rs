@@ -4,7 +4,6 @@ use core::ffi::{c_char, c_int};
 use core::sync::atomic::Ordering::Relaxed;
 
 use benchmem_wire::event::{encode_region_end, MAX_EVENT};
-use benchmem_wire::names::NAME_CAP;
 use benchmem_wire::state::PROBLEM_EVENTS_LOST;
 use benchmem_wire::Stats;
 
@@ -44,12 +43,7 @@ pub unsafe extern "C" fn benchmem_region_end(id: c_int, out: *mut Stats) -> c_in
     }
     let st = &*st;
     let _g = tls::Guard::enter();
-    let mut e = Ended {
-        stats: Stats::default(),
-        duration_ns: 0,
-        name: [0; NAME_CAP],
-        name_len: 0,
-    };
+    let mut e = Ended::new();
     let rc = account::end(st, id, &mut e);
     if rc != 0 {
         return rc;

@@ -1,18 +1,18 @@
 //! The size and epoch of a heap block, kept in the block itself.
 //!
-//! Every tracked `malloc(n)` asks the real allocator for `n + TRAILER` bytes and writes an
-//! 8-byte record — epoch, slack, check word — in the last bytes of the block's usable area, where the allocator's own `malloc_usable_size` finds it again
-//! at `free`. The record lies on the cache line the allocator touches anyway (glibc
-//! reads and writes the next chunk's header beside it), so an exact free costs no
-//! cache miss of its own and no lock: the pointer table was a random access into
-//! memory of our own, and on allocation-heavy programs that miss was most of our cost.
+//! Under glibc's malloc, every tracked `malloc(n)` asks for `n + TRAILER` bytes and writes
+//! an 8-byte record (epoch, slack, check word) in the last bytes of the block's usable
+//! area, where `malloc_usable_size` finds it again at `free`. That is beside the next
+//! chunk's header, which glibc's own free and `malloc_usable_size` read: no memory of our
+//! own is touched and no lock is taken. The pointer table it replaces was a random access
+//! into a table of ours, and on allocation-heavy programs that miss was most of our cost.
 //!
-//! The check word binds the record to its address, size and epoch, so bytes that merely
-//! sit there (a block allocated while tracking was paused, or before the real functions
-//! were found) are not taken for a record; a record is cleared when its block is freed,
-//! so a stale one is never read twice. Blocks with no room for a record (the allocator
-//! lacks `malloc_usable_size`, or more than 64 KiB of slack past the request) use the
-//! pointer table instead.
+//! The 16-bit check word binds the record to the block's address, slack and epoch, and is
+//! never 0, so zeroed bytes are never a record and other bytes that merely sit there (a
+//! block allocated while tracking was paused) pass for one with odds of 1 in 65,535. A
+//! record is cleared when its block is freed, so a stale one is never read twice. Blocks
+//! without room for a record (more than 64 KiB of slack past the request) and every
+//! block of another allocator use the pointer table instead.
 //!
 //! The record is 8 bytes, not 16, because glibc rounds chunks to 16 bytes: 8 more bytes
 //! leave half of all request sizes in the same chunk size, where 16 would grow every
