@@ -3,13 +3,14 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::gate::{Ceiling, FailOn};
 use crate::grid::Format;
-use crate::metrics::{self, Metric};
-use crate::stats::{self, Stat};
+use crate::metrics::{Metric, UnknownMetric};
+use crate::stats::{self, Stat, UnknownStat};
 
 /// Exact per-region memory measurement for benchmarks.
 #[derive(Debug, Parser)]
@@ -39,16 +40,42 @@ pub struct MetricList(pub Vec<Metric>);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatList(pub Vec<Stat>);
 
+/// A comma-separated list, repeats dropped, order kept; `unknown` names the bad or empty list.
+fn unique_list<T>(s: &str, unknown: fn(String) -> T::Err) -> Result<Vec<T>, String>
+where
+    T: FromStr + PartialEq,
+    T::Err: std::fmt::Display,
+{
+    let mut out = Vec::new();
+    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+        let item: T = part.parse().map_err(|e: T::Err| e.to_string())?;
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    if out.is_empty() {
+        return Err(unknown(s.to_string()).to_string());
+    }
+    Ok(out)
+}
+
 fn metric_list(s: &str) -> Result<MetricList, String> {
-    metrics::parse_list(s)
-        .map(MetricList)
-        .map_err(|e| e.to_string())
+    unique_list(s, UnknownMetric).map(MetricList)
 }
 
 fn stat_list(s: &str) -> Result<StatList, String> {
-    stats::parse_list(s)
-        .map(StatList)
-        .map_err(|e| e.to_string())
+    unique_list(s, UnknownStat).map(StatList)
+}
+
+/// The run table's columns, shared by `run` and `show`.
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// Metrics to show: peak, allocated, allocations (allocs), retained, time.
+    #[arg(long, value_name = "LIST", default_value = "peak,allocated,allocations", value_parser = metric_list)]
+    pub columns: MetricList,
+    /// Stats each metric spreads into when a series holds several samples.
+    #[arg(long, value_name = "LIST", default_value = "min,mean,max", value_parser = stat_list)]
+    pub stats: StatList,
 }
 
 /// `benchmem run`.
@@ -60,12 +87,9 @@ pub struct RunArgs {
     /// Save the run here (pytest-benchmark JSON, written atomically).
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
-    /// Metrics to show: peak, allocated, allocations (allocs), retained, time.
-    #[arg(long, value_name = "LIST", default_value = "peak,allocated,allocations", value_parser = metric_list)]
-    pub columns: MetricList,
-    /// Stats each metric spreads into when a series holds several samples.
-    #[arg(long, value_name = "LIST", default_value = "min,mean,max", value_parser = stat_list)]
-    pub stats: StatList,
+    /// Columns of the table.
+    #[command(flatten)]
+    pub table: TableArgs,
     /// Leave address-space randomization on for the command. By default it is off, so
     /// allocators that decide by address (CPython's) give the same numbers every repeat.
     #[arg(long)]
@@ -86,12 +110,9 @@ pub struct ShowArgs {
     /// A saved run.
     #[arg(value_name = "RUN.json")]
     pub file: PathBuf,
-    /// Metrics to show: peak, allocated, allocations (allocs), retained, time.
-    #[arg(long, value_name = "LIST", default_value = "peak,allocated,allocations", value_parser = metric_list)]
-    pub columns: MetricList,
-    /// Stats each metric spreads into when a series holds several samples.
-    #[arg(long, value_name = "LIST", default_value = "min,mean,max", value_parser = stat_list)]
-    pub stats: StatList,
+    /// Columns of the table.
+    #[command(flatten)]
+    pub table: TableArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -241,6 +262,20 @@ mod tests {
         );
         assert!(group_by("param:").is_err());
         assert!(group_by("module").is_err());
+    }
+
+    #[test]
+    fn lists_keep_order_and_drop_repeats() {
+        assert_eq!(
+            metric_list("allocs,peak,allocations").unwrap(),
+            MetricList(vec![Metric::Allocations, Metric::Peak])
+        );
+        assert!(metric_list("").is_err());
+        assert!(metric_list("peak,bogus").is_err());
+        assert_eq!(
+            stat_list("min,mean,max").unwrap(),
+            StatList(stats::DEFAULT_SPREAD.to_vec())
+        );
     }
 
     #[test]

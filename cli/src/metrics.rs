@@ -108,21 +108,6 @@ impl FromStr for Metric {
     }
 }
 
-/// Parse a comma-separated metric list, dropping repeats but keeping the order given.
-pub fn parse_list(s: &str) -> Result<Vec<Metric>, UnknownMetric> {
-    let mut out = Vec::new();
-    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
-        let m: Metric = part.parse()?;
-        if !out.contains(&m) {
-            out.push(m);
-        }
-    }
-    if out.is_empty() {
-        return Err(UnknownMetric(s.to_string()));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,15 +130,5 @@ mod tests {
             e.to_string(),
             "unknown metric 'rss': choose from time, peak, allocated, allocations (or allocs), retained"
         );
-    }
-
-    #[test]
-    fn list_keeps_order_and_drops_repeats() {
-        assert_eq!(
-            parse_list("allocs,peak,allocations").unwrap(),
-            vec![Metric::Allocations, Metric::Peak]
-        );
-        assert!(parse_list("").is_err());
-        assert!(parse_list("peak,bogus").is_err());
     }
 }

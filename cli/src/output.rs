@@ -6,6 +6,8 @@ use std::io::Write;
 use anstream::{AutoStream, ColorChoice};
 use anstyle::{AnsiColor, Style};
 
+use crate::grid::Format;
+
 /// Adds colour to text when the destination is a colour terminal and the user has not
 /// asked otherwise (NO_COLOR, CLICOLOR=0, TERM=dumb; CLICOLOR_FORCE forces it on).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +33,14 @@ impl Painter {
     /// Never colour (Markdown, CSV).
     pub fn plain() -> Painter {
         Painter { enabled: false }
+    }
+
+    /// Colour for a report in `format` on standard output: only a terminal table gets it.
+    pub fn for_stdout_in(format: Format) -> Painter {
+        match format {
+            Format::Table => Painter::for_stdout(),
+            Format::Md | Format::Csv => Painter::plain(),
+        }
     }
 
     fn paint(self, text: &str, style: Style) -> String {

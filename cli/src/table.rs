@@ -7,6 +7,8 @@
 //! `peak·max`), always, so scripts reading the table see a stable schema. One unit per
 //! metric group, anchored on its smallest positive value.
 
+use std::collections::HashMap;
+
 use crate::blob::{Record, Run};
 use crate::grid::{Align, Format, Grid};
 use crate::metrics::Metric;
@@ -146,11 +148,7 @@ pub fn run_table(
     spread: &[Stat],
     format: Format,
 ) -> Result<Report, String> {
-    let shown: Vec<Metric> = metrics
-        .iter()
-        .copied()
-        .filter(|m| run.records.iter().any(|r| r.has(*m)))
-        .collect();
+    let shown: Vec<Metric> = metrics.iter().copied().filter(|&m| run.has(m)).collect();
     if shown.is_empty() {
         let names: Vec<&str> = metrics.iter().map(|m| m.cli_name()).collect();
         return Err(format!(
@@ -253,12 +251,16 @@ pub fn run_table(
 }
 
 /// Short names where they are unique, full ids where two benchmarks share a name.
-pub fn row_names(records: &[Record]) -> Vec<String> {
+pub fn row_names<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<String> {
+    let records: Vec<&Record> = records.into_iter().collect();
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for r in &records {
+        *count.entry(r.name.as_str()).or_default() += 1;
+    }
     records
         .iter()
         .map(|r| {
-            let clash = records.iter().filter(|o| o.name == r.name).nth(1).is_some();
-            if clash {
+            if count[r.name.as_str()] > 1 {
                 r.fullname.clone()
             } else {
                 r.name.clone()

@@ -137,12 +137,8 @@ pub fn format_in(raw: f64, unit: Unit) -> String {
 }
 
 /// A single value with its unit and three significant figures, for lines of prose:
-/// `human_bytes(1221536.0) == "1.16 MiB"`, `"83.1 KiB"`, `"932 B"`.
-pub fn human_bytes(raw: f64) -> String {
-    human(Quantity::Bytes, raw)
-}
-
-/// [`human_bytes`] for any quantity: seconds get s/ms/us/ns, counts get separators only.
+/// bytes as `1.16 MiB`, `83.1 KiB`, `932 B`; seconds in s/ms/us/ns; counts with
+/// separators only.
 pub fn human(q: Quantity, raw: f64) -> String {
     if !raw.is_finite() {
         return "—".to_string();
@@ -261,6 +257,10 @@ pub fn parse_amount(q: Quantity, s: &str) -> Result<f64, AmountError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn human_bytes(raw: f64) -> String {
+        human(Quantity::Bytes, raw)
+    }
 
     #[test]
     fn human_bytes_three_figures() {

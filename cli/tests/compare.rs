@@ -6,11 +6,18 @@ use common::{benchmem, benchmem_in, fixtures, path};
 
 const MEM: [&str; 2] = ["--columns", "peak,allocated,allocs"];
 
-fn compare(extra: &[&str]) -> common::Run {
-    let (b, h) = (path("base.json"), path("head.json"));
-    let mut args = vec!["compare", b.as_str(), h.as_str()];
+/// `benchmem compare` of fixture files (by name), then `extra`.
+fn compare_files(files: &[&str], extra: &[&str]) -> common::Run {
+    let paths: Vec<String> = files.iter().map(|f| path(f)).collect();
+    let mut args = vec!["compare"];
+    args.extend(paths.iter().map(String::as_str));
     args.extend_from_slice(extra);
     benchmem(&args)
+}
+
+/// `benchmem compare base.json head.json`, then `extra`.
+fn compare(extra: &[&str]) -> common::Run {
+    compare_files(&["base.json", "head.json"], extra)
 }
 
 #[test]
@@ -54,18 +61,10 @@ fn retained_is_opt_in_and_time_only_runs_show_dashes() {
     let r = compare(&["--columns", "retained"]);
     assert_eq!(r.lines()[1], "│ benchmark         │ run  │ retained (B) │");
     assert_eq!(r.lines()[3], "│ test_dicts[10]    │ base │     0 (1.00) │");
-    let (t, b) = (path("timeonly.json"), path("base.json"));
-    let r = benchmem(&[
-        "compare",
-        &t,
-        &b,
-        "--columns",
-        "peak",
-        "-l",
-        "before",
-        "-l",
-        "after",
-    ]);
+    let r = compare_files(
+        &["timeonly.json", "base.json"],
+        &["--columns", "peak", "-l", "before", "-l", "after"],
+    );
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(
         r.lines()[3],
@@ -79,8 +78,10 @@ fn retained_is_opt_in_and_time_only_runs_show_dashes() {
 
 #[test]
 fn metric_absent_from_every_run_is_dropped() {
-    let t = path("timeonly.json");
-    let r = benchmem(&["compare", &t, &t, "--columns", "time,peak,allocs"]);
+    let r = compare_files(
+        &["timeonly.json", "timeonly.json"],
+        &["--columns", "time,peak,allocs"],
+    );
     assert_eq!(r.status, 0, "{}", r.stderr);
     let cells: Vec<&str> = r.lines()[1].split('│').map(str::trim).collect();
     assert_eq!(&cells[..3], ["", "benchmark", "run"], "{cells:?}");
@@ -225,18 +226,10 @@ fn labels() {
 
 #[test]
 fn diff_view_markdown_three_runs() {
-    let (b, h, n) = (path("base.json"), path("head.json"), path("noisy.json"));
-    let r = benchmem(&[
-        "compare",
-        &b,
-        &h,
-        &n,
-        "--diff",
-        "--columns",
-        "peak,allocs",
-        "--format",
-        "md",
-    ]);
+    let r = compare_files(
+        &["base.json", "head.json", "noisy.json"],
+        &["--diff", "--columns", "peak,allocs", "--format", "md"],
+    );
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(
         r.stdout,
@@ -416,38 +409,26 @@ fn max_ceiling() {
         (0, "gates passed: 8 checks of head vs base\n")
     );
     // A ceiling needs no baseline: one file is enough.
-    let h = path("head.json");
-    let r = benchmem(&["compare", &h, "--columns", "peak", "--max", "peak:2MiB"]);
+    let r = compare_files(&["head.json"], &["--columns", "peak", "--max", "peak:2MiB"]);
     assert_eq!(r.status, 1);
     assert_eq!(r.err_lines()[0], "1 regression over threshold (head):");
 }
 
 #[test]
 fn strict_gates_ignore_overlapping_noise() {
-    let (b, n) = (path("base.json"), path("noisy.json"));
-    let plain = benchmem(&[
-        "compare",
-        &b,
-        &n,
-        "--columns",
-        "peak",
-        "--fail-on",
-        "peak:2%",
-    ]);
+    let noisy = |gate: &str| {
+        compare_files(
+            &["base.json", "noisy.json"],
+            &["--columns", "peak", "--fail-on", gate],
+        )
+    };
+    let plain = noisy("peak:2%");
     assert_eq!(plain.status, 1);
     assert_eq!(
         plain.err_lines()[1],
         "peak  test_dicts[1000]: 97.7 KiB → 101 KiB (+3.0%)"
     );
-    let strict = benchmem(&[
-        "compare",
-        &b,
-        &n,
-        "--columns",
-        "peak",
-        "--fail-on",
-        "peak:2%:strict",
-    ]);
+    let strict = noisy("peak:2%:strict");
     assert_eq!(
         (strict.status, strict.stderr.as_str()),
         (0, "gates passed: 4 checks of noisy vs base\n")
@@ -470,16 +451,13 @@ fn strict_gates_ignore_overlapping_noise() {
 
 #[test]
 fn added_and_removed_are_reported_not_failed() {
-    let (b, c) = (path("base.json"), path("changed.json"));
-    let r = benchmem(&[
-        "compare",
-        &b,
-        &c,
-        "--columns",
-        "peak",
-        "--fail-on",
-        "peak:1000%",
-    ]);
+    let changed = |gate: &str| {
+        compare_files(
+            &["base.json", "changed.json"],
+            &["--columns", "peak", "--fail-on", gate],
+        )
+    };
+    let r = changed("peak:1000%");
     assert_eq!(r.status, 1, "tuples[1000] still regresses: {}", r.stderr);
     let l = r.lines();
     assert_eq!(l[7], "│ test_sets[10]     │ changed │             2.93 │");
@@ -491,15 +469,7 @@ fn added_and_removed_are_reported_not_failed() {
             "removed (not in changed): test_tuples[10]"
         ]
     );
-    let ok = benchmem(&[
-        "compare",
-        &b,
-        &c,
-        "--columns",
-        "peak",
-        "--fail-on",
-        "peak:5000%",
-    ]);
+    let ok = changed("peak:5000%");
     assert_eq!(
         (ok.status, ok.stderr.as_str()),
         (0, "gates passed: 3 checks of changed vs base\n")
@@ -566,31 +536,38 @@ fn bad_input_is_one_line_and_status_2() {
 #[test]
 fn bad_arguments_name_the_argument() {
     let b = path("base.json");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--columns", "rss"],
+            "error: invalid value 'rss' for '--columns <LIST>': unknown metric 'rss': choose from time, peak, allocated, allocations (or allocs), retained",
+        ),
+        (
+            &["--stat", "p99"],
+            "error: invalid value 'p99' for '--stat <STAT>': unknown stat 'p99': choose from min, max, mean, median, stddev, all",
+        ),
+        (
+            &["--fail-on", "peak:lots"],
+            "error: invalid value 'peak:lots' for '--fail-on <METRIC:THRESHOLD[:strict]>': peak: 'lots' is not a size such as 4096, 100KiB, 5MiB or 1.5GiB",
+        ),
+        (
+            &["--max", "peak:10%"],
+            "error: invalid value 'peak:10%' for '--max <METRIC:LIMIT>': 'peak:10%': a ceiling is an amount, not a percentage (use --fail-on for growth)",
+        ),
+        (
+            &["--sort", "size"],
+            "error: invalid value 'size' for '--sort <SORT>'",
+        ),
+        (
+            &["--group-by", "module"],
+            "error: invalid value 'module' for '--group-by <KEYS>': unknown grouping 'module': choose from fullname, name, group, param:NAME",
+        ),
+    ];
     let first = |args: &[&str]| bad(args).lines().next().unwrap_or("").to_string();
-    assert_eq!(
-        first(&["compare", &b, &b, "--columns", "rss"]),
-        "error: invalid value 'rss' for '--columns <LIST>': unknown metric 'rss': choose from time, peak, allocated, allocations (or allocs), retained"
-    );
-    assert_eq!(
-        first(&["compare", &b, &b, "--stat", "p99"]),
-        "error: invalid value 'p99' for '--stat <STAT>': unknown stat 'p99': choose from min, max, mean, median, stddev, all"
-    );
-    assert_eq!(
-        first(&["compare", &b, &b, "--fail-on", "peak:lots"]),
-        "error: invalid value 'peak:lots' for '--fail-on <METRIC:THRESHOLD[:strict]>': peak: 'lots' is not a size such as 4096, 100KiB, 5MiB or 1.5GiB"
-    );
-    assert_eq!(
-        first(&["compare", &b, &b, "--max", "peak:10%"]),
-        "error: invalid value 'peak:10%' for '--max <METRIC:LIMIT>': 'peak:10%': a ceiling is an amount, not a percentage (use --fail-on for growth)"
-    );
-    assert_eq!(
-        first(&["compare", &b, &b, "--sort", "size"]),
-        "error: invalid value 'size' for '--sort <SORT>'"
-    );
-    assert_eq!(
-        first(&["compare", &b, &b, "--group-by", "module"]),
-        "error: invalid value 'module' for '--group-by <KEYS>': unknown grouping 'module': choose from fullname, name, group, param:NAME"
-    );
+    for (extra, want) in cases {
+        let mut args = vec!["compare", b.as_str(), b.as_str()];
+        args.extend_from_slice(extra);
+        assert_eq!(first(&args), want, "args {extra:?}");
+    }
     assert_eq!(
         first(&["compare"]),
         "error: the following required arguments were not provided:"

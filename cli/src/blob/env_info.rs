@@ -19,7 +19,7 @@ pub fn machine_info() -> Map<String, Value> {
         "linux" => "Linux".to_string(),
         other => other.to_string(),
     };
-    let v = json!({
+    object(json!({
         "node": read("/proc/sys/kernel/hostname"),
         "processor": "",
         "machine": std::env::consts::ARCH,
@@ -31,7 +31,11 @@ pub fn machine_info() -> Map<String, Value> {
         "release": read("/proc/sys/kernel/osrelease"),
         "system": system,
         "cpu": {},
-    });
+    }))
+}
+
+/// The map inside a JSON object literal (empty for anything else).
+pub(super) fn object(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         _ => Map::new(),

@@ -3,12 +3,13 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use benchmem_launcher::{RunResult, SeriesKind};
+use benchmem_launcher::{RunResult, SeriesKind, Stats};
 use serde_json::{json, Map, Value};
 
 use super::document::{Benchmark, Document, PytestStats};
-use super::env_info::{commit_info, iso_utc, machine_info};
-use super::read::INCOMPLETE_KEY;
+use super::env_info::{commit_info, iso_utc, machine_info, object};
+use super::read::{INCOMPLETE_KEY, MEMORY_KEY};
+use crate::metrics::{Metric, MEMORY};
 
 /// The document for `result` with `commit_info` from the git repository at `cwd`.
 ///
@@ -34,19 +35,19 @@ pub fn document_with_commit(result: &RunResult, commit: Map<String, Value>) -> D
                 fullname = format!("{command}::{} #{n}", series.name);
                 n += 1;
             }
-            let pick = |f: fn(&benchmem_launcher::Stats) -> u64| -> Vec<u64> {
-                series.samples.iter().map(|s| f(&s.stats)).collect()
-            };
+            let memory: Map<String, Value> = MEMORY
+                .iter()
+                .filter_map(|&m| {
+                    let values: Option<Vec<u64>> = series
+                        .samples
+                        .iter()
+                        .map(|s| counter(m, &s.stats))
+                        .collect();
+                    Some((m.blob_key()?.to_string(), values?.into()))
+                })
+                .collect();
             let mut extra = Map::new();
-            extra.insert(
-                "benchmem".into(),
-                json!({
-                    "peak_bytes": pick(|s| s.peak_bytes),
-                    "total_bytes": pick(|s| s.total_bytes),
-                    "allocations": pick(|s| s.allocations),
-                    "retained_bytes": pick(|s| s.retained_bytes),
-                }),
-            );
+            extra.insert(MEMORY_KEY.into(), memory.into());
             extra.insert(
                 "benchmem_kind".into(),
                 match series.kind {
@@ -100,17 +101,24 @@ pub fn document_with_commit(result: &RunResult, commit: Map<String, Value>) -> D
     }
 }
 
+/// The counter of one sample that `metric` names (`None` for time, which is no counter).
+fn counter(metric: Metric, s: &Stats) -> Option<u64> {
+    match metric {
+        Metric::Time => None,
+        Metric::Peak => Some(s.peak_bytes),
+        Metric::Allocated => Some(s.total_bytes),
+        Metric::Allocations => Some(s.allocations),
+        Metric::Retained => Some(s.retained_bytes),
+    }
+}
+
 fn options(repeats: usize) -> Map<String, Value> {
-    let v = json!({
+    object(json!({
         "disable_gc": false,
         "timer": "benchmem region wall time",
         "min_rounds": repeats,
         "max_time": 0,
         "min_time": 0,
         "warmup": false,
-    });
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
+    }))
 }

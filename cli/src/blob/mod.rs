@@ -12,6 +12,7 @@ pub use document::{Benchmark, Document, PytestStats};
 pub use env_info::{commit_info, iso_utc, machine_info};
 pub use from_run::{document_from_run, document_with_commit};
 pub use read::{
-    parse_run, read_run, BlobError, Record, Run, TimeStats, INCOMPLETE_KEY, MAX_FILE_BYTES, RUN_KEY,
+    parse_run, read_run, BlobError, Record, Run, TimeStats, INCOMPLETE_KEY, MAX_FILE_BYTES,
+    MEMORY_KEY, RUN_KEY,
 };
-pub use write::write_document;
+pub use write::{parent_dir, write_document};

@@ -21,6 +21,9 @@ pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 /// Top-level key of benchmem's run description (command, repeats, notes).
 pub const RUN_KEY: &str = "benchmem";
 
+/// Key of the per-repeat memory series in each benchmark's `extra_info`.
+pub const MEMORY_KEY: &str = "benchmem";
+
 /// Key of the list of reasons why samples were not clean measurements.
 pub const INCOMPLETE_KEY: &str = "benchmem_incomplete";
 
@@ -134,9 +137,9 @@ pub struct Run {
 }
 
 impl Run {
-    /// Whether any benchmark holds a memory series.
-    pub fn has_memory(&self) -> bool {
-        self.records.iter().any(|r| !r.memory.is_empty())
+    /// Whether any benchmark measured `metric`.
+    pub fn has(&self, metric: Metric) -> bool {
+        self.records.iter().any(|r| r.has(metric))
     }
 }
 
@@ -267,7 +270,7 @@ fn parse_benchmark(b: &Value, index: usize) -> Result<Record, String> {
         Some(Value::Object(e)) => Some(e),
         Some(_) => return Err(at("'extra_info' is not an object".into())),
     };
-    let memory = match extra.and_then(|e| e.get("benchmem")) {
+    let memory = match extra.and_then(|e| e.get(MEMORY_KEY)) {
         None | Some(Value::Null) => BTreeMap::new(),
         Some(Value::Object(m)) => parse_memory(m).map_err(at)?,
         Some(_) => return Err(at("extra_info.benchmem is not an object".into())),
@@ -410,7 +413,7 @@ mod tests {
     #[test]
     fn time_only_file_is_fine() {
         let run = parse(bench(json!({}))).unwrap();
-        assert!(!run.has_memory());
+        assert!(MEMORY.iter().all(|&m| !run.has(m)));
         assert_eq!(run.records[0].samples(Metric::Time), 2);
     }
 

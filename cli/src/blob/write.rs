@@ -12,10 +12,7 @@ use super::document::Document;
 pub fn write_document(doc: &Document, path: &Path) -> Result<(), String> {
     let fail =
         |what: &str, e: &dyn std::fmt::Display| format!("{}: cannot {what}: {e}", path.display());
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path);
     let mut tmp = tempfile::Builder::new()
         .prefix(".benchmem-")
         .suffix(".json.tmp")
@@ -30,6 +27,14 @@ pub fn write_document(doc: &Document, path: &Path) -> Result<(), String> {
         .map_err(|e| fail("write", &e))?;
     tmp.persist(path).map_err(|e| fail("save", &e.error))?;
     Ok(())
+}
+
+/// The directory `path` is saved in (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use benchmem_launcher::{Exit, RunOptions, RunResult};
 
-use crate::blob::{commit_info, document_with_commit, parse_run, write_document, Document};
+use crate::blob::{
+    commit_info, document_with_commit, parent_dir, parse_run, write_document, Document,
+};
 use crate::cli::RunArgs;
 use crate::grid::Format;
 use crate::metrics::Metric;
@@ -18,10 +20,7 @@ use crate::EXIT_BAD_INPUT;
 pub fn run(args: RunArgs) -> Result<i32, String> {
     if let Some(path) = &args.json {
         // Checked before the run: a measurement that cannot be saved is wasted time.
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
+        let dir = parent_dir(path);
         if !dir.is_dir() {
             return Err(format!(
                 "{}: no such directory {}: create it or choose another --json path",
@@ -45,8 +44,8 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     output::stderr(&report(
         &result,
         &doc,
-        &args.columns.0,
-        &args.stats.0,
+        &args.table.columns.0,
+        &args.table.stats.0,
         Painter::for_stderr(),
     ));
     if let Some(path) = &args.json {

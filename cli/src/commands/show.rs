@@ -16,12 +16,13 @@ pub fn show(args: ShowArgs) -> Result<i32, String> {
             args.file.display()
         ));
     }
-    let report = run_table(&run, &args.columns.0, &args.stats.0, args.format)?;
-    let painter = match args.format {
-        Format::Table => Painter::for_stdout(),
-        _ => Painter::plain(),
-    };
-    output::stdout(&report.text(args.format, painter));
+    let report = run_table(
+        &run,
+        &args.table.columns.0,
+        &args.table.stats.0,
+        args.format,
+    )?;
+    output::stdout(&report.text(args.format, Painter::for_stdout_in(args.format)));
     if args.format == Format::Csv {
         // CSV stays pure data; what the caption and notes say still reaches the user.
         for n in &report.notes {

@@ -1,7 +1,9 @@
 //! The `--diff` view: one row per benchmark and metric, the first run's value as the base
 //! and a signed Δ% per later run, red for growth and green for shrinkage on a terminal.
 
-use super::model::Matrix;
+use std::cmp::Ordering;
+
+use super::model::{Matrix, Side};
 use crate::gate::percent_change;
 use crate::grid::{Align, Format, Grid};
 use crate::metrics::Metric;
@@ -19,7 +21,6 @@ pub fn render(
     format: Format,
     painter: Painter,
 ) -> String {
-    let names = m.names();
     let Some((base, later)) = m.sides.split_first() else {
         return String::new();
     };
@@ -43,14 +44,13 @@ pub fn render(
             cols.push((format!("{} Δ", s.label), Align::Right));
         }
     }
-    let show_stat = stats.len() > 1 || stats != [Stat::Min];
+    let show_stat = stats != [Stat::Min];
     let mut grid = Grid::new(cols);
     for id in ids {
         let mut first_row = true;
         for &metric in metrics {
             for &stat in stats {
-                let value =
-                    |side: &super::model::Side| side.get(id).and_then(|r| r.value(metric, stat));
+                let value = |side: &Side| side.get(id).and_then(|r| r.value(metric, stat));
                 let b = value(base);
                 let heads: Vec<Option<f64>> = later.iter().map(value).collect();
                 if b.is_none() && heads.iter().all(Option::is_none) {
@@ -59,7 +59,7 @@ pub fn render(
                 let name = if csv {
                     id.clone()
                 } else if first_row {
-                    names.get(id).cloned().unwrap_or_else(|| id.clone())
+                    m.name(id).to_string()
                 } else {
                     String::new()
                 };
@@ -77,10 +77,6 @@ pub fn render(
                     row.push(b.map_or_else(|| "—".to_string(), |x| human(metric.quantity(), x)));
                 }
                 for h in heads {
-                    let change = match (b, h) {
-                        (Some(b), Some(h)) => Some((percent_change(b, h), h.partial_cmp(&b))),
-                        _ => None,
-                    };
                     if csv {
                         row.push(raw_cell(h));
                         row.push(match (b, h) {
@@ -89,12 +85,19 @@ pub fn render(
                         });
                         continue;
                     }
-                    row.push(match change {
-                        None => "—".to_string(),
-                        Some((text, _)) if format != Format::Table || text == "0.0%" => text,
-                        Some((text, Some(std::cmp::Ordering::Greater))) => painter.worse(&text),
-                        Some((text, Some(std::cmp::Ordering::Less))) => painter.better(&text),
-                        Some((text, _)) => text,
+                    row.push(match (b, h) {
+                        (Some(b), Some(h)) => {
+                            // The painter leaves Markdown plain; a change too small to
+                            // show stays uncoloured.
+                            let text = percent_change(b, h);
+                            let shown = text != "0.0%";
+                            match h.partial_cmp(&b) {
+                                Some(Ordering::Greater) if shown => painter.worse(&text),
+                                Some(Ordering::Less) if shown => painter.better(&text),
+                                _ => text,
+                            }
+                        }
+                        _ => "—".to_string(),
                     });
                 }
                 grid.rows.push(row);

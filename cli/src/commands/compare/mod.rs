@@ -5,7 +5,7 @@ mod diff;
 mod model;
 mod view;
 
-use crate::cli::CompareArgs;
+use crate::cli::{CompareArgs, GroupKey, StatChoice};
 use crate::gate::{check_ceiling, check_growth};
 use crate::grid::Format;
 use crate::output::{self, Painter};
@@ -36,7 +36,7 @@ pub fn compare(args: CompareArgs) -> Result<i32, String> {
     }
     for g in &args.fail_on {
         for side in [base, head] {
-            if !side.run.records.iter().any(|r| r.has(g.metric)) {
+            if !side.run.has(g.metric) {
                 return Err(format!(
                     "--fail-on {}: {} has no {} measurements",
                     g.spec,
@@ -47,7 +47,7 @@ pub fn compare(args: CompareArgs) -> Result<i32, String> {
         }
     }
     for c in &args.max {
-        if !head.run.records.iter().any(|r| r.has(c.metric)) {
+        if !head.run.has(c.metric) {
             return Err(format!(
                 "--max {}: {} has no {} measurements",
                 c.spec,
@@ -66,15 +66,12 @@ pub fn compare(args: CompareArgs) -> Result<i32, String> {
     }
     let stats = args.stat.stats();
     let ids = m.sorted_ids(args.sort, metrics[0], stats[0]);
-    let painter = match args.format {
-        Format::Table => Painter::for_stdout(),
-        _ => Painter::plain(),
-    };
+    let painter = Painter::for_stdout_in(args.format);
     let body = if args.diff {
         diff::render(&m, &ids, &metrics, &stats, args.format, painter)
     } else {
         let sections = m.sections(&ids, &args.group_by.0);
-        let merged = args.group_by.0 == [crate::cli::GroupKey::Fullname];
+        let merged = args.group_by.0 == [GroupKey::Fullname];
         view::render(
             &m,
             &sections,
@@ -85,7 +82,7 @@ pub fn compare(args: CompareArgs) -> Result<i32, String> {
             painter,
         )
     };
-    let mut notes = vec![caption(&m, &args, &stats)];
+    let mut notes = vec![caption(&m, &args)];
     notes.extend(membership(&m, &ids));
     let mut out = body;
     match args.format {
@@ -111,14 +108,13 @@ pub fn compare(args: CompareArgs) -> Result<i32, String> {
     Ok(gates(&m, &ids, &args))
 }
 
-fn caption(m: &model::Matrix, args: &CompareArgs, stats: &[crate::stats::Stat]) -> String {
+fn caption(m: &model::Matrix, args: &CompareArgs) -> String {
     let which = match args.stat {
-        crate::cli::StatChoice::All => "min, max, mean, median and stddev (sample)".to_string(),
-        crate::cli::StatChoice::One(s) => s.name().to_string(),
+        StatChoice::All => "min, max, mean, median and stddev (sample)".to_string(),
+        StatChoice::One(s) => s.name().to_string(),
     };
-    let _ = stats;
     let one_run = m.sides.len() < 2;
-    if args.format == crate::grid::Format::Csv {
+    if args.format == Format::Csv {
         format!("values: {which} over each run's repeats; raw numbers: bytes, seconds, calls")
     } else if args.diff {
         format!(
@@ -140,7 +136,6 @@ fn membership(m: &model::Matrix, ids: &[String]) -> Vec<String> {
     let (Some(base), Some(head)) = (m.sides.first(), m.sides.last()) else {
         return Vec::new();
     };
-    let names = m.names();
     let mut out = Vec::new();
     for id in ids {
         let present: Vec<&str> = m
@@ -152,7 +147,7 @@ fn membership(m: &model::Matrix, ids: &[String]) -> Vec<String> {
         if present.len() == m.sides.len() {
             continue;
         }
-        let name = names.get(id).unwrap_or(id);
+        let name = m.name(id);
         let line = match (base.get(id).is_some(), head.get(id).is_some()) {
             (false, true) => format!("added (not in {}): {name}", base.label),
             (true, false) => format!("removed (not in {}): {name}", head.label),
@@ -172,14 +167,14 @@ fn gates(m: &model::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
         return EXIT_OK;
     };
     let stat = args.stat.gate_stat();
-    let names = m.names();
     let mut breaches = Vec::new();
     let mut unchecked = Vec::new();
     let mut checked = 0;
     for id in ids {
         let Some(h) = head.get(id) else { continue };
-        let shown = names.get(id).unwrap_or(id);
-        if let Some(b) = base.get(id).filter(|_| m.sides.len() > 1) {
+        let shown = m.name(id);
+        // With one run, --fail-on was refused above: only ceilings are checked.
+        if let Some(b) = base.get(id) {
             for g in &args.fail_on {
                 checked += 1;
                 match check_growth(g, shown, b, h, stat) {

@@ -8,6 +8,7 @@ use crate::blob::{read_run, Record, Run};
 use crate::cli::{GroupKey, SortBy};
 use crate::metrics::Metric;
 use crate::stats::Stat;
+use crate::table::row_names;
 
 /// One run and its label.
 #[derive(Debug)]
@@ -33,6 +34,8 @@ pub struct Matrix {
     pub sides: Vec<Side>,
     /// Every benchmark id of any run, in order of first appearance.
     pub ids: Vec<String>,
+    /// Display name of every id: short where unique among all ids, else the full id.
+    names: HashMap<String, String>,
 }
 
 /// Load every file; labels from `labels` or the file stems (made unique).
@@ -70,7 +73,19 @@ pub fn load(files: &[PathBuf], labels: &[String]) -> Result<Matrix, String> {
         }
         sides.push(Side { label, run, index });
     }
-    Ok(Matrix { sides, ids })
+    let mut m = Matrix {
+        sides,
+        ids,
+        names: HashMap::new(),
+    };
+    let first: Vec<&Record> = m.ids.iter().filter_map(|id| m.describe(id)).collect();
+    let names = first
+        .iter()
+        .map(|r| r.fullname.clone())
+        .zip(row_names(first.iter().copied()))
+        .collect();
+    m.names = names;
+    Ok(m)
 }
 
 fn default_labels(files: &[PathBuf]) -> Vec<String> {
@@ -127,32 +142,13 @@ impl Matrix {
         wanted
             .iter()
             .copied()
-            .filter(|m| {
-                self.sides
-                    .iter()
-                    .any(|s| s.run.records.iter().any(|r| r.has(*m)))
-            })
+            .filter(|&m| self.sides.iter().any(|s| s.run.has(m)))
             .collect()
     }
 
-    /// Display names: short where unique among all ids, else the full id.
-    pub fn names(&self) -> HashMap<String, String> {
-        let mut count: HashMap<&str, usize> = HashMap::new();
-        for id in &self.ids {
-            if let Some(r) = self.describe(id) {
-                *count.entry(r.name.as_str()).or_default() += 1;
-            }
-        }
-        self.ids
-            .iter()
-            .map(|id| {
-                let name = match self.describe(id) {
-                    Some(r) if count.get(r.name.as_str()) == Some(&1) => r.name.clone(),
-                    _ => id.clone(),
-                };
-                (id.clone(), name)
-            })
-            .collect()
+    /// Display name of `id`: short where unique among all ids, else the full id.
+    pub fn name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.names.get(id).map_or(id, String::as_str)
     }
 
     /// Ids ordered by `sort`, keyed on `metric`/`stat` for `value` and `change`.

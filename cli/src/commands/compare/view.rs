@@ -30,42 +30,36 @@ pub fn render(
     format: Format,
     painter: Painter,
 ) -> String {
-    let names = m.names();
     let columns: Vec<(Metric, Stat)> = metrics
         .iter()
         .flat_map(|&mt| stats.iter().map(move |&s| (mt, s)))
         .collect();
-    let build = |ids: &[String]| -> Vec<Row> {
-        let mut rows = Vec::new();
-        for id in ids {
-            for side in &m.sides {
-                if let Some(r) = side.get(id) {
-                    rows.push(Row {
-                        name: names.get(id).cloned().unwrap_or_else(|| id.clone()),
+    let show_stat = stats != [Stat::Min];
+    let section = section_of(sections);
+    // One table of the rows of `ids`, each in run order.
+    let table_of = |ids: &[String], scopes: &[Vec<String>]| {
+        let rows: Vec<Row> = ids
+            .iter()
+            .flat_map(|id| {
+                m.sides.iter().filter_map(|side| {
+                    side.get(id).map(|r| Row {
+                        name: m.name(id).to_string(),
                         id: id.clone(),
                         label: side.label.clone(),
                         values: columns.iter().map(|&(mt, s)| r.value(mt, s)).collect(),
-                    });
-                }
-            }
-        }
-        rows
+                    })
+                })
+            })
+            .collect();
+        table(
+            &rows, &columns, scopes, show_stat, format, painter, &section,
+        )
     };
-    let show_stat = stats.len() > 1 || stats != [Stat::Min];
     if merged || format == Format::Csv {
         let ids: Vec<String> = sections.iter().flat_map(|(_, ids)| ids.clone()).collect();
-        // Each benchmark is compared with itself across runs.
+        // Each section is a scope: merged, each benchmark is compared with itself across runs.
         let scopes: Vec<Vec<String>> = sections.iter().map(|(_, ids)| ids.clone()).collect();
-        let rows = build(&ids);
-        return table(
-            &rows,
-            &columns,
-            &scopes,
-            show_stat,
-            format,
-            painter,
-            &section_of(sections),
-        );
+        return table_of(&ids, &scopes);
     }
     let mut out = String::new();
     for (title, ids) in sections {
@@ -78,17 +72,7 @@ pub fn render(
             Format::Md => out.push_str(&format!("#### {heading}\n\n")),
             _ => out.push_str(&format!("{heading}\n")),
         }
-        let rows = build(ids);
-        let scopes = vec![ids.clone()];
-        out.push_str(&table(
-            &rows,
-            &columns,
-            &scopes,
-            show_stat,
-            format,
-            painter,
-            &section_of(sections),
-        ));
+        out.push_str(&table_of(ids, std::slice::from_ref(ids)));
         out.push('\n');
     }
     out
@@ -116,6 +100,14 @@ fn table(
         .enumerate()
         .flat_map(|(i, ids)| ids.iter().map(move |id| (id.as_str(), i)))
         .collect();
+    let row_scope: Vec<usize> = rows
+        .iter()
+        .map(|r| scope_of.get(r.id.as_str()).copied().unwrap_or(0))
+        .collect();
+    let mut size = vec![0usize; scopes.len().max(1)];
+    for &s in &row_scope {
+        size[s] += 1;
+    }
     let mut cols = vec![
         ("benchmark".to_string(), Align::Left),
         ("run".to_string(), Align::Left),
@@ -168,41 +160,34 @@ fn table(
             header(metric, show_stat.then_some(stat), unit, first_of_group)
         };
         cols.push((title, Align::Right));
-        // Best and worst per scope.
-        let mut best: HashMap<usize, f64> = HashMap::new();
-        let mut worst: HashMap<usize, f64> = HashMap::new();
-        let mut size: HashMap<usize, usize> = HashMap::new();
-        for r in rows {
-            let s = scope_of.get(r.id.as_str()).copied().unwrap_or(0);
-            *size.entry(s).or_default() += 1;
+        // Smallest and largest value per scope.
+        let mut range: Vec<Option<(f64, f64)>> = vec![None; size.len()];
+        for (r, &s) in rows.iter().zip(&row_scope) {
             if let Some(v) = r.values[ci] {
-                let b = best.entry(s).or_insert(v);
-                *b = b.min(v);
-                let w = worst.entry(s).or_insert(v);
-                *w = w.max(v);
+                let (lo, hi) = range[s].get_or_insert((v, v));
+                *lo = lo.min(v);
+                *hi = hi.max(v);
             }
         }
-        for (row, r) in cells.iter_mut().zip(rows) {
-            let s = scope_of.get(r.id.as_str()).copied().unwrap_or(0);
-            let v = r.values[ci];
-            let text = match (format, v) {
-                (Format::Csv, v) => raw_cell(v),
-                (_, None) => "—".to_string(),
-                (_, Some(x)) => {
+        for ((row, r), &s) in cells.iter_mut().zip(rows).zip(&row_scope) {
+            let text = match (format, r.values[ci], range[s]) {
+                (Format::Csv, v, _) => raw_cell(v),
+                (_, Some(x), Some((best, worst))) => {
                     let mut t = format_in(x, unit);
-                    if size.get(&s).copied().unwrap_or(0) > 1 {
-                        t.push_str(&format!(" ({})", multiple(x, best.get(&s).copied())));
+                    if size[s] > 1 {
+                        t.push_str(&format!(" ({})", multiple(x, best)));
                     }
-                    let (b, w) = (best.get(&s).copied(), worst.get(&s).copied());
-                    if format == Format::Table && b != w {
-                        if Some(x) == b {
+                    // The painter leaves Markdown plain.
+                    if best != worst {
+                        if x == best {
                             t = painter.better(&t);
-                        } else if Some(x) == w {
+                        } else if x == worst {
                             t = painter.worse(&t);
                         }
                     }
                     t
                 }
+                _ => "—".to_string(),
             };
             row.push(text);
         }
@@ -213,18 +198,18 @@ fn table(
 }
 
 /// `x` as a multiple of the best value: `1.00`, `25.63`, `>1000.0`, `inf` (best is 0).
-fn multiple(x: f64, best: Option<f64>) -> String {
-    match best {
-        Some(b) if b > 0.0 => {
-            let r = x / b;
-            if r > 1000.0 {
-                ">1000.0".to_string()
-            } else {
-                format!("{r:.2}")
-            }
+fn multiple(x: f64, best: f64) -> String {
+    if best > 0.0 {
+        let r = x / best;
+        if r > 1000.0 {
+            ">1000.0".to_string()
+        } else {
+            format!("{r:.2}")
         }
-        Some(_) if x > 0.0 => "inf".to_string(),
-        _ => "1.00".to_string(),
+    } else if x > 0.0 {
+        "inf".to_string()
+    } else {
+        "1.00".to_string()
     }
 }
 
@@ -234,10 +219,10 @@ mod tests {
 
     #[test]
     fn multiples() {
-        assert_eq!(multiple(85094.0, Some(85094.0)), "1.00");
-        assert_eq!(multiple(2181038.0, Some(85094.0)), "25.63");
-        assert_eq!(multiple(5e6, Some(1.0)), ">1000.0");
-        assert_eq!(multiple(5.0, Some(0.0)), "inf");
-        assert_eq!(multiple(0.0, Some(0.0)), "1.00");
+        assert_eq!(multiple(85094.0, 85094.0), "1.00");
+        assert_eq!(multiple(2181038.0, 85094.0), "25.63");
+        assert_eq!(multiple(5e6, 1.0), ">1000.0");
+        assert_eq!(multiple(5.0, 0.0), "inf");
+        assert_eq!(multiple(0.0, 0.0), "1.00");
     }
 }
