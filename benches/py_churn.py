@@ -4,16 +4,7 @@ Region "work" (through pytest_benchmem.region when that module is importable; ot
 workload runs unmarked) covers the loop. Repeat count via argv[1] (default 200)."""
 import sys
 
-try:  # the module is optional: the workload must run without it
-    from pytest_benchmem import region
-
-    if not callable(region):  # a package whose region submodule shadows the function
-        region = region.region
-except Exception:
-    import contextlib
-
-    def region(name):
-        return contextlib.nullcontext()
+from bench_common import region
 
 
 def main():

@@ -3,16 +3,7 @@ arithmetic (each result is a fresh large allocation: mmap'd by the allocator). R
 "work" covers the import and the arithmetic. Repeat count via argv[1] (default 4)."""
 import sys
 
-try:  # the module is optional: the workload must run without it
-    from pytest_benchmem import region
-
-    if not callable(region):  # a package whose region submodule shadows the function
-        region = region.region
-except Exception:
-    import contextlib
-
-    def region(name):
-        return contextlib.nullcontext()
+from bench_common import region
 
 
 def main():

@@ -201,15 +201,15 @@ def run_memory_pass(
     raws = (_CStats * repeats)()
     outs = [ctypes.byref(raws[i]) for i in range(repeats)]
     codes = [0] * repeats
-    fixed_args = _arguments(args, kwargs, None) if setup is None else None
-    fixed = _bind(target, *fixed_args) if fixed_args is not None else None
+    # Without setup the arguments never change: bind them once, for every pass.
+    a, k = _arguments(args, kwargs, None) if setup is None else ((), {})
+    fixed = _bind(target, a, k) if setup is None else None
     begin, end = api.begin, api.end
     value: Any = None
     for i in range(repeats):
         value = None  # free the previous pass's result before measuring again
-        if fixed_args is not None and fixed is not None:
-            a, k, call = fixed_args[0], fixed_args[1], fixed
-        else:
+        call = fixed
+        if call is None:
             a, k = _arguments(args, kwargs, setup)
             call = _bind(target, a, k)
         gc.collect()

@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Generator, List, Mapping, Optional, Sequence, Tuple
 
 import pytest
 
 from ._locate import ENV_PRELOAD, find_preload
 from .measure import METRICS, STATS, Metric, MemoryResult, metric_by_name, run_memory_pass
+from .readers import _blob
 from .region import is_active
 from .table import MemoryTable, TableDecorator
-from .units import human_bytes, parse_count, parse_size
+from .units import format_count, human_bytes, parse_count, parse_size
 
 _BenchmarkFixture: Any
 try:  # pytest-benchmark is a dependency, but keep the plugin importable without it.
@@ -53,24 +55,17 @@ ITEM_ATTR = "_benchmem_item"
 # ----------------------------------------------------------------------------- options
 
 
-def _positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
-    return n
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {n}")
+        return n
 
-
-def _non_negative_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
-    return n
+    return parse
 
 
 def _parse_columns(value: str) -> List[str]:
@@ -111,14 +106,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--benchmark-memory-repeats",
         metavar="N",
-        type=_positive_int,
+        type=_int_at_least(1),
         default=None,
         help=f"Measured memory passes per benchmark (default {DEFAULT_REPEATS}); the marker's repeats= wins.",
     )
     group.addoption(
         "--benchmark-memory-warmup",
         metavar="N",
-        type=_non_negative_int,
+        type=_int_at_least(0),
         default=None,
         help=f"Untracked calls before the measured passes (default {DEFAULT_WARMUP}; 0 disables).",
     )
@@ -158,18 +153,13 @@ class _State:
     unavailable: Optional[str] = None
     restart_checked: bool = False
     preload: Optional[str] = None
-    measured: List[str] = field(default_factory=list)
 
 
 _STATE = pytest.StashKey[_State]()
 
 
 def _state(config: pytest.Config) -> _State:
-    try:
-        return config.stash[_STATE]
-    except KeyError:
-        st = config.stash[_STATE] = _State()
-        return st
+    return config.stash.setdefault(_STATE, _State())
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -415,9 +405,8 @@ def _memory_pass(
     item = _item_of(bench)
     config = item.config
     if not is_active():
+        _ensure_preload(config, "memory requested")  # once per session; may not return
         st = _state(config)
-        if not st.restart_checked:
-            _ensure_preload(config, "memory requested")
         pytest.fail(st.unavailable or f"benchmem: the preload is not active; {_how_to_run(st.preload)}", pytrace=False)
     settings = _settings(item)
     try:
@@ -436,7 +425,6 @@ def _memory_pass(
         raise
     setattr(bench, RESULT_ATTR, result)
     bench.extra_info["benchmem"] = result.blob()
-    _state(config).measured.append(bench.fullname)
     return result
 
 
@@ -452,11 +440,28 @@ def _check_ceilings(bench: Any) -> None:
         series = result.series(metric.name)
         worst = max(series)
         if worst > limit:
-            show: Callable[[int], str] = human_bytes if metric.is_bytes else (lambda n: f"{n:,}")
+            show: Callable[[int], str] = human_bytes if metric.is_bytes else format_count
             of = f" (worst of {len(series)} passes)" if len(series) > 1 else ""
             breaches.append(f"{metric.name} {show(worst)}{of} exceeds {key} {show(limit)}")
     if breaches:
         pytest.fail(f"{bench.fullname}: " + "; ".join(breaches), pytrace=False)
+
+
+def _memory_then_time(
+    bench: Any,
+    timed: Callable[[], Any],
+    target: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Optional[Mapping[str, Any]],
+    setup: Optional[Callable[[], Any]] = None,
+    teardown: Optional[Callable[..., Any]] = None,
+) -> Any:
+    """The memory pass, then pytest-benchmark's timing (``timed``), then the ceilings."""
+    if not bench._mode:  # already used: pytest-benchmark raises FixtureAlreadyUsed
+        _memory_pass(bench, target, args, kwargs, setup, teardown)
+    result = timed()
+    _check_ceilings(bench)
+    return result
 
 
 if _BenchmarkFixture is not None:
@@ -469,11 +474,8 @@ if _BenchmarkFixture is not None:
         """
 
         def __call__(self, function_to_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-            if not self._mode:
-                _memory_pass(self, function_to_benchmark, args, kwargs, None, None)
-            result = super().__call__(function_to_benchmark, *args, **kwargs)
-            _check_ceilings(self)
-            return result
+            timed = functools.partial(super().__call__, function_to_benchmark, *args, **kwargs)
+            return _memory_then_time(self, timed, function_to_benchmark, args, kwargs)
 
         def pedantic(
             self,
@@ -483,11 +485,8 @@ if _BenchmarkFixture is not None:
             setup: Optional[Callable[[], Any]] = None,
             **more: Any,
         ) -> Any:
-            if not self._mode:
-                _memory_pass(self, target, args, kwargs, setup, more.get("teardown"))
-            result = super().pedantic(target, args=args, kwargs=kwargs, setup=setup, **more)
-            _check_ceilings(self)
-            return result
+            timed = functools.partial(super().pedantic, target, args=args, kwargs=kwargs, setup=setup, **more)
+            return _memory_then_time(self, timed, target, args, kwargs, setup, more.get("teardown"))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -521,10 +520,9 @@ class BenchmarkMemory:
         self._benchmark = benchmark
 
     def __call__(self, function_to_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        _memory_pass(self._benchmark, function_to_benchmark, args, kwargs, None, None)
-        value = self._benchmark(function_to_benchmark, *args, **kwargs)
-        _check_ceilings(self._benchmark)
-        return value
+        bench = self._benchmark
+        timed = functools.partial(bench, function_to_benchmark, *args, **kwargs)
+        return _memory_then_time(bench, timed, function_to_benchmark, args, kwargs)
 
     def pedantic(
         self,
@@ -534,10 +532,9 @@ class BenchmarkMemory:
         setup: Optional[Callable[[], Any]] = None,
         **more: Any,
     ) -> Any:
-        _memory_pass(self._benchmark, target, args, kwargs, setup, more.get("teardown"))
-        value = self._benchmark.pedantic(target, args=args, kwargs=kwargs, setup=setup, **more)
-        _check_ceilings(self._benchmark)
-        return value
+        bench = self._benchmark
+        timed = functools.partial(bench.pedantic, target, args=args, kwargs=kwargs, setup=setup, **more)
+        return _memory_then_time(bench, timed, target, args, kwargs, setup, more.get("teardown"))
 
     @property
     def result(self) -> Optional[MemoryResult]:
@@ -578,13 +575,10 @@ def _lookup(bs: Any) -> Callable[[Mapping[str, Any]], Optional[MemoryResult]]:
     }
 
     def lookup(flat: Mapping[str, Any]) -> Optional[MemoryResult]:
-        extra: Any
+        bench = flat
         if flat.get("path"):  # a saved run shown for comparison: its own memory, if any
-            saved = compared.get(str(flat["path"]), {}).get(str(flat.get("fullname")), {})
-            extra = saved.get("extra_info")
-        else:
-            extra = flat.get("extra_info")
-        blob = extra.get("benchmem") if isinstance(extra, Mapping) else None
+            bench = compared.get(str(flat["path"]), {}).get(str(flat.get("fullname")), {})
+        blob = _blob(bench)
         if not isinstance(blob, Mapping):
             return None
         result = MemoryResult.from_blob(blob)

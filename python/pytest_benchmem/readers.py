@@ -21,7 +21,6 @@ RunLike = Union[str, "os.PathLike[str]", Mapping[str, Any]]
 
 #: Columns of ``load_long_df`` that are not params.
 BASE_COLUMNS = ("run", "id", "name", "group", "repeat", "value")
-UNITS = {"peak": "B", "allocated": "B", "retained": "B", "allocations": "count", "time": "s"}
 
 
 def load_run(run: RunLike) -> Dict[str, Any]:
@@ -119,12 +118,10 @@ def load_long_df(
         raise ValueError("load_long_df: no runs given")
     name = metric.strip().lower()
     if name == "time":
-        key = None
-        unit = UNITS["time"]
+        key, unit = None, "s"
     else:
         m = metric_by_name(name)
-        key, unit = m.key, UNITS[m.name]
-        name = m.name
+        key, unit, name = m.key, ("B" if m.is_bytes else "count"), m.name
 
     rows: List[Dict[str, Any]] = []
     param_names: List[str] = []

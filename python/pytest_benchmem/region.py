@@ -279,8 +279,8 @@ def measure_call(name: str, fn: Callable[[], Any]) -> Tuple[Optional[RegionStats
 
     Only ``fn`` itself is measured: every object the call needs is made before the
     region opens, and the call is made from a frame that guarantees ``fn``'s frame room
-    on the interpreter stack (see ``_TRAMPOLINE_SLOTS``). This is what the pytest plugin
-    uses. Raises :class:`RegionError` when the preload is loaded but refuses the region.
+    on the interpreter stack (see ``_TRAMPOLINE_SLOTS``), as the pytest plugin's memory
+    pass (``run_memory_pass``) does. Raises :class:`RegionError` when the preload is loaded but refuses the region.
     Without the preload, just calls ``fn``.
     """
     api = preload_api()

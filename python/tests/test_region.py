@@ -118,7 +118,11 @@ def test_region_counts_exactly(preload: Path) -> None:
     assert out["drop"] == {"peak_bytes": 10_000_001, "total_bytes": 10_000_001, "allocations": 1, "retained_bytes": 0}
     assert out["inner"] == {"peak_bytes": 1_001, "total_bytes": 1_001, "allocations": 1, "retained_bytes": 1_001}
     assert out["outer"] == {"peak_bytes": 6_002, "total_bytes": 6_002, "allocations": 2, "retained_bytes": 6_002}
-    assert out["raised"]["allocations"] >= 0  # an exception may allocate; the region still closes
+    # An exception may allocate, so no exact answer: the region still closes with
+    # consistent numbers.
+    raised = out["raised"]
+    assert set(raised) == {"peak_bytes", "total_bytes", "allocations", "retained_bytes"}
+    assert raised["total_bytes"] >= raised["peak_bytes"] >= raised["retained_bytes"]
     assert out["stack"] == {"peak_bytes": 0, "total_bytes": 0, "allocations": 0, "retained_bytes": 0}
     assert out["again"] == [{"peak_bytes": 100_001, "total_bytes": 100_001, "allocations": 1, "retained_bytes": 0}] * 3
 
@@ -138,7 +142,6 @@ def test_memory_pass_is_deterministic(preload: Path) -> None:
         for f in (empty, big, ints):
             r, value = run_memory_pass(f.__name__, f, repeats=5, warmup=1)
             res[f.__name__] = r.blob()
-        seen = []
         r, _ = run_memory_pass("setup", lambda data: len(data), setup=lambda: ((bytearray(5_000_000),), {}), repeats=3)
         res["setup"] = r.blob()
         print(json.dumps(res))
