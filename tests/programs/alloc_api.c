@@ -10,10 +10,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <fcntl.h>
-#include "benchmem.h"
+#include "common.h"
 
-static volatile void *sink; /* keeps the compiler from eliding allocations */
-#define KEEP(p) (sink = (p))
+#define KEEP(p) (sink = (p)) /* keeps the compiler from eliding allocations */
 
 static void region(const char *name, void (*body)(void)) {
     benchmem_stats s;

@@ -4,9 +4,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "benchmem.h"
-
-static void *volatile sink;
+#include "common.h"
 
 int main(void) {
     int local;

@@ -4,18 +4,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "benchmem.h"
-
-static volatile void *sink;
-
-static void work(const char *name, size_t size) {
-    benchmem_stats s;
-    int id = benchmem_region_begin(name);
-    void *p = malloc(size);
-    sink = p;
-    free(p);
-    benchmem_region_end(id, &s);
-}
+#include "common.h"
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--exec") == 0) {

@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "benchmem.h"
+#include "common.h"
 
-static volatile void *sink;
 static pthread_barrier_t ready;
 
 static void *worker(void *arg) {

@@ -9,17 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "benchmem.h"
-
-static volatile void *sink;
-
-static void work(const char *name, size_t n) {
-    int id = benchmem_region_begin(name);
-    void *p = malloc(n);
-    sink = p;
-    free(p);
-    benchmem_region_end(id, NULL);
-}
+#include "common.h"
 
 static void close_by_proc(int from) {
     int fds[4096], n = 0;

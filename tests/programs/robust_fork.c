@@ -13,18 +13,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "benchmem.h"
+#include "common.h"
 
 extern char **environ;
-static volatile void *sink;
-
-static void work(const char *name, size_t n) {
-    int id = benchmem_region_begin(name);
-    void *p = malloc(n);
-    sink = p;
-    free(p);
-    benchmem_region_end(id, NULL);
-}
 
 static int status_of(pid_t pid) {
     int st;

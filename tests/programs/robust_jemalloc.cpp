@@ -6,9 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "benchmem.h"
-
-static volatile void *sink;
+#include "common.h"
 
 int main(int argc, char **argv) {
     printf("jemalloc in charge: %s\n", dlsym(RTLD_DEFAULT, "mallctl") ? "yes" : "no");

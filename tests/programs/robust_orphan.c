@@ -6,17 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "benchmem.h"
-
-static volatile void *sink;
-
-static void work(const char *name, size_t n) {
-    int id = benchmem_region_begin(name);
-    void *p = malloc(n);
-    sink = p;
-    free(p);
-    benchmem_region_end(id, NULL);
-}
+#include "common.h"
 
 int main(int argc, char **argv) {
     if (argc < 2) return 2;

@@ -8,9 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "benchmem.h"
+#include "common.h"
 
-static volatile void *sink;
 static volatile int handled;
 static int xid;
 static void *xmem;
@@ -37,14 +36,6 @@ static void nest(int d) {
     void *p = malloc(d + 1);
     sink = p;
     if (d < 99) nest(d + 1);
-    free(p);
-    benchmem_region_end(id, NULL);
-}
-
-static void named(const char *name, size_t n) {
-    int id = benchmem_region_begin(name);
-    void *p = malloc(n);
-    sink = p;
     free(p);
     benchmem_region_end(id, NULL);
 }
@@ -81,21 +72,21 @@ int main(int argc, char **argv) {
 
     nest(0);
 
-    named("", 11);
+    work("", 11);
     char big[10 * 1024 + 1];
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = 0;
-    named(big, 12);
+    work(big, 12);
     big[sizeof big - 2] = 'b';
-    named(big, 13);
-    named("\xff\xfe", 14);
-    named("\xfe\xff", 15);
-    named("caf\xc3\xa9", 16);
+    work(big, 13);
+    work("\xff\xfe", 14);
+    work("\xfe\xff", 15);
+    work("caf\xc3\xa9", 16);
 
     for (int i = 0; i < 10000; i++) {
         char name[16];
         snprintf(name, sizeof name, "r%05d", i);
-        named(name, (size_t)(i % 1000) + 1);
+        work(name, (size_t)(i % 1000) + 1);
     }
 
     id = benchmem_region_begin("open_at_exit");

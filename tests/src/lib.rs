@@ -51,12 +51,9 @@ fn build_dir() -> PathBuf {
     d
 }
 
-static BUILD: Mutex<()> = Mutex::new(());
-
 /// Compiles `tests/programs/<name>` (C with gcc, C++ with g++), without optimisation so
 /// that no allocation is elided, and returns the executable. Extra flags may be given.
 pub fn compile(name: &str, flags: &[&str]) -> PathBuf {
-    let _one_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let src = root().join("tests/programs").join(name);
     let stem = Path::new(name)
         .file_stem()
@@ -69,9 +66,10 @@ pub fn compile(name: &str, flags: &[&str]) -> PathBuf {
         format!("-{}", flags.join("").replace(['-', '/', '='], ""))
     };
     let out = build_dir().join(format!("{stem}{suffix}"));
-    // Once per test process. Other test processes (nextest runs each test in its own)
-    // may be executing the program right now: build into a private file and rename it
-    // into place, which never disturbs a running copy or exposes a half-written one.
+    // Once per test process, one build at a time (the lock is held throughout). Other test
+    // processes (nextest runs each test in its own) may be executing the program right
+    // now: build into a private file and rename it into place, which never disturbs a
+    // running copy or exposes a half-written one.
     static BUILT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     if built.contains(&out) {
@@ -249,23 +247,14 @@ impl Blob {
     }
 }
 
-/// Runs `benchmem run --json <tmp> [extra...] -- program args...` and reads the blob.
+/// Runs `benchmem run --json <tmp> [extra...] -- program args...` (60 s limit, core dumps
+/// off) and reads the blob, which stays at `run.json` in the returned directory.
 pub fn measure(
     extra: &[&str],
     program: &Path,
     args: &[&str],
 ) -> (Outcome, Blob, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("run.json");
-    let mut a: Vec<&str> = vec!["run", "--json", json.to_str().unwrap()];
-    a.extend_from_slice(extra);
-    a.push("--");
-    a.push(program.to_str().unwrap());
-    a.extend_from_slice(args);
-    let out = bm(&a);
-    assert!(json.is_file(), "no blob written: {out:?}");
-    let blob = Blob::read(&json);
-    (out, blob, dir)
+    measure_env(extra, &[], program, args)
 }
 
 /// A Python interpreter binary (not a shell shim): `BENCHMEM_TEST_PYTHON`, else the
@@ -312,13 +301,19 @@ pub fn jemalloc() -> PathBuf {
 
 /// Runs `program args...` natively (no benchmem), with a 60 s limit, core dumps off.
 pub fn native(program: &Path, args: &[&str]) -> Outcome {
+    native_env(program, args, &[])
+}
+
+/// Like [`native`], with variables added to the environment.
+pub fn native_env(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let mut cmd = Command::new(program);
-    cmd.args(args);
+    cmd.args(args).envs(env.iter().copied());
     no_core_dumps(&mut cmd);
     run_limited(&mut cmd, Duration::from_secs(60))
 }
 
-/// Like [`measure`], with core dumps off in the measured program and an environment.
+/// Like [`measure`], with variables added to the environment of benchmem (and so of the
+/// program).
 pub fn measure_env(
     extra: &[&str],
     env: &[(&str, &str)],
@@ -332,10 +327,8 @@ pub fn measure_env(
         .args(extra)
         .arg("--")
         .arg(program)
-        .args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+        .args(args)
+        .envs(env.iter().copied());
     no_core_dumps(&mut cmd);
     let out = run_limited(&mut cmd, Duration::from_secs(60));
     assert!(json.is_file(), "no blob written: {out:?}");
@@ -379,21 +372,22 @@ pub fn assert_same_program(native: &Outcome, under: &Outcome) {
     );
 }
 
+/// The strings of array `v` (none when `v` is absent).
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
 impl Blob {
     /// The reasons benchmark `name` is marked incomplete (empty when it is clean).
     pub fn incomplete(&self, name: &str) -> Vec<String> {
-        self.bench(name)["extra_info"]["benchmem_incomplete"]
-            .as_array()
-            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
-            .unwrap_or_default()
+        strings(&self.bench(name)["extra_info"]["benchmem_incomplete"])
     }
 
     /// Run-level notes (`benchmem.notes`).
     pub fn notes(&self) -> Vec<String> {
-        self.json["benchmem"]["notes"]
-            .as_array()
-            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
-            .unwrap_or_default()
+        strings(&self.json["benchmem"]["notes"])
     }
 
     /// Names of the per-process (root) rows.

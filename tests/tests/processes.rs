@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use benchmem_tests::{bm, compile, measure, python, root, Series};
+use benchmem_tests::{bm, compile, measure, measure_env, python, root, Series};
 
 #[test]
 fn forked_and_execed_children_are_measured() {
@@ -36,8 +36,8 @@ fn exit_status_is_the_commands() {
     assert_eq!(out.code(), 3, "{out:?}");
     // The region was never closed: measured to the exit, and said so.
     assert_eq!(blob.series("doomed").total, vec![4096]);
-    let notes = &blob.bench("doomed")["extra_info"]["benchmem_incomplete"];
-    assert!(notes.to_string().contains("never closed"), "{notes}");
+    let why = blob.incomplete("doomed").join(" | ");
+    assert!(why.contains("never closed"), "{why}");
 }
 
 #[test]
@@ -46,8 +46,8 @@ fn killed_command_exits_128_plus_signal() {
     let (out, blob, _d) = measure(&[], &prog, &["signal", "9"]);
     assert_eq!(out.code(), 128 + 9, "{out:?}");
     assert_eq!(blob.series("doomed").total, vec![4096]);
-    let notes = blob.bench("doomed")["extra_info"]["benchmem_incomplete"].to_string();
-    assert!(notes.contains("signal 9"), "{notes}");
+    let why = blob.incomplete("doomed").join(" | ");
+    assert!(why.contains("signal 9"), "{why}");
 }
 
 #[test]
@@ -63,7 +63,7 @@ fn static_binaries_are_refused_with_one_line() {
 #[test]
 fn setuid_binaries_are_refused_with_one_line() {
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc_geteuid() } != 0 {
+    if unsafe { libc::geteuid() } != 0 {
         panic!("this test needs root to chown a setuid copy (CI runs as root)");
     }
     let prog = compile("exit_status.c", &[]);
@@ -89,11 +89,6 @@ fn setuid_binaries_are_refused_with_one_line() {
     assert!(out.stderr.contains("setuid"), "{}", out.stderr);
 }
 
-extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
-}
-
 #[test]
 fn missing_command_is_one_line() {
     let out = bm(&["run", "--", "/no/such/program"]);
@@ -109,6 +104,24 @@ fn python_script(body: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     (dir, path)
 }
 
+/// `python script` under `benchmem run [extra...]`, with the repo's `pytest_benchmem`.
+fn measure_python(
+    extra: &[&str],
+    script: &std::path::Path,
+) -> (
+    benchmem_tests::Outcome,
+    benchmem_tests::Blob,
+    tempfile::TempDir,
+) {
+    let pythonpath = root().join("python");
+    measure_env(
+        extra,
+        &[("PYTHONPATH", pythonpath.to_str().unwrap())],
+        &python(),
+        &[script.to_str().unwrap()],
+    )
+}
+
 #[test]
 fn python_subprocess_with_close_fds_is_followed() {
     let child = compile("fork_exec.c", &[]);
@@ -119,9 +132,7 @@ fn python_subprocess_with_close_fds_is_followed() {
          subprocess.run([{child:?}], check=True, close_fds=True)\n\
          subprocess.run([sys.executable, '-c', 'x = bytearray(1_000_000)'], check=True)\n"
     ));
-    let py = python();
-    std::env::set_var("PYTHONPATH", root().join("python"));
-    let (out, blob, _t) = measure(&[], &py, &[script.to_str().unwrap()]);
+    let (out, blob, _t) = measure_python(&[], &script);
     assert_eq!(out.code(), 0, "{out:?}");
     // The C child ran its own fork and exec: all of its regions arrived.
     assert_eq!(
@@ -149,8 +160,7 @@ fn empty_python_region_counts_nothing_and_repeats_agree() {
          for _ in range(3):\n    with region('empty'):\n        pass\n\
          for _ in range(3):\n    with region('churn'):\n        for _ in range(20): sum([i*i for i in range(20_000)])\n",
     );
-    std::env::set_var("PYTHONPATH", root().join("python"));
-    let (out, blob, _t) = measure(&["--repeats", "2"], &python(), &[script.to_str().unwrap()]);
+    let (out, blob, _t) = measure_python(&["--repeats", "2"], &script);
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(blob.series("empty"), Series::of(6, (0, 0, 0, 0)));
     let churn = blob.series("churn");

@@ -3,22 +3,9 @@
 //! (a statically linked child; statically linked and setuid commands are refused up front,
 //! see processes.rs): exact numbers, or a clear line saying what was not seen.
 
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
-
 use benchmem_tests::{
-    assert_same_program, compile, jemalloc, measure_env, native, run_limited, Outcome, Series,
+    assert_same_program, compile, jemalloc, measure_env, native, native_env, Series,
 };
-
-fn native_env(prog: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
-    let mut cmd = Command::new(prog);
-    cmd.args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run_limited(&mut cmd, Duration::from_secs(60))
-}
 
 fn check_c_regions(blob: &benchmem_tests::Blob) {
     // malloc 1000 → realloc 5000, calloc 100, posix_memalign 256, aligned_alloc 8192.

@@ -32,6 +32,12 @@ fn closes_everything(how: &str) {
     assert_same_program(&nat, &out);
     let (expected, got) = (files(nat_dir.path()), files(dir.path()));
     assert_eq!(expected.len(), 16);
+    let names = |v: &[(String, Vec<u8>)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&got),
+        names(&expected),
+        "the program's files under benchmem"
+    );
     for ((n1, a), (n2, b)) in expected.iter().zip(&got) {
         assert_eq!(n1, n2);
         assert_eq!(

@@ -7,12 +7,16 @@
 
 use std::path::{Path, PathBuf};
 
-use benchmem_tests::{bm, compile, measure_env};
+use benchmem_tests::{bm, compile, measure_env, Outcome};
 use serde_json::{json, Value};
 
 /// Asserts `benchmem args...` refused its input cleanly, naming `what` in one line.
 fn refused(args: &[&str], what: &str) {
-    let out = bm(args);
+    assert_refused(&bm(args), args, what);
+}
+
+/// Asserts `out`, from `benchmem args...`, is a clean refusal naming `what` in one line.
+fn assert_refused(out: &Outcome, args: &[&str], what: &str) {
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(out.code(), 2, "{args:?}: {out:?}");
     assert_eq!(lines.len(), 1, "{args:?}: not one line: {}", out.stderr);
@@ -162,7 +166,7 @@ fn malformed_blobs_are_one_line_and_status_2() {
             continue;
         }
         refused_count += 1;
-        refused(&["show", fs], fs);
+        assert_refused(&show, &["show", fs], fs);
         refused(&["compare", base, fs], fs);
         refused(&["compare", fs, base], fs);
     }

@@ -18,13 +18,15 @@ const N: u64 = 10_000_000;
 /// Fixed costs: the preload's static state, its state file, the code itself.
 const FIXED: u64 = 16 << 20;
 
-fn kb(path: &Path) -> u64 {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .trim()
-        .parse::<u64>()
-        .unwrap()
-        * 1024
+/// What `robust_live` wrote: (its VmHWM in bytes, the allocations its region reported).
+fn hwm_and_allocations(path: &Path) -> (u64, u64) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let n: Vec<u64> = text
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect();
+    assert_eq!(n.len(), 2, "{text:?}");
+    (n[0] * 1024, n[1])
 }
 
 /// Peak RSS of `robust_live` holding N blocks, natively and under the preload, both with
@@ -53,7 +55,10 @@ fn bookkeeping(allocator: Option<&Path>, per_allocation: u64) -> f64 {
     assert_eq!(nat.stdout, format!("ok {N}\n"));
     let pre = run(&f1, true);
     assert_eq!(pre.stdout, nat.stdout);
-    let (native_hwm, preload_hwm) = (kb(&f0), kb(&f1));
+    let (native_hwm, native_allocs) = hwm_and_allocations(&f0);
+    let (preload_hwm, preload_allocs) = hwm_and_allocations(&f1);
+    // The preload really was in the program, counting (else the bound holds vacuously).
+    assert_eq!((native_allocs, preload_allocs), (0, N));
     let extra = preload_hwm.saturating_sub(native_hwm);
     let per = extra as f64 / N as f64;
     eprintln!(
