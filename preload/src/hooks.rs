@@ -299,7 +299,7 @@ unsafe fn realloc_from_arena(p: *mut c_void, size: usize) -> *mut c_void {
     n
 }
 
-/// Shared body of realloc and reallocarray once the new size is known.
+/// Body of a tracked realloc (reallocarray is a realloc once its product is known).
 #[inline(always)]
 unsafe fn realloc_tracked(
     c: &Ctx,
@@ -344,19 +344,14 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
 /// C `reallocarray`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void {
-    let Some(total) = n.checked_mul(size) else {
-        set_errno(libc::ENOMEM);
-        return core::ptr::null_mut();
-    };
-    if !p.is_null() && arena::contains(p) {
-        return realloc_from_arena(p, total);
-    }
-    match enter() {
-        // The product is known not to overflow, so a plain realloc of the padded total
-        // is what reallocarray would do.
-        Ok(c) => realloc_tracked(&c, p, total, |t| (c.real.realloc)(p, t)),
-        Err(Some(r)) => (r.realloc)(p, total),
-        Err(None) => arena::alloc(total, 16),
+    // Once the product is known not to overflow, reallocarray is that realloc (glibc's
+    // is exactly this), padding and bootstrap arena included.
+    match n.checked_mul(size) {
+        Some(total) => realloc(p, total),
+        None => {
+            set_errno(libc::ENOMEM);
+            core::ptr::null_mut()
+        }
     }
 }
 

@@ -15,7 +15,6 @@ type Free = unsafe extern "C" fn(*mut c_void);
 type Usable = unsafe extern "C" fn(*mut c_void) -> usize;
 type Calloc = unsafe extern "C" fn(usize, usize) -> *mut c_void;
 type Realloc = unsafe extern "C" fn(*mut c_void, usize) -> *mut c_void;
-type ReallocArray = unsafe extern "C" fn(*mut c_void, usize, usize) -> *mut c_void;
 type PosixMemalign = unsafe extern "C" fn(*mut *mut c_void, usize, usize) -> c_int;
 type Memalign = unsafe extern "C" fn(usize, usize) -> *mut c_void;
 pub type MmapFn = unsafe extern "C" fn(*mut c_void, usize, c_int, c_int, c_int, i64) -> *mut c_void;
@@ -30,7 +29,6 @@ pub struct Real {
     pub free: Free,
     pub calloc: Calloc,
     pub realloc: Realloc,
-    pub reallocarray: Option<ReallocArray>,
     pub posix_memalign: Option<PosixMemalign>,
     pub aligned_alloc: Option<Memalign>,
     pub memalign: Option<Memalign>,
@@ -193,7 +191,6 @@ unsafe fn lookup() -> Option<Real> {
         free: required!("free", Free),
         calloc: required!("calloc", Calloc),
         realloc: required!("realloc", Realloc),
-        reallocarray: optional!("reallocarray", ReallocArray),
         posix_memalign: optional!("posix_memalign", PosixMemalign),
         aligned_alloc: optional!("aligned_alloc", Memalign),
         memalign: optional!("memalign", Memalign),
