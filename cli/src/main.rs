@@ -1,5 +1,11 @@
 //! The `benchmem` binary: all logic lives in the library (`benchmem_cli`).
 
+/// Runs before Rust's runtime, which reopens closed standard descriptors on /dev/null
+/// and ignores SIGPIPE: the measured command must start with what benchmem was given.
+#[used]
+#[link_section = ".init_array"]
+static CAPTURE_INHERITED: extern "C" fn() = benchmem_launcher::capture_inherited;
+
 fn main() {
     std::process::exit(benchmem_cli::main_with_args(std::env::args_os()));
 }

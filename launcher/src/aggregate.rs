@@ -6,8 +6,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use std::time::Duration;
+
 use crate::collect::{Ending, ProcessReport};
 use crate::rundir::RegionEvent;
+use crate::spawn::Ended;
 use crate::{Exit, Sample, Series, SeriesKind};
 
 /// Series under construction.
@@ -71,15 +74,45 @@ impl Aggregator {
         &mut self,
         repeat: usize,
         reports: Vec<ProcessReport>,
-        main_pid: u32,
-        exit: Exit,
-        stragglers: usize,
+        ended: &Ended,
+        linger: Duration,
     ) {
         if reports.is_empty() {
             self.note("no process reported to benchmem: the program was not interposed (is LD_PRELOAD stripped, or an interpreter statically linked?)".into());
         }
-        if stragglers > 0 {
-            self.note(format!("{stragglers} process(es) were still running when benchmem stopped waiting; their rows are incomplete"));
+        for sig in &ended.forwarded {
+            self.note(format!(
+                "benchmem received {} and passed it on to the command",
+                signal_name(*sig)
+            ));
+        }
+        if !ended.running.is_empty() {
+            let list = |detached: bool| {
+                ended
+                    .running
+                    .iter()
+                    .filter(|s| s.detached == detached)
+                    .map(|s| s.pid.to_string())
+                    .collect::<Vec<_>>()
+            };
+            let (gone, stuck) = (list(true), list(false));
+            if !gone.is_empty() {
+                self.note(format!(
+                    "{} process(es) left the session (daemons) and were not waited for: pid {}; \
+                     their rows are measured up to benchmem's return",
+                    gone.len(),
+                    gone.join(", ")
+                ));
+            }
+            if !stuck.is_empty() {
+                self.note(format!(
+                    "{} process(es) were still running when benchmem stopped waiting, {} s \
+                     after the command ended: pid {}; their rows are incomplete",
+                    stuck.len(),
+                    linger.as_secs_f64(),
+                    stuck.join(", ")
+                ));
+            }
         }
         let mut seen: HashMap<String, usize> = HashMap::new();
         for p in reports {
@@ -94,19 +127,7 @@ impl Aggregator {
             let k = seen.entry(base.clone()).or_insert(0);
             *k += 1;
             let key = if *k == 1 { base } else { format!("{base}#{k}") };
-            // Used for silent images only: of a main pid that exec'd, earlier images ended
-            // by exec, so the silent one is the image the signal killed.
-            let silent_reason = match exit {
-                Exit::Signal(s) if p.pid == main_pid => {
-                    format!("killed by signal {s}: measured up to then")
-                }
-                _ if stragglers > 0 => {
-                    "still running (or killed) when benchmem stopped waiting".into()
-                }
-                _ => "ended without a word to benchmem (killed, crashed, or it exec'd a program \
-                      benchmem cannot enter: statically linked or setuid): measured up to then"
-                    .into(),
-            };
+            let silent_reason = silent_reason(&p, ended, linger);
             let incomplete = (p.ending == Ending::Silent).then(|| silent_reason.clone());
             self.series(SeriesKind::Root, key).samples.push(Sample {
                 stats: p.root,
@@ -156,9 +177,119 @@ impl Aggregator {
     }
 }
 
+/// How a process image that never said how it ended did end, as far as anyone saw.
+fn silent_reason(p: &ProcessReport, ended: &Ended, linger: Duration) -> String {
+    // The command's own status, or that of a descendant benchmem or its parent reaped:
+    // they belong to the pid's last image, which is the silent one.
+    let status = if p.pid == ended.pid {
+        Some(match ended.exit {
+            Exit::Code(c) => (c & 0xff) << 8,
+            Exit::Signal(s) => s & 0x7f,
+        })
+    } else {
+        ended.reaped.get(&p.pid).copied().or(p.reaped)
+    };
+    if let Some(st) = status {
+        if libc::WIFSIGNALED(st) {
+            return format!(
+                "killed by {}: measured up to then",
+                signal_name(libc::WTERMSIG(st))
+            );
+        }
+        return format!(
+            "exited (status {}) without a word to benchmem: it exec'd a program benchmem \
+             cannot enter (statically linked, setuid, another architecture) or one started \
+             without LD_PRELOAD; measured up to the exec",
+            libc::WEXITSTATUS(st)
+        );
+    }
+    if let Some(s) = ended.running.iter().find(|s| s.pid == p.pid) {
+        return if s.detached {
+            "still running when benchmem returned (it left the session, as daemons do): \
+             measured up to then"
+                .into()
+        } else {
+            format!(
+                "still running when benchmem stopped waiting, {} s after the command ended: \
+                 measured up to then",
+                linger.as_secs_f64()
+            )
+        };
+    }
+    if alive(p.pid) {
+        // A descendant of a daemon: not our child, so not in `running`.
+        return "still running when benchmem returned: measured up to then".into();
+    }
+    "ended without a word to benchmem, reaped by a parent benchmem does not see (killed, \
+     crashed, or it exec'd a program benchmem cannot enter): measured up to then"
+        .into()
+}
+
+/// Whether `pid` is a live process (not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+    })
+}
+
+/// `SIGTERM (signal 15)`: the name people grep for, and the number.
+pub fn signal_name(sig: i32) -> String {
+    const NAMES: [&str; 31] = [
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    match usize::try_from(sig)
+        .ok()
+        .and_then(|i| NAMES.get(i.wrapping_sub(1)))
+    {
+        Some(name) => format!("{name} (signal {sig})"),
+        None => format!("signal {sig}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::name_of;
+    use super::{name_of, signal_name};
+
+    #[test]
+    fn signals_by_name() {
+        assert_eq!(signal_name(15), "SIGTERM (signal 15)");
+        assert_eq!(signal_name(13), "SIGPIPE (signal 13)");
+        assert_eq!(signal_name(1), "SIGHUP (signal 1)");
+        assert_eq!(signal_name(31), "SIGSYS (signal 31)");
+        assert_eq!(signal_name(34), "signal 34");
+        assert_eq!(signal_name(0), "signal 0");
+    }
 
     #[test]
     fn names_that_are_not_utf8_stay_distinct() {

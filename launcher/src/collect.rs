@@ -57,6 +57,8 @@ pub struct ProcessReport {
     pub dropped_events: u64,
     /// Problems it ran into, as sentences.
     pub problems: Vec<&'static str>,
+    /// The wait status its parent reaped it with, when the parent ran under the preload.
+    pub reaped: Option<i32>,
 }
 
 /// Reads every state file in `dir`, in start order.
@@ -139,5 +141,6 @@ fn report(st: &ProcessState) -> ProcessReport {
         open,
         dropped_events: h.dropped_events.load(Relaxed),
         problems,
+        reaped: h.reaped_status(),
     }
 }

@@ -11,6 +11,8 @@
 mod aggregate;
 mod aslr;
 mod collect;
+mod forward;
+mod inherit;
 mod options;
 mod preflight;
 mod result;
@@ -18,6 +20,7 @@ mod run;
 mod rundir;
 mod spawn;
 
+pub use inherit::capture as capture_inherited;
 pub use options::{RunError, RunOptions};
 pub use result::{Exit, RunResult, Sample, Series, SeriesKind, Stats};
 pub use run::{find_preload, run, PRELOAD_NAME};

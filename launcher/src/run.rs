@@ -77,15 +77,9 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
         reader.stop();
         agg = collector.join().expect("aggregator thread panicked");
         let ended = ended?;
-        agg.repeat_done(
-            repeat,
-            collect::collect(dir.path()),
-            ended.pid,
-            ended.exit,
-            ended.stragglers,
-        );
+        agg.repeat_done(repeat, collect::collect(dir.path()), &ended, opts.linger);
         exit = ended.exit;
-        if exit != Exit::Code(0) {
+        if exit != Exit::Code(0) || !ended.forwarded.is_empty() {
             break;
         }
     }

@@ -1,25 +1,46 @@
-//! Starting the command, waiting for it and for every descendant it leaves behind.
+//! Starting the command, waiting for it and for every descendant that is part of its
+//! work.
+//!
+//! benchmem is a subreaper: orphans of the command come to it, so it can wait for them
+//! and learn how each ended. A descendant that left the session (`setsid`, as daemons do)
+//! is not part of the command's work: it is not waited for, and keeps running untouched.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Command;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
+use crate::forward::Forwarding;
+use crate::inherit::Inherited;
 use crate::{Exit, RunError};
 
 /// How the command and its descendants ended.
 pub struct Ended {
     /// The command's own exit.
     pub exit: Exit,
-    /// Descendants still running when we stopped waiting.
-    pub stragglers: usize,
     /// The command's pid.
     pub pid: u32,
+    /// Wait status of every descendant benchmem reaped itself (orphans), by pid.
+    pub reaped: HashMap<u32, i32>,
+    /// Descendants still running when benchmem stopped waiting.
+    pub running: Vec<Straggler>,
+    /// Signals sent to benchmem while the command ran, which it passed on.
+    pub forwarded: Vec<i32>,
 }
 
-/// Runs `command` with `env` added, waits for it, then reaps its orphaned descendants for
-/// up to `linger`.
+/// A descendant still running when benchmem returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Straggler {
+    /// Its pid.
+    pub pid: u32,
+    /// It left the command's session (a daemon): never waited for.
+    pub detached: bool,
+}
+
+/// Runs `command` with `env` added, waits for it, then for its descendants still in its
+/// session, for up to `linger`.
 pub fn run(
     command: &[OsString],
     env: &[(&str, OsString)],
@@ -27,17 +48,23 @@ pub fn run(
 ) -> Result<Ended, RunError> {
     become_subreaper();
     let shown = || command[0].to_string_lossy().into_owned();
+    let inherited = Inherited::get();
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let _quiet = IgnoreInterrupts::install();
+    // SAFETY: `apply` makes raw system calls only, which is what may run between fork
+    // and exec. A pre-exec step also makes the standard library fork and `execvp`
+    // (never posix_spawn), so a script without `#!` runs under /bin/sh as a shell runs it.
+    unsafe { cmd.pre_exec(move || inherited.apply()) };
+    let forwarding = Forwarding::install(&inherited);
     let mut child = cmd.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => RunError::NotFound(shown()),
         _ => RunError::Spawn(shown(), e),
     })?;
     let pid = child.id();
+    forwarding.started(pid);
     let status = loop {
         match child.wait() {
             Ok(s) => break s,
@@ -45,15 +72,26 @@ pub fn run(
             Err(e) => return Err(RunError::Spawn(shown(), e)),
         }
     };
+    forwarding.ended();
     let exit = match (status.code(), status.signal()) {
         (Some(c), _) => Exit::Code(c),
         (None, Some(s)) => Exit::Signal(s),
         (None, None) => Exit::Code(1),
     };
+    // After a signal to benchmem the user wants out: report at once.
+    let forwarded = forwarding.received();
+    let linger = if forwarded.is_empty() {
+        linger
+    } else {
+        Duration::ZERO
+    };
+    let (reaped, running) = reap_descendants(linger);
     Ok(Ended {
         exit,
-        stragglers: reap_descendants(linger),
         pid,
+        reaped,
+        running,
+        forwarded,
     })
 }
 
@@ -66,69 +104,54 @@ fn become_subreaper() {
     });
 }
 
-/// Reaps descendants until none is left or `linger` passes; returns how many remain.
-fn reap_descendants(linger: Duration) -> usize {
+/// Reaps descendants until none in our session is left or `linger` passes. Returns the
+/// wait status of each one reaped and the ones still running.
+fn reap_descendants(linger: Duration) -> (HashMap<u32, i32>, Vec<Straggler>) {
     let deadline = Instant::now() + linger;
+    // SAFETY: getsid(0) asks for our own session.
+    let session = unsafe { libc::getsid(0) };
+    let mut reaped = HashMap::new();
     loop {
         let mut status = 0;
         // SAFETY: waitpid with a valid out-pointer.
         let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
         if r > 0 {
+            reaped.insert(r as u32, status);
             continue;
         }
         if r < 0 {
-            // SAFETY: errno of the failed call.
-            let e = unsafe { *libc::__errno_location() };
-            if e == libc::EINTR {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                 continue;
             }
-            return 0; // ECHILD: nobody left
+            return (reaped, Vec::new()); // ECHILD: nobody left
         }
-        if Instant::now() >= deadline {
-            return count_children();
+        let running: Vec<Straggler> = children()
+            .into_iter()
+            .map(|pid| Straggler {
+                pid,
+                // SAFETY: getsid takes a plain pid; -1 (gone) is not our session.
+                detached: unsafe { libc::getsid(pid as libc::pid_t) } != session,
+            })
+            .collect();
+        if running.iter().all(|s| s.detached) || Instant::now() >= deadline {
+            return (reaped, running);
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
-fn count_children() -> usize {
-    let me = std::process::id().to_string();
-    let path = format!("/proc/{me}/task/{me}/children");
-    std::fs::read_to_string(path).map_or(1, |s| s.split_whitespace().count())
-}
-
-/// While the command runs, Ctrl-C and Ctrl-\ are for the command (it gets them from the
-/// terminal too); we stay to report. A handler (not SIG_IGN) so the child, at exec, gets
-/// the default disposition back.
-struct IgnoreInterrupts {
-    old: [(libc::c_int, libc::sigaction); 2],
-}
-
-extern "C" fn ignore(_: libc::c_int) {}
-
-impl IgnoreInterrupts {
-    fn install() -> IgnoreInterrupts {
-        let mut old: [(libc::c_int, libc::sigaction); 2] =
-            // SAFETY: sigaction is plain data.
-            unsafe { [(libc::SIGINT, std::mem::zeroed()), (libc::SIGQUIT, std::mem::zeroed())] };
-        for (sig, prev) in old.iter_mut() {
-            // SAFETY: installing a handler that does nothing.
-            unsafe {
-                let mut sa: libc::sigaction = std::mem::zeroed();
-                sa.sa_sigaction = ignore as extern "C" fn(libc::c_int) as usize;
-                sa.sa_flags = libc::SA_RESTART;
-                libc::sigaction(*sig, &sa, prev);
-            }
-        }
-        IgnoreInterrupts { old }
-    }
-}
-
-impl Drop for IgnoreInterrupts {
-    fn drop(&mut self) {
-        for (sig, prev) in &self.old {
-            // SAFETY: restoring what was there.
-            unsafe { libc::sigaction(*sig, prev, std::ptr::null_mut()) };
+/// Our children now (orphans re-parented to us), from every thread's list.
+fn children() -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
         }
     }
+    out.sort_unstable();
+    out.dedup();
+    out
 }

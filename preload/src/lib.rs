@@ -9,6 +9,7 @@
 //! - [`region`]: the exported region API.
 //! - [`process`]: start, fork, exec and exit; the shared state file.
 //! - [`channel`]: region samples to the launcher.
+//! - [`reaped`]: the `wait` family, telling the launcher how each child ended.
 //! - [`real`], [`tls`], [`spin`], [`sys`]: the plumbing that keeps all of the above from
 //!   ever allocating through malloc or re-entering itself.
 //!
@@ -20,6 +21,7 @@ pub mod hooks;
 pub mod process;
 pub mod ranges;
 pub mod real;
+pub mod reaped;
 pub mod region;
 pub mod spin;
 pub mod sys;

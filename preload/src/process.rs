@@ -154,7 +154,7 @@ fn program_name() -> &'static [u8] {
 }
 
 /// `<dir>/s-<pid>-<image>` NUL-terminated into `buf`.
-fn state_path(buf: &mut [u8; 512], pid: u32, image: u32) -> *const c_char {
+pub(crate) fn state_path(buf: &mut [u8; 512], pid: u32, image: u32) -> *const c_char {
     let d = dir();
     let mut n = d.len();
     buf[..n].copy_from_slice(d);

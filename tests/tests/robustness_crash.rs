@@ -24,7 +24,9 @@ fn dies(how: &str, signal: i32) {
     assert!(s.peak[0] >= 4096 + 3000 && s.peak[0] <= s.total[0], "{s:?}");
     let why = blob.incomplete("doomed").join(" | ");
     assert!(
-        why.contains(&format!("killed by signal {signal}")) && why.contains("never closed"),
+        why.contains("killed by SIG")
+            && why.contains(&format!("(signal {signal})"))
+            && why.contains("never closed"),
         "{why}"
     );
     // The process row too.

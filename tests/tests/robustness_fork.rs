@@ -42,7 +42,7 @@ fn vfork_child_exit_does_not_end_the_parent() {
     assert_same_program(&nat, &out);
     assert_eq!(out.code(), 128 + 9);
     let why = blob.incomplete("robust_fork").join(" | ");
-    assert!(why.contains("killed by signal 9"), "{why:?}");
+    assert!(why.contains("killed by SIGKILL (signal 9)"), "{why:?}");
 }
 
 #[test]

@@ -22,7 +22,7 @@ use crate::Stats;
 /// First word of a valid state file.
 pub const MAGIC: u64 = 0x3156_4d45_4d48_4342; // "BCHMEMV1", little-endian
 /// Layout version; bumped on any change to this file.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Regions open at the same time in one process, the root included.
 pub const MAX_OPEN_REGIONS: usize = 256;
 /// Threads with a counter slot of their own; later threads share an atomic overflow slot.
@@ -48,6 +48,9 @@ pub const PROBLEM_EVENTS_LOST: u64 = 1 << 2;
 /// Problem bit: C++ `operator new`/`delete` come from the allocator itself (jemalloc,
 /// tcmalloc built with C++ support), not through malloc/free, so they are not counted.
 pub const PROBLEM_NEW_BYPASSES_MALLOC: u64 = 1 << 3;
+
+/// Set in [`Header::reaped`] when the low 16 bits hold a wait status.
+pub const REAPED_KNOWN: u32 = 1 << 31;
 
 /// Region slot is unused.
 pub const REGION_FREE: u32 = 0;
@@ -79,6 +82,10 @@ pub struct Header {
     pub dropped_events: AtomicU64,
     /// `PROBLEM_*` bits.
     pub problems: AtomicU64,
+    /// How the process ended as its parent saw it: `REAPED_KNOWN | wait status`, written
+    /// by the parent's preload when its `wait` family call reaps this pid (0: not seen).
+    /// A process killed by a signal cannot say so itself; its parent can.
+    pub reaped: AtomicU32,
     /// Length of `name`.
     pub name_len: AtomicU32,
     /// Name of the root region (`BENCHMEM_REGION` or the program's basename).
@@ -229,6 +236,15 @@ impl ProcessState {
     /// Whether the header says this is a state file of this layout.
     pub fn is_valid(&self) -> bool {
         self.header.magic.load(Relaxed) == MAGIC && self.header.version.load(Relaxed) == VERSION
+    }
+}
+
+impl Header {
+    /// The wait status the parent reaped this process with, if a parent under the preload
+    /// reaped it.
+    pub fn reaped_status(&self) -> Option<i32> {
+        let v = self.reaped.load(Relaxed);
+        (v & REAPED_KNOWN != 0).then_some((v & 0xffff) as i32)
     }
 }
 

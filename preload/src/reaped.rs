@@ -1,0 +1,231 @@
+//! How a child ended, as its parent saw it.
+//!
+//! A process killed by a signal (SIGTERM from `Pool.terminate()`, SIGPIPE in a pipeline)
+//! cannot tell its state file anything. Its parent learns the wait status when it reaps
+//! it, and when the parent runs under the preload too, its `wait` family call writes that
+//! status into the child's newest state file (`Header::reaped`), so the launcher can say
+//! "killed by SIGPIPE" instead of guessing. The launcher reaps orphans itself and knows
+//! their status without this.
+//!
+//! The hooks call the real functions first (they stay cancellation points and keep every
+//! semantic) and then do a few file operations on a state file of this run, only when a
+//! child was actually reaped: one `open`/`pwrite`/`close` per process ended, beside the
+//! fork and exit it pairs with.
+
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use benchmem_wire::state::{Header, REAPED_KNOWN};
+
+use crate::{process, sys, tls};
+
+type Wait4 = unsafe extern "C" fn(libc::pid_t, *mut c_int, c_int, *mut c_void) -> libc::pid_t;
+type Waitpid = unsafe extern "C" fn(libc::pid_t, *mut c_int, c_int) -> libc::pid_t;
+type Wait = unsafe extern "C" fn(*mut c_int) -> libc::pid_t;
+type Wait3 = unsafe extern "C" fn(*mut c_int, c_int, *mut c_void) -> libc::pid_t;
+type Waitid =
+    unsafe extern "C" fn(libc::idtype_t, libc::id_t, *mut libc::siginfo_t, c_int) -> c_int;
+
+/// `dlsym(RTLD_NEXT, name)`, looked up once and kept in `slot`.
+///
+/// # Safety
+/// `name` is NUL-terminated and names a function of type `T` (a function pointer).
+unsafe fn next<T: Copy>(slot: &AtomicUsize, name: &[u8]) -> Option<T> {
+    let mut p = slot.load(Ordering::Acquire);
+    if p == 0 {
+        // dlsym may allocate: those calls are ours, not the program's.
+        let _g = tls::Guard::enter();
+        // SAFETY: name is NUL-terminated (caller's contract).
+        p = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()) } as usize;
+        slot.store(p, Ordering::Release);
+    }
+    // SAFETY: T is a function pointer type matching the symbol (caller's contract), of
+    // the size of usize.
+    (p != 0).then(|| unsafe { core::mem::transmute_copy::<usize, T>(&p) })
+}
+
+/// What a hook returns when libc lacks the function (never on glibc): -1 with ENOSYS.
+fn unavailable<T: From<i8>>() -> T {
+    // SAFETY: this thread's errno slot.
+    unsafe { *libc::__errno_location() = libc::ENOSYS };
+    T::from(-1)
+}
+
+/// Writes `status` into the newest state file of `pid` in this run, if there is one.
+fn record(pid: libc::pid_t, status: c_int) {
+    if pid <= 0 || !process::reporting() {
+        return;
+    }
+    sys::keep_errno(|| {
+        let mut buf = [0u8; 512];
+        let mut newest = -1;
+        for image in 0..4096u32 {
+            let path = process::state_path(&mut buf, pid as u32, image);
+            // SAFETY: path is NUL-terminated; open does not allocate.
+            let fd = unsafe { libc::open(path, libc::O_WRONLY | libc::O_CLOEXEC) };
+            if fd < 0 {
+                break;
+            }
+            if newest >= 0 {
+                // SAFETY: an fd this function opened.
+                unsafe { libc::close(newest) };
+            }
+            newest = fd;
+        }
+        if newest < 0 {
+            return;
+        }
+        let value = (REAPED_KNOWN | (status as u32 & 0xffff)).to_ne_bytes();
+        let at = core::mem::offset_of!(Header, reaped) as libc::off_t;
+        // SAFETY: writes 4 bytes of our own state file at the field's offset (the header
+        // starts the file); the field is an aligned u32 read only by the launcher.
+        unsafe {
+            libc::pwrite(newest, value.as_ptr().cast(), value.len(), at);
+            libc::close(newest);
+        }
+    });
+}
+
+/// Records the outcome of a call that returned `pid` with `status` (null: not asked).
+///
+/// # Safety
+/// `status` is null or points to the status the real call just wrote.
+unsafe fn after(pid: libc::pid_t, status: *const c_int) {
+    if pid > 0 && !status.is_null() {
+        // SAFETY: caller's contract.
+        let s = unsafe { *status };
+        // Stopped or continued children are not ended.
+        if libc::WIFEXITED(s) || libc::WIFSIGNALED(s) {
+            record(pid, s);
+        }
+    }
+}
+
+/// `wait4`, recording the status of a child it reaps.
+///
+/// # Safety
+/// As `wait4(2)`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn wait4(
+    pid: libc::pid_t,
+    status: *mut c_int,
+    options: c_int,
+    rusage: *mut c_void,
+) -> libc::pid_t {
+    static REAL: AtomicUsize = AtomicUsize::new(0);
+    // SAFETY: the symbol is libc's wait4.
+    let Some(real) = (unsafe { next::<Wait4>(&REAL, b"wait4\0") }) else {
+        return unavailable();
+    };
+    // A caller that passes no status still reaps: ask for it ourselves.
+    let mut own = 0;
+    let out = if status.is_null() { &mut own } else { status };
+    // SAFETY: forwarding the caller's arguments (out is valid).
+    let r = unsafe { real(pid, out, options, rusage) };
+    // SAFETY: out holds what the real call wrote when r > 0.
+    unsafe { after(r, out) };
+    r
+}
+
+/// `waitpid`, recording the status of a child it reaps.
+///
+/// # Safety
+/// As `waitpid(2)`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn waitpid(
+    pid: libc::pid_t,
+    status: *mut c_int,
+    options: c_int,
+) -> libc::pid_t {
+    static REAL: AtomicUsize = AtomicUsize::new(0);
+    // SAFETY: the symbol is libc's waitpid.
+    let Some(real) = (unsafe { next::<Waitpid>(&REAL, b"waitpid\0") }) else {
+        return unavailable();
+    };
+    let mut own = 0;
+    let out = if status.is_null() { &mut own } else { status };
+    // SAFETY: forwarding the caller's arguments (out is valid).
+    let r = unsafe { real(pid, out, options) };
+    // SAFETY: as in `wait4`.
+    unsafe { after(r, out) };
+    r
+}
+
+/// `wait`, recording the status of the child it reaps.
+///
+/// # Safety
+/// As `wait(2)`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn wait(status: *mut c_int) -> libc::pid_t {
+    static REAL: AtomicUsize = AtomicUsize::new(0);
+    // SAFETY: the symbol is libc's wait.
+    let Some(real) = (unsafe { next::<Wait>(&REAL, b"wait\0") }) else {
+        return unavailable();
+    };
+    let mut own = 0;
+    let out = if status.is_null() { &mut own } else { status };
+    // SAFETY: forwarding the caller's argument (out is valid).
+    let r = unsafe { real(out) };
+    // SAFETY: as in `wait4`.
+    unsafe { after(r, out) };
+    r
+}
+
+/// `wait3`, recording the status of a child it reaps.
+///
+/// # Safety
+/// As `wait3(2)`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn wait3(
+    status: *mut c_int,
+    options: c_int,
+    rusage: *mut c_void,
+) -> libc::pid_t {
+    static REAL: AtomicUsize = AtomicUsize::new(0);
+    // SAFETY: the symbol is libc's wait3.
+    let Some(real) = (unsafe { next::<Wait3>(&REAL, b"wait3\0") }) else {
+        return unavailable();
+    };
+    let mut own = 0;
+    let out = if status.is_null() { &mut own } else { status };
+    // SAFETY: forwarding the caller's arguments (out is valid).
+    let r = unsafe { real(out, options, rusage) };
+    // SAFETY: as in `wait4`.
+    unsafe { after(r, out) };
+    r
+}
+
+/// `waitid`, recording the outcome of a child it reaps (or peeks at with `WNOWAIT`).
+///
+/// # Safety
+/// As `waitid(2)`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn waitid(
+    idtype: libc::idtype_t,
+    id: libc::id_t,
+    info: *mut libc::siginfo_t,
+    options: c_int,
+) -> c_int {
+    static REAL: AtomicUsize = AtomicUsize::new(0);
+    // SAFETY: the symbol is libc's waitid.
+    let Some(real) = (unsafe { next::<Waitid>(&REAL, b"waitid\0") }) else {
+        return unavailable();
+    };
+    // SAFETY: forwarding the caller's arguments.
+    let r = unsafe { real(idtype, id, info, options) };
+    if r == 0 && !info.is_null() {
+        // SAFETY: the real call filled *info; si_pid/si_status are valid for SIGCHLD.
+        let (code, pid, st) = unsafe { ((*info).si_code, (*info).si_pid(), (*info).si_status()) };
+        // Rebuild the wait status the other calls would have given.
+        let status = match code {
+            libc::CLD_EXITED => Some((st & 0xff) << 8),
+            libc::CLD_KILLED => Some(st & 0x7f),
+            libc::CLD_DUMPED => Some((st & 0x7f) | 0x80),
+            _ => None,
+        };
+        if let Some(s) = status {
+            record(pid, s);
+        }
+    }
+    r
+}
