@@ -12,6 +12,7 @@ mod aggregate;
 mod aslr;
 mod collect;
 mod options;
+mod platforms;
 mod preflight;
 mod result;
 mod run;

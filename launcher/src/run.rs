@@ -8,7 +8,7 @@ use benchmem_wire::names::{ENV_DIR, ENV_PRELOAD};
 
 use crate::aggregate::Aggregator;
 use crate::rundir::RunDir;
-use crate::{aslr, collect, preflight, spawn, Exit, RunError, RunOptions, RunResult};
+use crate::{aslr, collect, platforms, preflight, spawn, Exit, RunError, RunOptions, RunResult};
 
 /// File name of the preload library.
 pub const PRELOAD_NAME: &str = "libbenchmem_preload.so";
@@ -49,6 +49,7 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
         None => find_preload()?,
     };
     let preload = std::fs::canonicalize(&preload).unwrap_or(preload);
+    let preload_entry = platforms::preload_entry(&preload);
     let started = SystemTime::now();
     let mut agg = Aggregator::default();
     if !opts.keep_aslr {
@@ -63,7 +64,7 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
     for repeat in 0..opts.repeats.max(1) {
         let dir = RunDir::create().map_err(RunError::Setup)?;
         let env = vec![
-            ("LD_PRELOAD", ld_preload(preload.as_os_str())),
+            ("LD_PRELOAD", ld_preload(&preload_entry)),
             (ENV_DIR, dir.path().as_os_str().to_owned()),
         ];
         let (tx, rx) = crossbeam_channel::unbounded();

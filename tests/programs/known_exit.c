@@ -1,4 +1,4 @@
-/* Built as sanitizer variants by tests/tests/builds.rs. Region "known" is one
+/* Built as sanitizer and 32-bit variants by tests/tests/builds.rs. Region "known" is one
  * malloc(1000) and its free; a line goes to stdout and one to stderr; exits with argv[1].
  * With a second argument it overflows a signed int, which UBSan reports on stderr. */
 #include <limits.h>

@@ -1,11 +1,14 @@
-//! Builds benchmem must run unharmed though it must not measure them: sanitizer builds
-//! whose runtime replaces the allocator. And one it measures as any other: UBSan, whose
-//! runtime leaves malloc alone.
+//! Builds benchmem must run unharmed though it cannot (or must not) measure them:
+//! sanitizer builds whose runtime replaces the allocator, and 32-bit descendants. And one
+//! it measures as any other: UBSan, whose runtime leaves malloc alone.
 
 use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 use benchmem_tests::{
-    assert_same_program, compile, measure, measure_env, native, native_env, Series,
+    assert_same_program, benchmem, compile, measure, measure_env, native, native_env, run_limited,
+    Series,
 };
 
 /// Runs a sanitizer build natively and under benchmem: the same program, unmeasured, and
@@ -77,4 +80,52 @@ fn an_undefined_behaviour_sanitizer_build_is_measured_exactly() {
     );
     assert_eq!(blob.series("known"), Series::of(1, (1000, 1000, 1, 0)));
     assert!(blob.notes().is_empty(), "{:?}", blob.notes());
+}
+
+#[test]
+fn a_32_bit_child_keeps_its_output_and_status_its_own() {
+    let prog = compile("known_exit.c", &["-m32"]);
+    let script = format!("'{}' 3; s=$?; echo after $s; exit $s", prog.display());
+    let alone = native(Path::new("/bin/sh"), &["-c", &script]);
+    assert_eq!(alone.code(), 3, "{alone:?}");
+    let (under, blob, _dir) = measure(&[], Path::new("/bin/sh"), &["-c", &script]);
+    assert_same_program(&alone, &under);
+    // The loader of the 32-bit program says nothing about our 64-bit preload: the
+    // program's stderr comes first and unchanged, then only benchmem's report.
+    let ours = under.stderr.strip_prefix(&alone.stderr).unwrap_or_else(|| {
+        panic!("the program's stderr differs under benchmem\nnative: {alone:?}\nunder: {under:?}")
+    });
+    assert!(
+        !ours.contains("ld.so") && !ours.contains("ELFCLASS"),
+        "{ours}"
+    );
+    // The 64-bit shell around it is measured as before.
+    assert!(
+        blob.process_rows().contains(&"sh".to_string()),
+        "{:?}",
+        blob.names()
+    );
+}
+
+#[test]
+fn a_32_bit_child_under_env_and_python_is_left_alone_too() {
+    let prog = compile("known_exit.c", &["-m32"]);
+    let py = benchmem_tests::python();
+    let code = format!(
+        "import subprocess, sys; sys.exit(subprocess.run(['env', '{}', '0']).returncode)",
+        prog.display()
+    );
+    let under = run_limited(
+        Command::new(benchmem())
+            .args(["run", "--"])
+            .arg(&py)
+            .args(["-c", &code]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(under.code(), 0, "{under:?}");
+    assert_eq!(under.stdout, "known_exit: done\n");
+    assert!(
+        under.stderr.starts_with("known_exit: own stderr\n") && !under.stderr.contains("ld.so"),
+        "{under:?}"
+    );
 }
