@@ -14,6 +14,7 @@ mod collect;
 mod forward;
 mod inherit;
 mod options;
+mod platforms;
 mod preflight;
 mod result;
 mod run;

@@ -4,6 +4,12 @@
 //! loader) and for secure-execution ones (setuid/setgid to another user, file
 //! capabilities). Measuring them would give silent zeros, the worst failure, so we refuse
 //! with one clear line instead.
+//!
+//! Sanitizer builds (ASan, TSan, MSan, HWASan, LSan) are the opposite case: the loader
+//! would load our preload, but their runtime replaces the allocator and insists on being
+//! in front of it (ASan aborts otherwise; the others lose the allocating frame from their
+//! reports and have their own bookkeeping counted as the program's). The program must not
+//! be harmed, so those are run as they are, without the preload, and reported unmeasured.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
@@ -36,12 +42,31 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0)
 }
 
-/// Refuses programs the preload cannot enter. Follows one `#!` interpreter.
-pub fn check(path: &Path) -> Result<(), RunError> {
+/// Refuses programs the preload cannot enter. Follows one `#!` interpreter. `Ok(Some(why))`
+/// when the program must run without the preload (a sanitizer build), `why` being the
+/// note for the user.
+pub fn check(path: &Path) -> Result<Option<String>, RunError> {
     check_one(path, 0)
 }
 
-fn check_one(path: &Path, depth: u32) -> Result<(), RunError> {
+/// Why the command must run without the preload when the user's own `LD_PRELOAD` already
+/// loads a sanitizer runtime: ours would have to come first, which the runtime forbids.
+pub fn preloaded_sanitizer() -> Option<String> {
+    let list = std::env::var_os("LD_PRELOAD")?;
+    list.as_bytes()
+        .split(|&b| b == b':' || b == b' ')
+        .find_map(|lib| Some((sanitizer_of_library(lib)?, lib)))
+        .map(|(s, lib)| {
+            format!(
+                "LD_PRELOAD loads the {} runtime ({}), which replaces the allocator and must \
+                 be loaded first, so the command was run without benchmem and is not measured",
+                s.name,
+                String::from_utf8_lossy(lib)
+            )
+        })
+}
+
+fn check_one(path: &Path, depth: u32) -> Result<Option<String>, RunError> {
     let shown = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|_| RunError::NotFound(shown.clone()))?;
     if is_secure_exec(path, &meta) {
@@ -56,12 +81,12 @@ fn check_one(path: &Path, depth: u32) -> Result<(), RunError> {
         if let Some(interp) = interpreter(head) {
             return check_one(Path::new(OsStr::from_bytes(interp)), 1);
         }
-        return Ok(());
+        return Ok(None);
     }
     if head.starts_with(b"\x7fELF") {
         return check_elf(path, &shown);
     }
-    Ok(()) // not ELF, not a script: let exec decide
+    Ok(None) // not ELF, not a script: let exec decide
 }
 
 fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -105,13 +130,13 @@ fn has_capabilities(path: &Path) -> bool {
     n > 0
 }
 
-fn check_elf(path: &Path, shown: &str) -> Result<(), RunError> {
+fn check_elf(path: &Path, shown: &str) -> Result<Option<String>, RunError> {
     // Only the ELF header and the program headers are needed, not the whole (possibly
     // large) program.
     let mut head = [0u8; 64];
     let mut f = File::open(path).map_err(|_| RunError::NotFound(shown.to_string()))?;
     if read_up_to(&mut f, &mut head).unwrap_or(0) < 64 || head[5] != 1 {
-        return Ok(()); // not little-endian ELF we understand: let exec decide
+        return Ok(None); // not little-endian ELF we understand: let exec decide
     }
     if head[4] != 2 {
         return Err(RunError::WrongAbi(shown.to_string(), "32-bit"));
@@ -131,11 +156,178 @@ fn check_elf(path: &Path, shown: &str) -> Result<(), RunError> {
         .unwrap_or(0);
     let table = Elf(&table[..read]);
     let has_interp = (0..phnum).any(|i| table.u32(i * phentsize) == PT_INTERP);
-    if has_interp {
-        Ok(())
-    } else {
-        Err(RunError::Static(shown.to_string()))
+    if !has_interp {
+        return Err(RunError::Static(shown.to_string()));
     }
+    Ok(sanitizer(&mut f, &elf).map(|s| {
+        format!(
+            "{shown} is {} {} build: its sanitizer runtime replaces the allocator and must be \
+             loaded first, so it was run without benchmem and is not measured",
+            s.article, s.name
+        )
+    }))
+}
+
+/// A sanitizer whose runtime replaces malloc.
+#[derive(Debug, PartialEq, Eq)]
+struct Sanitizer {
+    /// As in the runtime's file and symbol names: `libasan.so`, `__asan_init`.
+    key: &'static str,
+    name: &'static str,
+    article: &'static str,
+}
+
+/// UBSan is not here: its runtime leaves malloc alone, so its builds are measured.
+const SANITIZERS: [Sanitizer; 5] = [
+    Sanitizer {
+        key: "asan",
+        name: "AddressSanitizer",
+        article: "an",
+    },
+    Sanitizer {
+        key: "hwasan",
+        name: "HWAddressSanitizer",
+        article: "an",
+    },
+    Sanitizer {
+        key: "tsan",
+        name: "ThreadSanitizer",
+        article: "a",
+    },
+    Sanitizer {
+        key: "msan",
+        name: "MemorySanitizer",
+        article: "a",
+    },
+    Sanitizer {
+        key: "lsan",
+        name: "LeakSanitizer",
+        article: "a",
+    },
+];
+
+/// Stands for a runtime linked into the program whose kind its symbols do not tell.
+const SOME_SANITIZER: Sanitizer = Sanitizer {
+    key: "",
+    name: "sanitizer",
+    article: "a",
+};
+
+/// The sanitizer whose runtime library this is: gcc's `libasan.so.8`, clang's
+/// `libclang_rt.asan-x86_64.so` or `libclang_rt.asan.so`, by path or bare name.
+fn sanitizer_of_library(lib: &[u8]) -> Option<&'static Sanitizer> {
+    let base = lib.rsplit(|&b| b == b'/').next()?;
+    let rest = base.strip_prefix(b"lib")?;
+    let rest = rest.strip_prefix(b"clang_rt.").unwrap_or(rest);
+    let key = rest.split(|&b| b == b'.' || b == b'-').next()?;
+    let is_library = base.windows(3).any(|w| w == b".so");
+    SANITIZERS
+        .iter()
+        .find(|s| s.key.as_bytes() == key && is_library)
+}
+
+/// The sanitizer whose initialisation this symbol is (`__asan_init`). Instrumented code
+/// references it, so it names the sanitizer whether the runtime is a library or linked in.
+fn sanitizer_of_symbol(name: &[u8]) -> Option<&'static Sanitizer> {
+    let key = name.strip_prefix(b"__")?.strip_suffix(b"_init")?;
+    SANITIZERS.iter().find(|s| s.key.as_bytes() == key)
+}
+
+const SHT_SYMTAB: u32 = 2;
+const SHT_DYNAMIC: u32 = 6;
+const SHT_DYNSYM: u32 = 11;
+const DT_NEEDED: u64 = 1;
+/// Bounds what is read of one section: beyond it the program is not judged a sanitizer
+/// build (runtimes' own tables are far smaller).
+const MAX_SECTION: u64 = 256 << 20;
+
+/// Which sanitizer runtime the program loads or contains, from its section headers (the
+/// loader does not need them, but every toolchain writes them; a program stripped of them
+/// is taken as no sanitizer build).
+///
+/// - A runtime library in DT_NEEDED (gcc's default, clang's `-shared-libsan`), or an
+///   instrumentation symbol (`__asan_init`) in the dynamic symbols.
+/// - A runtime linked in (gcc's `-static-libasan`, clang's default): the program exports
+///   `malloc` itself beside the runtime's weak `__sanitizer_*` hooks; the kind comes from
+///   the full symbol table when it is still there.
+fn sanitizer(f: &mut File, elf: &Elf) -> Option<&'static Sanitizer> {
+    let (shoff, shentsize, shnum) = (elf.u64(40), elf.u16(58) as usize, elf.u16(60) as usize);
+    if shoff == 0 || shentsize != 64 {
+        return None;
+    }
+    let headers = read_at(f, shoff, (shentsize * shnum) as u64)?;
+    let sections: Vec<Section> = (0..shnum)
+        .map(|i| {
+            let h = Elf(&headers[i * 64..(i + 1) * 64]);
+            Section {
+                kind: h.u32(4),
+                offset: h.u64(24),
+                size: h.u64(32),
+                link: h.u32(40) as usize,
+            }
+        })
+        .collect();
+    let mut table = |kind: u32| -> Option<(Vec<u8>, Vec<u8>)> {
+        let s = sections.iter().find(|s| s.kind == kind)?;
+        let strings = sections.get(s.link)?;
+        Some((
+            read_at(f, s.offset, s.size)?,
+            read_at(f, strings.offset, strings.size)?,
+        ))
+    };
+    if let Some((dynamic, strings)) = table(SHT_DYNAMIC) {
+        let needed = dynamic.chunks_exact(16).filter_map(|d| {
+            let d = Elf(d);
+            (d.u64(0) == DT_NEEDED).then(|| c_str(&strings, d.u64(8)))
+        });
+        if let Some(s) = needed.flatten().find_map(sanitizer_of_library) {
+            return Some(s);
+        }
+    }
+    let (symbols, strings) = table(SHT_DYNSYM)?;
+    let (mut exports_malloc, mut has_hooks) = (false, false);
+    for sym in symbols.chunks_exact(24) {
+        let sym = Elf(sym);
+        let Some(name) = c_str(&strings, sym.u32(0) as u64) else {
+            continue;
+        };
+        if let Some(s) = sanitizer_of_symbol(name) {
+            return Some(s);
+        }
+        exports_malloc |= name == b"malloc" && sym.u16(6) != 0;
+        has_hooks |= name.starts_with(b"__sanitizer_");
+    }
+    if !(exports_malloc && has_hooks) {
+        return None;
+    }
+    let named = table(SHT_SYMTAB).and_then(|(symbols, strings)| {
+        symbols
+            .chunks_exact(24)
+            .find_map(|sym| sanitizer_of_symbol(c_str(&strings, Elf(sym).u32(0) as u64)?))
+    });
+    Some(named.unwrap_or(&SOME_SANITIZER))
+}
+
+struct Section {
+    kind: u32,
+    offset: u64,
+    size: u64,
+    link: usize,
+}
+
+fn read_at(f: &mut File, offset: u64, len: u64) -> Option<Vec<u8>> {
+    if len > MAX_SECTION {
+        return None;
+    }
+    let mut buf = vec![0u8; len as usize];
+    f.seek(SeekFrom::Start(offset)).ok()?;
+    (read_up_to(f, &mut buf).ok()? == buf.len()).then_some(buf)
+}
+
+/// The NUL-terminated string at `at` in a string table.
+fn c_str(table: &[u8], at: u64) -> Option<&[u8]> {
+    let rest = table.get(usize::try_from(at).ok()?..)?;
+    rest.iter().position(|&b| b == 0).map(|end| &rest[..end])
 }
 
 const PT_INTERP: u32 = 3;
@@ -183,6 +375,23 @@ mod tests {
             e.to_string(),
             "cannot run `no-such-program-xyz`: no such executable file (check the name and PATH)"
         );
+    }
+
+    #[test]
+    fn sanitizer_runtimes_are_known_by_their_library_names() {
+        let key = |lib: &str| sanitizer_of_library(lib.as_bytes()).map(|s| s.key);
+        assert_eq!(key("libasan.so.8"), Some("asan"));
+        assert_eq!(key("/usr/lib/x86_64-linux-gnu/libtsan.so.2"), Some("tsan"));
+        assert_eq!(key("libclang_rt.asan-x86_64.so"), Some("asan"));
+        assert_eq!(key("libclang_rt.hwasan.so"), Some("hwasan"));
+        assert_eq!(key("libubsan.so.1"), None);
+        assert_eq!(key("libasan_preinit.o"), None);
+        assert_eq!(key("libmsan_helpers.so"), None);
+        assert_eq!(
+            sanitizer_of_symbol(b"__msan_init").map(|s| s.key),
+            Some("msan")
+        );
+        assert_eq!(sanitizer_of_symbol(b"__ubsan_handle_add_overflow"), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Running a command under the preload, repeat by repeat.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -8,7 +8,7 @@ use benchmem_wire::names::{ENV_DIR, ENV_PRELOAD};
 
 use crate::aggregate::Aggregator;
 use crate::rundir::RunDir;
-use crate::{aslr, collect, preflight, spawn, Exit, RunError, RunOptions, RunResult};
+use crate::{aslr, collect, platforms, preflight, spawn, Exit, RunError, RunOptions, RunResult};
 
 /// File name of the preload library.
 pub const PRELOAD_NAME: &str = "libbenchmem_preload.so";
@@ -40,12 +40,16 @@ pub fn find_preload() -> Result<PathBuf, RunError> {
 pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
     let program = opts.command.first().ok_or(RunError::NoCommand)?;
     let resolved = preflight::resolve(program)?;
-    preflight::check(&resolved)?;
+    let unmeasured = preflight::check(&resolved)?.or_else(preflight::preloaded_sanitizer);
+    if let Some(why) = unmeasured {
+        return run_unmeasured(opts, why);
+    }
     let preload = match &opts.preload {
         Some(p) => p.clone(),
         None => find_preload()?,
     };
     let preload = std::fs::canonicalize(&preload).unwrap_or(preload);
+    let preload_entry = platforms::preload_entry(&preload);
     let started = SystemTime::now();
     let mut agg = Aggregator::default();
     if !opts.keep_aslr {
@@ -60,7 +64,7 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
     for repeat in 0..opts.repeats.max(1) {
         let dir = RunDir::create().map_err(RunError::Setup)?;
         let env = vec![
-            ("LD_PRELOAD", ld_preload(&preload)),
+            ("LD_PRELOAD", ld_preload(&preload_entry)),
             (ENV_DIR, dir.path().as_os_str().to_owned()),
         ];
         let (tx, rx) = crossbeam_channel::unbounded();
@@ -98,10 +102,36 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
     })
 }
 
+/// Runs the command as it is, repeat by repeat as [`run`] would, without the preload and
+/// with address-space randomization left alone: a program benchmem must not enter. No
+/// rows: nothing was measured, and zeros would read as a measurement; `why` says so.
+fn run_unmeasured(opts: &RunOptions, why: String) -> Result<RunResult, RunError> {
+    let started = SystemTime::now();
+    let mut exit = Exit::Code(0);
+    for _ in 0..opts.repeats.max(1) {
+        exit = spawn::run(&opts.command, &[], opts.linger)?.exit;
+        if exit != Exit::Code(0) {
+            break;
+        }
+    }
+    Ok(RunResult {
+        command: opts
+            .command
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        repeats: opts.repeats.max(1),
+        series: Vec::new(),
+        exit,
+        started,
+        notes: vec![why],
+    })
+}
+
 /// Our library first, then whatever the user already preloads (their allocator stays
 /// the one our hooks call through to).
-fn ld_preload(ours: &Path) -> OsString {
-    let mut v = ours.as_os_str().to_owned();
+fn ld_preload(ours: &OsStr) -> OsString {
+    let mut v = ours.to_owned();
     if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|e| !e.is_empty()) {
         v.push(":");
         v.push(existing);
