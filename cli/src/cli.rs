@@ -95,12 +95,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub keep_aslr: bool,
     /// The program to measure and its arguments (after `--`).
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
+    /// A mistyped option before it is clap's error, not the command: only the arguments
+    /// after the program's name may start with `-` without `--`.
+    #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 

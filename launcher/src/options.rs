@@ -41,6 +41,9 @@ pub enum RunError {
     /// The program does not exist or is not executable.
     #[error("cannot run `{0}`: no such executable file (check the name and PATH)")]
     NotFound(String),
+    /// The program cannot be started, and why, in words that point at the fix.
+    #[error("cannot run `{0}`: {1}")]
+    CannotRun(String, String),
     /// The program is statically linked: the dynamic loader never runs, so LD_PRELOAD is ignored.
     #[error("cannot measure `{0}`: it is statically linked, so LD_PRELOAD cannot interpose its allocator; link it dynamically")]
     Static(String),

@@ -20,22 +20,46 @@ use std::path::{Path, PathBuf};
 
 use crate::RunError;
 
-/// Finds `program` the way `execvp` would.
+/// Finds `program` the way `execvp` would; when it cannot, says why in words that point
+/// at the fix (not executable, a directory, only in the current directory).
 pub fn resolve(program: &OsStr) -> Result<PathBuf, RunError> {
     let shown = || program.to_string_lossy().into_owned();
+    let cannot = |why: String| RunError::CannotRun(shown(), why);
     if program.as_bytes().contains(&b'/') {
         let p = PathBuf::from(program);
-        return if is_executable(&p) {
-            Ok(p)
-        } else {
-            Err(RunError::NotFound(shown()))
+        return match std::fs::metadata(&p) {
+            Err(_) => Err(cannot("no such file".into())),
+            Ok(m) if m.is_dir() => Err(cannot("it is a directory".into())),
+            Ok(m) if !m.is_file() || m.mode() & 0o111 == 0 => Err(cannot(format!(
+                "it is not executable (make it so with `chmod +x {}`, or run it through its \
+                 interpreter)",
+                shown()
+            ))),
+            Ok(_) => Ok(p),
         };
     }
     let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin:/bin"));
-    std::env::split_paths(&path)
+    let candidates: Vec<PathBuf> = std::env::split_paths(&path)
         .map(|d| d.join(program))
-        .find(|p| is_executable(p))
-        .ok_or_else(|| RunError::NotFound(shown()))
+        .collect();
+    if let Some(p) = candidates.iter().find(|p| is_executable(p)) {
+        return Ok(p.clone());
+    }
+    if let Some(p) = candidates.iter().find(|p| p.is_file()) {
+        return Err(cannot(format!(
+            "{} is not executable (make it so with `chmod +x`)",
+            p.display()
+        )));
+    }
+    if Path::new(program).exists() {
+        return Err(cannot(format!(
+            "not found in PATH; did you mean ./{}?",
+            shown()
+        )));
+    }
+    Err(cannot(
+        "not found in PATH (check the name, or give its path)".into(),
+    ))
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -373,8 +397,20 @@ mod tests {
         let e = resolve(OsStr::new("no-such-program-xyz")).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "cannot run `no-such-program-xyz`: no such executable file (check the name and PATH)"
+            "cannot run `no-such-program-xyz`: not found in PATH (check the name, or give its path)"
         );
+        let d = tempfile::tempdir().unwrap();
+        let (dir, file) = (d.path().join("sub"), d.path().join("noexec.sh"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(&file, "echo hi\n").unwrap();
+        let why = |p: &Path| resolve(p.as_os_str()).unwrap_err().to_string();
+        assert!(why(&dir).ends_with(": it is a directory"), "{}", why(&dir));
+        assert!(
+            why(&file).contains(": it is not executable"),
+            "{}",
+            why(&file)
+        );
+        assert!(why(&d.path().join("nope")).ends_with(": no such file"));
     }
 
     #[test]

@@ -233,3 +233,40 @@ fn malformed_thresholds_are_one_line_and_status_2() {
         }
     }
 }
+
+#[test]
+fn commands_that_cannot_start_say_why_in_one_line() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("sub");
+    let script = d.path().join("noexec.sh");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(&script, "echo hi\n").unwrap();
+    let (dir, script) = (dir.to_str().unwrap(), script.to_str().unwrap());
+    refused(&["run", "--", dir], "it is a directory");
+    refused(&["run", "--", script], "it is not executable");
+    refused(&["run", "--", "/no/such/prog"], "no such file");
+    refused(&["run", "--", "no-such-prog-xyz"], "not found in PATH");
+    // A bare name that only exists in the current directory.
+    let out = benchmem_tests::run_limited(
+        std::process::Command::new(benchmem_tests::benchmem())
+            .args(["run", "--", "noexec.sh"])
+            .current_dir(d.path()),
+        std::time::Duration::from_secs(60),
+    );
+    assert_refused(&out, &["noexec.sh"], "did you mean ./noexec.sh?");
+}
+
+#[test]
+fn a_mistyped_option_is_a_usage_error_not_the_command() {
+    let out = bm(&["run", "--repats", "3", "--", "/bin/true"]);
+    assert_eq!(out.code(), 2, "{out:?}");
+    assert!(
+        out.stderr.contains("unexpected argument '--repats' found")
+            && out.stderr.contains("--repeats"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("cannot run"), "{out:?}");
+    // Arguments after the program are the program's, dashes and all.
+    let ok = bm(&["run", "/bin/echo", "-n", "--x"]);
+    assert_eq!((ok.code(), ok.stdout.as_str()), (0, "--x"), "{ok:?}");
+}
