@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use benchmem_wire::names::{ENV_DIR, ENV_PRELOAD};
 
 use crate::aggregate::Aggregator;
-use crate::rundir::RunDir;
+use crate::rundir::{Ignored, RunDir};
 use crate::{aslr, collect, platforms, preflight, spawn, Exit, RunError, RunOptions, RunResult};
 
 /// File name of the preload library.
@@ -61,6 +61,7 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
         }
     }
     let mut exit = Exit::Code(0);
+    let mut ignored = Ignored::default();
     for repeat in 0..opts.repeats.max(1) {
         let dir = RunDir::create().map_err(RunError::Setup)?;
         let env = vec![
@@ -78,7 +79,9 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
             agg
         });
         let ended = spawn::run(&opts.command, &env, opts.linger);
-        reader.stop();
+        let set_aside = reader.stop();
+        ignored.foreign += set_aside.foreign;
+        ignored.malformed += set_aside.malformed;
         agg = collector.join().expect("aggregator thread panicked");
         let ended = ended?;
         agg.repeat_done(repeat, collect::collect(dir.path()), &ended, opts.linger);
@@ -86,6 +89,18 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
         if exit != Exit::Code(0) || !ended.forwarded.is_empty() {
             break;
         }
+    }
+    if ignored.foreign > 0 {
+        agg.note(format!(
+            "{} datagram(s) from outside this run were ignored",
+            ignored.foreign
+        ));
+    }
+    if ignored.malformed > 0 {
+        agg.note(format!(
+            "{} malformed datagram(s) were ignored",
+            ignored.malformed
+        ));
     }
     let (series, notes) = agg.finish();
     Ok(RunResult {

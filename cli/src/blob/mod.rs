@@ -15,4 +15,4 @@ pub use read::{
     parse_run, read_run, BlobError, Record, Run, TimeStats, INCOMPLETE_KEY, MAX_FILE_BYTES,
     MEMORY_KEY, RUN_KEY,
 };
-pub use write::{parent_dir, write_document};
+pub use write::{check_destination, write_document, Destination};

@@ -6,7 +6,7 @@ use std::path::Path;
 use benchmem_launcher::{Exit, RunOptions, RunResult};
 
 use crate::blob::{
-    commit_info, document_with_commit, parent_dir, parse_run, write_document, Document,
+    check_destination, commit_info, document_with_commit, parse_run, write_document, Document,
 };
 use crate::cli::RunArgs;
 use crate::grid::Format;
@@ -20,14 +20,7 @@ use crate::EXIT_BAD_INPUT;
 pub fn run(args: RunArgs) -> Result<i32, String> {
     if let Some(path) = &args.json {
         // Checked before the run: a measurement that cannot be saved is wasted time.
-        let dir = parent_dir(path);
-        if !dir.is_dir() {
-            return Err(format!(
-                "{}: no such directory {}: create it or choose another --json path",
-                path.display(),
-                dir.display()
-            ));
-        }
+        check_destination(path)?;
     }
     let mut opts = RunOptions::new(args.command.clone());
     opts.repeats = args.repeats as usize;
