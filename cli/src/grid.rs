@@ -1,10 +1,15 @@
 //! Rendering a grid of already formatted cells as a terminal table, a GitHub Markdown
 //! table or CSV. What goes in the cells is decided by the callers ([`crate::table`],
-//! the compare command); this module only lays them out.
+//! the compare command); this module lays them out, and escapes every text cell and
+//! header for the format ([`crate::escape`]), so no caller has to.
+
+use std::borrow::Cow;
 
 use tabled::builder::Builder;
 use tabled::settings::object::Columns;
 use tabled::settings::{Alignment, Style};
+
+use crate::escape;
 
 /// Output format of every table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -17,12 +22,15 @@ pub enum Format {
     Csv,
 }
 
-/// How a column's cells line up.
+/// How a column's cells line up, which also says what they hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Align {
-    /// Names.
+    /// Text (names, ids, labels), possibly from the measured program: escaped for the
+    /// format, and in CSV guarded against formulas.
     Left,
-    /// Numbers.
+    /// Numbers benchmem formatted. On a terminal they may carry colour codes and in CSV a
+    /// leading `-` is a negative number, so they are written as they are (Markdown still
+    /// escapes them, which renders the same).
     Right,
 }
 
@@ -57,11 +65,25 @@ impl Grid {
         }
     }
 
+    /// Headers and rows with every text cell passed through `text`.
+    fn escaped<'a>(&'a self, text: impl Fn(&'a str) -> Cow<'a, str>) -> Vec<Vec<Cow<'a, str>>> {
+        let header = self.headers.iter().map(|h| text(h)).collect();
+        let rows = self.rows.iter().map(|r| {
+            r.iter()
+                .zip(&self.align)
+                .map(|(c, a)| match a {
+                    Align::Left => text(c),
+                    Align::Right => Cow::Borrowed(c.as_str()),
+                })
+                .collect()
+        });
+        std::iter::once(header).chain(rows).collect()
+    }
+
     fn terminal(&self) -> String {
         let mut b = Builder::new();
-        b.push_record(self.headers.clone());
-        for r in &self.rows {
-            b.push_record(r.clone());
+        for r in self.escaped(escape::text) {
+            b.push_record(r.into_iter().map(Cow::into_owned));
         }
         let mut t = b.build();
         t.with(Style::rounded());
@@ -74,13 +96,8 @@ impl Grid {
     }
 
     fn markdown(&self) -> String {
-        let esc = |s: &str| {
-            s.replace('\\', "\\\\")
-                .replace('|', "\\|")
-                .replace('\n', " ")
-        };
         let line = |cells: &[String]| {
-            let inner: Vec<String> = cells.iter().map(|c| esc(c)).collect();
+            let inner: Vec<String> = cells.iter().map(|c| escape::markdown(c)).collect();
             format!("| {} |\n", inner.join(" | "))
         };
         let mut out = line(&self.headers);
@@ -107,13 +124,11 @@ impl Grid {
                 s.to_string()
             }
         };
-        let line = |cells: &[String]| {
-            let v: Vec<String> = cells.iter().map(|c| field(c)).collect();
-            format!("{}\n", v.join(","))
-        };
-        let mut out = line(&self.headers);
-        for r in &self.rows {
-            out.push_str(&line(r));
+        let mut out = String::new();
+        for r in self.escaped(escape::csv_text) {
+            let v: Vec<String> = r.iter().map(|c| field(c)).collect();
+            out.push_str(&v.join(","));
+            out.push('\n');
         }
         out
     }
@@ -146,6 +161,67 @@ mod tests {
         assert_eq!(
             grid().render(Format::Csv),
             "name,peak (KiB)\na|b,1.00\n\"c,\"\"d\"\"\",12.50\n"
+        );
+    }
+
+    fn hostile() -> Grid {
+        let mut g = Grid::new(vec![
+            ("name".into(), Align::Left),
+            ("run\x1b]0;t\x07".into(), Align::Left),
+            ("change".into(), Align::Right),
+        ]);
+        g.rows.push(vec![
+            "=cmd|' /C calc'!A0".into(),
+            "a\n::error::x".into(),
+            "-12.5".into(),
+        ]);
+        g.rows.push(vec![
+            "[x](http://e)".into(),
+            "\u{202e}b".into(),
+            "\x1b[31m+3.0%\x1b[0m".into(),
+        ]);
+        g
+    }
+
+    #[test]
+    fn text_cells_and_headers_are_escaped_numbers_kept() {
+        let t = hostile().render(Format::Table);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[1],
+            r"│ name               │ run\x1b]0;t\x07 │ change │"
+        );
+        assert_eq!(
+            lines[3],
+            r"│ =cmd|' /C calc'!A0 │ a\n::error::x   │  -12.5 │"
+        );
+        // The number cell's colour codes are benchmem's own: they stay.
+        assert_eq!(
+            lines[4],
+            "│ [x](http://e)      │ \\u202eb         │  \x1b[31m+3.0%\x1b[0m │"
+        );
+
+        assert_eq!(
+            hostile().render(Format::Csv),
+            concat!(
+                r"name,run\x1b]0;t\x07,change",
+                "\n",
+                r"'=cmd|' /C calc'!A0,a\n::error::x,-12.5",
+                "\n",
+                r"[x](http://e),\u202eb,",
+                "\x1b[31m+3.0%\x1b[0m\n"
+            )
+        );
+
+        let md = hostile().render(Format::Md);
+        assert_eq!(
+            md.lines().collect::<Vec<_>>(),
+            [
+                r"| name | run\\x1b\]0;t\\x07 | change |",
+                "|:---|:---|---:|",
+                r"| =cmd\|' /C calc'!A0 | a\\n::error::x | -12.5 |",
+                r"| \[x\](http://e) | \\u202eb | \\x1b\[31m+3.0%\\x1b\[0m |",
+            ]
         );
     }
 

@@ -8,6 +8,7 @@
 pub mod blob;
 pub mod cli;
 pub mod commands;
+pub mod escape;
 pub mod gate;
 pub mod grid;
 pub mod metrics;
@@ -42,7 +43,8 @@ where
     match commands::dispatch(parsed) {
         Ok(status) => status,
         Err(message) => {
-            eprintln!("benchmem: {message}");
+            // Messages echo paths and benchmark ids from the files.
+            eprintln!("benchmem: {}", escape::text(&message));
             EXIT_BAD_INPUT
         }
     }

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use crate::blob::{Record, Run};
+use crate::escape;
 use crate::grid::{Align, Format, Grid};
 use crate::metrics::Metric;
 use crate::output::Painter;
@@ -109,33 +110,43 @@ pub fn repeats_text(counts: impl IntoIterator<Item = usize>) -> String {
 /// A rendered table with the lines that belong under it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
-    /// The table (or CSV) itself.
+    /// The table (or CSV) itself, already escaped by the grid.
     pub body: String,
-    /// Caption, incomplete-sample notes and run notes, one per line.
+    /// Caption, incomplete-sample notes and run notes, one per line, as raw text: they
+    /// quote names and reasons from the program, escaped where they are written.
     pub notes: Vec<String>,
 }
 
 impl Report {
-    /// Table and notes as one text for a reader: CSV keeps only the data.
+    /// Table and notes as one text for a reader: CSV keeps only the data (see
+    /// [`Report::notes_text`]).
     pub fn text(&self, format: Format, painter: Painter) -> String {
         let mut out = self.body.clone();
         match format {
             Format::Csv => {}
             Format::Table => {
                 for n in &self.notes {
-                    out.push_str(&painter.dim(n));
+                    out.push_str(&painter.dim(&escape::text(n)));
                     out.push('\n');
                 }
             }
             Format::Md => {
                 for n in &self.notes {
                     out.push('\n');
-                    out.push_str(n);
+                    out.push_str(&escape::markdown(n));
                     out.push('\n');
                 }
             }
         }
         out
+    }
+
+    /// The notes as plain lines, for standard error beside a CSV body.
+    pub fn notes_text(&self) -> String {
+        self.notes
+            .iter()
+            .map(|n| format!("{}\n", escape::text(n)))
+            .collect()
     }
 }
 

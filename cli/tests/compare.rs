@@ -191,12 +191,12 @@ fn group_by_group_and_param() {
         r.stdout,
         "#### n=10: 2 benchmarks\n\n\
          | benchmark | run | allocs |\n|:---|:---|---:|\n\
-         | test_dicts[10] | base | 11 (1.00) |\n| test_dicts[10] | head | 11 (1.00) |\n\
-         | test_tuples[10] | base | 11 (1.00) |\n| test_tuples[10] | head | 11 (1.00) |\n\n\
+         | test\\_dicts\\[10\\] | base | 11 (1.00) |\n| test\\_dicts\\[10\\] | head | 11 (1.00) |\n\
+         | test\\_tuples\\[10\\] | base | 11 (1.00) |\n| test\\_tuples\\[10\\] | head | 11 (1.00) |\n\n\
          #### n=1000: 2 benchmarks\n\n\
          | benchmark | run | allocs |\n|:---|:---|---:|\n\
-         | test_dicts[1000] | base | 2,001 (2.00) |\n| test_dicts[1000] | head | 2,002 (2.00) |\n\
-         | test_tuples[1000] | base | 1,001 (1.00) |\n| test_tuples[1000] | head | 1,001 (1.00) |\n\n\n\
+         | test\\_dicts\\[1000\\] | base | 2,001 (2.00) |\n| test\\_dicts\\[1000\\] | head | 2,002 (2.00) |\n\
+         | test\\_tuples\\[1000\\] | base | 1,001 (1.00) |\n| test\\_tuples\\[1000\\] | head | 1,001 (1.00) |\n\n\n\
          values: min over each run's repeats; (N.NN): multiple of the best run; memory in binary units  \n"
     );
     let r = compare(&["--columns", "allocs", "--group-by", "name"]);
@@ -235,13 +235,13 @@ fn diff_view_markdown_three_runs() {
         r.stdout,
         "| benchmark | metric | base | head Δ | noisy Δ |\n\
          |:---|:---|---:|---:|---:|\n\
-         | test_dicts[10] | peak | 2.34 KiB | 0.0% | 0.0% |\n\
+         | test\\_dicts\\[10\\] | peak | 2.34 KiB | 0.0% | 0.0% |\n\
          |  | allocs | 11 | 0.0% | 0.0% |\n\
-         | test_dicts[1000] | peak | 97.7 KiB | +8.0% | +3.0% |\n\
+         | test\\_dicts\\[1000\\] | peak | 97.7 KiB | +8.0% | +3.0% |\n\
          |  | allocs | 2,001 | +0.05% | +0.05% |\n\
-         | test_tuples[10] | peak | 1.38 KiB | 0.0% | 0.0% |\n\
+         | test\\_tuples\\[10\\] | peak | 1.38 KiB | 0.0% | 0.0% |\n\
          |  | allocs | 11 | 0.0% | 0.0% |\n\
-         | test_tuples[1000] | peak | 83.1 KiB | +2463.1% | 0.0% |\n\
+         | test\\_tuples\\[1000\\] | peak | 83.1 KiB | +2463.1% | 0.0% |\n\
          |  | allocs | 1,001 | 0.0% | 0.0% |\n\
          \n\
          Δ: signed change from the first run (base) to each later run; values: min over each run's repeats  \n"

@@ -75,8 +75,8 @@ fn csv_and_markdown() {
     ]);
     assert_eq!(
         r.stdout,
-        "| name | allocs·max |\n|:---|---:|\n| test_tuples[10] | 11 |\n| test_tuples[1000] | 1,001 |\n\
-         | test_dicts[10] | 11 |\n| test_dicts[1000] | 2,001 |\n\n\
+        "| name | allocs·max |\n|:---|---:|\n| test\\_tuples\\[10\\] | 11 |\n| test\\_tuples\\[1000\\] | 1,001 |\n\
+         | test\\_dicts\\[10\\] | 11 |\n| test\\_dicts\\[1000\\] | 2,001 |\n\n\
          memory: exact bytes requested from malloc/mmap inside each benchmark (allocs = allocation calls); 3 repeats; headline: min\n"
     );
 }

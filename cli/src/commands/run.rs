@@ -9,6 +9,7 @@ use crate::blob::{
     check_destination, commit_info, document_with_commit, parse_run, write_document, Document,
 };
 use crate::cli::RunArgs;
+use crate::escape::{self, push_line};
 use crate::grid::Format;
 use crate::metrics::Metric;
 use crate::output::{self, Painter};
@@ -44,7 +45,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     if let Some(path) = &args.json {
         if let Err(e) = write_document(&doc, path) {
             // The measurement is lost for CI if the file is missing: fail loudly.
-            output::stderr(&format!("benchmem: {e}\n"));
+            output::stderr(&format!("benchmem: {}\n", escape::text(&e.to_string())));
             return Ok(EXIT_BAD_INPUT);
         }
     }
@@ -62,6 +63,7 @@ pub fn report(
     painter: Painter,
 ) -> String {
     let name = result.command.first().map_or("command", String::as_str);
+    // Lines besides the table quote the command, notes and errors: each escaped as added.
     let mut out = String::new();
     let parsed = serde_json::to_value(doc)
         .map_err(|e| e.to_string())
@@ -70,22 +72,25 @@ pub fn report(
         Ok(run) if run.records.is_empty() => {
             out.push_str("benchmem: nothing was measured (no process reported a region)\n");
             for n in &run.notes {
-                out.push_str(&format!("note: {n}\n"));
+                push_line(&mut out, &format!("note: {n}"));
             }
         }
         Ok(run) => match run_table(&run, metrics, spread, Format::Table) {
             Ok(r) => out.push_str(&r.text(Format::Table, painter)),
-            Err(e) => out.push_str(&format!("benchmem: {e}\n")),
+            Err(e) => push_line(&mut out, &format!("benchmem: {e}")),
         },
-        Err(e) => out.push_str(&format!("benchmem: {e}\n")),
+        Err(e) => push_line(&mut out, &format!("benchmem: {e}")),
     }
     match result.exit {
         Exit::Code(0) => {}
-        Exit::Code(c) => out.push_str(&format!("note: {name} exited with status {c}\n")),
-        Exit::Signal(s) => out.push_str(&format!(
-            "note: {name} was killed by signal {s} (exit status {})\n",
-            result.exit.status()
-        )),
+        Exit::Code(c) => push_line(&mut out, &format!("note: {name} exited with status {c}")),
+        Exit::Signal(s) => push_line(
+            &mut out,
+            &format!(
+                "note: {name} was killed by signal {s} (exit status {})",
+                result.exit.status()
+            ),
+        ),
     }
     out
 }

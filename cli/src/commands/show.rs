@@ -25,9 +25,7 @@ pub fn show(args: ShowArgs) -> Result<i32, String> {
     output::stdout(&report.text(args.format, Painter::for_stdout_in(args.format)));
     if args.format == Format::Csv {
         // CSV stays pure data; what the caption and notes say still reaches the user.
-        for n in &report.notes {
-            output::stderr(&format!("{n}\n"));
-        }
+        output::stderr(&report.notes_text());
     }
     Ok(EXIT_OK)
 }

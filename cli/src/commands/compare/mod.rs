@@ -6,6 +6,7 @@ mod model;
 mod view;
 
 use crate::cli::{CompareArgs, GroupKey, StatChoice};
+use crate::escape::{self, push_line};
 use crate::gate::{check_ceiling, check_growth};
 use crate::grid::Format;
 use crate::output::{self, Painter};
@@ -84,23 +85,24 @@ pub fn compare(args: CompareArgs) -> Result<i32, String> {
     };
     let mut notes = vec![caption(&m, &args)];
     notes.extend(membership(&m, &ids));
+    // The notes quote labels and benchmark names: escaped here, as they are written.
     let mut out = body;
     match args.format {
         Format::Table => {
             for n in &notes {
-                out.push_str(&painter.dim(n));
+                out.push_str(&painter.dim(&escape::text(n)));
                 out.push('\n');
             }
         }
         Format::Md => {
             out.push('\n');
             for n in &notes {
-                out.push_str(&format!("{n}  \n"));
+                out.push_str(&format!("{}  \n", escape::markdown(n)));
             }
         }
         Format::Csv => {
             for n in &notes {
-                output::stderr(&format!("{n}\n"));
+                output::stderr(&format!("{}\n", escape::text(n)));
             }
         }
     }
@@ -193,9 +195,10 @@ fn gates(m: &model::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
             }
         }
     }
+    // Every line quotes benchmark ids or labels: each is escaped as it is added.
     let mut out = String::new();
     for u in &unchecked {
-        out.push_str(&format!("not checked: {u}\n"));
+        push_line(&mut out, &format!("not checked: {u}"));
     }
     // With one run, only ceilings apply: name the run alone.
     let pair = if m.sides.len() < 2 {
@@ -204,11 +207,14 @@ fn gates(m: &model::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
         format!("{} vs {}", head.label, base.label)
     };
     let status = if breaches.is_empty() {
-        out.push_str(&format!(
-            "gates passed: {} check{} of {pair}\n",
-            checked,
-            if checked == 1 { "" } else { "s" },
-        ));
+        push_line(
+            &mut out,
+            &format!(
+                "gates passed: {} check{} of {pair}",
+                checked,
+                if checked == 1 { "" } else { "s" },
+            ),
+        );
         EXIT_OK
     } else {
         let width = breaches
@@ -216,14 +222,16 @@ fn gates(m: &model::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
             .map(|b| b.metric.cli_name().len())
             .max()
             .unwrap_or(0);
-        out.push_str(&format!(
-            "{} regression{} over threshold ({pair}):\n",
-            breaches.len(),
-            if breaches.len() == 1 { "" } else { "s" },
-        ));
+        push_line(
+            &mut out,
+            &format!(
+                "{} regression{} over threshold ({pair}):",
+                breaches.len(),
+                if breaches.len() == 1 { "" } else { "s" },
+            ),
+        );
         for b in &breaches {
-            out.push_str(&b.line(width));
-            out.push('\n');
+            push_line(&mut out, &b.line(width));
         }
         EXIT_GATE
     };

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::model::Matrix;
+use crate::escape;
 use crate::grid::{Align, Format, Grid};
 use crate::metrics::Metric;
 use crate::output::Painter;
@@ -68,9 +69,10 @@ pub fn render(
             ids.len(),
             if ids.len() == 1 { "" } else { "s" }
         );
+        // The title is made of names, groups and params from the runs, and starts the line.
         match format {
-            Format::Md => out.push_str(&format!("#### {heading}\n\n")),
-            _ => out.push_str(&format!("{heading}\n")),
+            Format::Md => out.push_str(&format!("#### {}\n\n", escape::markdown(&heading))),
+            _ => out.push_str(&format!("{}\n", escape::line(&heading))),
         }
         out.push_str(&table_of(ids, std::slice::from_ref(ids)));
         out.push('\n');
