@@ -96,18 +96,28 @@ impl Aggregator {
             let key = if *k == 1 { base } else { format!("{base}#{k}") };
             // Used for silent images only: of a main pid that exec'd, earlier images ended
             // by exec, so the silent one is the image the signal killed.
-            let silent_reason = match exit {
-                Exit::Signal(s) if p.pid == main_pid => {
-                    format!("killed by signal {s}: measured up to then")
-                }
-                _ if stragglers > 0 => {
-                    "still running (or killed) when benchmem stopped waiting".into()
-                }
-                _ => "ended without a word to benchmem (killed, crashed, or it exec'd a program \
+            // (blind spots) An image that exec'd a program benchmem cannot follow says which.
+            let silent_reason = match p.exec_reason() {
+                Some(r) => r,
+                None => match exit {
+                    Exit::Signal(s) if p.pid == main_pid => {
+                        format!("killed by signal {s}: measured up to then")
+                    }
+                    _ if stragglers > 0 => {
+                        "still running (or killed) when benchmem stopped waiting".into()
+                    }
+                    _ => {
+                        "ended without a word to benchmem (killed, crashed, or it exec'd a program \
                       benchmem cannot enter: statically linked or setuid): measured up to then"
-                    .into(),
+                            .into()
+                    }
+                },
             };
-            let incomplete = (p.ending == Ending::Silent).then(|| silent_reason.clone());
+            let unmeasured = p.unmeasured_reason();
+            let incomplete = (p.ending == Ending::Silent)
+                .then(|| silent_reason.clone())
+                // (blind spots) A process whose malloc calls never reached benchmem.
+                .or_else(|| unmeasured.clone());
             self.series(SeriesKind::Root, key).samples.push(Sample {
                 stats: p.root,
                 duration_ns: p.duration_ns,
@@ -129,6 +139,14 @@ impl Aggregator {
                         pid: p.pid,
                         incomplete: Some(reason),
                     });
+            }
+            // (blind spots) Its closed regions' samples say as much as its row.
+            if let Some(why) = &unmeasured {
+                for s in self.regions.iter_mut().flat_map(|r| r.samples.iter_mut()) {
+                    if s.repeat == repeat && s.pid == p.pid && s.incomplete.is_none() {
+                        s.incomplete = Some(why.clone());
+                    }
+                }
             }
             if p.dropped_events > 0 {
                 self.note(format!(
