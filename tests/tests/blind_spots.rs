@@ -6,8 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use benchmem_tests::{
-    assert_same_program, compile, jemalloc, measure, measure_env, native, native_env, Blob,
-    Series,
+    assert_same_program, compile, jemalloc, measure, measure_env, native, native_env, Blob, Series,
 };
 
 /// Every incomplete reason of every row, and the run's notes, in one string.
@@ -34,7 +33,11 @@ fn exec_with_a_scrubbed_environment_is_named() {
         why.contains("no longer carries LD_PRELOAD") && why.contains("exec'd /bin/true"),
         "{why:?}"
     );
-    assert!(blob.incomplete("sh").is_empty(), "{:?}", blob.incomplete("sh"));
+    assert!(
+        blob.incomplete("sh").is_empty(),
+        "{:?}",
+        blob.incomplete("sh")
+    );
 }
 
 #[test]
@@ -89,7 +92,10 @@ fn under_valgrind_the_program_is_said_not_measured() {
     // Exact numbers, or the program's row and its region say why there are none.
     if blob.series("work") != Series::of(1, (1000, 1000, 1, 0)) {
         let row = blob.incomplete("blind_spots").join(" | ");
-        assert!(row.contains("valgrind's memcheck replaces the allocator"), "{row:?}");
+        assert!(
+            row.contains("valgrind's memcheck replaces the allocator"),
+            "{row:?}"
+        );
         let region = blob.incomplete("work").join(" | ");
         assert!(region.contains("valgrind"), "{region:?}");
         let notes = blob.notes().join(" | ");
@@ -106,7 +112,10 @@ fn an_allocator_of_the_program_s_own_is_said() {
     assert_same_program(&nat, &out);
     let row = blob.incomplete("own_malloc").join(" | ");
     assert!(row.contains("links an allocator of its own"), "{row:?}");
-    assert!(blob.incomplete("work").join(" ").contains("allocator of its own"));
+    assert!(blob
+        .incomplete("work")
+        .join(" ")
+        .contains("allocator of its own"));
     // Called by a prefixed name (its malloc is libc's): named by the symbol.
     let prog = compile("own_malloc.c", &["-DPREFIXED"]);
     let nat = native(&prog, &[]);
