@@ -128,7 +128,11 @@ impl Aggregator {
             *k += 1;
             let key = if *k == 1 { base } else { format!("{base}#{k}") };
             let silent_reason = silent_reason(&p, ended, linger);
-            let incomplete = (p.ending == Ending::Silent).then(|| silent_reason.clone());
+            let unmeasured = p.unmeasured_reason();
+            let incomplete = (p.ending == Ending::Silent)
+                .then(|| silent_reason.clone())
+                // A process whose malloc calls never reached benchmem.
+                .or_else(|| unmeasured.clone());
             self.series(SeriesKind::Root, key).samples.push(Sample {
                 stats: p.root,
                 duration_ns: p.duration_ns,
@@ -150,6 +154,14 @@ impl Aggregator {
                         pid: p.pid,
                         incomplete: Some(reason),
                     });
+            }
+            // (blind spots) Its closed regions' samples say as much as its row.
+            if let Some(why) = &unmeasured {
+                for s in self.regions.iter_mut().flat_map(|r| r.samples.iter_mut()) {
+                    if s.repeat == repeat && s.pid == p.pid && s.incomplete.is_none() {
+                        s.incomplete = Some(why.clone());
+                    }
+                }
             }
             if p.dropped_events > 0 {
                 self.note(format!(
@@ -196,12 +208,18 @@ fn silent_reason(p: &ProcessReport, ended: &Ended, linger: Duration) -> String {
                 signal_name(libc::WTERMSIG(st))
             );
         }
-        return format!(
-            "exited (status {}) without a word to benchmem: it exec'd a program benchmem \
-             cannot enter (statically linked, setuid, another architecture) or one started \
-             without LD_PRELOAD; measured up to the exec",
-            libc::WEXITSTATUS(st)
-        );
+        // It exec'd what benchmem cannot enter; the exec record says what, when there is one.
+        return p.exec_reason().unwrap_or_else(|| {
+            format!(
+                "exited (status {}) without a word to benchmem: it exec'd a program benchmem \
+                 cannot enter (statically linked, setuid, another architecture) or one started \
+                 without LD_PRELOAD; measured up to the exec",
+                libc::WEXITSTATUS(st)
+            )
+        });
+    }
+    if let Some(why) = p.exec_reason() {
+        return why;
     }
     if let Some(s) = ended.running.iter().find(|s| s.pid == p.pid) {
         return if s.detached {

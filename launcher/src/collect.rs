@@ -6,11 +6,27 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use benchmem_wire::names::STATE_PREFIX;
 use benchmem_wire::state::{
-    ProcessState, PROBLEM_EVENTS_LOST, PROBLEM_NEW_BYPASSES_MALLOC, PROBLEM_TABLE_FULL,
-    PROBLEM_TOO_MANY_REGIONS, REGION_OPEN, STATE_SIZE, STATUS_EXECED, STATUS_EXITED,
+    ProcessState, PROBLEM_DEEPBIND, PROBLEM_EVENTS_LOST, PROBLEM_MALLOC_SHADOWED,
+    PROBLEM_NEW_BYPASSES_MALLOC, PROBLEM_TABLE_FULL, PROBLEM_TOO_MANY_REGIONS, PROBLEM_VALGRIND,
+    REGION_OPEN, STATE_SIZE, STATUS_EXECED, STATUS_EXITED,
 };
 
+use crate::blind::{self, Scanner};
 use crate::Stats;
+
+/// PROT_NONE reservations made accessible below this many bytes are not reported: the
+/// note is there to explain a material gap between benchmem's numbers and RSS, and below
+/// 1 MiB the gap is within what the preload's own bookkeeping already adds to RSS.
+const UNPROTECTED_NOTE_MIN: u64 = 1 << 20;
+
+/// An exec call the image made and did not return from.
+#[derive(Clone, Debug)]
+pub struct ExecCall {
+    /// The program, as the preload recorded it (absolute when it could tell).
+    pub path: Vec<u8>,
+    /// `EXEC_*` bits.
+    pub flags: u32,
+}
 
 /// How a process image ended, as far as it could say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,9 +72,32 @@ pub struct ProcessReport {
     /// Region samples the process could not send.
     pub dropped_events: u64,
     /// Problems it ran into, as sentences.
-    pub problems: Vec<&'static str>,
+    pub problems: Vec<String>,
     /// The wait status its parent reaped it with, when the parent ran under the preload.
     pub reaped: Option<i32>,
+    /// The exec call under way when the image ended, if any.
+    pub exec: Option<ExecCall>,
+    /// Why its allocations were not measured at all (valgrind, an allocator of its own),
+    /// for its row.
+    pub unmeasured: Option<String>,
+}
+
+impl ProcessReport {
+    /// For an image that ended without a word to benchmem while an exec call was under
+    /// way: why the program it exec'd never reported (a scrubbed environment, a static,
+    /// setuid, 32-bit or sanitizer program). None otherwise.
+    pub fn exec_reason(&self) -> Option<String> {
+        let e = self
+            .exec
+            .as_ref()
+            .filter(|_| self.ending == Ending::Silent)?;
+        Some(blind::exec_reason(&e.path, e.flags))
+    }
+
+    /// Why this process's allocations were not measured (to mark its row), if they were not.
+    pub fn unmeasured_reason(&self) -> Option<String> {
+        self.unmeasured.clone()
+    }
 }
 
 /// Reads every state file in `dir`, in start order.
@@ -66,10 +105,11 @@ pub fn collect(dir: &Path) -> Vec<ProcessReport> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
+    let mut scanner = Scanner::default();
     let mut out: Vec<ProcessReport> = entries
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(STATE_PREFIX))
-        .filter_map(|e| read_state(&e.path()).map(|st| report(&st)))
+        .filter_map(|e| read_state(&e.path()).map(|st| report(&st, &mut scanner)))
         .collect();
     out.sort_by_key(|p| (p.start_ns, p.pid, p.image));
     out
@@ -86,7 +126,7 @@ fn read_state(path: &Path) -> Option<Box<ProcessState>> {
     st.is_valid().then_some(st)
 }
 
-fn report(st: &ProcessState) -> ProcessReport {
+fn report(st: &ProcessState, scanner: &mut Scanner) -> ProcessReport {
     let h = &st.header;
     let ending = match h.status.load(Relaxed) {
         STATUS_EXITED => Ending::Exited(h.exit_code.load(Relaxed)),
@@ -106,7 +146,20 @@ fn report(st: &ProcessState) -> ProcessReport {
         })
         .collect();
     let bits = h.problems.load(Relaxed);
-    let problems = [
+    let name = String::from_utf8_lossy(st.name()).into_owned();
+    let new_owner = String::from_utf8_lossy(st.new_owner()).into_owned();
+    let new_note = if new_owner.is_empty() {
+        "C++ operator new/delete here are the allocator's own (jemalloc or tcmalloc built \
+         with C++ support), which bypass malloc: any C++ new/delete was not counted (a \
+         pure C program is unaffected)"
+            .to_string()
+    } else {
+        format!(
+            "C++ operator new/delete here are {new_owner}'s own, which bypass malloc: any C++ \
+             new/delete was not counted (a pure C program is unaffected)"
+        )
+    };
+    let mut problems: Vec<String> = [
         (
             PROBLEM_TABLE_FULL,
             "bookkeeping memory ran out: some frees could not be matched",
@@ -120,16 +173,53 @@ fn report(st: &ProcessState) -> ProcessReport {
             "region samples could not be sent to benchmem",
         ),
         (
-            PROBLEM_NEW_BYPASSES_MALLOC,
-            "C++ operator new/delete here are the allocator's own (jemalloc or tcmalloc built \
-             with C++ support), which bypass malloc: any C++ new/delete was not counted (a \
-             pure C program is unaffected)",
+            PROBLEM_DEEPBIND,
+            "a library was loaded with RTLD_DEEPBIND: its calls to malloc bind to libc's \
+             malloc, bypass benchmem and are not counted",
         ),
     ]
     .into_iter()
     .filter(|(b, _)| bits & b != 0)
-    .map(|(_, s)| s)
+    .map(|(_, s)| s.to_string())
     .collect();
+    if bits & PROBLEM_NEW_BYPASSES_MALLOC != 0 {
+        problems.push(new_note);
+    }
+    let owner = String::from_utf8_lossy(st.malloc_owner()).into_owned();
+    let unmeasured = if bits & PROBLEM_VALGRIND != 0 {
+        Some(format!(
+            "not measured: {owner} replaces the allocator in this process (its malloc calls \
+             never reach benchmem; only its mmap calls are counted)"
+        ))
+    } else {
+        let shadowed = bits & PROBLEM_MALLOC_SHADOWED != 0;
+        scanner.own_allocator(st.exe(), shadowed).map(|a| {
+            let what = match (a.name, a.symbol) {
+                (Some(n), Some(s)) => format!("{n}, `{s}`"),
+                (Some(n), None) => format!("{n}, as its own `malloc`"),
+                (None, _) => format!("its own `malloc`, in {owner}"),
+            };
+            format!(
+                "not measured: it links an allocator of its own ({what}): its allocations do \
+                 not go through benchmem's malloc and are not counted; only its mmap calls are"
+            )
+        })
+    };
+    if let Some(u) = &unmeasured {
+        problems.push(format!("{name}: {u}"));
+    }
+    let unprotected = h.unprotected_bytes.load(Relaxed);
+    if unprotected >= UNPROTECTED_NOTE_MIN {
+        problems.push(format!(
+            "{name}: {:.1} MiB of PROT_NONE reservations were made accessible with mprotect \
+             (a runtime managing its own heap): that memory is not counted",
+            unprotected as f64 / (1u64 << 20) as f64
+        ));
+    }
+    let exec = (h.exec_len.load(Relaxed) != 0).then(|| ExecCall {
+        path: st.exec_path().to_vec(),
+        flags: h.exec_flags.load(Relaxed),
+    });
     ProcessReport {
         pid: h.pid.load(Relaxed),
         image: h.image.load(Relaxed),
@@ -142,5 +232,7 @@ fn report(st: &ProcessState) -> ProcessReport {
         dropped_events: h.dropped_events.load(Relaxed),
         problems,
         reaped: h.reaped_status(),
+        exec,
+        unmeasured,
     }
 }

@@ -10,6 +10,7 @@
 
 mod aggregate;
 mod aslr;
+mod blind;
 mod collect;
 mod forward;
 mod inherit;

@@ -9,7 +9,7 @@
 //! while we still hold it.
 
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::Ordering::Relaxed;
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use benchmem_wire::state::{ProcessState, PROBLEM_TABLE_FULL};
 
@@ -23,6 +23,12 @@ use crate::{account, process, sys};
 static TABLE: Table = Table::new();
 static BIG: Ranges = Ranges::new();
 static MAPPINGS: Ranges = Ranges::new();
+static RESERVED: Ranges = Ranges::new();
+/// Whether RESERVED may hold anything (so mprotect and munmap skip its lock otherwise).
+static ANY_RESERVED: AtomicBool = AtomicBool::new(false);
+/// Reservations recorded at most (24 bytes each: 1.5 MiB of bookkeeping at most). Past
+/// that, new ones are not recorded and their later mprotect goes unnoticed.
+const MAX_RESERVED: usize = 65_536;
 
 /// The pointer table.
 pub fn table() -> &'static Table {
@@ -35,6 +41,10 @@ pub fn big() -> &'static Ranges {
 /// Tracked anonymous mappings.
 pub fn mappings() -> &'static Ranges {
     &MAPPINGS
+}
+/// Anonymous `PROT_NONE` reservations made outside any allocator call (not counted).
+pub fn reserved() -> &'static Ranges {
+    &RESERVED
 }
 
 /// What a tracked call needs: this thread, the real functions, the state, and whether
@@ -450,6 +460,38 @@ pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
 // Mappings: anonymous, accessible mappings count; file mappings and PROT_NONE
 // reservations do not. The mappings lock is held across the system call so the range
 // set and the kernel agree on which addresses are ours.
+//
+// Reservations made outside any allocator call are remembered (not counted) so that an
+// mprotect making them accessible, the way a runtime with a heap of its own (V8, a
+// coroutine library's stacks) takes memory into use, can be reported. glibc's arenas
+// reserve and mprotect inside malloc, with the guard raised: never seen here. Lock order:
+// mappings, then reservations.
+
+/// Forgets the reservations in `[addr, addr + len)`; returns how many bytes they held.
+unsafe fn unreserve(addr: usize, len: usize) -> u64 {
+    if !ANY_RESERVED.load(Relaxed) {
+        return 0;
+    }
+    RESERVED.lock.lock();
+    let n = RESERVED.remove_locked(addr, sys::page_round(len), |_, _| {});
+    RESERVED.lock.unlock();
+    n
+}
+
+/// Remembers the reservation `[addr, addr + len)`.
+unsafe fn reserve(addr: usize, len: usize) {
+    RESERVED.lock.lock();
+    // A stale entry there (unmapped by a raw system call) would overlap the new one.
+    RESERVED.remove_locked(addr, sys::page_round(len), |_, _| {});
+    if RESERVED.len_locked() < MAX_RESERVED
+        && RESERVED
+            .insert_locked(addr, sys::page_round(len), 0)
+            .is_ok()
+    {
+        ANY_RESERVED.store(true, Relaxed);
+    }
+    RESERVED.lock.unlock();
+}
 
 /// Accounts every tracked byte in `[addr, addr + len)` as freed; returns how many.
 unsafe fn unmap_range(c: &Ctx, addr: usize, len: usize) -> u64 {
@@ -482,8 +524,10 @@ unsafe fn mmap_hook(
         Err(Some(r)) => return pick(r)(addr, len, prot, flags, fd, off),
         Err(None) => return sys::raw_mmap(addr, len, prot, flags, fd, off),
     };
-    let counted = flags & libc::MAP_ANONYMOUS != 0 && prot != libc::PROT_NONE;
-    if !counted && flags & libc::MAP_FIXED == 0 {
+    let anon = flags & libc::MAP_ANONYMOUS != 0;
+    let counted = anon && prot != libc::PROT_NONE;
+    let reservation = anon && prot == libc::PROT_NONE;
+    if !counted && !reservation && flags & libc::MAP_FIXED == 0 {
         return pick(c.real)(addr, len, prot, flags, fd, off);
     }
     MAPPINGS.lock.lock();
@@ -491,9 +535,13 @@ unsafe fn mmap_hook(
     if r != libc::MAP_FAILED {
         if flags & libc::MAP_FIXED != 0 {
             unmap_range(&c, r as usize, len);
+            unreserve(r as usize, len);
         }
         if counted {
             map_range(&c, r as usize, len);
+        }
+        if reservation {
+            reserve(r as usize, len);
         }
     }
     MAPPINGS.lock.unlock();
@@ -538,6 +586,7 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> c_int {
             let r = (c.real.munmap)(addr, len);
             if r == 0 {
                 unmap_range(&c, addr as usize, len);
+                unreserve(addr as usize, len);
             }
             MAPPINGS.lock.unlock();
             r
@@ -574,9 +623,43 @@ pub unsafe extern "C" fn mremap(
             if r != libc::MAP_FAILED && unmap_range(&c, old as usize, old_len) > 0 {
                 map_range(&c, r as usize, new_len);
             }
+            if r != libc::MAP_FAILED {
+                unreserve(old as usize, old_len);
+            }
             MAPPINGS.lock.unlock();
             r
         }
+        Err(Some(r)) => call(r),
+        Err(None) => raw(),
+    }
+}
+
+/// Making part of a recorded reservation readable or writable takes memory into use that
+/// no allocation counted: its bytes go to the state's `unprotected_bytes` (once: the
+/// part stops being a reservation).
+///
+/// # Safety
+/// C `mprotect`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: usize, prot: c_int) -> c_int {
+    let raw = || libc::syscall(libc::SYS_mprotect, addr, len, prot) as c_int;
+    let call = |r: &Real| match r.mprotect {
+        Some(f) => f(addr, len, prot),
+        None => raw(),
+    };
+    let opens = prot & (libc::PROT_READ | libc::PROT_WRITE) != 0;
+    match enter() {
+        Ok(c) if opens && ANY_RESERVED.load(Relaxed) => {
+            let r = call(c.real);
+            if r == 0 {
+                let n = unreserve(addr as usize, len);
+                if n > 0 {
+                    c.st.header.unprotected_bytes.fetch_add(n, Relaxed);
+                }
+            }
+            r
+        }
+        Ok(c) => call(c.real),
         Err(Some(r)) => call(r),
         Err(None) => raw(),
     }

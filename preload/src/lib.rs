@@ -8,6 +8,9 @@
 //!   has no trailer (mappings, allocators without `malloc_usable_size`).
 //! - [`region`]: the exported region API.
 //! - [`process`]: start, fork, exec and exit; the shared state file.
+//! - [`exec`]: the exec hooks, which record the program an image is about to become.
+//! - [`blind`]: what keeps malloc calls from the hooks (valgrind, an allocator of the
+//!   program's own, `RTLD_DEEPBIND`), noticed so the run can say so.
 //! - [`channel`]: region samples to the launcher.
 //! - [`reaped`]: the `wait` family, telling the launcher how each child ended.
 //! - [`real`], [`tls`], [`spin`], [`sys`]: the plumbing that keeps all of the above from
@@ -16,7 +19,9 @@
 //! Never allocates through malloc: no `Vec`, `String` or formatting anywhere here.
 
 pub mod account;
+pub mod blind;
 pub mod channel;
+pub mod exec;
 pub mod hooks;
 pub mod process;
 pub mod ranges;

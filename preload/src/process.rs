@@ -45,6 +45,11 @@ fn env(name: &str) -> Option<&'static [u8]> {
     }
 }
 
+/// The run directory (empty when not under the launcher).
+pub fn run_dir() -> &'static [u8] {
+    dir()
+}
+
 fn dir() -> &'static [u8] {
     // SAFETY: written once in `start`, before threads can observe tracking.
     unsafe { &(&*core::ptr::addr_of!(DIR))[..DIR_LEN] }
@@ -61,6 +66,8 @@ pub fn start() {
     if env(ENV_DISABLE) == Some(b"1") {
         return;
     }
+    crate::exec::init();
+    crate::blind::init();
     NEW_BYPASS.store(new_bypasses_malloc(real), Relaxed);
     if let Some(d) = env(ENV_DIR) {
         if !d.is_empty() && d.len() < 400 {
@@ -121,13 +128,15 @@ fn new_state() -> *mut ProcessState {
     if NEW_BYPASS.load(Relaxed) {
         h.problems.fetch_or(PROBLEM_NEW_BYPASSES_MALLOC, Relaxed);
     }
+    crate::blind::stamp(h);
     account::init_state(st, name);
     h.magic.store(MAGIC, core::sync::atomic::Ordering::Release);
     mem as *mut ProcessState
 }
 
 /// True when a C++ runtime is loaded and `operator new` lives in the same object as the
-/// malloc we call through (jemalloc or tcmalloc built with C++ support export both): then
+/// malloc we call through (jemalloc or tcmalloc built with C++ support export both, as do
+/// mimalloc's override library and the sanitizer runtimes): then
 /// `new`/`delete` reach that allocator directly and our malloc hooks never see them.
 /// (libstdc++'s own `operator new` calls malloc through the PLT and is counted.)
 fn new_bypasses_malloc(real: &crate::real::Real) -> bool {
@@ -137,7 +146,12 @@ fn new_bypasses_malloc(real: &crate::real::Real) -> bool {
     unsafe {
         let new = libc::dlsym(libc::RTLD_DEFAULT, c"_Znwm".as_ptr());
         let cxx_runtime = libc::dlsym(libc::RTLD_DEFAULT, c"_ZSt9terminatev".as_ptr());
-        !cxx_runtime.is_null() && crate::real::same_object(new, real.malloc as *const c_void)
+        let bypass =
+            !cxx_runtime.is_null() && crate::real::same_object(new, real.malloc as *const c_void);
+        if bypass {
+            crate::blind::set_new_owner(new);
+        }
+        bypass
     }
 }
 
@@ -271,9 +285,10 @@ pub fn identity() -> (u32, u32) {
 }
 
 // Fork: hold every lock across the fork so the child copies consistent structures
-// (lock order: mappings, big allocations, regions, table shards, channel).
+// (lock order: mappings, reservations, big allocations, regions, table shards, channel).
 extern "C" fn before_fork() {
     hooks::mappings().lock.lock();
+    hooks::reserved().lock.lock();
     hooks::big().lock.lock();
     account::slow_lock().lock();
     hooks::table().lock_all();
@@ -285,6 +300,7 @@ extern "C" fn after_fork_parent() {
     hooks::table().unlock_all();
     account::slow_lock().unlock();
     hooks::big().lock.unlock();
+    hooks::reserved().lock.unlock();
     hooks::mappings().lock.unlock();
 }
 
@@ -293,6 +309,7 @@ extern "C" fn after_fork_child() {
     hooks::table().reset_locks();
     account::slow_lock().reset();
     hooks::big().lock.reset();
+    hooks::reserved().lock.reset();
     hooks::mappings().lock.reset();
     let old = account::state();
     if old.is_null() {

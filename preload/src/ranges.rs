@@ -200,6 +200,14 @@ impl Ranges {
         Some(((r.end - r.start) as u64, r.epoch))
     }
 
+    /// Ranges held.
+    ///
+    /// # Safety
+    /// `lock` must be held.
+    pub unsafe fn len_locked(&self) -> usize {
+        self.inner().len
+    }
+
     /// Bytes currently held (for tests).
     #[cfg(test)]
     unsafe fn held(&self) -> u64 {

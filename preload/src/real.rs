@@ -22,6 +22,15 @@ type Munmap = unsafe extern "C" fn(*mut c_void, usize) -> c_int;
 type Mremap = unsafe extern "C" fn(*mut c_void, usize, usize, c_int, *mut c_void) -> *mut c_void;
 /// `_exit` / `_Exit`.
 pub type Exit = unsafe extern "C" fn(c_int) -> !;
+/// `execve` / `execvpe`: program, argv, envp.
+pub type ExecEnv =
+    unsafe extern "C" fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int;
+/// `execv` / `execvp`: program, argv.
+pub type Exec = unsafe extern "C" fn(*const c_char, *const *const c_char) -> c_int;
+/// `fexecve`: fd, argv, envp.
+pub type Fexecve = unsafe extern "C" fn(c_int, *const *const c_char, *const *const c_char) -> c_int;
+/// `mprotect`.
+pub type Mprotect = unsafe extern "C" fn(*mut c_void, usize, c_int) -> c_int;
 
 /// The resolved functions. Optional ones may be missing from an old or other libc.
 pub struct Real {
@@ -48,6 +57,12 @@ pub struct Real {
     pub mremap: Option<Mremap>,
     pub exit: Option<Exit>,
     pub exit2: Option<Exit>,
+    pub execve: Option<ExecEnv>,
+    pub execv: Option<Exec>,
+    pub execvp: Option<Exec>,
+    pub execvpe: Option<ExecEnv>,
+    pub fexecve: Option<Fexecve>,
+    pub mprotect: Option<Mprotect>,
     /// glibc's `__libc_single_threaded`: nonzero until the first thread is created
     /// (glibc clears it in `pthread_create` before the new thread exists).
     single_threaded_flag: *const u8,
@@ -204,6 +219,12 @@ unsafe fn lookup() -> Option<Real> {
         mremap: optional!("mremap", Mremap),
         exit: optional!("_exit", Exit),
         exit2: optional!("_Exit", Exit),
+        execve: optional!("execve", ExecEnv),
+        execv: optional!("execv", Exec),
+        execvp: optional!("execvp", Exec),
+        execvpe: optional!("execvpe", ExecEnv),
+        fexecve: optional!("fexecve", Fexecve),
+        mprotect: optional!("mprotect", Mprotect),
         single_threaded_flag: sym(b"__libc_single_threaded\0") as *const u8,
     })
 }

@@ -48,6 +48,26 @@ pub const PROBLEM_EVENTS_LOST: u64 = 1 << 2;
 /// Problem bit: C++ `operator new`/`delete` come from the allocator itself (jemalloc,
 /// tcmalloc built with C++ support), not through malloc/free, so they are not counted.
 pub const PROBLEM_NEW_BYPASSES_MALLOC: u64 = 1 << 3;
+/// Problem bit: valgrind replaces malloc in this process (memcheck, massif, helgrind, drd,
+/// dhat): its malloc calls never reach the preload. `malloc_owner` names the tool.
+pub const PROBLEM_VALGRIND: u64 = 1 << 4;
+/// Problem bit: a library was loaded with `RTLD_DEEPBIND`; its own malloc calls bind to
+/// libc's malloc, past the preload.
+pub const PROBLEM_DEEPBIND: u64 = 1 << 5;
+/// Problem bit: an object ahead of the preload in the symbol search order (the program
+/// itself) defines malloc, so malloc calls never reach the preload. `malloc_owner` names it.
+pub const PROBLEM_MALLOC_SHADOWED: u64 = 1 << 6;
+
+/// Capacity of the path fields of the header (`exec_path`, `exe`).
+pub const PATH_CAP: usize = 512;
+/// Capacity of the library-name fields of the header (`malloc_owner`, `new_owner`).
+pub const OWNER_CAP: usize = 128;
+/// Exec bit: the environment passed to exec held an `LD_PRELOAD` naming the preload.
+pub const EXEC_HAS_PRELOAD: u32 = 1 << 0;
+/// Exec bit: the environment passed to exec held `BENCHMEM_DIR` naming this run.
+pub const EXEC_HAS_DIR: u32 = 1 << 1;
+/// Exec bit: the path did not fit `exec_path` and was cut.
+pub const EXEC_PATH_CUT: u32 = 1 << 2;
 
 /// Set in [`Header::reaped`] when the low 16 bits hold a wait status.
 pub const REAPED_KNOWN: u32 = 1 << 31;
@@ -90,6 +110,31 @@ pub struct Header {
     pub name_len: AtomicU32,
     /// Name of the root region (`BENCHMEM_REGION` or the program's basename).
     pub name: UnsafeCell<[u8; NAME_CAP]>,
+    /// Bytes of `PROT_NONE` reservations the program made accessible with `mprotect`
+    /// (outside any allocator call): memory in use that no allocation counted.
+    pub unprotected_bytes: AtomicU64,
+    /// Length of `exec_path` while an exec call is under way; 0 when none is (or it failed).
+    pub exec_len: AtomicU32,
+    /// `EXEC_*` bits about that exec call.
+    pub exec_flags: AtomicU32,
+    /// Length of `exe`.
+    pub exe_len: AtomicU32,
+    /// Length of `malloc_owner`.
+    pub malloc_owner_len: AtomicU32,
+    /// Length of `new_owner`.
+    pub new_owner_len: AtomicU32,
+    /// The program an exec call under way was given, made absolute when the preload could
+    /// (cwd for relative paths, `PATH` for `execvp`'s bare names, `/proc` for `fexecve`).
+    pub exec_path: UnsafeCell<[u8; PATH_CAP]>,
+    /// The executable of this image (`/proc/self/exe` at start), empty when unknown or
+    /// longer than [`PATH_CAP`].
+    pub exe: UnsafeCell<[u8; PATH_CAP]>,
+    /// Who serves malloc instead of the preload (see [`PROBLEM_VALGRIND`],
+    /// [`PROBLEM_MALLOC_SHADOWED`]).
+    pub malloc_owner: UnsafeCell<[u8; OWNER_CAP]>,
+    /// Base name of the library whose C++ `operator new` bypasses malloc (see
+    /// [`PROBLEM_NEW_BYPASSES_MALLOC`]).
+    pub new_owner: UnsafeCell<[u8; OWNER_CAP]>,
 }
 
 /// The word every allocation and free updates: live bytes and generation, then the mark.
@@ -233,6 +278,26 @@ impl ProcessState {
         unsafe { &(&*self.header.name.get())[..len] }
     }
 
+    /// The program an exec call under way was given (empty when none).
+    pub fn exec_path(&self) -> &[u8] {
+        field(&self.header.exec_len, &self.header.exec_path)
+    }
+
+    /// The executable of this image (empty when unknown).
+    pub fn exe(&self) -> &[u8] {
+        field(&self.header.exe_len, &self.header.exe)
+    }
+
+    /// Who serves malloc instead of the preload (empty when nobody does).
+    pub fn malloc_owner(&self) -> &[u8] {
+        field(&self.header.malloc_owner_len, &self.header.malloc_owner)
+    }
+
+    /// The library whose C++ `operator new` bypasses malloc (empty when unknown).
+    pub fn new_owner(&self) -> &[u8] {
+        field(&self.header.new_owner_len, &self.header.new_owner)
+    }
+
     /// Whether the header says this is a state file of this layout.
     pub fn is_valid(&self) -> bool {
         self.header.magic.load(Relaxed) == MAGIC && self.header.version.load(Relaxed) == VERSION
@@ -246,6 +311,27 @@ impl Header {
         let v = self.reaped.load(Relaxed);
         (v & REAPED_KNOWN != 0).then_some((v & 0xffff) as i32)
     }
+}
+
+/// The first `len` bytes of a header byte field.
+fn field<'a, const N: usize>(len: &AtomicU32, buf: &'a UnsafeCell<[u8; N]>) -> &'a [u8] {
+    let len = (len.load(Relaxed) as usize).min(N);
+    // SAFETY: the writer stores the bytes before the length; a reader that races with a
+    // change (the launcher reads after the process is gone) sees bytes, never UB-worthy
+    // memory: the buffer is plain bytes inside the mapping.
+    unsafe { &(&*buf.get())[..len] }
+}
+
+/// Copies `src` into a header byte field and sets its length: the bytes first, then the
+/// length (Release). Returns false when `src` did not fit and was cut to `N` bytes.
+pub fn set_field<const N: usize>(len: &AtomicU32, buf: &UnsafeCell<[u8; N]>, src: &[u8]) -> bool {
+    let n = src.len().min(N);
+    len.store(0, Relaxed);
+    // SAFETY: the header's byte fields are written only by the process that owns the
+    // state, and only through this function; readers go by the length stored after.
+    unsafe { (&mut *buf.get())[..n].copy_from_slice(&src[..n]) };
+    len.store(n as u32, core::sync::atomic::Ordering::Release);
+    n == src.len()
 }
 
 impl RegionSlot {

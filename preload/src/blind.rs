@@ -1,0 +1,283 @@
+//! What keeps malloc calls from reaching the hooks, noticed so the run can say so.
+//!
+//! Looked at once per image, in the constructor (a few `dlsym`/`dladdr` calls and one
+//! `readlink`, no scan of loaded objects):
+//! - valgrind's malloc-replacing tools redirect *our* malloc to theirs;
+//! - an object ahead of us in the search order (the program itself, exporting a
+//!   statically linked jemalloc, tcmalloc or mimalloc) defines malloc;
+//! - the executable's path, so the launcher can look for an allocator called by prefixed
+//!   names (`_rjem_malloc`, `mi_malloc`, ...) in its symbol table after the run.
+//!
+//! And, as it happens: `dlopen(.., RTLD_DEEPBIND)`, whose library binds its own malloc
+//! calls to libc's.
+
+use core::ffi::{c_char, c_void, CStr};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+use benchmem_wire::state::{
+    set_field, Header, OWNER_CAP, PATH_CAP, PROBLEM_DEEPBIND, PROBLEM_MALLOC_SHADOWED,
+    PROBLEM_VALGRIND,
+};
+
+use crate::{account, tls};
+
+/// A name found at start, copied into each state this image makes (fork children too).
+struct Name<const N: usize> {
+    bytes: core::cell::UnsafeCell<[u8; N]>,
+    len: core::sync::atomic::AtomicUsize,
+}
+
+// SAFETY: written only from the constructor (one thread), before any state is published;
+// read afterwards.
+unsafe impl<const N: usize> Sync for Name<N> {}
+
+impl<const N: usize> Name<N> {
+    const fn new() -> Self {
+        Name {
+            bytes: core::cell::UnsafeCell::new([0; N]),
+            len: core::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+    /// Sets the name (cut to `N` bytes). Constructor only.
+    fn set(&self, s: &[u8]) {
+        let n = s.len().min(N);
+        // SAFETY: see the Sync impl.
+        unsafe { (&mut *self.bytes.get())[..n].copy_from_slice(&s[..n]) };
+        self.len.store(n, Relaxed);
+    }
+    fn get(&self) -> &[u8] {
+        // SAFETY: see the Sync impl.
+        unsafe { &(&*self.bytes.get())[..self.len.load(Relaxed)] }
+    }
+}
+
+static EXE: Name<PATH_CAP> = Name::new();
+static MALLOC_OWNER: Name<OWNER_CAP> = Name::new();
+static NEW_OWNER: Name<OWNER_CAP> = Name::new();
+/// `PROBLEM_*` bits found at start (or by a `dlopen`), for every state of this image.
+static PROBLEMS: AtomicU64 = AtomicU64::new(0);
+static LOOKED: AtomicBool = AtomicBool::new(false);
+
+/// Looks once (from the constructor) at what could keep malloc calls from us.
+pub fn init() {
+    if LOOKED.swap(true, Relaxed) {
+        return;
+    }
+    let _g = tls::Guard::enter();
+    let mut buf = [0u8; PATH_CAP + 1];
+    // SAFETY: readlink writes at most the given length into our buffer.
+    let n = unsafe {
+        libc::readlink(
+            c"/proc/self/exe".as_ptr(),
+            buf.as_mut_ptr() as *mut c_char,
+            buf.len(),
+        )
+    };
+    // A path longer than the field is left out rather than cut (a cut path names
+    // another file).
+    if n > 0 && (n as usize) <= PATH_CAP {
+        EXE.set(&buf[..n as usize]);
+    }
+    if let Some(tool) = valgrind_tool() {
+        let mut name = [0u8; OWNER_CAP];
+        let pre = b"valgrind's ";
+        name[..pre.len()].copy_from_slice(pre);
+        let k = tool.len().min(OWNER_CAP - pre.len());
+        name[pre.len()..pre.len() + k].copy_from_slice(&tool[..k]);
+        MALLOC_OWNER.set(&name[..pre.len() + k]);
+        PROBLEMS.fetch_or(PROBLEM_VALGRIND, Relaxed);
+    } else if let Some(owner) = malloc_shadowed() {
+        MALLOC_OWNER.set(owner);
+        PROBLEMS.fetch_or(PROBLEM_MALLOC_SHADOWED, Relaxed);
+    }
+}
+
+/// Records the file of the C++ `operator new` that bypasses malloc (its base name).
+///
+/// # Safety
+/// `new` is the address of a loaded function; call with the guard raised (dladdr).
+pub unsafe fn set_new_owner(new: *const c_void) {
+    if let Some(f) = object_of(new) {
+        NEW_OWNER.set(f.rsplit(|&b| b == b'/').next().unwrap_or(f));
+    }
+}
+
+/// The file name of the object holding `addr`, as the loader has it.
+///
+/// # Safety
+/// As [`set_new_owner`].
+unsafe fn object_of(addr: *const c_void) -> Option<&'static [u8]> {
+    let mut info: libc::Dl_info = core::mem::zeroed();
+    if addr.is_null() || libc::dladdr(addr, &mut info) == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    Some(CStr::from_ptr(info.dli_fname).to_bytes())
+}
+
+/// Copies what was found at start into a new state of this image.
+pub fn stamp(h: &Header) {
+    h.problems.fetch_or(PROBLEMS.load(Relaxed), Relaxed);
+    set_field(&h.exe_len, &h.exe, EXE.get());
+    set_field(&h.malloc_owner_len, &h.malloc_owner, MALLOC_OWNER.get());
+    set_field(&h.new_owner_len, &h.new_owner, NEW_OWNER.get());
+}
+
+/// The name of the valgrind tool running us when it replaces malloc (`memcheck`,
+/// `massif`, ...): we run on valgrind's CPU and `LD_PRELOAD` holds its
+/// `vgpreload_<tool>` library (tools that leave malloc alone, like callgrind or
+/// cachegrind, preload only `vgpreload_core` or nothing: there we count as usual).
+fn valgrind_tool() -> Option<&'static [u8]> {
+    if !running_on_valgrind() {
+        return None;
+    }
+    // SAFETY: getenv reads the environment without allocating.
+    let list = unsafe {
+        let p = libc::getenv(c"LD_PRELOAD".as_ptr());
+        if p.is_null() {
+            return None;
+        }
+        CStr::from_ptr(p).to_bytes()
+    };
+    list.split(|&b| b == b':' || b == b' ').find_map(|e| {
+        let file = e.rsplit(|&b| b == b'/').next()?;
+        let tool = file.strip_prefix(b"vgpreload_")?;
+        let tool = &tool[..tool.iter().position(|&b| b == b'-')?];
+        (tool != b"core").then_some(tool)
+    })
+}
+
+/// valgrind's `RUNNING_ON_VALGRIND` client request: 0 on a real CPU.
+#[cfg(target_arch = "x86_64")]
+fn running_on_valgrind() -> bool {
+    let args: [u64; 6] = [0x1001, 0, 0, 0, 0, 0];
+    let r: u64;
+    // SAFETY: valgrind's documented no-op sequence: the four rotations of rdi add up to
+    // 128 bits (rdi unchanged) and `xchg rbx, rbx` changes nothing on a real CPU, so rdx
+    // keeps its 0; under valgrind rdx receives the answer. Only rax is read, as a pointer
+    // to `args`.
+    unsafe {
+        core::arch::asm!(
+            "rol rdi, 3",
+            "rol rdi, 13",
+            "rol rdi, 61",
+            "rol rdi, 51",
+            "xchg rbx, rbx",
+            in("rax") args.as_ptr(),
+            inout("rdx") 0u64 => r,
+            out("rdi") _,
+            options(nostack),
+        );
+    }
+    r != 0
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn running_on_valgrind() -> bool {
+    false
+}
+
+/// The object whose `malloc` the program's calls bind to, when it is not ours: an object
+/// ahead of the preload in the search order, in practice the executable exporting an
+/// allocator linked into it.
+fn malloc_shadowed() -> Option<&'static [u8]> {
+    // SAFETY: dlsym/dladdr on a NUL-terminated name, guard raised by the caller.
+    unsafe {
+        let bound = libc::dlsym(libc::RTLD_DEFAULT, c"malloc".as_ptr());
+        // Compared by object, with a function of ours that is not exported: the address
+        // of an exported one (our malloc) would itself be looked up, and found shadowed.
+        let ours = init as *const c_void;
+        if bound.is_null() || crate::real::same_object(bound, ours) {
+            return None;
+        }
+        // The executable's own name in the loader is empty: say it by its path.
+        match object_of(bound) {
+            Some(f) if !f.is_empty() => Some(f),
+            _ => Some(EXE.get())
+                .filter(|e| !e.is_empty())
+                .or(Some(b"the program")),
+        }
+    }
+}
+
+/// Notes a `dlopen` with `RTLD_DEEPBIND`.
+#[cfg_attr(test, allow(dead_code))]
+fn deepbind_seen() {
+    PROBLEMS.fetch_or(PROBLEM_DEEPBIND, Relaxed);
+    let st = account::state();
+    if !st.is_null() {
+        // SAFETY: the state stays mapped for the life of the process.
+        unsafe { (*st).header.problems.fetch_or(PROBLEM_DEEPBIND, Relaxed) };
+    }
+}
+
+/// The real `dlopen`, once resolved (0 until then).
+#[cfg(target_arch = "x86_64")]
+#[cfg_attr(test, allow(dead_code))]
+static REAL_DLOPEN: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Slow path of the `dlopen` hook: notes `RTLD_DEEPBIND`, resolves the real dlopen.
+#[cfg(target_arch = "x86_64")]
+#[cfg_attr(test, allow(dead_code))]
+extern "C" fn dlopen_slow(flags: core::ffi::c_int) -> usize {
+    sys_keep(|| {
+        if flags & libc::RTLD_DEEPBIND != 0 {
+            deepbind_seen();
+        }
+        let f = REAL_DLOPEN.load(Relaxed);
+        if f != 0 {
+            return f;
+        }
+        let _g = tls::Guard::enter();
+        // SAFETY: dlsym on a NUL-terminated name; what it allocates passes through.
+        let f = unsafe { libc::dlsym(libc::RTLD_NEXT, c"dlopen".as_ptr()) } as usize;
+        REAL_DLOPEN.store(f, Relaxed);
+        f
+    })
+}
+
+#[cfg_attr(test, allow(dead_code))]
+fn sys_keep<R>(f: impl FnOnce() -> R) -> R {
+    crate::sys::keep_errno(f)
+}
+
+/// `dlopen`, passed straight to the real one by a jump, so the real one sees its caller's
+/// return address: glibc picks the caller's namespace and `RUNPATH` from it, and a hook
+/// that called it would make every `dlopen` look like ours. Only `RTLD_DEEPBIND` (or the
+/// first call, to resolve the real function) takes a detour through [`dlopen_slow`].
+///
+/// # Safety
+/// C `dlopen`.
+#[cfg(all(target_arch = "x86_64", not(test)))]
+#[unsafe(naked)]
+#[no_mangle]
+pub unsafe extern "C" fn dlopen(file: *const c_char, flags: core::ffi::c_int) -> *mut c_void {
+    core::arch::naked_asm!(
+        "test esi, {deepbind}",
+        "jnz 2f",
+        "mov rax, qword ptr [rip + {real}@GOTPCREL]",
+        "mov rax, qword ptr [rax]",
+        "test rax, rax",
+        "jz 2f",
+        "jmp rax",
+        "2:",
+        // Keep the arguments; entry rsp is 8 mod 16, so two pushes and 8 bytes align
+        // the call.
+        "push rdi",
+        "push rsi",
+        "sub rsp, 8",
+        "mov edi, esi",
+        "call {slow}",
+        "add rsp, 8",
+        "pop rsi",
+        "pop rdi",
+        "test rax, rax",
+        "jz 3f",
+        "jmp rax",
+        "3:",
+        "xor eax, eax",
+        "ret",
+        deepbind = const libc::RTLD_DEEPBIND,
+        real = sym REAL_DLOPEN,
+        slow = sym dlopen_slow,
+    )
+}
