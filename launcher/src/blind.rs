@@ -52,14 +52,15 @@ pub fn exec_reason(path: &[u8], flags: u32) -> String {
 /// Which sanitizer build `path` is ("an AddressSanitizer build"), as `run` would name it;
 /// "a sanitizer build" when it cannot tell (a 32-bit build, a file gone since).
 fn sanitizer_build(path: &[u8]) -> String {
-    preflight::resolve(OsStr::from_bytes(path))
-        .ok()
-        .and_then(|p| preflight::check(&p).ok().flatten())
-        .and_then(|note| {
-            let (_, what) = note.split_once(" is ")?;
-            Some(what.split(':').next().unwrap_or(what).to_string())
-        })
-        .unwrap_or_else(|| "a sanitizer build".into())
+    which_sanitizer(path).unwrap_or_else(|| "a sanitizer build".into())
+}
+
+/// "an AddressSanitizer build" when `path` is one, as `run`'s check finds it.
+fn which_sanitizer(path: &[u8]) -> Option<String> {
+    let resolved = preflight::resolve(OsStr::from_bytes(path)).ok()?;
+    let note = preflight::check(&resolved).ok()??;
+    let (_, what) = note.split_once(" is ")?;
+    Some(what.split(':').next().unwrap_or(what).to_string())
 }
 
 /// What kind of program benchmem cannot enter `path` is.
@@ -140,9 +141,24 @@ pub struct OwnAllocator {
 #[derive(Default)]
 pub struct Scanner {
     seen: HashMap<Vec<u8>, Option<OwnAllocator>>,
+    sanitizers: HashMap<Vec<u8>, Option<String>>,
 }
 
 impl Scanner {
+    /// "an AddressSanitizer build" when the executable at `exe` is one. Asked of a program
+    /// whose own malloc comes before the preload's: a sanitizer runtime linked into the
+    /// program (gcc's `-static-libasan`, clang's default) is such a malloc, and the
+    /// program runs unharmed with the preload loaded.
+    pub fn sanitizer(&mut self, exe: &[u8]) -> Option<String> {
+        if exe.is_empty() {
+            return None;
+        }
+        self.sanitizers
+            .entry(exe.to_vec())
+            .or_insert_with(|| which_sanitizer(exe))
+            .clone()
+    }
+
     /// The allocator of its own the executable at `exe` links, if its symbols show one.
     /// `shadowed`: the preload found the program's own `malloc` ahead of its hooks (then
     /// the allocator is there even when the symbols cannot name it).
