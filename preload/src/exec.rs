@@ -7,12 +7,22 @@
 //! program and what the environment passed to it carries into the state header; a failed
 //! exec clears it again. The launcher classifies the program after the run.
 //!
+//! A vfork child (Debian's `/bin/sh`, Python's `subprocess`) shares its parent's memory,
+//! state included, until the exec: it writes the record into a state file of its own pid
+//! instead, made without mapping it, so it gets a row as a fork child would; a failed
+//! exec removes that file.
+//!
+//! A sanitizer build (see [`crate::sanitizer`]) must not get the preload at all: it is
+//! exec'd with an environment that no longer names us, and the record says so on purpose
+//! (`EXEC_SANITIZER`), so the launcher does not take it for a scrubbed environment.
+//!
 //! Hooked: `execve`, `execv`, `execvp`, `execvpe`, `fexecve`. Not hooked: the variadic
 //! `execl`, `execlp`, `execle` (stable Rust cannot define a C-variadic function, and glibc
 //! turns them into its internal `__execve`, past any interposer); `execveat`; and the exec
 //! inside `posix_spawn` (glibc's child calls its internal `__execve` in the parent's
-//! memory). Nothing here allocates: the environment is scanned by hand, paths are built
-//! in stack buffers.
+//! memory). Nothing here allocates: the environment is scanned by hand, paths and the
+//! environment given to a sanitizer build are built in stack buffers (a mapping of our
+//! own when they are too small).
 
 use core::ffi::{c_char, c_int, CStr};
 use core::mem::size_of;
@@ -502,6 +512,25 @@ pub fn reclaim(pid: libc::pid_t) {
         // ended (it was just reaped), and no other process has its pid while it is
         // not yet reaped, so nothing uses it.
         unsafe { sys::unmap(addr as *mut u8, len) };
+        s.pid.store(0, Release);
+    }
+}
+
+/// In a fork child: the registered mappings are copies nobody in this process uses (the
+/// vfork children they belong to are its parent's), and a pid they name may be reused by
+/// a child of this process: unmapped and forgotten here.
+pub fn forget_leftovers() {
+    for s in &LEFTOVERS {
+        if s.pid.load(Acquire) == 0 {
+            continue;
+        }
+        let (addr, len) = (s.addr.load(Relaxed), s.len.load(Relaxed));
+        if addr != 0 {
+            // SAFETY: this process's copy of a mapping made with sys::map, which only the
+            // parent's vfork child used; nothing here refers to it.
+            unsafe { sys::unmap(addr as *mut u8, len) };
+        }
+        s.addr.store(0, Relaxed);
         s.pid.store(0, Release);
     }
 }

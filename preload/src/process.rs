@@ -398,6 +398,7 @@ extern "C" fn after_fork_parent() {
 }
 
 extern "C" fn after_fork_child() {
+    crate::exec::forget_leftovers();
     channel::lock().reset();
     hooks::table().reset_locks();
     account::slow_lock().reset();
