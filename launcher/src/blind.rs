@@ -8,7 +8,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use benchmem_wire::state::{EXEC_HAS_DIR, EXEC_HAS_PRELOAD, EXEC_PATH_CUT};
+use benchmem_wire::state::{EXEC_HAS_DIR, EXEC_HAS_PRELOAD, EXEC_PATH_CUT, EXEC_SANITIZER};
 
 use crate::{preflight, RunError};
 
@@ -21,6 +21,15 @@ pub fn exec_reason(path: &[u8], flags: u32) -> String {
     } else {
         shown.into_owned()
     };
+    // The preload left the environment on purpose: not a scrubbed one.
+    if flags & EXEC_SANITIZER != 0 {
+        return format!(
+            "exec'd {shown}, {}: its runtime replaces the allocator and must be loaded first, \
+             so benchmem ran it without the preload and it is not measured; measured up to \
+             the exec",
+            sanitizer_build(path)
+        );
+    }
     let lacks = match (flags & EXEC_HAS_PRELOAD != 0, flags & EXEC_HAS_DIR != 0) {
         (false, _) => Some("LD_PRELOAD"),
         (true, false) => Some("BENCHMEM_DIR"),
@@ -38,6 +47,20 @@ pub fn exec_reason(path: &[u8], flags: u32) -> String {
         classify(path)
     };
     format!("exec'd {shown}, {why}; measured up to the exec")
+}
+
+/// Which sanitizer build `path` is ("an AddressSanitizer build"), as `run` would name it;
+/// "a sanitizer build" when it cannot tell (a 32-bit build, a file gone since).
+fn sanitizer_build(path: &[u8]) -> String {
+    which_sanitizer(path).unwrap_or_else(|| "a sanitizer build".into())
+}
+
+/// "an AddressSanitizer build" when `path` is one, as `run`'s check finds it.
+fn which_sanitizer(path: &[u8]) -> Option<String> {
+    let resolved = preflight::resolve(OsStr::from_bytes(path)).ok()?;
+    let note = preflight::check(&resolved).ok()??;
+    let (_, what) = note.split_once(" is ")?;
+    Some(what.split(':').next().unwrap_or(what).to_string())
 }
 
 /// What kind of program benchmem cannot enter `path` is.
@@ -118,9 +141,24 @@ pub struct OwnAllocator {
 #[derive(Default)]
 pub struct Scanner {
     seen: HashMap<Vec<u8>, Option<OwnAllocator>>,
+    sanitizers: HashMap<Vec<u8>, Option<String>>,
 }
 
 impl Scanner {
+    /// "an AddressSanitizer build" when the executable at `exe` is one. Asked of a program
+    /// whose own malloc comes before the preload's: a sanitizer runtime linked into the
+    /// program (gcc's `-static-libasan`, clang's default) is such a malloc, and the
+    /// program runs unharmed with the preload loaded.
+    pub fn sanitizer(&mut self, exe: &[u8]) -> Option<String> {
+        if exe.is_empty() {
+            return None;
+        }
+        self.sanitizers
+            .entry(exe.to_vec())
+            .or_insert_with(|| which_sanitizer(exe))
+            .clone()
+    }
+
     /// The allocator of its own the executable at `exe` links, if its symbols show one.
     /// `shadowed`: the preload found the program's own `malloc` ahead of its hooks (then
     /// the allocator is there even when the symbols cannot name it).

@@ -191,6 +191,15 @@ fn report(st: &ProcessState, scanner: &mut Scanner) -> ProcessReport {
             "not measured: {owner} replaces the allocator in this process (its malloc calls \
              never reach benchmem; only its mmap calls are counted)"
         ))
+    } else if let Some(what) = (bits & PROBLEM_MALLOC_SHADOWED != 0)
+        .then(|| scanner.sanitizer(st.exe()))
+        .flatten()
+    {
+        Some(format!(
+            "not measured: it is {what} with the runtime linked in, which replaces the \
+             allocator: its allocations do not go through benchmem's malloc and are not \
+             counted; only its mmap calls are"
+        ))
     } else {
         let shadowed = bits & PROBLEM_MALLOC_SHADOWED != 0;
         scanner.own_allocator(st.exe(), shadowed).map(|a| {

@@ -7,22 +7,37 @@
 //! program and what the environment passed to it carries into the state header; a failed
 //! exec clears it again. The launcher classifies the program after the run.
 //!
+//! A vfork child (Debian's `/bin/sh`, Python's `subprocess`) shares its parent's memory,
+//! state included, until the exec: it writes the record into a state file of its own pid
+//! instead, made without mapping it, so it gets a row as a fork child would; a failed
+//! exec removes that file.
+//!
+//! A sanitizer build (see [`crate::sanitizer`]) must not get the preload at all: it is
+//! exec'd with an environment that no longer names us, and the record says so on purpose
+//! (`EXEC_SANITIZER`), so the launcher does not take it for a scrubbed environment.
+//!
 //! Hooked: `execve`, `execv`, `execvp`, `execvpe`, `fexecve`. Not hooked: the variadic
 //! `execl`, `execlp`, `execle` (stable Rust cannot define a C-variadic function, and glibc
 //! turns them into its internal `__execve`, past any interposer); `execveat`; and the exec
 //! inside `posix_spawn` (glibc's child calls its internal `__execve` in the parent's
-//! memory). Nothing here allocates: the environment is scanned by hand, paths are built
-//! in stack buffers.
+//! memory). Nothing here allocates: the environment is scanned by hand, paths and the
+//! environment given to a sanitizer build are built in stack buffers (a mapping of our
+//! own when they are too small).
 
 use core::ffi::{c_char, c_int, CStr};
-use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use core::mem::size_of;
+use core::sync::atomic::{
+    AtomicU32, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release},
+};
 
 use benchmem_wire::state::{
-    set_field, ProcessState, EXEC_HAS_DIR, EXEC_HAS_PRELOAD, EXEC_PATH_CUT, PATH_CAP,
+    set_field, ProcessState, EXEC_HAS_DIR, EXEC_HAS_PRELOAD, EXEC_PATH_CUT, EXEC_SANITIZER,
+    PATH_CAP,
 };
 
 use crate::real::{self, Real};
-use crate::{account, process, sys, tls};
+use crate::{account, process, sanitizer, sys, tls};
 
 extern "C" {
     static environ: *const *const c_char;
@@ -69,12 +84,16 @@ fn base_name(p: &[u8]) -> &[u8] {
     p.rsplit(|&b| b == b'/').next().unwrap_or(p)
 }
 
-/// Whether an `LD_PRELOAD` value names this library (its path, or a file of its name:
-/// the loader may have been given either).
-fn names_us(list: &[u8]) -> bool {
+/// Whether an `LD_PRELOAD` entry is this library (its path, or a file of its name: the
+/// loader may have been given either, and the launcher's `$PLATFORM` entry is the latter).
+fn is_us(entry: &[u8]) -> bool {
     let me = own();
-    list.split(|&b| b == b':' || b == b' ')
-        .any(|e| !e.is_empty() && (e == me || base_name(e) == base_name(me)))
+    !entry.is_empty() && (entry == me || base_name(entry) == base_name(me))
+}
+
+/// Whether an `LD_PRELOAD` value names this library.
+fn names_us(list: &[u8]) -> bool {
+    list.split(|&b| b == b':' || b == b' ').any(is_us)
 }
 
 /// `EXEC_HAS_*` bits for the environment `envp` passed to exec. The loader takes the
@@ -236,38 +255,283 @@ impl Target {
     }
 }
 
-/// Records an exec about to happen in this image's state; returns the state to clear
-/// should the exec fail. Nothing is recorded in a vfork child (or a raw clone sharing our
-/// memory): the state there is its parent's.
+/// What an exec hook did before the real call: the record to clear should the exec fail,
+/// and whether the program gets an environment without the preload.
+struct Pending {
+    record: Record,
+    /// The program is a sanitizer build: exec it without the preload.
+    scrub: bool,
+}
+
+/// Where the exec was recorded.
+// Boxing the path is not an option here (no heap); it is on the hook's stack either way.
+#[allow(clippy::large_enum_variant)]
+enum Record {
+    None,
+    /// In this image's state.
+    Shared(&'static ProcessState),
+    /// In a state file of a vfork child's own, whose path this is.
+    Own([u8; 512]),
+}
+
+/// Records an exec about to happen, and finds whether the program must run without the
+/// preload. A vfork child (or a raw clone sharing our memory) must not write the state it
+/// shares with its parent: it records into a state file of its own pid, made for the
+/// purpose (see [`process::vfork_child_state`]).
 ///
 /// # Safety
 /// As [`Target::resolve`]; `envp` as in [`carried`].
-unsafe fn begin(target: Target, envp: *const *const c_char) -> Option<&'static ProcessState> {
+unsafe fn begin(target: Target, envp: *const *const c_char) -> Pending {
     sys::keep_errno(|| {
+        let none = Pending {
+            record: Record::None,
+            scrub: false,
+        };
         let st = account::state();
-        if st.is_null() {
-            return None;
+        let bits = carried(envp);
+        let preloaded = bits & EXEC_HAS_PRELOAD != 0;
+        if st.is_null() && !preloaded {
+            return none;
         }
-        let st = &*st;
-        let h = &st.header;
-        if libc::syscall(libc::SYS_getpid) as u32 != h.pid.load(Relaxed) {
-            return None;
-        }
+        // Raised here, dropped before the real exec: in a vfork child this is the parent's
+        // thread's guard, which must be as it was when the parent resumes.
         let _g = tls::Guard::enter();
         let mut path = Buf::new();
         target.resolve(&mut path);
-        h.exec_flags.store(carried(envp), Relaxed);
-        if !set_field(&h.exec_len, &h.exec_path, path.bytes()) {
-            h.exec_flags.fetch_or(EXEC_PATH_CUT, Relaxed);
+        // Only when the environment would load us into it: a scrubbed one already runs
+        // the program as the user would.
+        let scrub = preloaded
+            && match target {
+                Target::Fd(fd) => sanitizer::fd_needs_runtime_first(fd),
+                _ => path.n > 0 && sanitizer::needs_runtime_first(path.c_str()),
+            };
+        let flags = bits | if scrub { EXEC_SANITIZER } else { 0 };
+        if st.is_null() {
+            return Pending { scrub, ..none };
         }
-        Some(st)
+        let st = &*st;
+        let h = &st.header;
+        let record = if libc::syscall(libc::SYS_getpid) as u32 == h.pid.load(Relaxed) {
+            h.exec_flags.store(flags, Relaxed);
+            if !set_field(&h.exec_len, &h.exec_path, path.bytes()) {
+                h.exec_flags.fetch_or(EXEC_PATH_CUT, Relaxed);
+            }
+            Record::Shared(st)
+        } else {
+            let mut own = [0u8; 512];
+            if process::vfork_child_state(h, path.bytes(), flags, &mut own) {
+                Record::Own(own)
+            } else {
+                Record::None
+            }
+        };
+        Pending { record, scrub }
     })
 }
 
 /// The exec returned: it failed, and this image goes on.
-fn failed(st: Option<&ProcessState>) {
-    if let Some(st) = st {
-        st.header.exec_len.store(0, Relaxed);
+fn failed(p: Pending) {
+    match p.record {
+        Record::None => {}
+        Record::Shared(st) => st.header.exec_len.store(0, Relaxed),
+        Record::Own(path) => sys::keep_errno(|| {
+            // SAFETY: the NUL-terminated path of the file this exec call created; it was
+            // never mapped, and nobody else writes it while this child lives.
+            unsafe { libc::unlink(path.as_ptr().cast()) };
+        }),
+    }
+}
+
+/// Pointers kept on the stack for a scrubbed environment; a larger one is built in a
+/// mapping.
+const STACK_VARS: usize = 256;
+/// Bytes of rewritten `LD_PRELOAD` values kept on the stack.
+const STACK_TEXT: usize = 1024;
+
+/// Calls `f` with `envp` rid of the preload: each `LD_PRELOAD` that names us keeps the
+/// user's other entries (and is dropped when we were its only one), and `BENCHMEM_DIR` is
+/// dropped too, so the program sees the environment it would have had without benchmem
+/// (as a sanitizer build given to `run` does). Built in stack buffers, or in one mapping
+/// when they are too small (unmapped when `f` returns; see [`Leftover`] for a vfork
+/// child's); when no mapping can be made, `f` gets `envp` as it is.
+///
+/// # Safety
+/// `envp` as in [`carried`].
+#[inline(never)]
+unsafe fn scrubbed(
+    envp: *const *const c_char,
+    f: impl FnOnce(*const *const c_char) -> c_int,
+) -> c_int {
+    if envp.is_null() {
+        return f(envp);
+    }
+    let (mut vars, mut text) = (0usize, 0usize);
+    while !(*envp.add(vars)).is_null() {
+        let e = CStr::from_ptr(*envp.add(vars)).to_bytes_with_nul();
+        if e.strip_prefix(b"LD_PRELOAD=").is_some() {
+            text += e.len();
+        }
+        vars += 1;
+    }
+    let mut stack_ptrs = [core::ptr::null::<c_char>(); STACK_VARS];
+    let mut stack_text = [0u8; STACK_TEXT];
+    let mut mapped = None;
+    let (ptrs, buf): (&mut [*const c_char], &mut [u8]) = if vars < STACK_VARS && text <= STACK_TEXT
+    {
+        (&mut stack_ptrs[..], &mut stack_text[..])
+    } else {
+        let ptr_bytes = (vars + 1) * size_of::<*const c_char>();
+        let len = sys::page_round(ptr_bytes + text);
+        let m = sys::map(len);
+        if m.is_null() {
+            return f(envp);
+        }
+        mapped = Some(Leftover::hold(m, len));
+        // SAFETY: a fresh mapping of `len` bytes, page-aligned: the pointer array at
+        // its start, the text after it, neither overlapping the other.
+        (
+            core::slice::from_raw_parts_mut(m as *mut *const c_char, vars + 1),
+            core::slice::from_raw_parts_mut(m.add(ptr_bytes), len - ptr_bytes),
+        )
+    };
+    let (mut k, mut t) = (0, 0);
+    for i in 0..vars {
+        let e = *envp.add(i);
+        let bytes = CStr::from_ptr(e).to_bytes();
+        if bytes.strip_prefix(b"BENCHMEM_DIR=").is_some() {
+            continue;
+        }
+        if let Some(list) = bytes.strip_prefix(b"LD_PRELOAD=") {
+            if !names_us(list) {
+                ptrs[k] = e;
+                k += 1;
+                continue;
+            }
+            let start = t;
+            let mut put = |s: &[u8]| {
+                buf[t..t + s.len()].copy_from_slice(s);
+                t += s.len();
+            };
+            put(b"LD_PRELOAD=");
+            let mut kept = 0;
+            for lib in list
+                .split(|&b| b == b':' || b == b' ')
+                .filter(|l| !l.is_empty() && !is_us(l))
+            {
+                if kept > 0 {
+                    put(b":");
+                }
+                put(lib);
+                kept += 1;
+            }
+            put(b"\0");
+            if kept == 0 {
+                t = start;
+                continue;
+            }
+            ptrs[k] = buf[start..].as_ptr().cast();
+            k += 1;
+            continue;
+        }
+        ptrs[k] = e;
+        k += 1;
+    }
+    ptrs[k] = core::ptr::null();
+    let r = f(ptrs.as_ptr());
+    if let Some(m) = mapped {
+        m.release();
+    }
+    r
+}
+
+/// A mapping [`scrubbed`] made, registered by the pid that made it. In a vfork child it
+/// is the parent's memory, which a successful exec leaves behind: the parent unmaps it
+/// when its wait hook reaps that child ([`reclaim`]). A child that outlives its parent's
+/// interest (never reaped, or no free slot) leaves a page or two behind, uncounted.
+struct Leftover {
+    slot: Option<usize>,
+    addr: *mut u8,
+    len: usize,
+}
+
+/// A registered mapping: the pid that made it (0: free, `u32::MAX`: being filled).
+struct Slot {
+    pid: AtomicU32,
+    addr: AtomicUsize,
+    len: AtomicUsize,
+}
+
+static LEFTOVERS: [Slot; 8] = [const {
+    Slot {
+        pid: AtomicU32::new(0),
+        addr: AtomicUsize::new(0),
+        len: AtomicUsize::new(0),
+    }
+}; 8];
+
+impl Leftover {
+    fn hold(addr: *mut u8, len: usize) -> Leftover {
+        // SAFETY: raw getpid: the cached one is the parent's in a vfork child.
+        let pid = unsafe { libc::syscall(libc::SYS_getpid) } as u32;
+        let slot = LEFTOVERS.iter().position(|s| {
+            s.pid
+                .compare_exchange(0, u32::MAX, Acquire, Relaxed)
+                .is_ok()
+        });
+        if let Some(i) = slot {
+            let s = &LEFTOVERS[i];
+            s.addr.store(addr as usize, Relaxed);
+            s.len.store(len, Relaxed);
+            s.pid.store(pid, Release);
+        }
+        Leftover { slot, addr, len }
+    }
+
+    /// The exec failed: the mapping is unused again.
+    fn release(self) {
+        // SAFETY: our mapping, which nothing refers to once the exec call returned.
+        unsafe { sys::unmap(self.addr, self.len) };
+        if let Some(i) = self.slot {
+            LEFTOVERS[i].pid.store(0, Release);
+        }
+    }
+}
+
+/// Unmaps what a vfork child `pid` left in our memory for its exec's environment. Called
+/// once the child is reaped: it has exec'd or died, so nothing uses that memory any more.
+pub fn reclaim(pid: libc::pid_t) {
+    if pid <= 0 {
+        return;
+    }
+    for s in &LEFTOVERS {
+        if s.pid.load(Acquire) != pid as u32 {
+            continue;
+        }
+        let (addr, len) = (s.addr.load(Relaxed), s.len.load(Relaxed));
+        // SAFETY: a mapping a child of ours made with sys::map; the child has exec'd or
+        // ended (it was just reaped), and no other process has its pid while it is
+        // not yet reaped, so nothing uses it.
+        unsafe { sys::unmap(addr as *mut u8, len) };
+        s.pid.store(0, Release);
+    }
+}
+
+/// In a fork child: the registered mappings are copies nobody in this process uses (the
+/// vfork children they belong to are its parent's), and a pid they name may be reused by
+/// a child of this process: unmapped and forgotten here.
+pub fn forget_leftovers() {
+    for s in &LEFTOVERS {
+        if s.pid.load(Acquire) == 0 {
+            continue;
+        }
+        let (addr, len) = (s.addr.load(Relaxed), s.len.load(Relaxed));
+        if addr != 0 {
+            // SAFETY: this process's copy of a mapping made with sys::map, which only the
+            // parent's vfork child used; nothing here refers to it.
+            unsafe { sys::unmap(addr as *mut u8, len) };
+        }
+        s.addr.store(0, Relaxed);
+        s.pid.store(0, Release);
     }
 }
 
@@ -281,6 +545,21 @@ fn enosys() -> c_int {
     -1
 }
 
+/// `execve` with `envp`, through the real one (or the system call before it is known).
+///
+/// # Safety
+/// C `execve`.
+unsafe fn real_execve(
+    path: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
+    match real().and_then(|r| r.execve) {
+        Some(f) => f(path, argv, envp),
+        None => libc::syscall(libc::SYS_execve, path, argv, envp) as c_int,
+    }
+}
+
 /// # Safety
 /// C `execve`.
 #[cfg_attr(not(test), no_mangle)]
@@ -289,12 +568,13 @@ pub unsafe extern "C" fn execve(
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> c_int {
-    let st = begin(Target::Path(path), envp);
-    let r = match real().and_then(|r| r.execve) {
-        Some(f) => f(path, argv, envp),
-        None => libc::syscall(libc::SYS_execve, path, argv, envp) as c_int,
+    let p = begin(Target::Path(path), envp);
+    let r = if p.scrub {
+        scrubbed(envp, |e| real_execve(path, argv, e))
+    } else {
+        real_execve(path, argv, envp)
     };
-    failed(st);
+    failed(p);
     r
 }
 
@@ -302,25 +582,50 @@ pub unsafe extern "C" fn execve(
 /// C `execv`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn execv(path: *const c_char, argv: *const *const c_char) -> c_int {
-    let st = begin(Target::Path(path), environ);
-    let r = match real().and_then(|r| r.execv) {
-        Some(f) => f(path, argv),
-        None => libc::syscall(libc::SYS_execve, path, argv, environ) as c_int,
+    let p = begin(Target::Path(path), environ);
+    // execv is execve with `environ`: a scrubbed copy takes its place.
+    let r = if p.scrub {
+        scrubbed(environ, |e| real_execve(path, argv, e))
+    } else {
+        match real().and_then(|r| r.execv) {
+            Some(f) => f(path, argv),
+            None => real_execve(path, argv, environ),
+        }
     };
-    failed(st);
+    failed(p);
     r
+}
+
+/// `execvpe` through the real one.
+///
+/// # Safety
+/// C `execvpe`.
+unsafe fn real_execvpe(
+    file: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
+    match real().and_then(|r| r.execvpe) {
+        Some(f) => f(file, argv, envp),
+        None => enosys(),
+    }
 }
 
 /// # Safety
 /// C `execvp`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int {
-    let st = begin(Target::Search(file), environ);
-    let r = match real().and_then(|r| r.execvp) {
-        Some(f) => f(file, argv),
-        None => enosys(),
+    let p = begin(Target::Search(file), environ);
+    // execvp is execvpe with `environ`: a scrubbed copy takes its place.
+    let r = if p.scrub {
+        scrubbed(environ, |e| real_execvpe(file, argv, e))
+    } else {
+        match real().and_then(|r| r.execvp) {
+            Some(f) => f(file, argv),
+            None => enosys(),
+        }
     };
-    failed(st);
+    failed(p);
     r
 }
 
@@ -332,12 +637,13 @@ pub unsafe extern "C" fn execvpe(
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> c_int {
-    let st = begin(Target::Search(file), envp);
-    let r = match real().and_then(|r| r.execvpe) {
-        Some(f) => f(file, argv, envp),
-        None => enosys(),
+    let p = begin(Target::Search(file), envp);
+    let r = if p.scrub {
+        scrubbed(envp, |e| real_execvpe(file, argv, e))
+    } else {
+        real_execvpe(file, argv, envp)
     };
-    failed(st);
+    failed(p);
     r
 }
 
@@ -349,11 +655,16 @@ pub unsafe extern "C" fn fexecve(
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> c_int {
-    let st = begin(Target::Fd(fd), envp);
-    let r = match real().and_then(|r| r.fexecve) {
-        Some(f) => f(fd, argv, envp),
+    let p = begin(Target::Fd(fd), envp);
+    let call = |e: *const *const c_char| match real().and_then(|r| r.fexecve) {
+        Some(f) => f(fd, argv, e),
         None => enosys(),
     };
-    failed(st);
+    let r = if p.scrub {
+        scrubbed(envp, call)
+    } else {
+        call(envp)
+    };
+    failed(p);
     r
 }

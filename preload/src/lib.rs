@@ -9,6 +9,7 @@
 //! - [`region`]: the exported region API.
 //! - [`process`]: start, fork, exec and exit; the shared state file.
 //! - [`exec`]: the exec hooks, which record the program an image is about to become.
+//! - [`sanitizer`]: sanitizer builds about to be exec'd, which must run without us.
 //! - [`blind`]: what keeps malloc calls from the hooks (valgrind, an allocator of the
 //!   program's own, `RTLD_DEEPBIND`), noticed so the run can say so.
 //! - [`channel`]: region samples to the launcher.
@@ -28,6 +29,7 @@ pub mod ranges;
 pub mod real;
 pub mod reaped;
 pub mod region;
+pub mod sanitizer;
 pub mod spin;
 pub mod sys;
 pub mod table;

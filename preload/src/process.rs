@@ -10,10 +10,10 @@
 use core::ffi::{c_char, c_int, c_void};
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
-use benchmem_wire::names::{self, write_decimal, ENV_DIR, ENV_DISABLE, ENV_REGION};
+use benchmem_wire::names::{self, write_decimal, ENV_DIR, ENV_DISABLE, ENV_REGION, NAME_CAP};
 use benchmem_wire::state::{
-    ProcessState, MAGIC, PROBLEM_NEW_BYPASSES_MALLOC, STATE_SIZE, STATUS_EXECED, STATUS_EXITED,
-    STATUS_RUNNING, VERSION,
+    set_field, Header, ProcessState, EXEC_PATH_CUT, MAGIC, PROBLEM_NEW_BYPASSES_MALLOC, STATE_SIZE,
+    STATUS_EXECED, STATUS_EXITED, STATUS_RUNNING, VERSION,
 };
 
 use crate::{account, channel, hooks, sys, tls};
@@ -224,6 +224,99 @@ fn state_file(pid: u32) -> (*mut u8, u32) {
     })
 }
 
+/// The state file of a vfork child about to exec (see [`crate::exec`]): created for the
+/// child's own pid so the launcher gets a row for it, as for a fork child, should the
+/// program it execs never report. Never mapped: a mapping made in a vfork child would be
+/// its parent's. The header is built on the stack and written with `pwrite`; the rest of
+/// the file stays zero (no allocations, no regions). An exec'd image that loads the
+/// preload marks it exec'd like any predecessor, and the launcher drops it then.
+///
+/// `parent` is the state the child shares with its parent (its name becomes the row's).
+/// Returns the file's path, NUL-terminated in `out`, for the hook to unlink should the
+/// exec fail; false when no file could be made.
+pub(crate) fn vfork_child_state(
+    parent: &Header,
+    exec_path: &[u8],
+    exec_flags: u32,
+    out: &mut [u8; 512],
+) -> bool {
+    /// The header's bytes, aligned as the header.
+    #[repr(C, align(64))]
+    struct Raw([u8; size_of::<Header>()]);
+
+    if dir().is_empty() {
+        return false;
+    }
+    sys::keep_errno(|| {
+        // SAFETY: raw system calls; the cached getpid would be the parent's here.
+        let (pid, ppid) = unsafe {
+            (
+                libc::syscall(libc::SYS_getpid) as u32,
+                libc::syscall(libc::SYS_getppid) as u32,
+            )
+        };
+        for image in 0..4096u32 {
+            let path = state_path(out, pid, image);
+            // SAFETY: path is NUL-terminated; open does not allocate.
+            let fd = unsafe {
+                libc::open(
+                    path,
+                    libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+                    0o600,
+                )
+            };
+            if fd < 0 {
+                // SAFETY: errno of the failed open.
+                if unsafe { *libc::__errno_location() } == libc::EEXIST {
+                    continue; // an earlier process of this pid: not ours to mark
+                }
+                return false;
+            }
+            let mut raw = Raw([0; size_of::<Header>()]);
+            {
+                // SAFETY: `raw` is aligned and sized as a Header, and all-zero bytes are a
+                // valid one (atomics and byte arrays); it is written through atomics and
+                // the name and path fields only, and read as bytes once this ends.
+                let h = unsafe { &*(raw.0.as_mut_ptr() as *const Header) };
+                h.magic.store(MAGIC, Relaxed);
+                h.version.store(VERSION, Relaxed);
+                h.status.store(STATUS_RUNNING, Relaxed);
+                h.pid.store(pid, Relaxed);
+                h.ppid.store(ppid, Relaxed);
+                h.image.store(image, Relaxed);
+                h.start_ns.store(sys::now_ns(), Relaxed);
+                let name = {
+                    let len = (parent.name_len.load(Relaxed) as usize).min(NAME_CAP);
+                    // SAFETY: the parent's name, written before its state was published.
+                    unsafe { &(&*parent.name.get())[..len] }
+                };
+                // SAFETY: our own buffer, not shared with anyone yet.
+                unsafe { (&mut *h.name.get())[..name.len()].copy_from_slice(name) };
+                h.name_len.store(name.len() as u32, Relaxed);
+                let cut = if set_field(&h.exec_len, &h.exec_path, exec_path) {
+                    0
+                } else {
+                    EXEC_PATH_CUT
+                };
+                h.exec_flags.store(exec_flags | cut, Relaxed);
+            }
+            // SAFETY: fd is the file we just created; the buffer is ours and initialised.
+            let ok = unsafe {
+                let ok = libc::ftruncate(fd, STATE_SIZE as libc::off_t) == 0
+                    && libc::pwrite(fd, raw.0.as_ptr().cast(), raw.0.len(), 0)
+                        == raw.0.len() as isize;
+                libc::close(fd);
+                if !ok {
+                    libc::unlink(path);
+                }
+                ok
+            };
+            return ok;
+        }
+        false
+    })
+}
+
 /// An earlier image of this pid still marked running was replaced by exec.
 fn mark_execed(path: *const c_char, pid: u32) {
     // SAFETY: maps an existing state file of this run.
@@ -305,6 +398,7 @@ extern "C" fn after_fork_parent() {
 }
 
 extern "C" fn after_fork_child() {
+    crate::exec::forget_leftovers();
     channel::lock().reset();
     hooks::table().reset_locks();
     account::slow_lock().reset();

@@ -97,6 +97,7 @@ unsafe fn after(pid: libc::pid_t, status: *const c_int) {
         // Stopped or continued children are not ended.
         if libc::WIFEXITED(s) || libc::WIFSIGNALED(s) {
             record(pid, s);
+            crate::exec::reclaim(pid);
         }
     }
 }
@@ -225,6 +226,7 @@ pub unsafe extern "C" fn waitid(
         };
         if let Some(s) = status {
             record(pid, s);
+            crate::exec::reclaim(pid);
         }
     }
     r

@@ -45,6 +45,24 @@ pub fn fit_name(src: &[u8], dst: &mut [u8; NAME_CAP]) -> usize {
     NAME_CAP
 }
 
+/// Sanitizers whose runtime replaces malloc and must be the first library loaded, by the
+/// key their runtime's file names carry. UBSan is not one: its runtime leaves malloc alone.
+pub const SANITIZER_KEYS: [&str; 5] = ["asan", "hwasan", "tsan", "msan", "lsan"];
+
+/// The sanitizer (its key in [`SANITIZER_KEYS`]) whose runtime library `lib` is: gcc's
+/// `libasan.so.8`, clang's `libclang_rt.asan-x86_64.so` or `libclang_rt.asan.so`, by
+/// path or bare name. Not `libasan_preinit.o` nor `libmsan_helpers.so`.
+pub fn sanitizer_runtime(lib: &[u8]) -> Option<&'static str> {
+    let base = lib.rsplit(|&b| b == b'/').next()?;
+    let rest = base.strip_prefix(b"lib")?;
+    let rest = rest.strip_prefix(b"clang_rt.").unwrap_or(rest);
+    let key = rest.split(|&b| b == b'.' || b == b'-').next()?;
+    if !base.windows(3).any(|w| w == b".so") {
+        return None;
+    }
+    SANITIZER_KEYS.iter().copied().find(|k| k.as_bytes() == key)
+}
+
 /// Write `n` in decimal into `buf`, returning the digits written (no allocation).
 pub fn write_decimal(mut n: u64, buf: &mut [u8]) -> usize {
     let mut tmp = [0u8; 20];
@@ -84,6 +102,23 @@ mod tests {
         assert_eq!(fit_name(&b, &mut db), NAME_CAP);
         assert_ne!(da, db);
         assert_eq!(da[NAME_CAP - 17], b'~');
+    }
+
+    #[test]
+    fn sanitizer_runtimes_by_file_name() {
+        assert_eq!(sanitizer_runtime(b"libasan.so.8"), Some("asan"));
+        assert_eq!(sanitizer_runtime(b"/usr/lib/libtsan.so.2"), Some("tsan"));
+        assert_eq!(
+            sanitizer_runtime(b"libclang_rt.asan-x86_64.so"),
+            Some("asan")
+        );
+        assert_eq!(sanitizer_runtime(b"libclang_rt.hwasan.so"), Some("hwasan"));
+        assert_eq!(sanitizer_runtime(b"liblsan.so.0"), Some("lsan"));
+        assert_eq!(sanitizer_runtime(b"libubsan.so.1"), None);
+        assert_eq!(sanitizer_runtime(b"libasan_preinit.o"), None);
+        assert_eq!(sanitizer_runtime(b"libmsan_helpers.so"), None);
+        assert_eq!(sanitizer_runtime(b"libc.so.6"), None);
+        assert_eq!(sanitizer_runtime(b"asan.so"), None);
     }
 
     #[test]

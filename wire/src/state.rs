@@ -68,6 +68,10 @@ pub const EXEC_HAS_PRELOAD: u32 = 1 << 0;
 pub const EXEC_HAS_DIR: u32 = 1 << 1;
 /// Exec bit: the path did not fit `exec_path` and was cut.
 pub const EXEC_PATH_CUT: u32 = 1 << 2;
+/// Exec bit: the program is a sanitizer build (its runtime must be loaded first), so the
+/// preload took itself out of the environment passed to exec on purpose. The other bits
+/// still describe the environment the program was given to exec with.
+pub const EXEC_SANITIZER: u32 = 1 << 3;
 
 /// Set in [`Header::reaped`] when the low 16 bits hold a wait status.
 pub const REAPED_KNOWN: u32 = 1 << 31;
