@@ -127,10 +127,14 @@ fn reap_descendants(linger: Duration) -> (HashMap<u32, i32>, Vec<Straggler>) {
         }
         let running: Vec<Straggler> = children()
             .into_iter()
-            .map(|pid| Straggler {
-                pid,
-                // SAFETY: getsid takes a plain pid; -1 (gone) is not our session.
-                detached: unsafe { libc::getsid(pid as libc::pid_t) } != session,
+            .filter_map(|pid| {
+                // SAFETY: getsid takes a plain pid.
+                let sid = unsafe { libc::getsid(pid as libc::pid_t) };
+                // -1: gone since the list was read (reaped by its own waiter).
+                (sid != -1).then_some(Straggler {
+                    pid,
+                    detached: sid != session,
+                })
             })
             .collect();
         if running.iter().all(|s| s.detached) || Instant::now() >= deadline {

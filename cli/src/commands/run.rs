@@ -26,14 +26,14 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     let mut opts = RunOptions::new(args.command.clone());
     opts.repeats = args.repeats as usize;
     opts.keep_aslr = args.keep_aslr;
-    // git is asked for the commit only when a blob is saved, while the command runs:
-    // a few git processes would otherwise add milliseconds to every run.
-    let commit = args.json.is_some().then(|| {
-        let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
-        std::thread::spawn(move || commit_info(&cwd))
-    });
     let result = benchmem_launcher::run(&opts).map_err(|e| e.to_string())?;
-    let commit = commit.and_then(|t| t.join().ok()).unwrap_or_default();
+    // git is asked for the commit only when a blob is saved, and only once the command
+    // and its descendants are gone: benchmem reaps every orphan of the command, and would
+    // otherwise take git's exit statuses from its own thread.
+    let commit = match &args.json {
+        Some(_) => commit_info(&std::env::current_dir().unwrap_or_else(|_| ".".into())),
+        None => Default::default(),
+    };
     let doc = document_with_commit(&result, commit);
     output::stderr(&report(
         &result,
