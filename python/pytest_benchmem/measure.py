@@ -10,7 +10,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .region import RegionError, RegionStats, _CStats, _trampoline, preload_api
+from .region import CStats, RegionError, RegionStats, preload_api, trampoline
 
 __all__ = [
     "METRICS",
@@ -198,7 +198,7 @@ def run_memory_pass(
     # can land in (and keep alive) a pymalloc arena the previous pass's result used,
     # which would make the next pass's count differ when the result is retained.
     cname = name.encode("utf-8", "surrogateescape")
-    raws = (_CStats * repeats)()
+    raws = (CStats * repeats)()
     outs = [ctypes.byref(raws[i]) for i in range(repeats)]
     codes = [0] * repeats
     # Without setup the arguments never change: bind them once, for every pass.
@@ -213,7 +213,7 @@ def run_memory_pass(
             a, k = _arguments(args, kwargs, setup)
             call = _bind(target, a, k)
         gc.collect()
-        rid, rc, value = _trampoline(begin, end, cname, outs[i], call)
+        rid, rc, value = trampoline(begin, end, cname, outs[i], call)
         codes[i] = rid if rid < 0 else rc
         if teardown is not None:
             teardown(*a, **k)
@@ -221,5 +221,5 @@ def run_memory_pass(
     bad = [c for c in codes if c != 0]
     if bad:
         raise RegionError(f"benchmem: the preload refused region {name!r} ({bad[0]})")
-    samples = [RegionStats._from_c(raws[i]) for i in range(repeats)]
+    samples = [RegionStats.from_c(raws[i]) for i in range(repeats)]
     return MemoryResult.from_samples(samples, warmup), value

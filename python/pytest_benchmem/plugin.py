@@ -25,9 +25,9 @@ from typing import Any, Callable, Dict, Generator, List, Mapping, Optional, Sequ
 
 import pytest
 
-from ._locate import ENV_PRELOAD, find_preload
+from .locate import ENV_PRELOAD, find_preload
 from .measure import METRICS, STATS, Metric, MemoryResult, metric_by_name, run_memory_pass
-from .readers import _blob
+from .readers import benchmem_blob
 from .region import is_active
 from .table import MemoryTable, TableDecorator
 from .units import format_count, human_bytes, parse_count, parse_size
@@ -578,7 +578,7 @@ def _lookup(bs: Any) -> Callable[[Mapping[str, Any]], Optional[MemoryResult]]:
         bench = flat
         if flat.get("path"):  # a saved run shown for comparison: its own memory, if any
             bench = compared.get(str(flat["path"]), {}).get(str(flat.get("fullname")), {})
-        blob = _blob(bench)
+        blob = benchmem_blob(bench)
         if not isinstance(blob, Mapping):
             return None
         result = MemoryResult.from_blob(blob)

@@ -15,7 +15,7 @@ from .measure import MemoryResult, metric_by_name
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
 
-__all__ = ["RunLike", "load_run", "memory_from_pytest_benchmark", "load_long_df"]
+__all__ = ["RunLike", "benchmem_blob", "load_run", "memory_from_pytest_benchmark", "load_long_df"]
 
 RunLike = Union[str, "os.PathLike[str]", Mapping[str, Any]]
 
@@ -44,7 +44,11 @@ def load_run(run: RunLike) -> Dict[str, Any]:
     return doc
 
 
-def _blob(bench: Mapping[str, Any]) -> Any:
+def benchmem_blob(bench: Mapping[str, Any]) -> Any:
+    """``extra_info["benchmem"]`` of one benchmark of a saved run (the memory blob), or None.
+
+    Not checked further: callers test for a mapping (a file written by something else may
+    hold anything there)."""
     extra = bench.get("extra_info")
     if isinstance(extra, Mapping):
         return extra.get("benchmem")
@@ -56,7 +60,7 @@ def memory_from_pytest_benchmark(run: RunLike) -> Dict[str, MemoryResult]:
     doc = load_run(run)
     out: Dict[str, MemoryResult] = {}
     for bench in doc["benchmarks"]:
-        blob = _blob(bench)
+        blob = benchmem_blob(bench)
         if isinstance(blob, Mapping):
             out[str(bench.get("fullname") or bench.get("name"))] = MemoryResult.from_blob(blob)
     return out
@@ -133,7 +137,7 @@ def load_long_df(
                 data = stats.get("data") or ([stats["min"]] if "min" in stats else [])
                 values: List[Any] = [float(v) for v in data]
             else:
-                blob = _blob(bench)
+                blob = benchmem_blob(bench)
                 if not isinstance(blob, Mapping) or key not in blob:
                     continue
                 values = [int(v) for v in blob[key]]

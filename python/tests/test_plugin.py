@@ -352,7 +352,7 @@ def test_console_script_execs_the_binary(suite: Suite) -> None:
 
 
 def test_json_is_read_by_benchmem_compare(suite: Suite) -> None:
-    from pytest_benchmem._locate import find_binary
+    from pytest_benchmem.locate import find_binary
 
     binary = find_binary()
     assert binary is not None and binary.is_file(), "the benchmem binary is not installed with the package"
