@@ -34,8 +34,6 @@ import pytest
 __all__ = [
     "BenchmarkFixture",
     "Results",
-    "benchmarks_enabled",
-    "fixture_disabled",
     "fixture_used",
     "install_class",
     "is_fixture",
@@ -61,12 +59,6 @@ def session(config: pytest.Config) -> Any:
     return getattr(config, "_benchmarksession", None)
 
 
-def benchmarks_enabled(config: pytest.Config) -> bool:
-    """True when pytest-benchmark runs its benchmarks (not disabled, not skipped)."""
-    bs = session(config)
-    return bs is not None and not bs.disabled and not bs.skip
-
-
 def is_fixture(obj: Any) -> bool:
     """True for a pytest-benchmark ``benchmark`` fixture (or a subclass)."""
     return BenchmarkFixture is not None and isinstance(obj, BenchmarkFixture)
@@ -82,11 +74,6 @@ def install_class(bench: Any, cls: type) -> None:
 def fixture_used(bench: Any) -> bool:
     """True once ``benchmark(...)`` or ``benchmark.pedantic(...)`` has been called."""
     return bool(bench._mode)
-
-
-def fixture_disabled(bench: Any) -> bool:
-    """True when the fixture only calls the function once, untimed (``--benchmark-disable``)."""
-    return bool(bench.disabled)
 
 
 def mark_failed(bench: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import pytest
 
 from . import _pytest_benchmark_adapter as pb
-from . import markers, restart
+from . import markers, options, restart
 from .measure import MemoryResult, run_memory_pass
 from .region import is_active
 from .units import format_count, human_bytes
@@ -45,10 +45,10 @@ def _memory_pass(
     done: Optional[MemoryResult] = getattr(bench, RESULT_ATTR, None)
     if done is not None:
         return done
-    if pb.fixture_disabled(bench):
-        return None
     item = _item_of(bench)
     config = item.config
+    if not options.benchmarks_enabled(config):
+        return None
     if not is_active():
         restart.ensure_preload(config, "memory requested")  # once per session; may not return
         pytest.fail(restart.unavailable_message(config), pytrace=False)

@@ -23,7 +23,6 @@ from typing import Any, Generator, Optional
 
 import pytest
 
-from . import _pytest_benchmark_adapter as pb
 from . import markers, options, report, restart
 from .fixture import BenchmarkMemory, attach
 from .locate import find_preload
@@ -43,7 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Early restart (nothing printed yet) when --benchmark-memory asks for memory."""
     config = session.config
-    if options.memory_flag(config) and pb.benchmarks_enabled(config) and not options.collect_only(config):
+    if options.memory_flag(config) and options.benchmarks_enabled(config) and not options.collect_only(config):
         restart.ensure_preload(config, "--benchmark-memory")
 
 
@@ -56,7 +55,7 @@ def _needs_memory(config: pytest.Config, item: pytest.Item) -> bool:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Late restart, when only collection shows that memory is needed (the fixture)."""
     config = session.config
-    if options.collect_only(config) or not pb.benchmarks_enabled(config):
+    if options.collect_only(config) or not options.benchmarks_enabled(config):
         return
     if any(_needs_memory(config, item) for item in session.items):
         restart.ensure_preload(config, "benchmark_memory")
