@@ -279,23 +279,14 @@ pub fn python() -> PathBuf {
 
 const JEMALLOC: &str = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
 
-/// Debian's jemalloc, installed on demand when running as root (CI); fails clearly if not.
+/// Debian's jemalloc (package libjemalloc2, which scripts/test installs). Tests install
+/// nothing: without it the test fails, saying what to install.
 pub fn jemalloc() -> PathBuf {
     let p = Path::new(JEMALLOC);
-    if !p.exists() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
-            let ok = Command::new("sh")
-                .args(["-c", "apt-get install -y libjemalloc2 >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y libjemalloc2 >/dev/null 2>&1)"])
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "cannot install libjemalloc2 with apt-get");
-        }
-        assert!(
-            p.exists(),
-            "{JEMALLOC} missing: install Debian's libjemalloc2 (apt-get install -y libjemalloc2)"
-        );
-    }
+    assert!(
+        p.exists(),
+        "{JEMALLOC} missing: install Debian's libjemalloc2 (apt-get install -y libjemalloc2; scripts/test does)"
+    );
     p.to_path_buf()
 }
 
