@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod python;
+pub use python::python;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -255,23 +258,6 @@ pub fn measure(
     args: &[&str],
 ) -> (Outcome, Blob, tempfile::TempDir) {
     measure_env(extra, &[], program, args)
-}
-
-/// A Python interpreter binary (not a shell shim): `BENCHMEM_TEST_PYTHON`, else the
-/// repo's `.venv`, else `python3` on PATH resolved to its real executable.
-pub fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("BENCHMEM_TEST_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = root().join(".venv/bin/python");
-    if venv.exists() {
-        return venv;
-    }
-    let out = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3 missing");
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 // ---------------------------------------------------------------------------------------
