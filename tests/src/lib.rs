@@ -313,6 +313,25 @@ pub fn measure_env(
     (out, blob, dir)
 }
 
+/// Runs `program args...` natively and then under `benchmem run` (each with a 60 s limit,
+/// core dumps off), asserts that it behaved the same (see [`assert_same_program`]), and
+/// returns the run under benchmem, its blob and the directory holding the blob.
+pub fn same_as_native(program: &Path, args: &[&str]) -> (Outcome, Blob, tempfile::TempDir) {
+    same_as_native_env(program, args, &[])
+}
+
+/// Like [`same_as_native`], with variables added to the environment of both runs.
+pub fn same_as_native_env(
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Outcome, Blob, tempfile::TempDir) {
+    let nat = native_env(program, args, env);
+    let (under, blob, dir) = measure_env(&[], env, program, args);
+    assert_same_program(&nat, &under);
+    (under, blob, dir)
+}
+
 /// Sets RLIMIT_CORE to 0 in the child (crash tests must not litter core files).
 pub fn no_core_dumps(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
