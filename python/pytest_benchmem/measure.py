@@ -15,8 +15,10 @@ from .region import CStats, RegionError, RegionStats, preload_api, trampoline
 __all__ = [
     "METRICS",
     "STATS",
+    "METRIC_NAMES",
     "Metric",
     "MemoryResult",
+    "canonical_metric",
     "metric_by_name",
     "compute_stat",
     "run_memory_pass",
@@ -40,27 +42,41 @@ METRICS: Tuple[Metric, ...] = (
     Metric("allocations", "allocations", "allocs", False),
     Metric("retained", "retained_bytes", "retained", True),
 )
-_ALIASES = {
+#: Every name a user may give a metric by, and the metric it means. ``time`` is
+#: pytest-benchmark's, not a memory metric. The ``benchmem`` command accepts the same
+#: (tests/golden/metrics.json holds the cases both sides are tested against).
+METRIC_NAMES: Dict[str, str] = {
+    "time": "time",
     "peak": "peak",
-    "peak_bytes": "peak",
     "allocated": "allocated",
-    "total_bytes": "allocated",
     "allocations": "allocations",
     "allocs": "allocations",
     "retained": "retained",
-    "retained_bytes": "retained",
 }
 #: Spread statistics a table or reader may show.
 STATS: Tuple[str, ...] = ("min", "max", "mean", "median", "stddev")
 
 
-def metric_by_name(name: str) -> Metric:
-    """``peak``/``allocated``/``allocations`` (alias ``allocs``)/``retained``, or the blob key."""
-    canonical = _ALIASES.get(name.strip().lower())
+def canonical_metric(name: str) -> str:
+    """The metric a user's name means: ``time``, ``peak``, ``allocated``, ``allocations``
+    (alias ``allocs``) or ``retained``, exactly so (surrounding spaces aside)."""
+    canonical = METRIC_NAMES.get(name.strip())
     if canonical is None:
+        raise ValueError(
+            f"unknown metric {name!r} (choose from time, peak, allocated, allocations (or allocs), retained)"
+        )
+    return canonical
+
+
+def metric_by_name(name: str) -> Metric:
+    """The memory metric named ``peak``, ``allocated``, ``allocations`` (alias ``allocs``)
+    or ``retained`` (see :func:`canonical_metric`)."""
+    canonical = METRIC_NAMES.get(name.strip())
+    found = [m for m in METRICS if m.name == canonical]
+    if not found:
         choices = ", ".join(m.name for m in METRICS)
         raise ValueError(f"unknown memory metric {name!r} (choose from {choices}; 'allocs' = allocations)")
-    return next(m for m in METRICS if m.name == canonical)
+    return found[0]
 
 
 def compute_stat(values: Sequence[float], stat: str) -> float:
