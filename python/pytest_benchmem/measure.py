@@ -35,7 +35,7 @@ class Metric:
     is_bytes: bool
 
 
-#: The metrics, in the order the SPEC lists them (§1, §3).
+#: The metrics, in blob order (as README.md's "What it measures" lists them).
 METRICS: Tuple[Metric, ...] = (
     Metric("peak", "peak_bytes", "peak", True),
     Metric("allocated", "total_bytes", "allocated", True),
@@ -119,7 +119,8 @@ class MemoryResult:
 
     @classmethod
     def from_blob(cls, blob: Mapping[str, Any]) -> "MemoryResult":
-        """From an ``extra_info.benchmem`` blob (SPEC §5); missing series stay empty."""
+        """From an ``extra_info.benchmem`` blob (one integer per pass for each of the four
+        keys, see docs/architecture.md, "The saved run"); missing series stay empty."""
 
         def ints(key: str) -> List[int]:
             value = blob.get(key, [])
@@ -130,7 +131,8 @@ class MemoryResult:
         return cls(ints("peak_bytes"), ints("total_bytes"), ints("allocations"), ints("retained_bytes"))
 
     def blob(self) -> Dict[str, List[int]]:
-        """The SPEC §5 ``extra_info.benchmem`` value."""
+        """The ``extra_info.benchmem`` value: ``{"peak_bytes": [...], "total_bytes": [...],
+        "allocations": [...], "retained_bytes": [...]}``, one entry per pass."""
         return {
             "peak_bytes": list(self.peak_bytes),
             "total_bytes": list(self.total_bytes),

@@ -1,4 +1,5 @@
-"""Readers of saved runs: pytest-benchmark JSON files with ``extra_info.benchmem`` (SPEC §5).
+"""Readers of saved runs: pytest-benchmark JSON files with ``extra_info.benchmem`` (the
+layout: docs/architecture.md, "The saved run").
 
 ``load_long_df`` needs pandas (``pip install 'benchmem[pandas]'``); the rest is stdlib.
 """

@@ -1,4 +1,5 @@
-"""Mark a region of Python code and read its exact memory counters (SPEC §4).
+"""Mark a region of Python code and read its exact memory counters (what a region
+measures: docs/architecture.md, "Regions").
 
     from pytest_benchmem import region
 

@@ -1,4 +1,4 @@
-//! Robustness (issue 6, item 8): programs that bring their own allocator (jemalloc from
+//! Robustness: programs that bring their own allocator (jemalloc from
 //! Debian's libjemalloc2, preloaded or linked), and programs benchmem cannot enter
 //! (a statically linked child; statically linked and setuid commands are refused up front,
 //! see processes.rs): exact numbers, or a clear line saying what was not seen.

@@ -1,4 +1,4 @@
-//! Robustness (issue 6, item 6): failing allocation calls count nothing and return exactly
+//! Robustness: failing allocation calls count nothing and return exactly
 //! what libc returns, with the same errno; errno is never disturbed by benchmem.
 
 use benchmem_tests::{compile, same_as_native, Series};

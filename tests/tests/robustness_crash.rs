@@ -1,4 +1,4 @@
-//! Robustness (issue 6, item 1): the command dies inside an open region (SIGKILL, a real
+//! Robustness: the command dies inside an open region (SIGKILL, a real
 //! SIGSEGV, abort()). The program's output and status are as without benchmem (exit
 //! 128+signal), and what was measured up to the death is reported, marked incomplete.
 

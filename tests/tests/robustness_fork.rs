@@ -1,4 +1,4 @@
-//! Robustness (issue 6, item 5): 1,000 forks (children leaving by _exit, exit or exec),
+//! Robustness: 1,000 forks (children leaving by _exit, exit or exec),
 //! vfork, posix_spawn, and forks while another thread is inside malloc: no deadlock,
 //! every process reported, the program's output and statuses unchanged.
 

@@ -1,4 +1,4 @@
-//! Robustness (issue 6, item 7): regions used every odd way are measured exactly or
+//! Robustness: regions used every odd way are measured exactly or
 //! marked incomplete with the reason; odd names stay distinct and the blob stays readable.
 
 use benchmem_tests::{bm, compile, same_as_native, Series};

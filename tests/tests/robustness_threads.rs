@@ -1,4 +1,4 @@
-//! Robustness (issue 6, item 4): 64 threads allocating and freeing at once, frees on other
+//! Robustness: 64 threads allocating and freeing at once, frees on other
 //! threads than the allocating one, regions opened and closed while they run: exact.
 
 use benchmem_tests::{compile, same_as_native};
