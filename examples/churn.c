@@ -1,4 +1,4 @@
-/* Marks two regions in a C program (SPEC §4). Build and run:
+/* Marks two regions in a C program (the region API of include/benchmem.h). Build and run:
  *
  *     gcc -O2 -I include examples/churn.c -o churn
  *     benchmem run -- ./churn

@@ -1,4 +1,4 @@
-"""Allocation churn marked as region "churn" (SPEC §4).
+"""Allocation churn marked as region "churn" (the region API of pytest_benchmem.region).
 
 Run it under benchmem to see the region's peak, allocated bytes and allocation count:
 

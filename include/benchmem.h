@@ -1,4 +1,4 @@
-/* benchmem region API (SPEC §4).
+/* benchmem region API (what a region measures: docs/architecture.md, "Regions").
  *
  * Include this header and mark regions:
  *

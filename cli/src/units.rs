@@ -351,3 +351,86 @@ mod tests {
         assert!(parse_amount(Quantity::Count, "100KiB").is_err());
     }
 }
+
+/// The golden files shared with the Python package (tests/golden/units.json and
+/// metrics.json, also read by python/tests/test_golden.py): both sides format, parse and
+/// name alike.
+#[cfg(test)]
+mod golden {
+    use super::*;
+    use serde_json::Value;
+
+    fn golden(name: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/golden")
+            .join(name);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn cases<'a>(v: &'a Value, key: &str) -> &'a Vec<Value> {
+        v[key].as_array().unwrap_or_else(|| panic!("no {key} list"))
+    }
+
+    fn f(v: &Value) -> f64 {
+        v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+    }
+
+    fn s(v: &Value) -> &str {
+        v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+    }
+
+    #[test]
+    fn golden_units_shared_with_python() {
+        let g = golden("units.json");
+        for case in cases(&g["human_bytes"], "cases") {
+            assert_eq!(
+                human(Quantity::Bytes, f(&case[0])),
+                s(&case[1]),
+                "human bytes {}",
+                case[0]
+            );
+        }
+        for case in cases(&g["byte_columns"], "cases") {
+            let values: Vec<f64> = case["values"].as_array().unwrap().iter().map(f).collect();
+            let unit = Quantity::Bytes.unit_for(values.iter().copied());
+            assert_eq!(unit.symbol, s(&case["unit"]), "unit of {values:?}");
+            let cells: Vec<String> = values.iter().map(|&v| format_in(v, unit)).collect();
+            let want: Vec<&str> = case["cells"].as_array().unwrap().iter().map(s).collect();
+            assert_eq!(cells, want, "cells of {values:?}");
+        }
+        let count = Quantity::Count.unit_for([1.0]);
+        for case in cases(&g["counts"], "cases") {
+            let raw = f(&case[0]);
+            assert_eq!(format_in(raw, count), s(&case[1]), "count cell {raw}");
+            assert_eq!(human(Quantity::Count, raw), s(&case[1]), "count {raw}");
+        }
+        for case in cases(&g["sizes"], "accepted") {
+            assert_eq!(
+                parse_amount(Quantity::Bytes, s(&case[0])),
+                Ok(f(&case[1])),
+                "size {}",
+                case[0]
+            );
+        }
+        for case in cases(&g["sizes"], "rejected") {
+            let r = parse_amount(Quantity::Bytes, s(case));
+            assert!(r.is_err(), "size {case} accepted: {r:?}");
+        }
+    }
+
+    #[test]
+    fn golden_metric_names_shared_with_python() {
+        use crate::metrics::Metric;
+        let g = golden("metrics.json");
+        for (name, canonical) in g["accepted"].as_object().unwrap() {
+            let m: Result<Metric, _> = name.parse();
+            assert_eq!(m.map(Metric::cli_name), Ok(s(canonical)), "{name:?}");
+        }
+        for name in cases(&g, "rejected") {
+            let m: Result<Metric, _> = s(name).parse();
+            assert!(m.is_err(), "{name} accepted: {m:?}");
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! Turning region samples and process reports into per-region series.
 //!
-//! Marked regions merge by name across threads, processes and repeats (SPEC §3). Root
+//! Marked regions merge by name across threads, processes and repeats. Root
 //! regions stay one row per process: the k-th process image named `prog` in a repeat is
 //! `prog` for k = 1 and `prog#k` after, so repeats line up.
 

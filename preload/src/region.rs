@@ -1,4 +1,5 @@
-//! The region API exported to programs (SPEC §4; declared in `include/benchmem.h`).
+//! The region API exported to programs (declared in `include/benchmem.h`; what a region
+//! measures: docs/architecture.md, "Regions").
 
 use core::ffi::{c_char, c_int};
 use core::sync::atomic::Ordering::Relaxed;

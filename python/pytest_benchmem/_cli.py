@@ -6,7 +6,7 @@ import os
 import sys
 from typing import List, Optional
 
-from ._locate import ENV_PRELOAD, find_binary, find_preload
+from .locate import ENV_PRELOAD, find_binary, find_preload
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -10,13 +10,15 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .region import RegionError, RegionStats, _CStats, _trampoline, preload_api
+from .region import CStats, RegionError, RegionStats, preload_api, trampoline
 
 __all__ = [
     "METRICS",
     "STATS",
+    "METRIC_NAMES",
     "Metric",
     "MemoryResult",
+    "canonical_metric",
     "metric_by_name",
     "compute_stat",
     "run_memory_pass",
@@ -33,34 +35,48 @@ class Metric:
     is_bytes: bool
 
 
-#: The metrics, in the order the SPEC lists them (§1, §3).
+#: The metrics, in blob order (as README.md's "What it measures" lists them).
 METRICS: Tuple[Metric, ...] = (
     Metric("peak", "peak_bytes", "peak", True),
     Metric("allocated", "total_bytes", "allocated", True),
     Metric("allocations", "allocations", "allocs", False),
     Metric("retained", "retained_bytes", "retained", True),
 )
-_ALIASES = {
+#: Every name a user may give a metric by, and the metric it means. ``time`` is
+#: pytest-benchmark's, not a memory metric. The ``benchmem`` command accepts the same
+#: (tests/golden/metrics.json holds the cases both sides are tested against).
+METRIC_NAMES: Dict[str, str] = {
+    "time": "time",
     "peak": "peak",
-    "peak_bytes": "peak",
     "allocated": "allocated",
-    "total_bytes": "allocated",
     "allocations": "allocations",
     "allocs": "allocations",
     "retained": "retained",
-    "retained_bytes": "retained",
 }
 #: Spread statistics a table or reader may show.
 STATS: Tuple[str, ...] = ("min", "max", "mean", "median", "stddev")
 
 
-def metric_by_name(name: str) -> Metric:
-    """``peak``/``allocated``/``allocations`` (alias ``allocs``)/``retained``, or the blob key."""
-    canonical = _ALIASES.get(name.strip().lower())
+def canonical_metric(name: str) -> str:
+    """The metric a user's name means: ``time``, ``peak``, ``allocated``, ``allocations``
+    (alias ``allocs``) or ``retained``, exactly so (surrounding spaces aside)."""
+    canonical = METRIC_NAMES.get(name.strip())
     if canonical is None:
+        raise ValueError(
+            f"unknown metric {name!r} (choose from time, peak, allocated, allocations (or allocs), retained)"
+        )
+    return canonical
+
+
+def metric_by_name(name: str) -> Metric:
+    """The memory metric named ``peak``, ``allocated``, ``allocations`` (alias ``allocs``)
+    or ``retained`` (see :func:`canonical_metric`)."""
+    canonical = METRIC_NAMES.get(name.strip())
+    found = [m for m in METRICS if m.name == canonical]
+    if not found:
         choices = ", ".join(m.name for m in METRICS)
         raise ValueError(f"unknown memory metric {name!r} (choose from {choices}; 'allocs' = allocations)")
-    return next(m for m in METRICS if m.name == canonical)
+    return found[0]
 
 
 def compute_stat(values: Sequence[float], stat: str) -> float:
@@ -103,7 +119,8 @@ class MemoryResult:
 
     @classmethod
     def from_blob(cls, blob: Mapping[str, Any]) -> "MemoryResult":
-        """From an ``extra_info.benchmem`` blob (SPEC §5); missing series stay empty."""
+        """From an ``extra_info.benchmem`` blob (one integer per pass for each of the four
+        keys, see docs/architecture.md, "The saved run"); missing series stay empty."""
 
         def ints(key: str) -> List[int]:
             value = blob.get(key, [])
@@ -114,7 +131,8 @@ class MemoryResult:
         return cls(ints("peak_bytes"), ints("total_bytes"), ints("allocations"), ints("retained_bytes"))
 
     def blob(self) -> Dict[str, List[int]]:
-        """The SPEC §5 ``extra_info.benchmem`` value."""
+        """The ``extra_info.benchmem`` value: ``{"peak_bytes": [...], "total_bytes": [...],
+        "allocations": [...], "retained_bytes": [...]}``, one entry per pass."""
         return {
             "peak_bytes": list(self.peak_bytes),
             "total_bytes": list(self.total_bytes),
@@ -198,7 +216,7 @@ def run_memory_pass(
     # can land in (and keep alive) a pymalloc arena the previous pass's result used,
     # which would make the next pass's count differ when the result is retained.
     cname = name.encode("utf-8", "surrogateescape")
-    raws = (_CStats * repeats)()
+    raws = (CStats * repeats)()
     outs = [ctypes.byref(raws[i]) for i in range(repeats)]
     codes = [0] * repeats
     # Without setup the arguments never change: bind them once, for every pass.
@@ -213,7 +231,7 @@ def run_memory_pass(
             a, k = _arguments(args, kwargs, setup)
             call = _bind(target, a, k)
         gc.collect()
-        rid, rc, value = _trampoline(begin, end, cname, outs[i], call)
+        rid, rc, value = trampoline(begin, end, cname, outs[i], call)
         codes[i] = rid if rid < 0 else rc
         if teardown is not None:
             teardown(*a, **k)
@@ -221,5 +239,5 @@ def run_memory_pass(
     bad = [c for c in codes if c != 0]
     if bad:
         raise RegionError(f"benchmem: the preload refused region {name!r} ({bad[0]})")
-    samples = [RegionStats._from_c(raws[i]) for i in range(repeats)]
+    samples = [RegionStats.from_c(raws[i]) for i in range(repeats)]
     return MemoryResult.from_samples(samples, warmup), value

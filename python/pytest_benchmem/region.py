@@ -1,4 +1,5 @@
-"""Mark a region of Python code and read its exact memory counters (SPEC §4).
+"""Mark a region of Python code and read its exact memory counters (what a region
+measures: docs/architecture.md, "Regions").
 
     from pytest_benchmem import region
 
@@ -35,11 +36,21 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Callable, Dict, Optional, Tuple, Type
 
-__all__ = ["RegionStats", "region", "is_active", "measure_call", "preload_api"]
+__all__ = [
+    "CStats",
+    "PreloadApi",
+    "RegionError",
+    "RegionStats",
+    "is_active",
+    "measure_call",
+    "preload_api",
+    "region",
+    "trampoline",
+]
 
 
-class _CStats(ctypes.Structure):
-    """``benchmem_stats`` from include/benchmem.h."""
+class CStats(ctypes.Structure):
+    """``benchmem_stats`` from include/benchmem.h: what ``benchmem_region_end`` fills in."""
 
     _fields_ = [
         ("peak_bytes", ctypes.c_uint64),
@@ -67,7 +78,8 @@ class RegionStats:
         }
 
     @classmethod
-    def _from_c(cls, raw: _CStats) -> "RegionStats":
+    def from_c(cls, raw: CStats) -> "RegionStats":
+        """The stats a ``benchmem_region_end`` call wrote into ``raw``."""
         return cls(
             int(raw.peak_bytes),
             int(raw.total_bytes),
@@ -76,7 +88,7 @@ class RegionStats:
         )
 
 
-class _Api:
+class PreloadApi:
     """The preload's three entry points, resolved together, before any region opens."""
 
     __slots__ = ("begin", "end", "active", "end_address")
@@ -110,16 +122,16 @@ _api: Any = _UNRESOLVED
 _END_PROTO = ctypes.CFUNCTYPE(ctypes.c_int)
 
 
-def preload_api() -> Optional[_Api]:
+def preload_api() -> Optional[PreloadApi]:
     """The preload's region API, or ``None`` when the symbols are absent (no preload)."""
     global _api
     if _api is _UNRESOLVED:
         try:
             lib = ctypes.CDLL(None)
-            _api = _Api(lib)
+            _api = PreloadApi(lib)
         except (AttributeError, OSError):
             _api = None
-    api: Optional[_Api] = _api
+    api: Optional[PreloadApi] = _api
     return api
 
 
@@ -199,7 +211,7 @@ class region:
         self.error: Optional[str] = None
         self._api = preload_api()
         self._cname = name.encode("utf-8", "surrogateescape")
-        self._raw = _CStats()
+        self._raw = CStats()
         self._rid = -1
         self._exit: Callable[[Any, Any, Any], Any] = _no_exit
         if self._api is not None:
@@ -231,7 +243,7 @@ class region:
             return  # begin failed (error already set) or no region open: no sample
         self._rid = -1
         if rc == 0:
-            self.stats = RegionStats._from_c(self._raw)
+            self.stats = RegionStats.from_c(self._raw)
         else:
             self.error = f"benchmem_region_end failed ({rc})"
 
@@ -271,7 +283,12 @@ def _make_trampoline() -> Callable[..., Tuple[int, int, Any]]:
     return fn
 
 
-_trampoline = _make_trampoline()
+#: ``trampoline(begin, end, cname, out, fn) -> (rid, rc, fn's result)``: opens region
+#: ``cname`` with ``begin``, calls ``fn()``, closes it with ``end(rid, out)`` (also when
+#: ``fn`` raises) and returns begin's id (negative: not opened, ``fn`` not called), end's
+#: code and ``fn``'s result. Its frame reserves the interpreter stack ``fn`` needs (see
+#: above). Used by :func:`measure_call` and the memory pass (``measure.run_memory_pass``).
+trampoline: Callable[..., Tuple[int, int, Any]] = _make_trampoline()
 
 
 def measure_call(name: str, fn: Callable[[], Any]) -> Tuple[Optional[RegionStats], Any]:
@@ -286,12 +303,12 @@ def measure_call(name: str, fn: Callable[[], Any]) -> Tuple[Optional[RegionStats
     api = preload_api()
     if api is None:
         return None, fn()
-    raw = _CStats()
-    rid, rc, result = _trampoline(
+    raw = CStats()
+    rid, rc, result = trampoline(
         api.begin, api.end, name.encode("utf-8", "surrogateescape"), ctypes.byref(raw), fn
     )
     if rid < 0:
         raise RegionError(f"benchmem_region_begin({name!r}) failed ({rid})")
     if rc != 0:
         raise RegionError(f"benchmem_region_end({name!r}) failed ({rc})")
-    return RegionStats._from_c(raw), result
+    return RegionStats.from_c(raw), result

@@ -12,7 +12,6 @@ never to a broken table.
 
 from __future__ import annotations
 
-import operator
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -108,16 +107,17 @@ class TableDecorator:
     def __init__(
         self,
         tr: Any,
-        groups: Sequence[Tuple[Any, Sequence[Any]]],
-        sort: str,
+        groups: Sequence[Sequence[Mapping[str, Any]]],
         lookup: Lookup,
         table: MemoryTable,
     ) -> None:
+        """``groups``: each group's rows (flat benchmark dicts) in the order the table
+        prints them; ``lookup``: a row's memory, or None."""
         self._tr = tr
         self._table = table
         self._groups: List[Tuple[List[Any], Optional[Block]]] = []
-        for _, benchmarks in groups:
-            ordered = sorted(benchmarks, key=operator.itemgetter(sort))
+        for benchmarks in groups:
+            ordered = list(benchmarks)
             results = [lookup(b) for b in ordered]
             block = table.block(results) if any(r is not None for r in results) else None
             self._groups.append((ordered, block))

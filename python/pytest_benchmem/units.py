@@ -1,12 +1,16 @@
-"""Byte units: formatting, parsing, and the one-unit-per-column choice of the tables."""
+"""Byte units: formatting, parsing, and the one-unit-per-column choice of the tables.
+
+The same rules as the ``benchmem`` command's (cli/src/units.rs); tests/golden/units.json
+holds cases both sides are tested against.
+"""
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Iterable, Tuple, Union
+from typing import Iterable, Optional, Tuple, Union
 
-__all__ = ["UNITS", "human_bytes", "parse_size", "parse_count", "pick_unit", "format_scaled"]
+__all__ = ["MISSING", "UNITS", "format_count", "format_scaled", "human_bytes", "parse_count", "parse_size", "pick_unit"]
 
 #: Binary units, 1024-based, smallest first.
 UNITS: Tuple[Tuple[str, int], ...] = (
@@ -19,29 +23,60 @@ UNITS: Tuple[Tuple[str, int], ...] = (
 _FACTOR = {name.lower(): factor for name, factor in UNITS}
 
 
-def human_bytes(n: Union[int, float], precision: int = 2) -> str:
-    """``1221536 -> "1.16 MiB"``; whole bytes below 1 KiB (``"512 B"``)."""
+MISSING = "\u2014"
+
+
+def _three_figures(v: float) -> str:
+    decimals = 2 if v < 10 else 1 if v < 100 else 0
+    return f"{v:.{decimals}f}"
+
+
+def human_bytes(n: Union[int, float], precision: Optional[int] = None) -> str:
+    """A byte count in prose, as the ``benchmem`` command writes it: three significant
+    figures in the largest binary unit it reaches (``1221536 -> "1.16 MiB"``,
+    ``85094 -> "83.1 KiB"``), whole bytes below 1 KiB (``"1,023 B"``), ``"—"`` for NaN.
+    ``precision`` asks for that many decimals instead of three figures."""
     if isinstance(n, bool) or not isinstance(n, (int, float)):
         raise TypeError(f"human_bytes expects a number of bytes, got {n!r}")
+    if not math.isfinite(n):
+        return MISSING
     sign = "-" if n < 0 else ""
     a = abs(n)
-    name, factor = UNITS[0]
-    for cand, f in UNITS:
+    index = 0
+    for i, (_, f) in enumerate(UNITS):
         if a >= f:
-            name, factor = cand, f
+            index = i
+    if precision is not None:
+        name, factor = UNITS[index]
+        if factor == 1:
+            return f"{sign}{a:,.0f} B"
+        return f"{sign}{a / factor:,.{precision}f} {name}"
+    text = _three_figures(a / UNITS[index][1])
+    # 1023.9 KiB rounds to "1024": say "1.00 MiB" instead.
+    if index + 1 < len(UNITS) and float(text) >= UNITS[index + 1][1] / UNITS[index][1]:
+        index += 1
+        text = _three_figures(a / UNITS[index][1])
+    name, factor = UNITS[index]
     if factor == 1:
-        return f"{sign}{a:,.0f} B"
-    return f"{sign}{a / factor:,.{precision}f} {name}"
+        text = f"{a:.0f}"
+    return f"{sign}{_group_thousands(text)} {name}"
 
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)\s*$")
+def _group_thousands(text: str) -> str:
+    """``"1234567.50" -> "1,234,567.50"``."""
+    whole, dot, frac = text.partition(".")
+    return f"{int(whole):,}{dot}{frac}" if whole.isdigit() else text
+
+
+_SIZE_RE = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*([A-Za-z]*)\s*$")
 
 
 def parse_size(value: Union[str, int, float]) -> int:
-    """Bytes from ``"100MiB"``, ``"1.5 GiB"``, ``"512B"``, ``"4096"`` or a number.
+    """Bytes from ``"100MiB"``, ``"1.5 GiB"``, ``"512B"``, ``"4096"``, ``"1e6"`` or a
+    number, as the ``benchmem`` command reads sizes (whole bytes: rounded).
 
     Units: B, KiB, MiB, GiB, TiB (case-insensitive); none means bytes. Booleans,
-    negative values and unknown units raise ValueError.
+    negative or infinite values and unknown units (decimal ones too: MB) raise ValueError.
     """
     if isinstance(value, bool):
         raise ValueError(f"not a size: {value!r}")
@@ -54,10 +89,12 @@ def parse_size(value: Union[str, int, float]) -> int:
     m = _SIZE_RE.match(value)
     if not m:
         raise ValueError(f"not a size: {value!r} (expected e.g. 100MiB, 1.5GiB, 4096)")
-    number, unit = m.group(1), m.group(2).lower() or "b"
+    number, unit = float(m.group(1)), m.group(2).lower() or "b"
     if unit not in _FACTOR:
         raise ValueError(f"unknown size unit {m.group(2)!r} in {value!r} (use B, KiB, MiB, GiB, TiB)")
-    return int(round(float(number) * _FACTOR[unit]))
+    if number < 0 or not math.isfinite(number * _FACTOR[unit]):
+        raise ValueError(f"size must be a finite number of bytes >= 0: {value!r}")
+    return int(round(number * _FACTOR[unit]))
 
 
 def parse_count(value: Union[str, int, float]) -> int:
@@ -77,7 +114,7 @@ def parse_count(value: Union[str, int, float]) -> int:
 def pick_unit(values: Iterable[float]) -> Tuple[str, int]:
     """One binary unit for a column: the largest unit in which the smallest positive
     value is still >= 1 (so nothing in the column shows as 0.00)."""
-    positive = [abs(v) for v in values if v]
+    positive = [v for v in values if math.isfinite(v) and v > 0]
     if not positive:
         return UNITS[0]
     smallest = min(positive)
@@ -89,14 +126,20 @@ def pick_unit(values: Iterable[float]) -> Tuple[str, int]:
 
 
 def format_scaled(value: float, factor: int) -> str:
-    """A cell in a byte column: ``{:,.2f}`` in the column's unit, whole numbers for B."""
+    """A cell in a byte column: ``{:,.2f}`` in the column's unit, whole numbers for B,
+    ``"—"`` for NaN."""
+    if not math.isfinite(value):
+        return MISSING
     if factor == 1:
         return f"{value:,.0f}"
     return f"{value / factor:,.2f}"
 
 
 def format_count(value: float) -> str:
-    """A cell in a count column: ``{:,}``, one decimal when not whole (a mean)."""
+    """A count, in a cell or in prose: ``{:,}``, two decimals when not whole (a mean),
+    ``"—"`` for NaN."""
+    if not math.isfinite(value):
+        return MISSING
     if float(value).is_integer():
         return f"{int(value):,}"
-    return f"{value:,.1f}"
+    return f"{value:,.2f}"

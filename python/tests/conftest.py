@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from pytest_benchmem._locate import find_preload
+from pytest_benchmem.locate import find_preload
 
 # Fast timing: one round, no calibration budget to speak of. Memory is what we check.
 FAST = [

@@ -307,6 +307,28 @@ def test_disabled_benchmarks_measure_nothing_and_do_not_restart(suite: Suite) ->
     assert "restarting" not in run.out
 
 
+@pytest.mark.parametrize(
+    "args, measured",
+    [(["--benchmark-disable", "--benchmark-enable"], True), (["--benchmark-skip"], False)],
+    ids=["enable-overrides-disable", "skip"],
+)
+def test_benchmark_enable_and_skip_are_honoured(suite: Suite, args: list[str], measured: bool) -> None:
+    suite.write(
+        "test_b.py",
+        """
+        def test_call(benchmark_memory):
+            benchmark_memory(bytearray, 10_000_000)
+        """,
+    )
+    run = suite.pytest("-v", "--benchmark-memory", "--benchmark-json=run.json", *args)
+    assert run.rc == 0, run.out + run.err
+    assert ("restarting" in run.out) is measured, run.out
+    if measured:
+        assert run.blob("test_call")["total_bytes"] == [10_000_001]
+    else:
+        assert "1 skipped" in run.out
+
+
 def test_seed_churn_is_exact_and_repeatable(suite: Suite) -> None:
     suite.write(
         "test_b.py",
@@ -352,7 +374,7 @@ def test_console_script_execs_the_binary(suite: Suite) -> None:
 
 
 def test_json_is_read_by_benchmem_compare(suite: Suite) -> None:
-    from pytest_benchmem._locate import find_binary
+    from pytest_benchmem.locate import find_binary
 
     binary = find_binary()
     assert binary is not None and binary.is_file(), "the benchmem binary is not installed with the package"

@@ -59,4 +59,4 @@ def test_pick_unit_anchors_on_smallest_positive() -> None:
     assert format_scaled(8000, 1024) == "7.81"
     assert format_scaled(999, 1) == "999"
     assert format_count(9001) == "9,001"
-    assert format_count(2.5) == "2.5"
+    assert format_count(2.5) == "2.50"

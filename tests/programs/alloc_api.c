@@ -1,4 +1,5 @@
-/* Every allocation API of SPEC §3, one region each, with answers known by construction.
+/* Every counted allocation call (README.md, "What it measures"), one region each, with
+ * answers known by construction.
  * Nothing is printed inside a region (stdio allocates its buffer on first use). The
  * test (tests/tests/exactness.rs) holds the expected numbers next to each scenario. */
 #define _GNU_SOURCE

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod python;
+pub use python::python;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -257,45 +260,19 @@ pub fn measure(
     measure_env(extra, &[], program, args)
 }
 
-/// A Python interpreter binary (not a shell shim): `BENCHMEM_TEST_PYTHON`, else the
-/// repo's `.venv`, else `python3` on PATH resolved to its real executable.
-pub fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("BENCHMEM_TEST_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = root().join(".venv/bin/python");
-    if venv.exists() {
-        return venv;
-    }
-    let out = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3 missing");
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
 // ---------------------------------------------------------------------------------------
 // Helpers for the robustness suite (tests/tests/robustness_*.rs).
 
 const JEMALLOC: &str = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
 
-/// Debian's jemalloc, installed on demand when running as root (CI); fails clearly if not.
+/// Debian's jemalloc (package libjemalloc2, which scripts/test installs). Tests install
+/// nothing: without it the test fails, saying what to install.
 pub fn jemalloc() -> PathBuf {
     let p = Path::new(JEMALLOC);
-    if !p.exists() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
-            let ok = Command::new("sh")
-                .args(["-c", "apt-get install -y libjemalloc2 >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y libjemalloc2 >/dev/null 2>&1)"])
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "cannot install libjemalloc2 with apt-get");
-        }
-        assert!(
-            p.exists(),
-            "{JEMALLOC} missing: install Debian's libjemalloc2 (apt-get install -y libjemalloc2)"
-        );
-    }
+    assert!(
+        p.exists(),
+        "{JEMALLOC} missing: install Debian's libjemalloc2 (apt-get install -y libjemalloc2; scripts/test does)"
+    );
     p.to_path_buf()
 }
 
@@ -334,6 +311,25 @@ pub fn measure_env(
     assert!(json.is_file(), "no blob written: {out:?}");
     let blob = Blob::read(&json);
     (out, blob, dir)
+}
+
+/// Runs `program args...` natively and then under `benchmem run` (each with a 60 s limit,
+/// core dumps off), asserts that it behaved the same (see [`assert_same_program`]), and
+/// returns the run under benchmem, its blob and the directory holding the blob.
+pub fn same_as_native(program: &Path, args: &[&str]) -> (Outcome, Blob, tempfile::TempDir) {
+    same_as_native_env(program, args, &[])
+}
+
+/// Like [`same_as_native`], with variables added to the environment of both runs.
+pub fn same_as_native_env(
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Outcome, Blob, tempfile::TempDir) {
+    let nat = native_env(program, args, env);
+    let (under, blob, dir) = measure_env(&[], env, program, args);
+    assert_same_program(&nat, &under);
+    (under, blob, dir)
 }
 
 /// Sets RLIMIT_CORE to 0 in the child (crash tests must not litter core files).

@@ -5,9 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use benchmem_tests::{
-    assert_same_program, compile, jemalloc, measure, measure_env, native, native_env, Blob, Series,
-};
+use benchmem_tests::{compile, jemalloc, same_as_native, same_as_native_env, Blob, Series};
 
 /// Every incomplete reason of every row, and the run's notes, in one string.
 fn everything_said(blob: &Blob) -> String {
@@ -24,9 +22,7 @@ fn everything_said(blob: &Blob) -> String {
 fn exec_with_a_scrubbed_environment_is_named() {
     let sh = Path::new("/bin/sh");
     let args = ["-c", "env -i /bin/true; echo after"];
-    let nat = native(sh, &args);
-    let (out, blob, _d) = measure(&[], sh, &args);
-    assert_same_program(&nat, &out);
+    let (out, blob, _d) = same_as_native(sh, &args);
     assert_eq!(out.stdout, "after\n");
     let why = blob.incomplete("env").join(" | ");
     assert!(
@@ -45,10 +41,8 @@ fn exec_of_a_static_program_is_named() {
     let parent = compile("robust_spawner.c", &[]);
     let child = compile("exit_status.c", &["-static"]);
     let args = [child.to_str().unwrap(), "3"];
-    let nat = native(&parent, &args);
-    assert_eq!(nat.stdout, "child status 3\n");
-    let (out, blob, _d) = measure(&[], &parent, &args);
-    assert_same_program(&nat, &out);
+    let (out, blob, _d) = same_as_native(&parent, &args);
+    assert_eq!(out.stdout, "child status 3\n");
     let rows = blob.process_rows();
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert!(blob.incomplete(&rows[0]).is_empty(), "{rows:?}");
@@ -65,9 +59,7 @@ fn a_failed_exec_leaves_no_trace() {
     // The child's execv fails (no such file) and it _exits 127: an ordinary exit.
     let parent = compile("robust_spawner.c", &[]);
     let args = ["/nonexistent/program"];
-    let nat = native(&parent, &args);
-    let (out, blob, _d) = measure(&[], &parent, &args);
-    assert_same_program(&nat, &out);
+    let (out, blob, _d) = same_as_native(&parent, &args);
     assert_eq!(out.stdout, "child status 127\n");
     assert!(blob.is_clean(), "{}", everything_said(&blob));
 }
@@ -85,10 +77,8 @@ fn valgrind() -> &'static Path {
 fn under_valgrind_the_program_is_said_not_measured() {
     let prog = compile("blind_spots.c", &[]);
     let args = ["-q", prog.to_str().unwrap(), "plain"];
-    let nat = native(valgrind(), &args);
-    assert_eq!(nat.stdout, "done\n");
-    let (out, blob, _d) = measure(&[], valgrind(), &args);
-    assert_same_program(&nat, &out);
+    let (out, blob, _d) = same_as_native(valgrind(), &args);
+    assert_eq!(out.stdout, "done\n");
     // Exact numbers, or the program's row and its region say why there are none.
     if blob.series("work") != Series::of(1, (1000, 1000, 1, 0)) {
         let row = blob.incomplete("blind_spots").join(" | ");
@@ -107,9 +97,7 @@ fn under_valgrind_the_program_is_said_not_measured() {
 fn an_allocator_of_the_program_s_own_is_said() {
     // It defines malloc itself: no malloc call ever reaches the preload.
     let prog = compile("own_malloc.c", &[]);
-    let nat = native(&prog, &[]);
-    let (out, blob, _d) = measure(&[], &prog, &[]);
-    assert_same_program(&nat, &out);
+    let (_, blob, _d) = same_as_native(&prog, &[]);
     let row = blob.incomplete("own_malloc").join(" | ");
     assert!(row.contains("links an allocator of its own"), "{row:?}");
     assert!(blob
@@ -118,9 +106,7 @@ fn an_allocator_of_the_program_s_own_is_said() {
         .contains("allocator of its own"));
     // Called by a prefixed name (its malloc is libc's): named by the symbol.
     let prog = compile("own_malloc.c", &["-DPREFIXED"]);
-    let nat = native(&prog, &[]);
-    let (out, blob, _d) = measure(&[], &prog, &[]);
-    assert_same_program(&nat, &out);
+    let (_, blob, _d) = same_as_native(&prog, &[]);
     let notes = blob.notes().join(" | ");
     assert!(notes.contains("(jemalloc, `je_malloc`)"), "{notes:?}");
 }
@@ -133,9 +119,7 @@ fn rustc_s_jemalloc_is_said() {
         .output()
         .expect("rustc");
     let rustc = Path::new(String::from_utf8_lossy(&out.stdout).trim()).join("bin/rustc");
-    let nat = native(&rustc, &["--version"]);
-    let (out, blob, _d) = measure(&[], &rustc, &["--version"]);
-    assert_same_program(&nat, &out);
+    let (_, blob, _d) = same_as_native(&rustc, &["--version"]);
     let notes = blob.notes().join(" | ");
     assert!(
         notes.contains("rustc: not measured: it links an allocator of its own (jemalloc"),
@@ -149,15 +133,11 @@ fn deepbind_is_said_and_only_then() {
     let lib = compile("blind_lib.c", &["-shared", "-fPIC"]);
     let lib = lib.to_str().unwrap();
     // Without RTLD_DEEPBIND the library's malloc is counted, and nothing is said.
-    let nat = native(&prog, &["nodeep", lib]);
-    let (out, blob, _d) = measure(&[], &prog, &["nodeep", lib]);
-    assert_same_program(&nat, &out);
+    let (_, blob, _d) = same_as_native(&prog, &["nodeep", lib]);
     assert_eq!(blob.series("lib"), Series::of(1, (5000, 5000, 1, 0)));
     assert!(blob.is_clean(), "{}", everything_said(&blob));
     // With it, the library's malloc is libc's: said.
-    let nat = native(&prog, &["deep", lib]);
-    let (out, blob, _d) = measure(&[], &prog, &["deep", lib]);
-    assert_same_program(&nat, &out);
+    let (out, blob, _d) = same_as_native(&prog, &["deep", lib]);
     assert_eq!(out.stdout, "loaded\n");
     let notes = blob.notes().join(" | ");
     assert!(notes.contains("loaded with RTLD_DEEPBIND"), "{notes:?}");
@@ -166,9 +146,7 @@ fn deepbind_is_said_and_only_then() {
 #[test]
 fn mprotect_of_a_reservation_is_said() {
     let prog = compile("blind_spots.c", &[]);
-    let nat = native(&prog, &["mprotect"]);
-    let (out, blob, _d) = measure(&[], &prog, &["mprotect"]);
-    assert_same_program(&nat, &out);
+    let (_, blob, _d) = same_as_native(&prog, &["mprotect"]);
     let notes = blob.notes().join(" | ");
     assert!(
         notes.contains("16.0 MiB of PROT_NONE reservations were made accessible with mprotect"),
@@ -180,9 +158,7 @@ fn mprotect_of_a_reservation_is_said() {
 fn glibc_arenas_on_threads_say_nothing() {
     // glibc reserves its thread arenas PROT_NONE and mprotects them inside malloc.
     let prog = compile("blind_spots.c", &[]);
-    let nat = native(&prog, &["threads"]);
-    let (out, blob, _d) = measure(&[], &prog, &["threads"]);
-    assert_same_program(&nat, &out);
+    let (_, blob, _d) = same_as_native(&prog, &["threads"]);
     assert!(blob.is_clean(), "{}", everything_said(&blob));
 }
 
@@ -191,9 +167,7 @@ fn cxx_note_names_the_allocator_that_is_there() {
     let je = jemalloc();
     let prog = compile("robust_jemalloc.cpp", &[]);
     let env = [("LD_PRELOAD", je.to_str().unwrap())];
-    let nat = native_env(&prog, &["cxx"], &env);
-    let (out, blob, _d) = measure_env(&[], &env, &prog, &["cxx"]);
-    assert_same_program(&nat, &out);
+    let (_, blob, _d) = same_as_native_env(&prog, &["cxx"], &env);
     let notes = blob.notes().join(" | ");
     assert!(
         notes.contains("operator new/delete here are libjemalloc.so.2's own"),

@@ -1,11 +1,9 @@
-//! Robustness (issue 6, item 8): programs that bring their own allocator (jemalloc from
+//! Robustness: programs that bring their own allocator (jemalloc from
 //! Debian's libjemalloc2, preloaded or linked), and programs benchmem cannot enter
 //! (a statically linked child; statically linked and setuid commands are refused up front,
 //! see processes.rs): exact numbers, or a clear line saying what was not seen.
 
-use benchmem_tests::{
-    assert_same_program, compile, jemalloc, measure_env, native, native_env, Series,
-};
+use benchmem_tests::{compile, jemalloc, same_as_native, same_as_native_env, Series};
 
 fn check_c_regions(blob: &benchmem_tests::Blob) {
     // malloc 1000 → realloc 5000, calloc 100, posix_memalign 256, aligned_alloc 8192.
@@ -31,10 +29,8 @@ fn jemalloc_preloaded_is_exact() {
     let je = jemalloc();
     let prog = compile("robust_jemalloc.cpp", &[]);
     let env = [("LD_PRELOAD", je.to_str().unwrap())];
-    let nat = native_env(&prog, &[], &env);
-    assert_eq!(nat.stdout, "jemalloc in charge: yes\ndone\n");
-    let (out, blob, _d) = measure_env(&[], &env, &prog, &[]);
-    assert_same_program(&nat, &out);
+    let (out, blob, _d) = same_as_native_env(&prog, &[], &env);
+    assert_eq!(out.stdout, "jemalloc in charge: yes\ndone\n");
     check_c_regions(&blob);
 }
 
@@ -45,19 +41,15 @@ fn jemalloc_linked_is_exact() {
         "robust_jemalloc.cpp",
         &["-Wl,--no-as-needed", je.to_str().unwrap()],
     );
-    let nat = native(&prog, &[]);
-    assert_eq!(nat.stdout, "jemalloc in charge: yes\ndone\n");
-    let (out, blob, _d) = measure_env(&[], &[], &prog, &[]);
-    assert_same_program(&nat, &out);
+    let (out, blob, _d) = same_as_native(&prog, &[]);
+    assert_eq!(out.stdout, "jemalloc in charge: yes\ndone\n");
     check_c_regions(&blob);
 }
 
 #[test]
 fn cxx_new_under_glibc_is_exact() {
     let prog = compile("robust_jemalloc.cpp", &[]);
-    let nat = native(&prog, &["cxx"]);
-    let (out, blob, _d) = measure_env(&[], &[], &prog, &["cxx"]);
-    assert_same_program(&nat, &out);
+    let (out, blob, _d) = same_as_native(&prog, &["cxx"]);
     assert_eq!(out.stdout, "jemalloc in charge: no\ndone\n");
     check_c_regions(&blob);
     assert_eq!(blob.series("cxx"), Series::of(1, (1004, 1004, 2, 0)));
@@ -70,9 +62,7 @@ fn cxx_new_served_by_jemalloc_is_exact_or_said() {
     let je = jemalloc();
     let prog = compile("robust_jemalloc.cpp", &[]);
     let env = [("LD_PRELOAD", je.to_str().unwrap())];
-    let nat = native_env(&prog, &["cxx"], &env);
-    let (out, blob, _d) = measure_env(&[], &env, &prog, &["cxx"]);
-    assert_same_program(&nat, &out);
+    let (_, blob, _d) = same_as_native_env(&prog, &["cxx"], &env);
     check_c_regions(&blob);
     let cxx = blob.series("cxx");
     if cxx != Series::of(1, (1004, 1004, 2, 0)) {
@@ -91,10 +81,8 @@ fn static_child_is_not_silently_lost() {
     let parent = compile("robust_spawner.c", &[]);
     let child = compile("exit_status.c", &["-static"]);
     let args = [child.to_str().unwrap(), "3"];
-    let nat = native(&parent, &args);
-    assert_eq!(nat.stdout, "child status 3\n");
-    let (out, blob, _d) = measure_env(&[], &[], &parent, &args);
-    assert_same_program(&nat, &out);
+    let (out, blob, _d) = same_as_native(&parent, &args);
+    assert_eq!(out.stdout, "child status 3\n");
     let rows = blob.process_rows();
     assert_eq!(rows.len(), 2, "{rows:?}");
     let why = blob.incomplete(&rows[1]).join(" | ");
@@ -108,9 +96,7 @@ fn c_program_under_jemalloc_is_exact() {
     let je = jemalloc();
     let prog = compile("fork_exec.c", &[]);
     let env = [("LD_PRELOAD", je.to_str().unwrap())];
-    let nat = native_env(&prog, &[], &env);
-    let (out, blob, _d) = measure_env(&[], &env, &prog, &[]);
-    assert_same_program(&nat, &out);
+    let (_, blob, _d) = same_as_native_env(&prog, &[], &env);
     assert_eq!(blob.series("child_work"), Series::of(1, (2000, 2000, 1, 0)));
     assert_eq!(blob.series("exec_work"), Series::of(1, (3000, 3000, 1, 0)));
     for note in blob.notes() {

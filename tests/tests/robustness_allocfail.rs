@@ -1,16 +1,14 @@
-//! Robustness (issue 6, item 6): failing allocation calls count nothing and return exactly
+//! Robustness: failing allocation calls count nothing and return exactly
 //! what libc returns, with the same errno; errno is never disturbed by benchmem.
 
-use benchmem_tests::{assert_same_program, compile, measure_env, native, Series};
+use benchmem_tests::{compile, same_as_native, Series};
 
 #[test]
 fn failures_count_nothing_and_keep_libc_results() {
     let prog = compile("robust_allocfail.c", &[]);
-    let nat = native(&prog, &[]);
-    assert_eq!(nat.code(), 0, "{nat:?}");
-    assert!(!nat.stdout.contains("SUCCEEDED"), "{}", nat.stdout);
-    let (out, blob, _d) = measure_env(&[], &[], &prog, &[]);
-    assert_same_program(&nat, &out);
+    let (out, blob, _d) = same_as_native(&prog, &[]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(!out.stdout.contains("SUCCEEDED"), "{}", out.stdout);
     assert!(
         out.stdout.contains("errno after malloc/free 4242\n"),
         "{}",

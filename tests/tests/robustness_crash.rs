@@ -1,20 +1,14 @@
-//! Robustness (issue 6, item 1): the command dies inside an open region (SIGKILL, a real
+//! Robustness: the command dies inside an open region (SIGKILL, a real
 //! SIGSEGV, abort()). The program's output and status are as without benchmem (exit
 //! 128+signal), and what was measured up to the death is reported, marked incomplete.
 
-use benchmem_tests::{assert_same_program, compile, measure_env, native};
+use benchmem_tests::{compile, same_as_native};
 
 fn dies(how: &str, signal: i32) {
     let prog = compile("robust_crash.c", &[]);
-    let nat = native(&prog, &[how]);
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&nat.status),
-        Some(signal),
-        "{nat:?}"
-    );
-    let (out, blob, _d) = measure_env(&[], &[], &prog, &[how]);
-    assert_same_program(&nat, &out);
-    assert_eq!(out.code(), 128 + signal);
+    // Natively killed by `signal` too: same_as_native compares the statuses.
+    let (out, blob, _d) = same_as_native(&prog, &[how]);
+    assert_eq!(out.code(), 128 + signal, "{out:?}");
     // The region: 4096 + 1000 (freed) on the main thread, 3000 kept by the worker, plus
     // whatever pthread_create allocated (glibc's thread bookkeeping): exact lower bounds.
     let s = blob.series("doomed");

@@ -1,4 +1,4 @@
-//! Robustness (issue 6, item 3): the program closes every fd and reuses the numbers for
+//! Robustness: the program closes every fd and reuses the numbers for
 //! its own files. Nothing of benchmem's lands in them, and later regions are still
 //! measured (the preload reopens its channel by name).
 

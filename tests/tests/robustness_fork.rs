@@ -1,15 +1,13 @@
-//! Robustness (issue 6, item 5): 1,000 forks (children leaving by _exit, exit or exec),
+//! Robustness: 1,000 forks (children leaving by _exit, exit or exec),
 //! vfork, posix_spawn, and forks while another thread is inside malloc: no deadlock,
 //! every process reported, the program's output and statuses unchanged.
 
-use benchmem_tests::{assert_same_program, compile, measure_env, native, Series};
+use benchmem_tests::{compile, same_as_native, Series};
 
 #[test]
 fn a_thousand_forks_every_process_reported() {
     let prog = compile("robust_fork.c", &[]);
-    let nat = native(&prog, &["many"]);
-    let (out, blob, _d) = measure_env(&[], &[], &prog, &["many"]);
-    assert_same_program(&nat, &out);
+    let (out, blob, _d) = same_as_native(&prog, &["many"]);
     assert_eq!(out.stdout, "start many\nsum 2665\n");
     // 667 forked children marked a region; 333 exec'd images marked theirs.
     assert_eq!(blob.series("child"), Series::of(667, (100, 100, 1, 0)));
@@ -24,9 +22,7 @@ fn a_thousand_forks_every_process_reported() {
 #[test]
 fn vfork_children_that_exit_or_exec() {
     let prog = compile("robust_fork.c", &[]);
-    let nat = native(&prog, &["vfork"]);
-    let (out, blob, _d) = measure_env(&[], &[], &prog, &["vfork"]);
-    assert_same_program(&nat, &out);
+    let (_, blob, _d) = same_as_native(&prog, &["vfork"]);
     assert_eq!(blob.series("execd"), Series::of(10, (100, 100, 1, 0)));
     assert_eq!(blob.series("after_vfork"), Series::of(1, (700, 700, 1, 0)));
     assert!(blob.is_clean(), "{:?}", blob.notes());
@@ -37,9 +33,7 @@ fn vfork_child_exit_does_not_end_the_parent() {
     // The vfork child runs in the parent's memory: its _exit must not be recorded as the
     // parent's. The parent then dies by SIGKILL, and must be reported as killed.
     let prog = compile("robust_fork.c", &[]);
-    let nat = native(&prog, &["vfork", "die"]);
-    let (out, blob, _d) = measure_env(&[], &[], &prog, &["vfork", "die"]);
-    assert_same_program(&nat, &out);
+    let (out, blob, _d) = same_as_native(&prog, &["vfork", "die"]);
     assert_eq!(out.code(), 128 + 9);
     let why = blob.incomplete("robust_fork").join(" | ");
     assert!(why.contains("killed by SIGKILL (signal 9)"), "{why:?}");
@@ -48,9 +42,7 @@ fn vfork_child_exit_does_not_end_the_parent() {
 #[test]
 fn posix_spawn_children() {
     let prog = compile("robust_fork.c", &[]);
-    let nat = native(&prog, &["spawn"]);
-    let (out, blob, _d) = measure_env(&[], &[], &prog, &["spawn"]);
-    assert_same_program(&nat, &out);
+    let (out, blob, _d) = same_as_native(&prog, &["spawn"]);
     assert_eq!(out.stdout, "start spawn\nsum 50\n");
     assert_eq!(blob.series("execd"), Series::of(10, (100, 100, 1, 0)));
     assert_eq!(blob.series("after_spawn"), Series::of(1, (800, 800, 1, 0)));
@@ -63,9 +55,7 @@ fn posix_spawn_children() {
 #[test]
 fn fork_while_another_thread_is_inside_malloc() {
     let prog = compile("robust_fork.c", &[]);
-    let nat = native(&prog, &["lockfork"]);
-    let (out, blob, _d) = measure_env(&[], &[], &prog, &["lockfork"]);
-    assert_same_program(&nat, &out);
+    let (out, blob, _d) = same_as_native(&prog, &["lockfork"]);
     assert_eq!(out.stdout, "start lockfork\nsum 1200\n");
     assert_eq!(blob.series("forked"), Series::of(300, (50, 50, 1, 0)));
     assert_eq!(blob.process_rows().len(), 301);

@@ -1,4 +1,4 @@
-//! Robustness (issue 6, item 10): the CLI's readers over one corpus of malformed inputs —
+//! Robustness: the CLI's readers over one corpus of malformed inputs —
 //! a real blob cut at every few bytes, wrong types and missing keys at every level, huge
 //! and negative numbers, NaN, binary garbage, empty, oversized and endless files — and
 //! malformed `--fail-on`/`--max` thresholds. Each gets one clear line and exit status 2,

@@ -1,4 +1,4 @@
-//! Robustness (issue 6, item 2): `benchmem` is killed with SIGKILL while the command runs.
+//! Robustness: `benchmem` is killed with SIGKILL while the command runs.
 //! The command (re-parented to this test, a subreaper) finishes normally: same output,
 //! same file contents, its own exit status, no SIGPIPE and no hang.
 

@@ -1,4 +1,4 @@
-//! Robustness (issue 6, item 9): with 10 million live allocations, benchmem's bookkeeping
+//! Robustness: with 10 million live allocations, benchmem's bookkeeping
 //! inside the program stays within its documented bound per live allocation — 16 bytes
 //! under glibc (an 8-byte record at the end of each block: at worst one 16-byte chunk step),
 //! 32 bytes under jemalloc (the pointer table: 16-byte entries at 1/2..3/4 load) — and

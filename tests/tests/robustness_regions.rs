@@ -1,7 +1,7 @@
-//! Robustness (issue 6, item 7): regions used every odd way are measured exactly or
+//! Robustness: regions used every odd way are measured exactly or
 //! marked incomplete with the reason; odd names stay distinct and the blob stays readable.
 
-use benchmem_tests::{assert_same_program, bm, compile, measure_env, native, Series};
+use benchmem_tests::{bm, compile, same_as_native, Series};
 
 fn one(s: (u64, u64, u64, u64)) -> Series {
     Series::of(1, s)
@@ -10,9 +10,7 @@ fn one(s: (u64, u64, u64, u64)) -> Series {
 /// `open_total`: bytes in the region left open (it includes any region nested in it).
 fn check_common(mode: &str, open_total: u64) -> (benchmem_tests::Blob, tempfile::TempDir) {
     let prog = compile("robust_regions.c", &[]);
-    let nat = native(&prog, &[mode]);
-    let (out, blob, d) = measure_env(&[], &[], &prog, &[mode]);
-    assert_same_program(&nat, &out);
+    let (out, blob, d) = same_as_native(&prog, &[mode]);
     assert!(out.stdout.ends_with("handled 10\n"), "{}", out.stdout);
     // Allocations of a signal handler (run by raise, outside any allocator call).
     assert_eq!(blob.series("signal"), one((64, 640, 10, 0)));
@@ -95,9 +93,7 @@ fn exit_from_inside_a_region() {
 #[test]
 fn more_regions_open_than_benchmem_holds() {
     let prog = compile("robust_regions.c", &[]);
-    let nat = native(&prog, &["deep"]);
-    let (out, blob, _d) = measure_env(&[], &[], &prog, &["deep"]);
-    assert_same_program(&nat, &out);
+    let (_, blob, _d) = same_as_native(&prog, &["deep"]);
     // 255 slots besides the root: those regions are measured, the rest are refused and
     // the run says so.
     let deep = blob.series("deep");

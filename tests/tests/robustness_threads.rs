@@ -1,15 +1,13 @@
-//! Robustness (issue 6, item 4): 64 threads allocating and freeing at once, frees on other
+//! Robustness: 64 threads allocating and freeing at once, frees on other
 //! threads than the allocating one, regions opened and closed while they run: exact.
 
-use benchmem_tests::{assert_same_program, compile, measure_env, native};
+use benchmem_tests::{compile, same_as_native};
 
 #[test]
 fn sixty_four_threads_cross_thread_frees_exact() {
     let prog = compile("robust_threads.c", &[]);
-    let nat = native(&prog, &[]);
-    assert_eq!(nat.code(), 0, "{nat:?}");
-    let (out, blob, _d) = measure_env(&[], &[], &prog, &[]);
-    assert_same_program(&nat, &out);
+    let (out, blob, _d) = same_as_native(&prog, &[]);
+    assert_eq!(out.code(), 0, "{out:?}");
     // The program prints what it knows by construction.
     let first = out.stdout.lines().next().unwrap().to_string();
     let n: Vec<u64> = first

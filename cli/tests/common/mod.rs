@@ -2,26 +2,17 @@
 //! real pytest-benchmark (in the venv named by BENCHMEM_TEST_PYTHON).
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
-/// The Python interpreter that has pytest and pytest-benchmark.
-pub fn python() -> PathBuf {
-    let p = std::env::var_os("BENCHMEM_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/main/.venv/bin/python"));
-    assert!(
-        p.exists(),
-        "no Python for the pytest-benchmark tests at {}: create it with \
-         `python3 -m venv /work/main/.venv && /work/main/.venv/bin/pip install pytest pytest-benchmark` \
-         or set BENCHMEM_TEST_PYTHON to an interpreter that has them",
-        p.display()
-    );
-    p
-}
+// The Python interpreter that has pytest and pytest-benchmark: the same rule as the
+// end-to-end harness (BENCHMEM_TEST_PYTHON, else the repository's .venv, else python3).
+#[path = "../../../tests/src/python.rs"]
+mod python_rule;
+pub use python_rule::python;
 
 /// Result of one benchmem invocation.
 pub struct Run {

@@ -68,7 +68,7 @@ def _benchmem_binary() -> str:
     if override:
         return override
     try:
-        from pytest_benchmem._locate import find_binary
+        from pytest_benchmem.locate import find_binary
 
         found = find_binary()
         if found is not None:
