@@ -63,7 +63,8 @@ impl Exit {
 pub struct RunResult {
     /// The command and its arguments as given.
     pub command: Vec<String>,
-    /// Number of fresh runs of the command.
+    /// Fresh runs of the command that actually ran: fewer than asked for when a failing
+    /// repeat stopped the loop.
     pub repeats: usize,
     /// Series in order of first appearance.
     pub series: Vec<Series>,

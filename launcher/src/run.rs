@@ -36,7 +36,8 @@ pub fn find_preload() -> Result<PathBuf, RunError> {
 }
 
 /// Run the command `opts.repeats` times under the preload and aggregate every process's
-/// report. Stops early at a repeat whose command fails, so its status is what we return.
+/// report. Stops early at a repeat whose command fails, so its status is what we return
+/// and [`RunResult::repeats`] counts the repeats that ran, not those asked for.
 pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
     let program = opts.command.first().ok_or(RunError::NoCommand)?;
     let resolved = preflight::resolve(program)?;
@@ -62,7 +63,9 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
     }
     let mut exit = Exit::Code(0);
     let mut ignored = Ignored::default();
+    let mut ran = 0;
     for repeat in 0..opts.repeats.max(1) {
+        ran += 1;
         let dir = RunDir::create().map_err(RunError::Setup)?;
         let env = vec![
             ("LD_PRELOAD", ld_preload(&preload_entry)),
@@ -109,7 +112,7 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
-        repeats: opts.repeats.max(1),
+        repeats: ran,
         series,
         exit,
         started,
@@ -123,7 +126,9 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
 fn run_unmeasured(opts: &RunOptions, why: String) -> Result<RunResult, RunError> {
     let started = SystemTime::now();
     let mut exit = Exit::Code(0);
+    let mut ran = 0;
     for _ in 0..opts.repeats.max(1) {
+        ran += 1;
         exit = spawn::run(&opts.command, &[], opts.linger)?.exit;
         if exit != Exit::Code(0) {
             break;
@@ -135,7 +140,7 @@ fn run_unmeasured(opts: &RunOptions, why: String) -> Result<RunResult, RunError>
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
-        repeats: opts.repeats.max(1),
+        repeats: ran,
         series: Vec::new(),
         exit,
         started,

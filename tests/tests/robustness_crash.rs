@@ -50,3 +50,18 @@ fn sigsegv_inside_a_region() {
 fn abort_inside_a_region() {
     dies("abort", 6);
 }
+
+#[test]
+fn a_failing_repeat_stops_the_run_and_the_blob_counts_what_ran() {
+    let prog = compile("robust_crash.c", &[]);
+    let (out, blob, _d) = measure_env(&["--repeats", "3"], &[], &prog, &["kill"]);
+    assert_eq!(out.code(), 128 + 9);
+    assert_eq!(
+        blob.json["benchmem"]["repeats"], 1,
+        "{}",
+        blob.json["benchmem"]
+    );
+    assert_eq!(blob.series("doomed").allocs.len(), 1);
+    let rounds = &blob.bench("doomed")["options"]["min_rounds"];
+    assert_eq!(rounds, 1, "{rounds}");
+}
