@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use benchmem_wire::state::{EXEC_HAS_DIR, EXEC_HAS_PRELOAD, EXEC_PATH_CUT};
 
-use crate::{preflight, RunError};
+use crate::elf::{Elf, SymbolTable};
+use crate::preflight::{self, Verdict};
+use crate::RunError;
 
 /// Why an image that exec'd `path` (as recorded, with its `EXEC_*` bits) never reported
 /// as the new program.
@@ -54,16 +54,16 @@ fn classify(path: &[u8]) -> String {
             .into(),
         Err(RunError::WrongAbi(_, kind)) => {
             format!(
-                "a {kind} program the preload (built for this machine's 64-bit ABI) cannot enter"
+                "a {} program the preload (built for this machine's 64-bit ABI) cannot enter",
+                kind.adjective()
             )
         }
         Err(e) => format!("a program benchmem cannot enter ({e})"),
-        // A sanitizer build: preflight's note names which one.
-        Ok(Some(note)) => match note.split_once(" is ") {
-            Some((_, what)) => what.split(':').next().unwrap_or(what).to_string(),
-            None => note,
-        },
-        Ok(None) => "which never reported to benchmem (killed before it started, or it \
+        Ok(Verdict::Unmeasured { sanitizer, .. }) => {
+            let (article, name) = sanitizer.words();
+            format!("{article} {name} build")
+        }
+        Ok(Verdict::Enter) => "which never reported to benchmem (killed before it started, or it \
                      could not load the preload)"
             .into(),
     }
@@ -152,8 +152,13 @@ impl Scanner {
 /// The allocator named by `exe`'s symbols: a prefixed entry point (`symbol` set), or
 /// only markers of an allocator's code (`symbol` none: used when malloc is shadowed).
 fn scan(exe: &Path) -> Option<OwnAllocator> {
-    let elf = ElfFile::open(exe)?;
-    let names = elf.defined_symbols();
+    let elf = Elf::open(exe)?;
+    let names: Vec<Vec<u8>> = [SymbolTable::Full, SymbolTable::Dynamic]
+        .into_iter()
+        .flat_map(|t| elf.symbols(t))
+        .filter(|s| s.defined)
+        .map(|s| s.name)
+        .collect();
     for (alloc, entries) in PREFIXED {
         if let Some(sym) = entries
             .iter()
@@ -176,129 +181,6 @@ fn scan(exe: &Path) -> Option<OwnAllocator> {
     })
 }
 
-/// The parts of a 64-bit little-endian ELF file read here: section headers, symbol
-/// tables, the dynamic section. Reads only those sections, never the whole file.
-struct ElfFile {
-    file: File,
-    sections: Vec<Section>,
-}
-
-#[derive(Clone, Copy)]
-struct Section {
-    kind: u32,
-    offset: u64,
-    size: u64,
-    link: u32,
-}
-
-const SHT_SYMTAB: u32 = 2;
-#[cfg(test)]
-const SHT_DYNAMIC: u32 = 6;
-const SHT_DYNSYM: u32 = 11;
-#[cfg(test)]
-const DT_NEEDED: u64 = 1;
-/// Largest section read (symbol tables of very large programs are skipped past this).
-const SECTION_CAP: u64 = 256 << 20;
-
-fn le(b: &[u8], at: usize, n: usize) -> u64 {
-    b.get(at..at + n).map_or(0, |s| {
-        s.iter().rev().fold(0u64, |acc, &x| (acc << 8) | x as u64)
-    })
-}
-
-impl ElfFile {
-    fn open(path: &Path) -> Option<ElfFile> {
-        let mut file = File::open(path).ok()?;
-        let mut h = [0u8; 64];
-        file.read_exact(&mut h).ok()?;
-        if &h[..4] != b"\x7fELF" || h[4] != 2 || h[5] != 1 {
-            return None;
-        }
-        let (shoff, shentsize, shnum) = (le(&h, 40, 8), le(&h, 58, 2), le(&h, 60, 2));
-        if shentsize < 64 || shnum == 0 || shnum > 65_535 {
-            return None;
-        }
-        let mut table = vec![0u8; (shentsize * shnum) as usize];
-        file.seek(SeekFrom::Start(shoff)).ok()?;
-        file.read_exact(&mut table).ok()?;
-        let sections = table
-            .chunks_exact(shentsize as usize)
-            .map(|s| Section {
-                kind: le(s, 4, 4) as u32,
-                offset: le(s, 24, 8),
-                size: le(s, 32, 8),
-                link: le(s, 40, 4) as u32,
-            })
-            .collect();
-        Some(ElfFile { file, sections })
-    }
-
-    fn read(&self, s: Section) -> Vec<u8> {
-        if s.size > SECTION_CAP {
-            return Vec::new();
-        }
-        let mut buf = vec![0u8; s.size as usize];
-        let mut f = &self.file;
-        let ok = f.seek(SeekFrom::Start(s.offset)).is_ok() && f.read_exact(&mut buf).is_ok();
-        if ok {
-            buf
-        } else {
-            Vec::new()
-        }
-    }
-
-    fn strings_of(&self, s: Section) -> Vec<u8> {
-        self.sections
-            .get(s.link as usize)
-            .map_or_else(Vec::new, |&t| self.read(t))
-    }
-
-    /// Names of the functions and objects defined in `.symtab` and `.dynsym`.
-    fn defined_symbols(&self) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        for &s in self
-            .sections
-            .iter()
-            .filter(|s| s.kind == SHT_SYMTAB || s.kind == SHT_DYNSYM)
-        {
-            let (syms, strs) = (self.read(s), self.strings_of(s));
-            for e in syms.chunks_exact(24) {
-                let shndx = le(e, 6, 2);
-                if shndx == 0 {
-                    continue; // undefined: the program only calls it
-                }
-                let at = le(e, 0, 4) as usize;
-                if let Some(rest) = strs.get(at..) {
-                    let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-                    if end > 0 {
-                        out.push(rest[..end].to_vec());
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// The `DT_NEEDED` library names.
-    #[cfg(test)]
-    fn needed(&self) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        for &s in self.sections.iter().filter(|s| s.kind == SHT_DYNAMIC) {
-            let (dynamic, strs) = (self.read(s), self.strings_of(s));
-            for e in dynamic.chunks_exact(16) {
-                if le(e, 0, 8) == DT_NEEDED {
-                    let at = le(e, 8, 8) as usize;
-                    if let Some(rest) = strs.get(at..) {
-                        let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-                        out.push(rest[..end].to_vec());
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,15 +190,5 @@ mod tests {
         let sh = preflight::resolve(OsStr::new("sh")).unwrap();
         let mut s = Scanner::default();
         assert_eq!(s.own_allocator(sh.as_os_str().as_bytes(), false), None);
-    }
-
-    #[test]
-    fn needed_libraries_are_read() {
-        let elf = ElfFile::open(Path::new("/bin/true")).unwrap();
-        assert!(
-            elf.needed().iter().any(|n| n.starts_with(b"libc.so")),
-            "{:?}",
-            elf.needed()
-        );
     }
 }

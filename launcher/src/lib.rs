@@ -12,6 +12,7 @@ mod aggregate;
 mod aslr;
 mod blind;
 mod collect;
+mod elf;
 mod forward;
 mod inherit;
 mod options;
@@ -23,6 +24,7 @@ mod rundir;
 mod spawn;
 
 pub use inherit::capture as capture_inherited;
-pub use options::{RunError, RunOptions};
+pub use options::{OtherAbi, RunError, RunOptions};
+pub use preflight::Sanitizer;
 pub use result::{Exit, RunResult, Sample, Series, SeriesKind, Stats};
 pub use run::{find_preload, run, PRELOAD_NAME};

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use benchmem_wire::names::{ENV_DIR, ENV_PRELOAD};
 
 use crate::aggregate::Aggregator;
+use crate::preflight::Verdict;
 use crate::rundir::{Ignored, RunDir};
 use crate::{aslr, collect, platforms, preflight, spawn, Exit, RunError, RunOptions, RunResult};
 
@@ -41,7 +42,23 @@ pub fn find_preload() -> Result<PathBuf, RunError> {
 pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
     let program = opts.command.first().ok_or(RunError::NoCommand)?;
     let resolved = preflight::resolve(program)?;
-    let unmeasured = preflight::check(&resolved)?.or_else(preflight::preloaded_sanitizer);
+    let unmeasured = match preflight::check(&resolved)? {
+        Verdict::Unmeasured { program, sanitizer } => {
+            let (article, name) = sanitizer.words();
+            Some(format!(
+                "{} is {article} {name} build: its sanitizer runtime replaces the allocator and \
+                 must be loaded first, so it was run without benchmem and is not measured",
+                program.display()
+            ))
+        }
+        Verdict::Enter => preflight::preloaded_sanitizer().map(|(s, lib)| {
+            format!(
+                "LD_PRELOAD loads the {} runtime ({lib}), which replaces the allocator and must \
+                 be loaded first, so the command was run without benchmem and is not measured",
+                s.words().1
+            )
+        }),
+    };
     if let Some(why) = unmeasured {
         return run_unmeasured(opts, why);
     }
