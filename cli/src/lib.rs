@@ -13,6 +13,7 @@ pub mod gate;
 pub mod grid;
 pub mod metrics;
 pub mod output;
+pub mod reasons;
 pub mod stats;
 pub mod table;
 pub mod units;

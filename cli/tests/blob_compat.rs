@@ -11,7 +11,9 @@ use benchmem_cli::commands::run::report;
 use benchmem_cli::metrics::Metric;
 use benchmem_cli::output::Painter;
 use benchmem_cli::stats::DEFAULT_SPREAD;
-use benchmem_launcher::{Exit, RunResult, Sample, Series, SeriesKind, Stats};
+use benchmem_launcher::{
+    Exit, Incomplete, Note, Problem, RunResult, Sample, Series, SeriesKind, SilentEnd, Stats,
+};
 use common::{benchmem_in, python};
 use serde_json::{json, Value};
 
@@ -21,7 +23,7 @@ fn sample(
     allocs: u64,
     ms: u64,
     repeat: usize,
-    incomplete: Option<&str>,
+    incomplete: Option<Incomplete>,
 ) -> Sample {
     Sample {
         stats: Stats {
@@ -33,7 +35,7 @@ fn sample(
         duration_ns: Some(ms * 1_000_000),
         repeat,
         pid: 4242 + repeat as u32,
-        incomplete: incomplete.map(str::to_string),
+        incomplete,
     }
 }
 
@@ -61,7 +63,9 @@ fn result(exit: Exit) -> RunResult {
                         2,
                         750,
                         1,
-                        Some("killed by signal 9 before the region ended"),
+                        Some(Incomplete::NeverClosed(Some(SilentEnd::Killed {
+                            signal: 9,
+                        }))),
                     ),
                 ],
             },
@@ -80,7 +84,7 @@ const TABLE: [&str; 8] = [
     "│ load * │           1.00 │      1.00 │     1.00 │                2.00 │           2.00 │          2.00 │          2 │           2 │          2 │",
     "╰────────┴────────────────┴───────────┴──────────┴─────────────────────┴────────────────┴───────────────┴────────────┴─────────────┴────────────╯",
     "memory: exact bytes requested from malloc/mmap inside each region (peak = high-water of live bytes, allocated = sum of requests, allocs = allocation calls); 2 repeats; headline: min",
-    "* load: incomplete: repeat 2, pid 4243: killed by signal 9 before the region ended",
+    "* load: incomplete: repeat 2, pid 4243: region never closed: killed by SIGKILL (signal 9): measured up to then",
 ];
 
 #[test]
@@ -104,7 +108,12 @@ fn document_shape() {
     );
     assert_eq!(
         load["extra_info"]["benchmem_incomplete"],
-        json!(["repeat 2, pid 4243: killed by signal 9 before the region ended"])
+        json!(["repeat 2, pid 4243: region never closed: killed by SIGKILL (signal 9): measured up to then"])
+    );
+    // A stable code beside each text, in the same order.
+    assert_eq!(
+        load["extra_info"]["benchmem_incomplete_codes"],
+        json!(["never_closed"])
     );
     let st = &load["stats"];
     assert_eq!(
@@ -118,9 +127,11 @@ fn document_shape() {
     assert_eq!(st["data"], json!([0.5, 0.75]));
     assert_eq!(st["ops"].as_f64(), Some(1.6));
     assert_eq!(st["outliers"], "0;0");
-    assert!(v["benchmarks"][0]["extra_info"]
-        .get("benchmem_incomplete")
-        .is_none());
+    for key in ["benchmem_incomplete", "benchmem_incomplete_codes"] {
+        assert!(v["benchmarks"][0]["extra_info"].get(key).is_none());
+    }
+    assert_eq!(v["benchmem"]["notes"], json!([]));
+    assert_eq!(v["benchmem"]["note_codes"], json!([]));
 }
 
 #[test]
@@ -199,15 +210,25 @@ fn run_report_matches_show_and_tells_how_the_command_ended() {
 
     let mut empty = result(Exit::Code(3));
     empty.series.clear();
-    empty
-        .notes
-        .push("2 events lost: the channel was full".into());
+    empty.notes.push(Note::Process {
+        pid: 4242,
+        problem: Problem::SamplesLost { count: 2 },
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let v = serde_json::to_value(document_from_run(&empty, dir.path())).unwrap();
+    assert_eq!(
+        (&v["benchmem"]["notes"], &v["benchmem"]["note_codes"]),
+        (
+            &json!(["pid 4242: 2 region sample(s) lost: benchmem could not receive them"]),
+            &json!(["samples_lost"])
+        )
+    );
     let text = report_of(&empty);
     assert_eq!(
         text.lines().collect::<Vec<_>>(),
         vec![
             "benchmem: nothing was measured (no process reported a region)",
-            "note: 2 events lost: the channel was full",
+            "note: pid 4242: 2 region sample(s) lost: benchmem could not receive them",
             "note: ./prog exited with status 3",
         ]
     );

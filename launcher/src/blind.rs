@@ -9,63 +9,40 @@ use std::path::Path;
 use benchmem_wire::state::{EXEC_HAS_DIR, EXEC_HAS_PRELOAD, EXEC_PATH_CUT};
 
 use crate::elf::{Elf, SymbolTable};
+use crate::incomplete::{LostVariable, Unfollowable, UnfollowedExec};
 use crate::preflight::{self, Verdict};
 use crate::RunError;
 
 /// Why an image that exec'd `path` (as recorded, with its `EXEC_*` bits) never reported
 /// as the new program.
-pub fn exec_reason(path: &[u8], flags: u32) -> String {
-    let shown = String::from_utf8_lossy(path);
-    let shown = if flags & EXEC_PATH_CUT != 0 {
-        format!("{shown}...")
-    } else {
-        shown.into_owned()
+pub fn unfollowed_exec(path: &[u8], flags: u32) -> UnfollowedExec {
+    let cut = flags & EXEC_PATH_CUT != 0;
+    let why = match (flags & EXEC_HAS_PRELOAD != 0, flags & EXEC_HAS_DIR != 0) {
+        (false, _) => Unfollowable::Scrubbed(LostVariable::Preload),
+        (true, false) => Unfollowable::Scrubbed(LostVariable::Dir),
+        (true, true) if cut => Unfollowable::PathTooLong,
+        (true, true) => classify(path),
     };
-    let lacks = match (flags & EXEC_HAS_PRELOAD != 0, flags & EXEC_HAS_DIR != 0) {
-        (false, _) => Some("LD_PRELOAD"),
-        (true, false) => Some("BENCHMEM_DIR"),
-        (true, true) => None,
-    };
-    if let Some(var) = lacks {
-        return format!(
-            "its environment no longer carries {var} (exec'd {shown} with a scrubbed \
-             environment, e.g. env -i): benchmem cannot follow it; measured up to the exec"
-        );
+    UnfollowedExec {
+        program: String::from_utf8_lossy(path).into_owned(),
+        cut,
+        why,
     }
-    let why = if flags & EXEC_PATH_CUT != 0 {
-        "a program benchmem could not check (its path is too long)".to_string()
-    } else {
-        classify(path)
-    };
-    format!("exec'd {shown}, {why}; measured up to the exec")
 }
 
 /// What kind of program benchmem cannot enter `path` is.
-fn classify(path: &[u8]) -> String {
-    let name = OsStr::from_bytes(path);
-    let resolved = match preflight::resolve(name) {
-        Ok(p) => p,
-        Err(_) => return "which was gone when the run ended (so it could not be checked)".into(),
+fn classify(path: &[u8]) -> Unfollowable {
+    let Ok(resolved) = preflight::resolve(OsStr::from_bytes(path)) else {
+        return Unfollowable::Gone;
     };
     match preflight::check(&resolved) {
-        Err(RunError::Static(_)) => "a statically linked program benchmem cannot enter".into(),
-        Err(RunError::Privileged(_)) => "a setuid/setgid program (or one with file \
-             capabilities), for which the loader ignores LD_PRELOAD"
-            .into(),
-        Err(RunError::WrongAbi(_, kind)) => {
-            format!(
-                "a {} program the preload (built for this machine's 64-bit ABI) cannot enter",
-                kind.adjective()
-            )
-        }
-        Err(e) => format!("a program benchmem cannot enter ({e})"),
-        Ok(Verdict::Unmeasured { sanitizer, .. }) => {
-            let (article, name) = sanitizer.words();
-            format!("{article} {name} build")
-        }
-        Ok(Verdict::Enter) => "which never reported to benchmem (killed before it started, or it \
-                     could not load the preload)"
-            .into(),
+        Err(RunError::Static(_)) => Unfollowable::Static,
+        Err(RunError::Privileged(_)) => Unfollowable::Privileged,
+        Err(RunError::WrongAbi(_, abi)) => Unfollowable::OtherAbi(abi),
+        // It went away between the two looks.
+        Err(_) => Unfollowable::Gone,
+        Ok(Verdict::Unmeasured { sanitizer, .. }) => Unfollowable::Sanitizer(sanitizer),
+        Ok(Verdict::Enter) => Unfollowable::NeverReported,
     }
 }
 

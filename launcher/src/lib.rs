@@ -14,6 +14,7 @@ mod blind;
 mod collect;
 mod elf;
 mod forward;
+mod incomplete;
 mod inherit;
 mod options;
 mod platforms;
@@ -23,6 +24,9 @@ mod run;
 mod rundir;
 mod spawn;
 
+pub use incomplete::{
+    Incomplete, LostVariable, Note, Problem, SilentEnd, Unfollowable, UnfollowedExec, Unmeasured,
+};
 pub use inherit::capture as capture_inherited;
 pub use options::{OtherAbi, RunError, RunOptions};
 pub use preflight::Sanitizer;

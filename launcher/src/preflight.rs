@@ -206,20 +206,6 @@ const SANITIZERS: [(Sanitizer, &str); 5] = [
     (Sanitizer::Leak, "lsan"),
 ];
 
-impl Sanitizer {
-    /// Its name and the article before it: `("an", "AddressSanitizer")`.
-    pub(crate) fn words(self) -> (&'static str, &'static str) {
-        match self {
-            Sanitizer::Address => ("an", "AddressSanitizer"),
-            Sanitizer::HwAddress => ("an", "HWAddressSanitizer"),
-            Sanitizer::Thread => ("a", "ThreadSanitizer"),
-            Sanitizer::Memory => ("a", "MemorySanitizer"),
-            Sanitizer::Leak => ("a", "LeakSanitizer"),
-            Sanitizer::Unknown => ("a", "sanitizer"),
-        }
-    }
-}
-
 fn by_key(key: &[u8]) -> Option<Sanitizer> {
     SANITIZERS
         .iter()

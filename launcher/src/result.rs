@@ -4,6 +4,8 @@ use std::time::SystemTime;
 
 pub use benchmem_wire::Stats;
 
+use crate::incomplete::{Incomplete, Note};
+
 /// Whether a series is a process's whole life or a region the program marked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SeriesKind {
@@ -25,7 +27,7 @@ pub struct Sample {
     /// Process id that measured it.
     pub pid: u32,
     /// Why this sample is not a clean, closed measurement (None when it is).
-    pub incomplete: Option<String>,
+    pub incomplete: Option<Incomplete>,
 }
 
 /// All samples of one region name (or one process's root), in the order measured.
@@ -73,7 +75,7 @@ pub struct RunResult {
     /// When the run started.
     pub started: SystemTime,
     /// Run-level problems worth telling the user (lost events, processes still running, ...).
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
 }
 
 impl RunResult {

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use benchmem_wire::names::{ENV_DIR, ENV_PRELOAD};
 
 use crate::aggregate::Aggregator;
+use crate::incomplete::Note;
 use crate::preflight::Verdict;
 use crate::rundir::{Ignored, RunDir};
 use crate::{aslr, collect, platforms, preflight, spawn, Exit, RunError, RunOptions, RunResult};
@@ -43,21 +44,12 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
     let program = opts.command.first().ok_or(RunError::NoCommand)?;
     let resolved = preflight::resolve(program)?;
     let unmeasured = match preflight::check(&resolved)? {
-        Verdict::Unmeasured { program, sanitizer } => {
-            let (article, name) = sanitizer.words();
-            Some(format!(
-                "{} is {article} {name} build: its sanitizer runtime replaces the allocator and \
-                 must be loaded first, so it was run without benchmem and is not measured",
-                program.display()
-            ))
-        }
-        Verdict::Enter => preflight::preloaded_sanitizer().map(|(s, lib)| {
-            format!(
-                "LD_PRELOAD loads the {} runtime ({lib}), which replaces the allocator and must \
-                 be loaded first, so the command was run without benchmem and is not measured",
-                s.words().1
-            )
+        Verdict::Unmeasured { program, sanitizer } => Some(Note::SanitizerBuild {
+            program: program.display().to_string(),
+            sanitizer,
         }),
+        Verdict::Enter => preflight::preloaded_sanitizer()
+            .map(|(sanitizer, library)| Note::SanitizerPreloaded { sanitizer, library }),
     };
     if let Some(why) = unmeasured {
         return run_unmeasured(opts, why);
@@ -72,10 +64,9 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
     let mut agg = Aggregator::default();
     if !opts.keep_aslr {
         if let Err(e) = aslr::disable_for_children() {
-            agg.note(format!(
-                "address-space randomization stays on ({e}): allocators that decide by address \
-                 (CPython's obmalloc) may differ between repeats"
-            ));
+            agg.note(Note::AslrKept {
+                error: e.to_string(),
+            });
         }
     }
     let mut exit = Exit::Code(0);
@@ -111,16 +102,14 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
         }
     }
     if ignored.foreign > 0 {
-        agg.note(format!(
-            "{} datagram(s) from outside this run were ignored",
-            ignored.foreign
-        ));
+        agg.note(Note::ForeignDatagrams {
+            count: ignored.foreign,
+        });
     }
     if ignored.malformed > 0 {
-        agg.note(format!(
-            "{} malformed datagram(s) were ignored",
-            ignored.malformed
-        ));
+        agg.note(Note::MalformedDatagrams {
+            count: ignored.malformed,
+        });
     }
     let (series, notes) = agg.finish();
     Ok(RunResult {
@@ -140,7 +129,7 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
 /// Runs the command as it is, repeat by repeat as [`run`] would, without the preload and
 /// with address-space randomization left alone: a program benchmem must not enter. No
 /// rows: nothing was measured, and zeros would read as a measurement; `why` says so.
-fn run_unmeasured(opts: &RunOptions, why: String) -> Result<RunResult, RunError> {
+fn run_unmeasured(opts: &RunOptions, why: Note) -> Result<RunResult, RunError> {
     let started = SystemTime::now();
     let mut exit = Exit::Code(0);
     let mut ran = 0;
