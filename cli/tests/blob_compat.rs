@@ -6,11 +6,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, UNIX_EPOCH};
 
-use benchmem_cli::blob::{document_from_run, write_document};
-use benchmem_cli::commands::run::report;
-use benchmem_cli::metrics::Metric;
-use benchmem_cli::output::Painter;
-use benchmem_cli::stats::DEFAULT_SPREAD;
+use benchmem_cli::{run_document, run_report};
 use benchmem_launcher::{
     Exit, Incomplete, Note, Problem, RunResult, Sample, Series, SeriesKind, SilentEnd, Stats,
 };
@@ -90,8 +86,7 @@ const TABLE: [&str; 8] = [
 #[test]
 fn document_shape() {
     let dir = tempfile::tempdir().unwrap();
-    let doc = document_from_run(&result(Exit::Code(0)), dir.path());
-    let v: Value = serde_json::to_value(&doc).unwrap();
+    let v: Value = run_document(&result(Exit::Code(0)), dir.path());
     assert_eq!(v["datetime"], "2023-11-14T22:13:20.000000+00:00");
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(v["commit_info"]["id"], "unversioned");
@@ -139,7 +134,8 @@ fn pytest_benchmark_compare_reads_our_file_and_show_prints_the_run_table() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("run.json");
     let res = result(Exit::Code(0));
-    write_document(&document_from_run(&res, dir.path()), &file).unwrap();
+    let doc = run_document(&res, dir.path());
+    std::fs::write(&file, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
 
     let out = Command::new(python())
         .args([
@@ -188,13 +184,7 @@ fn pytest_benchmark_compare_reads_our_file_and_show_prints_the_run_table() {
 /// `benchmem run`'s terminal report of `res`, with the default columns and spread.
 fn report_of(res: &RunResult) -> String {
     let dir = tempfile::tempdir().unwrap();
-    report(
-        res,
-        &document_from_run(res, dir.path()),
-        &[Metric::Peak, Metric::Allocated, Metric::Allocations],
-        &DEFAULT_SPREAD,
-        Painter::plain(),
-    )
+    run_report(res, dir.path())
 }
 
 #[test]
@@ -215,7 +205,7 @@ fn run_report_matches_show_and_tells_how_the_command_ended() {
         problem: Problem::SamplesLost { count: 2 },
     });
     let dir = tempfile::tempdir().unwrap();
-    let v = serde_json::to_value(document_from_run(&empty, dir.path())).unwrap();
+    let v = run_document(&empty, dir.path());
     assert_eq!(
         (&v["benchmem"]["notes"], &v["benchmem"]["note_codes"]),
         (

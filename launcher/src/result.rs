@@ -77,14 +77,3 @@ pub struct RunResult {
     /// Run-level problems worth telling the user (lost events, processes still running, ...).
     pub notes: Vec<Note>,
 }
-
-impl RunResult {
-    /// True when any sample is marked incomplete or any note was raised.
-    pub fn is_incomplete(&self) -> bool {
-        !self.notes.is_empty()
-            || self
-                .series
-                .iter()
-                .any(|s| s.samples.iter().any(|x| x.incomplete.is_some()))
-    }
-}

@@ -9,16 +9,16 @@ use crate::blob::{
     check_destination, commit_info, document_with_commit, parse_run, write_document, Document,
 };
 use crate::cli::RunArgs;
-use crate::escape::{self, push_line};
+use crate::error::{Error, Result};
+use crate::escape::push_line;
 use crate::grid::Format;
 use crate::metrics::Metric;
 use crate::output::{self, Painter};
 use crate::stats::Stat;
 use crate::table::run_table;
-use crate::EXIT_BAD_INPUT;
 
 /// Measure `args.command`.
-pub fn run(args: RunArgs) -> Result<i32, String> {
+pub(crate) fn run(args: RunArgs) -> Result {
     if let Some(path) = &args.json {
         // Checked before the run: a measurement that cannot be saved is wasted time.
         check_destination(path)?;
@@ -32,22 +32,19 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
         let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
         std::thread::spawn(move || commit_info(&cwd))
     });
-    let result = benchmem_launcher::run(&opts).map_err(|e| e.to_string())?;
+    let result = benchmem_launcher::run(&opts)?;
     let commit = commit.and_then(|t| t.join().ok()).unwrap_or_default();
     let doc = document_with_commit(&result, commit);
     output::stderr(&report(
         &result,
         &doc,
-        &args.table.columns.0,
-        &args.table.stats.0,
+        &args.table.metrics(),
+        &args.table.stats(),
         Painter::for_stderr(),
     ));
     if let Some(path) = &args.json {
-        if let Err(e) = write_document(&doc, path) {
-            // The measurement is lost for CI if the file is missing: fail loudly.
-            output::stderr(&format!("benchmem: {}\n", escape::text(&e.to_string())));
-            return Ok(EXIT_BAD_INPUT);
-        }
+        // The measurement is lost for CI if the file is missing: fail loudly.
+        write_document(&doc, path).map_err(Error::Save)?;
     }
     Ok(result.exit.status())
 }
@@ -55,7 +52,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
 /// The terminal report of a finished run: table, caption, notes, and how the command
 /// ended when that was not a clean exit. Built from the saved document so `run` and a
 /// later `show` print the same table.
-pub fn report(
+pub(crate) fn report(
     result: &RunResult,
     doc: &Document,
     metrics: &[Metric],

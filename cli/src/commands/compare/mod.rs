@@ -5,7 +5,8 @@ mod diff;
 mod model;
 mod view;
 
-use crate::cli::{CompareArgs, GroupKey, StatChoice};
+use crate::cli::{CompareArgs, GroupKey};
+use crate::error::{Error, Result};
 use crate::escape::{self, push_line};
 use crate::gate::{check_ceiling, check_growth};
 use crate::grid::Format;
@@ -13,27 +14,31 @@ use crate::output::{self, Painter};
 use crate::{EXIT_GATE, EXIT_OK};
 
 /// Compare the runs of `args`.
-pub fn compare(args: CompareArgs) -> Result<i32, String> {
+pub(crate) fn compare(args: CompareArgs) -> Result {
     let m = model::load(&args.files, &args.label)?;
     let files: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
     let (base, head) = match (m.sides.first(), m.sides.last()) {
         (Some(b), Some(h)) => (b, h),
-        _ => return Err("no runs given".into()),
+        _ => return Err(Error::Input("no runs given".into())),
     };
     if m.sides.len() > 1 && m.common().is_empty() {
         return Err(format!(
             "no benchmark in common: {} share no benchmark id (pytest-benchmark fullname)",
             files.join(" and ")
-        ));
+        )
+        .into());
     }
     if m.sides.len() < 2 && args.diff {
-        return Err("--diff needs two runs or more (the first is the base)".into());
+        return Err(Error::Input(
+            "--diff needs two runs or more (the first is the base)".into(),
+        ));
     }
     if m.sides.len() < 2 && !args.fail_on.is_empty() {
         return Err(format!(
             "--fail-on {} needs a base and a head run (two files); for one run use --max",
             args.fail_on[0].spec
-        ));
+        )
+        .into());
     }
     for g in &args.fail_on {
         for side in [base, head] {
@@ -43,7 +48,8 @@ pub fn compare(args: CompareArgs) -> Result<i32, String> {
                     g.spec,
                     side.run.path.display(),
                     g.metric
-                ));
+                )
+                .into());
             }
         }
     }
@@ -54,16 +60,18 @@ pub fn compare(args: CompareArgs) -> Result<i32, String> {
                 c.spec,
                 head.run.path.display(),
                 c.metric
-            ));
+            )
+            .into());
         }
     }
-    let metrics = m.present(&args.columns.0);
+    let metrics = m.present(&args.metrics());
     if metrics.is_empty() {
-        let wanted: Vec<&str> = args.columns.0.iter().map(|m| m.cli_name()).collect();
+        let wanted: Vec<&str> = args.metrics().iter().map(|m| m.cli_name()).collect();
         return Err(format!(
             "none of the runs measured {} (memory comes from `benchmem run` or the pytest plugin's extra_info.benchmem)",
             wanted.join(", ")
-        ));
+        )
+        .into());
     }
     let stats = args.stat.stats();
     let ids = m.sorted_ids(args.sort, metrics[0], stats[0]);
@@ -111,9 +119,9 @@ pub fn compare(args: CompareArgs) -> Result<i32, String> {
 }
 
 fn caption(m: &model::Matrix, args: &CompareArgs) -> String {
-    let which = match args.stat {
-        StatChoice::All => "min, max, mean, median and stddev (sample)".to_string(),
-        StatChoice::One(s) => s.name().to_string(),
+    let which = match args.stat.one() {
+        None => "min, max, mean, median and stddev (sample)".to_string(),
+        Some(s) => s.name().to_string(),
     };
     let one_run = m.sides.len() < 2;
     if args.format == Format::Csv {
