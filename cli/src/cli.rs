@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::gate::{Ceiling, FailOn};
-use crate::grid::Format;
 use crate::metrics::Metric;
+use crate::report::Format;
 use crate::stats::{self, Stat};
 
 /// Exact per-region memory measurement for benchmarks.

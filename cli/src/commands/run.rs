@@ -11,9 +11,9 @@ use crate::blob::{
 use crate::cli::RunArgs;
 use crate::error::{Error, Result};
 use crate::escape::push_line;
-use crate::grid::Format;
 use crate::metrics::Metric;
 use crate::output::{self, Painter};
+use crate::report::Format;
 use crate::stats::Stat;
 use crate::table::run_table;
 
@@ -72,8 +72,8 @@ pub(crate) fn report(
                 push_line(&mut out, &format!("note: {n}"));
             }
         }
-        Ok(run) => match run_table(&run, metrics, spread, Format::Table) {
-            Ok(r) => out.push_str(&r.text(Format::Table, painter)),
+        Ok(run) => match run_table(&run, metrics, spread) {
+            Ok(r) => out.push_str(&r.render(Format::Table, painter).body),
             Err(e) => push_line(&mut out, &format!("benchmem: {e}")),
         },
         Err(e) => push_line(&mut out, &format!("benchmem: {e}")),

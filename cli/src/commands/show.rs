@@ -3,7 +3,6 @@
 use crate::blob::read_run;
 use crate::cli::ShowArgs;
 use crate::error::Result;
-use crate::grid::Format;
 use crate::output::{self, Painter};
 use crate::table::run_table;
 use crate::EXIT_OK;
@@ -14,16 +13,10 @@ pub(crate) fn show(args: ShowArgs) -> Result {
     if run.records.is_empty() {
         return Err(format!("{}: no benchmarks in this run", args.file.display()).into());
     }
-    let report = run_table(
-        &run,
-        &args.table.metrics(),
-        &args.table.stats(),
-        args.format,
-    )?;
-    output::stdout(&report.text(args.format, Painter::for_stdout_in(args.format)));
-    if args.format == Format::Csv {
-        // CSV stays pure data; what the caption and notes say still reaches the user.
-        output::stderr(&report.notes_text());
-    }
+    let report = run_table(&run, &args.table.metrics(), &args.table.stats())?;
+    let out = report.render(args.format, Painter::for_stdout_in(args.format));
+    output::stdout(&out.body);
+    // CSV stays pure data; what the caption and notes say still reaches the user.
+    output::stderr(&out.aside);
     Ok(EXIT_OK)
 }

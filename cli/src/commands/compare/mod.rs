@@ -7,10 +7,10 @@ mod view;
 
 use crate::cli::{CompareArgs, GroupKey};
 use crate::error::{Error, Result};
-use crate::escape::{self, push_line};
+use crate::escape::push_line;
 use crate::gate::{check_ceiling, check_growth};
-use crate::grid::Format;
 use crate::output::{self, Painter};
+use crate::report::{NoteLayout, Report, Section};
 use crate::{EXIT_GATE, EXIT_OK};
 
 /// Compare the runs of `args`.
@@ -75,58 +75,45 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
     }
     let stats = args.stat.stats();
     let ids = m.sorted_ids(args.sort, metrics[0], stats[0]);
-    let painter = Painter::for_stdout_in(args.format);
-    let body = if args.diff {
-        diff::render(&m, &ids, &metrics, &stats, args.format, painter)
+    let sections = if args.diff {
+        vec![Section {
+            title: None,
+            table: diff::table(&m, &ids, &metrics, &stats),
+        }]
     } else {
-        let sections = m.sections(&ids, &args.group_by.0);
         let merged = args.group_by.0 == [GroupKey::Fullname];
-        view::render(
+        view::sections(
             &m,
-            &sections,
+            &m.sections(&ids, &args.group_by.0),
             merged,
             &metrics,
             &stats,
-            args.format,
-            painter,
         )
     };
-    let mut notes = vec![caption(&m, &args)];
-    notes.extend(membership(&m, &ids));
-    // The notes quote labels and benchmark names: escaped here, as they are written.
-    let mut out = body;
-    match args.format {
-        Format::Table => {
-            for n in &notes {
-                out.push_str(&painter.dim(&escape::text(n)));
-                out.push('\n');
-            }
-        }
-        Format::Md => {
-            out.push('\n');
-            for n in &notes {
-                out.push_str(&format!("{}  \n", escape::markdown(n)));
-            }
-        }
-        Format::Csv => {
-            for n in &notes {
-                output::stderr(&format!("{}\n", escape::text(n)));
-            }
-        }
-    }
-    output::stdout(&out);
+    let (caption, data_caption) = captions(&m, &args);
+    let report = Report {
+        sections,
+        caption,
+        data_caption: Some(data_caption),
+        notes: membership(&m, &ids),
+        layout: NoteLayout::Block,
+    };
+    let out = report.render(args.format, Painter::for_stdout_in(args.format));
+    output::stderr(&out.aside);
+    output::stdout(&out.body);
     Ok(gates(&m, &ids, &args))
 }
 
-fn caption(m: &model::Matrix, args: &CompareArgs) -> String {
+/// The caption for people, and the one for CSV (whose numbers are raw).
+fn captions(m: &model::Matrix, args: &CompareArgs) -> (String, String) {
     let which = match args.stat.one() {
         None => "min, max, mean, median and stddev (sample)".to_string(),
         Some(s) => s.name().to_string(),
     };
+    let data =
+        format!("values: {which} over each run's repeats; raw numbers: bytes, seconds, calls");
     let one_run = m.sides.len() < 2;
-    if args.format == Format::Csv {
-        format!("values: {which} over each run's repeats; raw numbers: bytes, seconds, calls")
-    } else if args.diff {
+    let display = if args.diff {
         format!(
             "Δ: signed change from the first run ({}) to each later run; values: {which} over each run's repeats",
             m.sides.first().map_or("", |s| s.label.as_str())
@@ -138,7 +125,8 @@ fn caption(m: &model::Matrix, args: &CompareArgs) -> String {
             "; (N.NN): multiple of the best run"
         };
         format!("values: {which} over each run's repeats{ratio}; memory in binary units")
-    }
+    };
+    (display, data)
 }
 
 /// Lines for benchmarks that are not in every run: never skipped silently.
