@@ -5,14 +5,14 @@
 //! on stderr naming the file or argument and the problem, never a panic).
 #![warn(missing_docs)]
 
+mod args;
 mod blob;
-mod cli;
 mod commands;
+mod console;
 mod error;
 mod escape;
 mod gate;
 mod metrics;
-mod output;
 mod reasons;
 mod report;
 mod stats;
@@ -40,13 +40,13 @@ pub fn run_document(result: &RunResult, cwd: &Path) -> serde_json::Value {
 /// The report `benchmem run` prints on stderr for `result` with the default columns,
 /// without colour: the same table a later `show` of the saved run prints.
 pub fn run_report(result: &RunResult, cwd: &Path) -> String {
-    let columns = cli::TableArgs::default();
+    let columns = args::TableArgs::default();
     commands::run::report(
         result,
         &blob::document_from_run(result, cwd),
         &columns.metrics(),
         &columns.stats(),
-        output::Painter::plain(),
+        console::Painter::plain(),
     )
 }
 
@@ -57,7 +57,7 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     use clap::Parser;
-    let parsed = match cli::Cli::try_parse_from(args) {
+    let parsed = match args::Cli::try_parse_from(args) {
         Ok(p) => p,
         Err(e) => {
             // clap prints help and version to stdout with status 0, usage errors to stderr

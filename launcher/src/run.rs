@@ -10,7 +10,9 @@ use crate::aggregate::Aggregator;
 use crate::incomplete::Note;
 use crate::preflight::Verdict;
 use crate::rundir::{Ignored, RunDir};
-use crate::{aslr, collect, platforms, preflight, spawn, Exit, RunError, RunOptions, RunResult};
+use crate::{
+    aslr, collect, preflight, preload_entry, spawn, Exit, RunError, RunOptions, RunResult,
+};
 
 /// File name of the preload library.
 pub const PRELOAD_NAME: &str = "libbenchmem_preload.so";
@@ -59,7 +61,7 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
         None => find_preload()?,
     };
     let preload = std::fs::canonicalize(&preload).unwrap_or(preload);
-    let preload_entry = platforms::preload_entry(&preload);
+    let preload_entry = preload_entry::preload_entry(&preload);
     let started = SystemTime::now();
     let mut agg = Aggregator::default();
     if !opts.keep_aslr {

@@ -4,8 +4,8 @@
 mod document;
 mod env_info;
 mod from_run;
+mod pytest_stats;
 mod read;
-mod timing;
 mod write;
 
 pub(crate) use document::Document;

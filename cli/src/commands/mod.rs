@@ -5,7 +5,7 @@ mod compare;
 pub(crate) mod run;
 mod show;
 
-use crate::cli::{Cli, Command};
+use crate::args::{Cli, Command};
 use crate::error::Result;
 
 /// Run the parsed command line.

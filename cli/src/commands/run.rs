@@ -5,14 +5,14 @@ use std::path::Path;
 
 use benchmem_launcher::{Exit, RunOptions, RunResult};
 
+use crate::args::RunArgs;
 use crate::blob::{
     check_destination, commit_info, document_with_commit, parse_run, write_document, Document,
 };
-use crate::cli::RunArgs;
+use crate::console::{self, Painter};
 use crate::error::{Error, Result};
 use crate::escape::push_line;
 use crate::metrics::Metric;
-use crate::output::{self, Painter};
 use crate::report::Format;
 use crate::stats::Stat;
 use crate::table::run_table;
@@ -35,7 +35,7 @@ pub(crate) fn run(args: RunArgs) -> Result {
     let result = benchmem_launcher::run(&opts)?;
     let commit = commit.and_then(|t| t.join().ok()).unwrap_or_default();
     let doc = document_with_commit(&result, commit);
-    output::stderr(&report(
+    console::stderr(&report(
         &result,
         &doc,
         &args.table.metrics(),

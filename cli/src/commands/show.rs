@@ -1,9 +1,9 @@
 //! `benchmem show RUN.json`: the run table of a saved run.
 
+use crate::args::ShowArgs;
 use crate::blob::read_run;
-use crate::cli::ShowArgs;
+use crate::console::{self, Painter};
 use crate::error::Result;
-use crate::output::{self, Painter};
 use crate::table::run_table;
 use crate::EXIT_OK;
 
@@ -15,8 +15,8 @@ pub(crate) fn show(args: ShowArgs) -> Result {
     }
     let report = run_table(&run, &args.table.metrics(), &args.table.stats())?;
     let out = report.render(args.format, Painter::for_stdout_in(args.format));
-    output::stdout(&out.body);
+    console::stdout(&out.body);
     // CSV stays pure data; what the caption and notes say still reaches the user.
-    output::stderr(&out.aside);
+    console::stderr(&out.aside);
     Ok(EXIT_OK)
 }

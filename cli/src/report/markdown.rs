@@ -2,8 +2,8 @@
 //! and notes as paragraphs or as one block of lines.
 
 use super::{Align, NoteLayout, Report, Table};
+use crate::console::Painter;
 use crate::escape;
-use crate::output::Painter;
 
 /// The whole report; every line ends with a newline.
 pub(super) fn render(report: &Report) -> String {

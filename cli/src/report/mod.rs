@@ -12,9 +12,9 @@ mod terminal;
 
 use std::cmp::Ordering;
 
+use crate::console::Painter;
 use crate::gate::percent_change;
 use crate::metrics::Metric;
-use crate::output::Painter;
 use crate::stats::Stat;
 use crate::units::{format_in, human, Quantity, Unit};
 

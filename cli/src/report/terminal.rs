@@ -5,8 +5,8 @@ use tabled::settings::object::Columns;
 use tabled::settings::{Alignment, Style};
 
 use super::{Align, Report, Table};
+use crate::console::Painter;
 use crate::escape;
-use crate::output::Painter;
 
 /// The whole report; every line ends with a newline.
 pub(super) fn render(report: &Report, painter: Painter) -> String {

@@ -1,7 +1,7 @@
 //! The `--diff` view: one row per benchmark and metric, the first run's value as the base
 //! and a signed Δ% per later run, red for growth and green for shrinkage on a terminal.
 
-use super::model::{Matrix, Side};
+use super::matrix::{Matrix, Side};
 use crate::metrics::Metric;
 use crate::report::{Cell, Column, Header, ShownIn, Table};
 use crate::stats::Stat;

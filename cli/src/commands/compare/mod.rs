@@ -2,20 +2,20 @@
 //! and CI gates on growth (`--fail-on`) and ceilings (`--max`).
 
 mod diff;
-mod model;
-mod view;
+mod matrix;
+mod side_by_side;
 
-use crate::cli::{CompareArgs, GroupKey};
+use crate::args::{CompareArgs, GroupKey};
+use crate::console::{self, Painter};
 use crate::error::{Error, Result};
 use crate::escape::push_line;
 use crate::gate::{check_ceiling, check_growth};
-use crate::output::{self, Painter};
 use crate::report::{NoteLayout, Report, Section};
 use crate::{EXIT_GATE, EXIT_OK};
 
 /// Compare the runs of `args`.
 pub(crate) fn compare(args: CompareArgs) -> Result {
-    let m = model::load(&args.files, &args.label)?;
+    let m = matrix::load(&args.files, &args.label)?;
     let files: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
     let (base, head) = match (m.sides.first(), m.sides.last()) {
         (Some(b), Some(h)) => (b, h),
@@ -82,7 +82,7 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
         }]
     } else {
         let merged = args.group_by.0 == [GroupKey::Fullname];
-        view::sections(
+        side_by_side::sections(
             &m,
             &m.sections(&ids, &args.group_by.0),
             merged,
@@ -99,13 +99,13 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
         layout: NoteLayout::Block,
     };
     let out = report.render(args.format, Painter::for_stdout_in(args.format));
-    output::stderr(&out.aside);
-    output::stdout(&out.body);
+    console::stderr(&out.aside);
+    console::stdout(&out.body);
     Ok(gates(&m, &ids, &args))
 }
 
 /// The caption for people, and the one for CSV (whose numbers are raw).
-fn captions(m: &model::Matrix, args: &CompareArgs) -> (String, String) {
+fn captions(m: &matrix::Matrix, args: &CompareArgs) -> (String, String) {
     let which = match args.stat.one() {
         None => "min, max, mean, median and stddev (sample)".to_string(),
         Some(s) => s.name().to_string(),
@@ -130,7 +130,7 @@ fn captions(m: &model::Matrix, args: &CompareArgs) -> (String, String) {
 }
 
 /// Lines for benchmarks that are not in every run: never skipped silently.
-fn membership(m: &model::Matrix, ids: &[String]) -> Vec<String> {
+fn membership(m: &matrix::Matrix, ids: &[String]) -> Vec<String> {
     let (Some(base), Some(head)) = (m.sides.first(), m.sides.last()) else {
         return Vec::new();
     };
@@ -157,7 +157,7 @@ fn membership(m: &model::Matrix, ids: &[String]) -> Vec<String> {
 }
 
 /// Check every gate; print breaches (or a one-line pass) on stderr; the exit status.
-fn gates(m: &model::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
+fn gates(m: &matrix::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
     if args.fail_on.is_empty() && args.max.is_empty() {
         return EXIT_OK;
     }
@@ -231,6 +231,6 @@ fn gates(m: &model::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
         }
         EXIT_GATE
     };
-    output::stderr(&out);
+    console::stderr(&out);
     status
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::model::Matrix;
+use super::matrix::Matrix;
 use crate::metrics::Metric;
 use crate::report::{group_unit, Cell, Column, Header, Section, ShownIn, Table, Tone};
 use crate::stats::Stat;

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use crate::args::{GroupKey, SortBy};
 use crate::blob::{read_run, Record, Run};
-use crate::cli::{GroupKey, SortBy};
 use crate::error::Result;
 use crate::metrics::Metric;
 use crate::stats::Stat;
