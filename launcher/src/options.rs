@@ -11,7 +11,7 @@ pub struct RunOptions {
     pub command: Vec<OsString>,
     /// Fresh runs of the command (≥ 1).
     pub repeats: usize,
-    /// The preload library; default: found next to the running executable (see [`crate::find_preload`]).
+    /// The preload library; default: `BENCHMEM_PRELOAD`, else found next to the running executable.
     pub preload: Option<PathBuf>,
     /// How long to wait for descendants still running after the command itself exited.
     pub linger: Duration,
