@@ -5,24 +5,50 @@
 //! on stderr naming the file or argument and the problem, never a panic).
 #![warn(missing_docs)]
 
-pub mod blob;
-pub mod cli;
-pub mod commands;
-pub mod escape;
-pub mod gate;
-pub mod grid;
-pub mod metrics;
-pub mod output;
-pub mod stats;
-pub mod table;
-pub mod units;
+mod args;
+mod blob;
+mod commands;
+mod console;
+mod error;
+mod escape;
+mod gate;
+mod metrics;
+mod reasons;
+mod report;
+mod stats;
+mod table;
+mod units;
+
+use std::path::Path;
+
+use benchmem_launcher::RunResult;
 
 /// Everything is fine (for `run`: the command's own status is passed through instead).
-pub const EXIT_OK: i32 = 0;
+const EXIT_OK: i32 = 0;
 /// A `--fail-on` or `--max` gate failed.
-pub const EXIT_GATE: i32 = 1;
+const EXIT_GATE: i32 = 1;
 /// Bad usage or bad input.
-pub const EXIT_BAD_INPUT: i32 = 2;
+const EXIT_BAD_INPUT: i32 = 2;
+
+/// The document `benchmem run --json` saves for `result` (pytest-benchmark JSON), with
+/// `commit_info` from the git repository at `cwd`.
+pub fn run_document(result: &RunResult, cwd: &Path) -> serde_json::Value {
+    let doc = blob::document_from_run(result, cwd);
+    serde_json::to_value(doc).expect("a document of strings and numbers serializes")
+}
+
+/// The report `benchmem run` prints on stderr for `result` with the default columns,
+/// without colour: the same table a later `show` of the saved run prints.
+pub fn run_report(result: &RunResult, cwd: &Path) -> String {
+    let columns = args::TableArgs::default();
+    commands::run::report(
+        result,
+        &blob::document_from_run(result, cwd),
+        &columns.metrics(),
+        &columns.stats(),
+        console::Painter::plain(),
+    )
+}
 
 /// Parse `args` (including the program name) and run the command; returns the exit status.
 pub fn main_with_args<I, T>(args: I) -> i32
@@ -31,7 +57,7 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     use clap::Parser;
-    let parsed = match cli::Cli::try_parse_from(args) {
+    let parsed = match args::Cli::try_parse_from(args) {
         Ok(p) => p,
         Err(e) => {
             // clap prints help and version to stdout with status 0, usage errors to stderr
@@ -42,10 +68,10 @@ where
     };
     match commands::dispatch(parsed) {
         Ok(status) => status,
-        Err(message) => {
+        Err(e) => {
             // Messages echo paths and benchmark ids from the files.
-            eprintln!("benchmem: {}", escape::text(&message));
-            EXIT_BAD_INPUT
+            eprintln!("benchmem: {}", escape::text(&e.to_string()));
+            e.exit_status()
         }
     }
 }

@@ -7,8 +7,8 @@ use std::str::FromStr;
 use crate::units::Quantity;
 
 /// One measured quantity of a benchmark.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Metric {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
+pub(crate) enum Metric {
     /// Wall time, read from pytest-benchmark's `stats` (seconds).
     Time,
     /// High-water of live bytes allocated inside the region.
@@ -16,6 +16,7 @@ pub enum Metric {
     /// Sum of the requested sizes of every allocation inside the region.
     Allocated,
     /// Number of successful allocation calls inside the region.
+    #[value(alias = "allocs")]
     Allocations,
     /// Bytes allocated inside the region still live at its end.
     Retained,

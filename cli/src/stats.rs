@@ -4,12 +4,9 @@
 //! value), the same as pytest-benchmark's `stats.stddev`, so a time column and a memory
 //! column mean the same thing by "stddev".
 
-use std::fmt;
-use std::str::FromStr;
-
 /// One way to summarise a series.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Stat {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub(crate) enum Stat {
     /// Smallest value: the headline (least disturbed by noise for memory and time).
     Min,
     /// Largest value.
@@ -53,43 +50,6 @@ impl Stat {
             Stat::Stddev => stddev(values),
         })
     }
-}
-
-impl fmt::Display for Stat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A stat name that is not one of [`ALL`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown stat '{0}': choose from min, max, mean, median, stddev")]
-pub struct UnknownStat(pub String);
-
-impl FromStr for Stat {
-    type Err = UnknownStat;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ALL.iter()
-            .copied()
-            .find(|st| st.name() == s.trim())
-            .ok_or_else(|| UnknownStat(s.to_string()))
-    }
-}
-
-/// Parse a comma-separated list of stats, dropping repeats, keeping the order given.
-pub fn parse_list(s: &str) -> Result<Vec<Stat>, UnknownStat> {
-    let mut out = Vec::new();
-    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
-        let st: Stat = part.parse()?;
-        if !out.contains(&st) {
-            out.push(st);
-        }
-    }
-    if out.is_empty() {
-        return Err(UnknownStat(s.to_string()));
-    }
-    Ok(out)
 }
 
 /// Arithmetic mean of a non-empty slice.
@@ -162,13 +122,5 @@ mod tests {
         assert_eq!(Stat::Mean.of(&[1.0, f64::NAN]), None);
         // Near u64::MAX a naive sum would overflow to infinity.
         assert_eq!(Stat::Mean.of(&[1.7e308, 1.7e308]), Some(1.7e308));
-    }
-
-    #[test]
-    fn parse_stats() {
-        assert_eq!(
-            "p99".parse::<Stat>().unwrap_err().to_string(),
-            "unknown stat 'p99': choose from min, max, mean, median, stddev"
-        );
     }
 }

@@ -6,12 +6,10 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, UNIX_EPOCH};
 
-use benchmem_cli::blob::{document_from_run, write_document};
-use benchmem_cli::commands::run::report;
-use benchmem_cli::metrics::Metric;
-use benchmem_cli::output::Painter;
-use benchmem_cli::stats::DEFAULT_SPREAD;
-use benchmem_launcher::{Exit, RunResult, Sample, Series, SeriesKind, Stats};
+use benchmem_cli::{run_document, run_report};
+use benchmem_launcher::{
+    Exit, Incomplete, Note, Problem, RunResult, Sample, Series, SeriesKind, SilentEnd, Stats,
+};
 use common::{benchmem_in, python};
 use serde_json::{json, Value};
 
@@ -21,7 +19,7 @@ fn sample(
     allocs: u64,
     ms: u64,
     repeat: usize,
-    incomplete: Option<&str>,
+    incomplete: Option<Incomplete>,
 ) -> Sample {
     Sample {
         stats: Stats {
@@ -33,7 +31,7 @@ fn sample(
         duration_ns: Some(ms * 1_000_000),
         repeat,
         pid: 4242 + repeat as u32,
-        incomplete: incomplete.map(str::to_string),
+        incomplete,
     }
 }
 
@@ -61,7 +59,9 @@ fn result(exit: Exit) -> RunResult {
                         2,
                         750,
                         1,
-                        Some("killed by signal 9 before the region ended"),
+                        Some(Incomplete::NeverClosed(Some(SilentEnd::Killed {
+                            signal: 9,
+                        }))),
                     ),
                 ],
             },
@@ -80,14 +80,13 @@ const TABLE: [&str; 8] = [
     "│ load * │           1.00 │      1.00 │     1.00 │                2.00 │           2.00 │          2.00 │          2 │           2 │          2 │",
     "╰────────┴────────────────┴───────────┴──────────┴─────────────────────┴────────────────┴───────────────┴────────────┴─────────────┴────────────╯",
     "memory: exact bytes requested from malloc/mmap inside each region (peak = high-water of live bytes, allocated = sum of requests, allocs = allocation calls); 2 repeats; headline: min",
-    "* load: incomplete: repeat 2, pid 4243: killed by signal 9 before the region ended",
+    "* load: incomplete: repeat 2, pid 4243: region never closed: killed by SIGKILL (signal 9): measured up to then",
 ];
 
 #[test]
 fn document_shape() {
     let dir = tempfile::tempdir().unwrap();
-    let doc = document_from_run(&result(Exit::Code(0)), dir.path());
-    let v: Value = serde_json::to_value(&doc).unwrap();
+    let v: Value = run_document(&result(Exit::Code(0)), dir.path());
     assert_eq!(v["datetime"], "2023-11-14T22:13:20.000000+00:00");
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(v["commit_info"]["id"], "unversioned");
@@ -104,7 +103,12 @@ fn document_shape() {
     );
     assert_eq!(
         load["extra_info"]["benchmem_incomplete"],
-        json!(["repeat 2, pid 4243: killed by signal 9 before the region ended"])
+        json!(["repeat 2, pid 4243: region never closed: killed by SIGKILL (signal 9): measured up to then"])
+    );
+    // A stable code beside each text, in the same order.
+    assert_eq!(
+        load["extra_info"]["benchmem_incomplete_codes"],
+        json!(["never_closed"])
     );
     let st = &load["stats"];
     assert_eq!(
@@ -118,9 +122,11 @@ fn document_shape() {
     assert_eq!(st["data"], json!([0.5, 0.75]));
     assert_eq!(st["ops"].as_f64(), Some(1.6));
     assert_eq!(st["outliers"], "0;0");
-    assert!(v["benchmarks"][0]["extra_info"]
-        .get("benchmem_incomplete")
-        .is_none());
+    for key in ["benchmem_incomplete", "benchmem_incomplete_codes"] {
+        assert!(v["benchmarks"][0]["extra_info"].get(key).is_none());
+    }
+    assert_eq!(v["benchmem"]["notes"], json!([]));
+    assert_eq!(v["benchmem"]["note_codes"], json!([]));
 }
 
 #[test]
@@ -128,7 +134,8 @@ fn pytest_benchmark_compare_reads_our_file_and_show_prints_the_run_table() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("run.json");
     let res = result(Exit::Code(0));
-    write_document(&document_from_run(&res, dir.path()), &file).unwrap();
+    let doc = run_document(&res, dir.path());
+    std::fs::write(&file, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
 
     let out = Command::new(python())
         .args([
@@ -177,13 +184,7 @@ fn pytest_benchmark_compare_reads_our_file_and_show_prints_the_run_table() {
 /// `benchmem run`'s terminal report of `res`, with the default columns and spread.
 fn report_of(res: &RunResult) -> String {
     let dir = tempfile::tempdir().unwrap();
-    report(
-        res,
-        &document_from_run(res, dir.path()),
-        &[Metric::Peak, Metric::Allocated, Metric::Allocations],
-        &DEFAULT_SPREAD,
-        Painter::plain(),
-    )
+    run_report(res, dir.path())
 }
 
 #[test]
@@ -199,15 +200,25 @@ fn run_report_matches_show_and_tells_how_the_command_ended() {
 
     let mut empty = result(Exit::Code(3));
     empty.series.clear();
-    empty
-        .notes
-        .push("2 events lost: the channel was full".into());
+    empty.notes.push(Note::Process {
+        pid: 4242,
+        problem: Problem::SamplesLost { count: 2 },
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let v = run_document(&empty, dir.path());
+    assert_eq!(
+        (&v["benchmem"]["notes"], &v["benchmem"]["note_codes"]),
+        (
+            &json!(["pid 4242: 2 region sample(s) lost: benchmem could not receive them"]),
+            &json!(["samples_lost"])
+        )
+    );
     let text = report_of(&empty);
     assert_eq!(
         text.lines().collect::<Vec<_>>(),
         vec![
             "benchmem: nothing was measured (no process reported a region)",
-            "note: 2 events lost: the channel was full",
+            "note: pid 4242: 2 region sample(s) lost: benchmem could not receive them",
             "note: ./prog exited with status 3",
         ]
     );

@@ -539,11 +539,11 @@ fn bad_arguments_name_the_argument() {
     let cases: [(&[&str], &str); 6] = [
         (
             &["--columns", "rss"],
-            "error: invalid value 'rss' for '--columns <LIST>': unknown metric 'rss': choose from time, peak, allocated, allocations (or allocs), retained",
+            "error: invalid value 'rss' for '--columns <LIST>'",
         ),
         (
             &["--stat", "p99"],
-            "error: invalid value 'p99' for '--stat <STAT>': unknown stat 'p99': choose from min, max, mean, median, stddev, all",
+            "error: invalid value 'p99' for '--stat <STAT>'",
         ),
         (
             &["--fail-on", "peak:lots"],

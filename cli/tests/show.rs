@@ -155,7 +155,7 @@ fn show_bad_input() {
     assert_eq!(r.status, 2);
     assert_eq!(
         r.err_lines()[0],
-        "error: invalid value 'p99' for '--stats <LIST>': unknown stat 'p99': choose from min, max, mean, median, stddev"
+        "error: invalid value 'p99' for '--stats <LIST>'"
     );
     let r = benchmem(&["show", &path("base.json"), "--format", "html"]);
     assert_eq!(r.status, 2);

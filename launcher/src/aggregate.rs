@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use crate::collect::{Ending, ProcessReport};
+use crate::incomplete::{Incomplete, Note, Problem, SilentEnd};
 use crate::rundir::RegionEvent;
 use crate::spawn::Ended;
 use crate::{Exit, Sample, Series, SeriesKind};
@@ -21,7 +22,7 @@ pub struct Aggregator {
     index: HashMap<(SeriesKind, String), usize>,
     /// (pid, image) of processes that sent samples in the current repeat.
     senders: HashSet<(u32, u32)>,
-    notes: Vec<String>,
+    notes: Vec<Note>,
 }
 
 /// The name as text: valid UTF-8 as is, every other byte as `\xNN`, so distinct byte
@@ -78,41 +79,28 @@ impl Aggregator {
         linger: Duration,
     ) {
         if reports.is_empty() {
-            self.note("no process reported to benchmem: the program was not interposed (is LD_PRELOAD stripped, or an interpreter statically linked?)".into());
+            self.note(Note::NotInterposed);
         }
-        for sig in &ended.forwarded {
-            self.note(format!(
-                "benchmem received {} and passed it on to the command",
-                signal_name(*sig)
-            ));
+        for &signal in &ended.forwarded {
+            self.note(Note::SignalPassedOn { signal });
         }
-        if !ended.running.is_empty() {
-            let list = |detached: bool| {
-                ended
-                    .running
-                    .iter()
-                    .filter(|s| s.detached == detached)
-                    .map(|s| s.pid.to_string())
-                    .collect::<Vec<_>>()
-            };
-            let (gone, stuck) = (list(true), list(false));
-            if !gone.is_empty() {
-                self.note(format!(
-                    "{} process(es) left the session (daemons) and were not waited for: pid {}; \
-                     their rows are measured up to benchmem's return",
-                    gone.len(),
-                    gone.join(", ")
-                ));
-            }
-            if !stuck.is_empty() {
-                self.note(format!(
-                    "{} process(es) were still running when benchmem stopped waiting, {} s \
-                     after the command ended: pid {}; their rows are incomplete",
-                    stuck.len(),
-                    linger.as_secs_f64(),
-                    stuck.join(", ")
-                ));
-            }
+        let pids = |detached: bool| -> Vec<u32> {
+            ended
+                .running
+                .iter()
+                .filter(|s| s.detached == detached)
+                .map(|s| s.pid)
+                .collect()
+        };
+        let (gone, stuck) = (pids(true), pids(false));
+        if !gone.is_empty() {
+            self.note(Note::Detached { pids: gone });
+        }
+        if !stuck.is_empty() {
+            self.note(Note::Lingering {
+                pids: stuck,
+                linger,
+            });
         }
         let mut seen: HashMap<String, usize> = HashMap::new();
         for p in reports {
@@ -127,10 +115,10 @@ impl Aggregator {
             let k = seen.entry(base.clone()).or_insert(0);
             *k += 1;
             let key = if *k == 1 { base } else { format!("{base}#{k}") };
-            let silent_reason = silent_reason(&p, ended, linger);
-            let unmeasured = p.unmeasured_reason();
+            let silent_end = silent_end(&p, ended, linger);
+            let unmeasured = p.unmeasured.clone().map(Incomplete::Unmeasured);
             let incomplete = (p.ending == Ending::Silent)
-                .then(|| silent_reason.clone())
+                .then(|| Incomplete::Ended(silent_end.clone()))
                 // A process whose malloc calls never reached benchmem.
                 .or_else(|| unmeasured.clone());
             self.series(SeriesKind::Root, key).samples.push(Sample {
@@ -141,10 +129,10 @@ impl Aggregator {
                 incomplete,
             });
             for r in p.open {
-                let reason = match p.ending {
-                    Ending::Silent => format!("region never closed: {silent_reason}"),
-                    _ => "region never closed: measured up to the process's exit".into(),
-                };
+                let reason = Incomplete::NeverClosed(match p.ending {
+                    Ending::Silent => Some(silent_end.clone()),
+                    _ => None,
+                });
                 self.series(SeriesKind::Region, name_of(&r.name))
                     .samples
                     .push(Sample {
@@ -164,33 +152,38 @@ impl Aggregator {
                 }
             }
             if p.dropped_events > 0 {
-                self.note(format!(
-                    "pid {}: {} region sample(s) lost: benchmem could not receive them",
-                    p.pid, p.dropped_events
-                ));
+                self.note(Note::Process {
+                    pid: p.pid,
+                    problem: Problem::SamplesLost {
+                        count: p.dropped_events,
+                    },
+                });
             }
             for problem in p.problems {
-                self.note(format!("pid {}: {problem}", p.pid));
+                self.note(Note::Process {
+                    pid: p.pid,
+                    problem,
+                });
             }
         }
         self.senders.clear();
     }
 
-    pub(crate) fn note(&mut self, s: String) {
-        if !self.notes.contains(&s) {
-            self.notes.push(s);
+    pub(crate) fn note(&mut self, note: Note) {
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
         }
     }
 
     /// Root rows first (in process start order), then marked regions in order of first sample.
-    pub fn finish(mut self) -> (Vec<Series>, Vec<String>) {
+    pub fn finish(mut self) -> (Vec<Series>, Vec<Note>) {
         self.roots.append(&mut self.regions);
         (self.roots, self.notes)
     }
 }
 
 /// How a process image that never said how it ended did end, as far as anyone saw.
-fn silent_reason(p: &ProcessReport, ended: &Ended, linger: Duration) -> String {
+fn silent_end(p: &ProcessReport, ended: &Ended, linger: Duration) -> SilentEnd {
     // The command's own status, or that of a descendant benchmem or its parent reaped:
     // they belong to the pid's last image, which is the silent one.
     let status = if p.pid == ended.pid {
@@ -203,44 +196,33 @@ fn silent_reason(p: &ProcessReport, ended: &Ended, linger: Duration) -> String {
     };
     if let Some(st) = status {
         if libc::WIFSIGNALED(st) {
-            return format!(
-                "killed by {}: measured up to then",
-                signal_name(libc::WTERMSIG(st))
-            );
+            return SilentEnd::Killed {
+                signal: libc::WTERMSIG(st),
+            };
         }
         // It exec'd what benchmem cannot enter; the exec record says what, when there is one.
-        return p.exec_reason().unwrap_or_else(|| {
-            format!(
-                "exited (status {}) without a word to benchmem: it exec'd a program benchmem \
-                 cannot enter (statically linked, setuid, another architecture) or one started \
-                 without LD_PRELOAD; measured up to the exec",
-                libc::WEXITSTATUS(st)
-            )
-        });
+        return p.unfollowed_exec().map_or(
+            SilentEnd::ExitedUnseen {
+                status: libc::WEXITSTATUS(st),
+            },
+            SilentEnd::Exec,
+        );
     }
-    if let Some(why) = p.exec_reason() {
-        return why;
+    if let Some(exec) = p.unfollowed_exec() {
+        return SilentEnd::Exec(exec);
     }
     if let Some(s) = ended.running.iter().find(|s| s.pid == p.pid) {
         return if s.detached {
-            "still running when benchmem returned (it left the session, as daemons do): \
-             measured up to then"
-                .into()
+            SilentEnd::Detached
         } else {
-            format!(
-                "still running when benchmem stopped waiting, {} s after the command ended: \
-                 measured up to then",
-                linger.as_secs_f64()
-            )
+            SilentEnd::Lingering { linger }
         };
     }
     if alive(p.pid) {
         // A descendant of a daemon: not our child, so not in `running`.
-        return "still running when benchmem returned: measured up to then".into();
+        return SilentEnd::Running;
     }
-    "ended without a word to benchmem, reaped by a parent benchmem does not see (killed, \
-     crashed, or it exec'd a program benchmem cannot enter): measured up to then"
-        .into()
+    SilentEnd::Vanished
 }
 
 /// Whether `pid` is a live process (not a zombie).
@@ -251,63 +233,9 @@ fn alive(pid: u32) -> bool {
     })
 }
 
-/// `SIGTERM (signal 15)`: the name people grep for, and the number.
-pub fn signal_name(sig: i32) -> String {
-    const NAMES: [&str; 31] = [
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
-    ];
-    match usize::try_from(sig)
-        .ok()
-        .and_then(|i| NAMES.get(i.wrapping_sub(1)))
-    {
-        Some(name) => format!("{name} (signal {sig})"),
-        None => format!("signal {sig}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{name_of, signal_name};
-
-    #[test]
-    fn signals_by_name() {
-        assert_eq!(signal_name(15), "SIGTERM (signal 15)");
-        assert_eq!(signal_name(13), "SIGPIPE (signal 13)");
-        assert_eq!(signal_name(1), "SIGHUP (signal 1)");
-        assert_eq!(signal_name(31), "SIGSYS (signal 31)");
-        assert_eq!(signal_name(34), "signal 34");
-        assert_eq!(signal_name(0), "signal 0");
-    }
+    use super::name_of;
 
     #[test]
     fn names_that_are_not_utf8_stay_distinct() {

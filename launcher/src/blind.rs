@@ -3,92 +3,61 @@
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use benchmem_wire::state::{EXEC_HAS_DIR, EXEC_HAS_PRELOAD, EXEC_PATH_CUT, EXEC_SANITIZER};
 
-use crate::{preflight, RunError};
+use crate::elf::{Elf, SymbolTable};
+use crate::incomplete::{LostVariable, Unfollowable, UnfollowedExec};
+use crate::preflight::{self, Verdict};
+use crate::{RunError, Sanitizer};
 
 /// Why an image that exec'd `path` (as recorded, with its `EXEC_*` bits) never reported
 /// as the new program.
-pub fn exec_reason(path: &[u8], flags: u32) -> String {
-    let shown = String::from_utf8_lossy(path);
-    let shown = if flags & EXEC_PATH_CUT != 0 {
-        format!("{shown}...")
-    } else {
-        shown.into_owned()
-    };
+pub fn unfollowed_exec(path: &[u8], flags: u32) -> UnfollowedExec {
+    let cut = flags & EXEC_PATH_CUT != 0;
     // The preload left the environment on purpose: not a scrubbed one.
-    if flags & EXEC_SANITIZER != 0 {
-        return format!(
-            "exec'd {shown}, {}: its runtime replaces the allocator and must be loaded first, \
-             so benchmem ran it without the preload and it is not measured; measured up to \
-             the exec",
-            sanitizer_build(path)
-        );
-    }
-    let lacks = match (flags & EXEC_HAS_PRELOAD != 0, flags & EXEC_HAS_DIR != 0) {
-        (false, _) => Some("LD_PRELOAD"),
-        (true, false) => Some("BENCHMEM_DIR"),
-        (true, true) => None,
+    let sanitizer = flags & EXEC_SANITIZER != 0;
+    let why = match (flags & EXEC_HAS_PRELOAD != 0, flags & EXEC_HAS_DIR != 0) {
+        _ if sanitizer => {
+            Unfollowable::SanitizerUnpreloaded(sanitizer_of(path).unwrap_or(Sanitizer::Unknown))
+        }
+        (false, _) => Unfollowable::Scrubbed(LostVariable::Preload),
+        (true, false) => Unfollowable::Scrubbed(LostVariable::Dir),
+        (true, true) if cut => Unfollowable::PathTooLong,
+        (true, true) => classify(path),
     };
-    if let Some(var) = lacks {
-        return format!(
-            "its environment no longer carries {var} (exec'd {shown} with a scrubbed \
-             environment, e.g. env -i): benchmem cannot follow it; measured up to the exec"
-        );
+    UnfollowedExec {
+        program: String::from_utf8_lossy(path).into_owned(),
+        cut,
+        why,
     }
-    let why = if flags & EXEC_PATH_CUT != 0 {
-        "a program benchmem could not check (its path is too long)".to_string()
-    } else {
-        classify(path)
-    };
-    format!("exec'd {shown}, {why}; measured up to the exec")
 }
 
-/// Which sanitizer build `path` is ("an AddressSanitizer build"), as `run` would name it;
-/// "a sanitizer build" when it cannot tell (a 32-bit build, a file gone since).
-fn sanitizer_build(path: &[u8]) -> String {
-    which_sanitizer(path).unwrap_or_else(|| "a sanitizer build".into())
-}
-
-/// "an AddressSanitizer build" when `path` is one, as `run`'s check finds it.
-fn which_sanitizer(path: &[u8]) -> Option<String> {
+/// Which sanitizer build `path` is, as `run`'s check finds it (None: not one, or it
+/// cannot tell, e.g. a 32-bit build or a file gone since).
+fn sanitizer_of(path: &[u8]) -> Option<Sanitizer> {
     let resolved = preflight::resolve(OsStr::from_bytes(path)).ok()?;
-    let note = preflight::check(&resolved).ok()??;
-    let (_, what) = note.split_once(" is ")?;
-    Some(what.split(':').next().unwrap_or(what).to_string())
+    match preflight::check(&resolved).ok()? {
+        Verdict::Unmeasured { sanitizer, .. } => Some(sanitizer),
+        Verdict::Enter => None,
+    }
 }
 
 /// What kind of program benchmem cannot enter `path` is.
-fn classify(path: &[u8]) -> String {
-    let name = OsStr::from_bytes(path);
-    let resolved = match preflight::resolve(name) {
-        Ok(p) => p,
-        Err(_) => return "which was gone when the run ended (so it could not be checked)".into(),
+fn classify(path: &[u8]) -> Unfollowable {
+    let Ok(resolved) = preflight::resolve(OsStr::from_bytes(path)) else {
+        return Unfollowable::Gone;
     };
     match preflight::check(&resolved) {
-        Err(RunError::Static(_)) => "a statically linked program benchmem cannot enter".into(),
-        Err(RunError::Privileged(_)) => "a setuid/setgid program (or one with file \
-             capabilities), for which the loader ignores LD_PRELOAD"
-            .into(),
-        Err(RunError::WrongAbi(_, kind)) => {
-            format!(
-                "a {kind} program the preload (built for this machine's 64-bit ABI) cannot enter"
-            )
-        }
-        Err(e) => format!("a program benchmem cannot enter ({e})"),
-        // A sanitizer build: preflight's note names which one.
-        Ok(Some(note)) => match note.split_once(" is ") {
-            Some((_, what)) => what.split(':').next().unwrap_or(what).to_string(),
-            None => note,
-        },
-        Ok(None) => "which never reported to benchmem (killed before it started, or it \
-                     could not load the preload)"
-            .into(),
+        Err(RunError::Static(_)) => Unfollowable::Static,
+        Err(RunError::Privileged(_)) => Unfollowable::Privileged,
+        Err(RunError::WrongAbi(_, abi)) => Unfollowable::OtherAbi(abi),
+        // It went away between the two looks.
+        Err(_) => Unfollowable::Gone,
+        Ok(Verdict::Unmeasured { sanitizer, .. }) => Unfollowable::Sanitizer(sanitizer),
+        Ok(Verdict::Enter) => Unfollowable::NeverReported,
     }
 }
 
@@ -141,22 +110,22 @@ pub struct OwnAllocator {
 #[derive(Default)]
 pub struct Scanner {
     seen: HashMap<Vec<u8>, Option<OwnAllocator>>,
-    sanitizers: HashMap<Vec<u8>, Option<String>>,
+    sanitizers: HashMap<Vec<u8>, Option<Sanitizer>>,
 }
 
 impl Scanner {
-    /// "an AddressSanitizer build" when the executable at `exe` is one. Asked of a program
+    /// Which sanitizer build the executable at `exe` is, if it is one. Asked of a program
     /// whose own malloc comes before the preload's: a sanitizer runtime linked into the
     /// program (gcc's `-static-libasan`, clang's default) is such a malloc, and the
     /// program runs unharmed with the preload loaded.
-    pub fn sanitizer(&mut self, exe: &[u8]) -> Option<String> {
+    pub fn sanitizer(&mut self, exe: &[u8]) -> Option<Sanitizer> {
         if exe.is_empty() {
             return None;
         }
-        self.sanitizers
+        *self
+            .sanitizers
             .entry(exe.to_vec())
-            .or_insert_with(|| which_sanitizer(exe))
-            .clone()
+            .or_insert_with(|| sanitizer_of(exe))
     }
 
     /// The allocator of its own the executable at `exe` links, if its symbols show one.
@@ -190,8 +159,13 @@ impl Scanner {
 /// The allocator named by `exe`'s symbols: a prefixed entry point (`symbol` set), or
 /// only markers of an allocator's code (`symbol` none: used when malloc is shadowed).
 fn scan(exe: &Path) -> Option<OwnAllocator> {
-    let elf = ElfFile::open(exe)?;
-    let names = elf.defined_symbols();
+    let elf = Elf::open(exe)?;
+    let names: Vec<Vec<u8>> = [SymbolTable::Full, SymbolTable::Dynamic]
+        .into_iter()
+        .flat_map(|t| elf.symbols(t))
+        .filter(|s| s.defined)
+        .map(|s| s.name)
+        .collect();
     for (alloc, entries) in PREFIXED {
         if let Some(sym) = entries
             .iter()
@@ -214,129 +188,6 @@ fn scan(exe: &Path) -> Option<OwnAllocator> {
     })
 }
 
-/// The parts of a 64-bit little-endian ELF file read here: section headers, symbol
-/// tables, the dynamic section. Reads only those sections, never the whole file.
-struct ElfFile {
-    file: File,
-    sections: Vec<Section>,
-}
-
-#[derive(Clone, Copy)]
-struct Section {
-    kind: u32,
-    offset: u64,
-    size: u64,
-    link: u32,
-}
-
-const SHT_SYMTAB: u32 = 2;
-#[cfg(test)]
-const SHT_DYNAMIC: u32 = 6;
-const SHT_DYNSYM: u32 = 11;
-#[cfg(test)]
-const DT_NEEDED: u64 = 1;
-/// Largest section read (symbol tables of very large programs are skipped past this).
-const SECTION_CAP: u64 = 256 << 20;
-
-fn le(b: &[u8], at: usize, n: usize) -> u64 {
-    b.get(at..at + n).map_or(0, |s| {
-        s.iter().rev().fold(0u64, |acc, &x| (acc << 8) | x as u64)
-    })
-}
-
-impl ElfFile {
-    fn open(path: &Path) -> Option<ElfFile> {
-        let mut file = File::open(path).ok()?;
-        let mut h = [0u8; 64];
-        file.read_exact(&mut h).ok()?;
-        if &h[..4] != b"\x7fELF" || h[4] != 2 || h[5] != 1 {
-            return None;
-        }
-        let (shoff, shentsize, shnum) = (le(&h, 40, 8), le(&h, 58, 2), le(&h, 60, 2));
-        if shentsize < 64 || shnum == 0 || shnum > 65_535 {
-            return None;
-        }
-        let mut table = vec![0u8; (shentsize * shnum) as usize];
-        file.seek(SeekFrom::Start(shoff)).ok()?;
-        file.read_exact(&mut table).ok()?;
-        let sections = table
-            .chunks_exact(shentsize as usize)
-            .map(|s| Section {
-                kind: le(s, 4, 4) as u32,
-                offset: le(s, 24, 8),
-                size: le(s, 32, 8),
-                link: le(s, 40, 4) as u32,
-            })
-            .collect();
-        Some(ElfFile { file, sections })
-    }
-
-    fn read(&self, s: Section) -> Vec<u8> {
-        if s.size > SECTION_CAP {
-            return Vec::new();
-        }
-        let mut buf = vec![0u8; s.size as usize];
-        let mut f = &self.file;
-        let ok = f.seek(SeekFrom::Start(s.offset)).is_ok() && f.read_exact(&mut buf).is_ok();
-        if ok {
-            buf
-        } else {
-            Vec::new()
-        }
-    }
-
-    fn strings_of(&self, s: Section) -> Vec<u8> {
-        self.sections
-            .get(s.link as usize)
-            .map_or_else(Vec::new, |&t| self.read(t))
-    }
-
-    /// Names of the functions and objects defined in `.symtab` and `.dynsym`.
-    fn defined_symbols(&self) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        for &s in self
-            .sections
-            .iter()
-            .filter(|s| s.kind == SHT_SYMTAB || s.kind == SHT_DYNSYM)
-        {
-            let (syms, strs) = (self.read(s), self.strings_of(s));
-            for e in syms.chunks_exact(24) {
-                let shndx = le(e, 6, 2);
-                if shndx == 0 {
-                    continue; // undefined: the program only calls it
-                }
-                let at = le(e, 0, 4) as usize;
-                if let Some(rest) = strs.get(at..) {
-                    let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-                    if end > 0 {
-                        out.push(rest[..end].to_vec());
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// The `DT_NEEDED` library names.
-    #[cfg(test)]
-    fn needed(&self) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        for &s in self.sections.iter().filter(|s| s.kind == SHT_DYNAMIC) {
-            let (dynamic, strs) = (self.read(s), self.strings_of(s));
-            for e in dynamic.chunks_exact(16) {
-                if le(e, 0, 8) == DT_NEEDED {
-                    let at = le(e, 8, 8) as usize;
-                    if let Some(rest) = strs.get(at..) {
-                        let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-                        out.push(rest[..end].to_vec());
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,15 +197,5 @@ mod tests {
         let sh = preflight::resolve(OsStr::new("sh")).unwrap();
         let mut s = Scanner::default();
         assert_eq!(s.own_allocator(sh.as_os_str().as_bytes(), false), None);
-    }
-
-    #[test]
-    fn needed_libraries_are_read() {
-        let elf = ElfFile::open(Path::new("/bin/true")).unwrap();
-        assert!(
-            elf.needed().iter().any(|n| n.starts_with(b"libc.so")),
-            "{:?}",
-            elf.needed()
-        );
     }
 }

@@ -12,6 +12,7 @@ use benchmem_wire::state::{
 };
 
 use crate::blind::{self, Scanner};
+use crate::incomplete::{Problem, UnfollowedExec, Unmeasured};
 use crate::Stats;
 
 /// PROT_NONE reservations made accessible below this many bytes are not reported: the
@@ -71,32 +72,27 @@ pub struct ProcessReport {
     pub open: Vec<OpenRegion>,
     /// Region samples the process could not send.
     pub dropped_events: u64,
-    /// Problems it ran into, as sentences.
-    pub problems: Vec<String>,
+    /// Problems it ran into.
+    pub problems: Vec<Problem>,
     /// The wait status its parent reaped it with, when the parent ran under the preload.
     pub reaped: Option<i32>,
     /// The exec call under way when the image ended, if any.
     pub exec: Option<ExecCall>,
     /// Why its allocations were not measured at all (valgrind, an allocator of its own),
     /// for its row.
-    pub unmeasured: Option<String>,
+    pub unmeasured: Option<Unmeasured>,
 }
 
 impl ProcessReport {
     /// For an image that ended without a word to benchmem while an exec call was under
     /// way: why the program it exec'd never reported (a scrubbed environment, a static,
     /// setuid, 32-bit or sanitizer program). None otherwise.
-    pub fn exec_reason(&self) -> Option<String> {
+    pub fn unfollowed_exec(&self) -> Option<UnfollowedExec> {
         let e = self
             .exec
             .as_ref()
             .filter(|_| self.ending == Ending::Silent)?;
-        Some(blind::exec_reason(&e.path, e.flags))
-    }
-
-    /// Why this process's allocations were not measured (to mark its row), if they were not.
-    pub fn unmeasured_reason(&self) -> Option<String> {
-        self.unmeasured.clone()
+        Some(blind::unfollowed_exec(&e.path, e.flags))
     }
 }
 
@@ -147,83 +143,49 @@ fn report(st: &ProcessState, scanner: &mut Scanner) -> ProcessReport {
         .collect();
     let bits = h.problems.load(Relaxed);
     let name = String::from_utf8_lossy(st.name()).into_owned();
-    let new_owner = String::from_utf8_lossy(st.new_owner()).into_owned();
-    let new_note = if new_owner.is_empty() {
-        "C++ operator new/delete here are the allocator's own (jemalloc or tcmalloc built \
-         with C++ support), which bypass malloc: any C++ new/delete was not counted (a \
-         pure C program is unaffected)"
-            .to_string()
-    } else {
-        format!(
-            "C++ operator new/delete here are {new_owner}'s own, which bypass malloc: any C++ \
-             new/delete was not counted (a pure C program is unaffected)"
-        )
-    };
-    let mut problems: Vec<String> = [
-        (
-            PROBLEM_TABLE_FULL,
-            "bookkeeping memory ran out: some frees could not be matched",
-        ),
-        (
-            PROBLEM_TOO_MANY_REGIONS,
-            "too many regions open at once: some were not measured",
-        ),
-        (
-            PROBLEM_EVENTS_LOST,
-            "region samples could not be sent to benchmem",
-        ),
-        (
-            PROBLEM_DEEPBIND,
-            "a library was loaded with RTLD_DEEPBIND: its calls to malloc bind to libc's \
-             malloc, bypass benchmem and are not counted",
-        ),
+    let mut problems: Vec<Problem> = [
+        (PROBLEM_TABLE_FULL, Problem::BookkeepingFull),
+        (PROBLEM_TOO_MANY_REGIONS, Problem::TooManyRegions),
+        (PROBLEM_EVENTS_LOST, Problem::SamplesUnsent),
+        (PROBLEM_DEEPBIND, Problem::DeepBind),
     ]
     .into_iter()
     .filter(|(b, _)| bits & b != 0)
-    .map(|(_, s)| s.to_string())
+    .map(|(_, p)| p)
     .collect();
     if bits & PROBLEM_NEW_BYPASSES_MALLOC != 0 {
-        problems.push(new_note);
+        let owner = String::from_utf8_lossy(st.new_owner()).into_owned();
+        problems.push(Problem::NewBypassesMalloc {
+            owner: (!owner.is_empty()).then_some(owner),
+        });
     }
     let owner = String::from_utf8_lossy(st.malloc_owner()).into_owned();
     let unmeasured = if bits & PROBLEM_VALGRIND != 0 {
-        Some(format!(
-            "not measured: {owner} replaces the allocator in this process (its malloc calls \
-             never reach benchmem; only its mmap calls are counted)"
-        ))
-    } else if let Some(what) = (bits & PROBLEM_MALLOC_SHADOWED != 0)
+        Some(Unmeasured::AllocatorReplaced { owner })
+    } else if let Some(sanitizer) = (bits & PROBLEM_MALLOC_SHADOWED != 0)
         .then(|| scanner.sanitizer(st.exe()))
         .flatten()
     {
-        Some(format!(
-            "not measured: it is {what} with the runtime linked in, which replaces the \
-             allocator: its allocations do not go through benchmem's malloc and are not \
-             counted; only its mmap calls are"
-        ))
+        Some(Unmeasured::SanitizerLinkedIn { sanitizer })
     } else {
         let shadowed = bits & PROBLEM_MALLOC_SHADOWED != 0;
-        scanner.own_allocator(st.exe(), shadowed).map(|a| {
-            let what = match (a.name, a.symbol) {
-                (Some(n), Some(s)) => format!("{n}, `{s}`"),
-                (Some(n), None) => format!("{n}, as its own `malloc`"),
-                (None, _) => format!("its own `malloc`, in {owner}"),
-            };
-            format!(
-                "not measured: it links an allocator of its own ({what}): its allocations do \
-                 not go through benchmem's malloc and are not counted; only its mmap calls are"
-            )
-        })
+        scanner
+            .own_allocator(st.exe(), shadowed)
+            .map(|a| Unmeasured::OwnAllocator {
+                allocator: a.name,
+                symbol: a.symbol,
+                owner,
+            })
     };
-    if let Some(u) = &unmeasured {
-        problems.push(format!("{name}: {u}"));
+    if let Some(why) = &unmeasured {
+        problems.push(Problem::Unmeasured {
+            name: name.clone(),
+            why: why.clone(),
+        });
     }
-    let unprotected = h.unprotected_bytes.load(Relaxed);
-    if unprotected >= UNPROTECTED_NOTE_MIN {
-        problems.push(format!(
-            "{name}: {:.1} MiB of PROT_NONE reservations were made accessible with mprotect \
-             (a runtime managing its own heap): that memory is not counted",
-            unprotected as f64 / (1u64 << 20) as f64
-        ));
+    let bytes = h.unprotected_bytes.load(Relaxed);
+    if bytes >= UNPROTECTED_NOTE_MIN {
+        problems.push(Problem::Unprotected { name, bytes });
     }
     let exec = (h.exec_len.load(Relaxed) != 0).then(|| ExecCall {
         path: st.exec_path().to_vec(),

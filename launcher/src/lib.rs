@@ -1,7 +1,7 @@
 //! The launcher: runs a command under the benchmem preload and turns what its processes
 //! report into per-region series.
 //!
-//! Flow: [`run`] makes a private run directory (event socket + one state file per
+//! Flow: [`run()`] makes a private run directory (event socket + one state file per
 //! process image), starts the command with `LD_PRELOAD`; a reader thread receives region
 //! samples and hands them over a crossbeam channel to the aggregator thread; once every
 //! process is gone, the state files give each process's root region and any region left
@@ -12,17 +12,23 @@ mod aggregate;
 mod aslr;
 mod blind;
 mod collect;
-mod forward;
+mod elf;
+mod forward_signals;
+mod incomplete;
 mod inherit;
 mod options;
-mod platforms;
 mod preflight;
+mod preload_entry;
 mod result;
 mod run;
 mod rundir;
 mod spawn;
 
+pub use incomplete::{
+    Incomplete, LostVariable, Note, Problem, SilentEnd, Unfollowable, UnfollowedExec, Unmeasured,
+};
 pub use inherit::capture as capture_inherited;
-pub use options::{RunError, RunOptions};
+pub use options::{OtherAbi, RunError, RunOptions};
+pub use preflight::Sanitizer;
 pub use result::{Exit, RunResult, Sample, Series, SeriesKind, Stats};
-pub use run::{find_preload, run, PRELOAD_NAME};
+pub use run::run;

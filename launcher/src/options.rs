@@ -11,7 +11,7 @@ pub struct RunOptions {
     pub command: Vec<OsString>,
     /// Fresh runs of the command (≥ 1).
     pub repeats: usize,
-    /// The preload library; default: found next to the running executable (see [`crate::find_preload`]).
+    /// The preload library; default: `BENCHMEM_PRELOAD`, else found next to the running executable.
     pub preload: Option<PathBuf>,
     /// How long to wait for descendants still running after the command itself exited.
     pub linger: Duration,
@@ -51,8 +51,8 @@ pub enum RunError {
     #[error("cannot measure `{0}`: it is setuid/setgid or has file capabilities, so the loader ignores LD_PRELOAD; run a copy without those bits")]
     Privileged(String),
     /// The program is an ELF of another class or machine than the preload.
-    #[error("cannot measure `{0}`: it is a {1} binary but the preload is built for this machine's 64-bit ABI")]
-    WrongAbi(String, &'static str),
+    #[error("cannot measure `{0}`: it is a {abi} binary but the preload is built for this machine's 64-bit ABI", abi = .1.adjective())]
+    WrongAbi(String, OtherAbi),
     /// The preload library could not be found.
     #[error("cannot find libbenchmem_preload.so next to {0}: build it with `cargo build -p benchmem-preload` or set BENCHMEM_PRELOAD")]
     NoPreload(String),
@@ -62,4 +62,23 @@ pub enum RunError {
     /// The run directory or socket could not be set up.
     #[error("cannot set up the run directory: {0}")]
     Setup(std::io::Error),
+}
+
+/// How a program's ABI differs from the preload's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OtherAbi {
+    /// A 32-bit program.
+    Bits32,
+    /// A program for another machine.
+    Architecture,
+}
+
+impl OtherAbi {
+    /// `32-bit`, `foreign-architecture`: what the program is, for [`RunError::WrongAbi`].
+    pub fn adjective(self) -> &'static str {
+        match self {
+            OtherAbi::Bits32 => "32-bit",
+            OtherAbi::Architecture => "foreign-architecture",
+        }
+    }
 }

@@ -4,6 +4,8 @@ use std::time::SystemTime;
 
 pub use benchmem_wire::Stats;
 
+use crate::incomplete::{Incomplete, Note};
+
 /// Whether a series is a process's whole life or a region the program marked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SeriesKind {
@@ -25,7 +27,7 @@ pub struct Sample {
     /// Process id that measured it.
     pub pid: u32,
     /// Why this sample is not a clean, closed measurement (None when it is).
-    pub incomplete: Option<String>,
+    pub incomplete: Option<Incomplete>,
 }
 
 /// All samples of one region name (or one process's root), in the order measured.
@@ -63,7 +65,8 @@ impl Exit {
 pub struct RunResult {
     /// The command and its arguments as given.
     pub command: Vec<String>,
-    /// Number of fresh runs of the command.
+    /// Fresh runs of the command that actually ran: fewer than asked for when a failing
+    /// repeat stopped the loop.
     pub repeats: usize,
     /// Series in order of first appearance.
     pub series: Vec<Series>,
@@ -72,16 +75,5 @@ pub struct RunResult {
     /// When the run started.
     pub started: SystemTime,
     /// Run-level problems worth telling the user (lost events, processes still running, ...).
-    pub notes: Vec<String>,
-}
-
-impl RunResult {
-    /// True when any sample is marked incomplete or any note was raised.
-    pub fn is_incomplete(&self) -> bool {
-        !self.notes.is_empty()
-            || self
-                .series
-                .iter()
-                .any(|s| s.samples.iter().any(|x| x.incomplete.is_some()))
-    }
+    pub notes: Vec<Note>,
 }

@@ -7,8 +7,12 @@ use std::time::SystemTime;
 use benchmem_wire::names::{ENV_DIR, ENV_PRELOAD};
 
 use crate::aggregate::Aggregator;
+use crate::incomplete::Note;
+use crate::preflight::Verdict;
 use crate::rundir::{Ignored, RunDir};
-use crate::{aslr, collect, platforms, preflight, spawn, Exit, RunError, RunOptions, RunResult};
+use crate::{
+    aslr, collect, preflight, preload_entry, spawn, Exit, RunError, RunOptions, RunResult,
+};
 
 /// File name of the preload library.
 pub const PRELOAD_NAME: &str = "libbenchmem_preload.so";
@@ -36,11 +40,19 @@ pub fn find_preload() -> Result<PathBuf, RunError> {
 }
 
 /// Run the command `opts.repeats` times under the preload and aggregate every process's
-/// report. Stops early at a repeat whose command fails, so its status is what we return.
+/// report. Stops early at a repeat whose command fails, so its status is what we return
+/// and [`RunResult::repeats`] counts the repeats that ran, not those asked for.
 pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
     let program = opts.command.first().ok_or(RunError::NoCommand)?;
     let resolved = preflight::resolve(program)?;
-    let unmeasured = preflight::check(&resolved)?.or_else(preflight::preloaded_sanitizer);
+    let unmeasured = match preflight::check(&resolved)? {
+        Verdict::Unmeasured { program, sanitizer } => Some(Note::SanitizerBuild {
+            program: program.display().to_string(),
+            sanitizer,
+        }),
+        Verdict::Enter => preflight::preloaded_sanitizer()
+            .map(|(sanitizer, library)| Note::SanitizerPreloaded { sanitizer, library }),
+    };
     if let Some(why) = unmeasured {
         return run_unmeasured(opts, why);
     }
@@ -49,20 +61,21 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
         None => find_preload()?,
     };
     let preload = std::fs::canonicalize(&preload).unwrap_or(preload);
-    let preload_entry = platforms::preload_entry(&preload);
+    let preload_entry = preload_entry::preload_entry(&preload);
     let started = SystemTime::now();
     let mut agg = Aggregator::default();
     if !opts.keep_aslr {
         if let Err(e) = aslr::disable_for_children() {
-            agg.note(format!(
-                "address-space randomization stays on ({e}): allocators that decide by address \
-                 (CPython's obmalloc) may differ between repeats"
-            ));
+            agg.note(Note::AslrKept {
+                error: e.to_string(),
+            });
         }
     }
     let mut exit = Exit::Code(0);
     let mut ignored = Ignored::default();
+    let mut ran = 0;
     for repeat in 0..opts.repeats.max(1) {
+        ran += 1;
         let dir = RunDir::create().map_err(RunError::Setup)?;
         let env = vec![
             ("LD_PRELOAD", ld_preload(&preload_entry)),
@@ -91,16 +104,14 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
         }
     }
     if ignored.foreign > 0 {
-        agg.note(format!(
-            "{} datagram(s) from outside this run were ignored",
-            ignored.foreign
-        ));
+        agg.note(Note::ForeignDatagrams {
+            count: ignored.foreign,
+        });
     }
     if ignored.malformed > 0 {
-        agg.note(format!(
-            "{} malformed datagram(s) were ignored",
-            ignored.malformed
-        ));
+        agg.note(Note::MalformedDatagrams {
+            count: ignored.malformed,
+        });
     }
     let (series, notes) = agg.finish();
     Ok(RunResult {
@@ -109,7 +120,7 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
-        repeats: opts.repeats.max(1),
+        repeats: ran,
         series,
         exit,
         started,
@@ -120,10 +131,12 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
 /// Runs the command as it is, repeat by repeat as [`run`] would, without the preload and
 /// with address-space randomization left alone: a program benchmem must not enter. No
 /// rows: nothing was measured, and zeros would read as a measurement; `why` says so.
-fn run_unmeasured(opts: &RunOptions, why: String) -> Result<RunResult, RunError> {
+fn run_unmeasured(opts: &RunOptions, why: Note) -> Result<RunResult, RunError> {
     let started = SystemTime::now();
     let mut exit = Exit::Code(0);
+    let mut ran = 0;
     for _ in 0..opts.repeats.max(1) {
+        ran += 1;
         exit = spawn::run(&opts.command, &[], opts.linger)?.exit;
         if exit != Exit::Code(0) {
             break;
@@ -135,7 +148,7 @@ fn run_unmeasured(opts: &RunOptions, why: String) -> Result<RunResult, RunError>
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
-        repeats: opts.repeats.max(1),
+        repeats: ran,
         series: Vec::new(),
         exit,
         started,

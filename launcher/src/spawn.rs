@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use crate::forward::Forwarding;
+use crate::forward_signals::Forwarding;
 use crate::inherit::Inherited;
 use crate::{Exit, RunError};
 

@@ -2,7 +2,7 @@
 //! SIGSEGV, abort()). The program's output and status are as without benchmem (exit
 //! 128+signal), and what was measured up to the death is reported, marked incomplete.
 
-use benchmem_tests::{compile, same_as_native};
+use benchmem_tests::{compile, measure_env, same_as_native};
 
 fn dies(how: &str, signal: i32) {
     let prog = compile("robust_crash.c", &[]);
@@ -43,4 +43,19 @@ fn sigsegv_inside_a_region() {
 #[test]
 fn abort_inside_a_region() {
     dies("abort", 6);
+}
+
+#[test]
+fn a_failing_repeat_stops_the_run_and_the_blob_counts_what_ran() {
+    let prog = compile("robust_crash.c", &[]);
+    let (out, blob, _d) = measure_env(&["--repeats", "3"], &[], &prog, &["kill"]);
+    assert_eq!(out.code(), 128 + 9);
+    assert_eq!(
+        blob.json["benchmem"]["repeats"], 1,
+        "{}",
+        blob.json["benchmem"]
+    );
+    assert_eq!(blob.series("doomed").allocs.len(), 1);
+    let rounds = &blob.bench("doomed")["options"]["min_rounds"];
+    assert_eq!(rounds, 1, "{rounds}");
 }

@@ -8,8 +8,9 @@ use serde_json::{json, Map, Value};
 
 use super::document::{Benchmark, Document, PytestStats};
 use super::env_info::{commit_info, iso_utc, machine_info, object};
-use super::read::{INCOMPLETE_KEY, MEMORY_KEY};
+use super::read::{INCOMPLETE_CODES_KEY, INCOMPLETE_KEY, MEMORY_KEY, NOTE_CODES_KEY};
 use crate::metrics::{Metric, MEMORY};
+use crate::reasons;
 
 /// The document for `result` with `commit_info` from the git repository at `cwd`.
 ///
@@ -56,17 +57,23 @@ pub fn document_with_commit(result: &RunResult, commit: Map<String, Value>) -> D
                 }
                 .into(),
             );
-            let incomplete: Vec<Value> = series
+            let (texts, codes): (Vec<Value>, Vec<Value>) = series
                 .samples
                 .iter()
                 .filter_map(|s| {
-                    s.incomplete
-                        .as_ref()
-                        .map(|why| format!("repeat {}, pid {}: {why}", s.repeat + 1, s.pid).into())
+                    let why = s.incomplete.as_ref()?;
+                    let text = format!(
+                        "repeat {}, pid {}: {}",
+                        s.repeat + 1,
+                        s.pid,
+                        reasons::incomplete(why)
+                    );
+                    Some((text.into(), why.code().into()))
                 })
-                .collect();
-            if !incomplete.is_empty() {
-                extra.insert(INCOMPLETE_KEY.into(), Value::Array(incomplete));
+                .unzip();
+            if !texts.is_empty() {
+                extra.insert(INCOMPLETE_KEY.into(), Value::Array(texts));
+                extra.insert(INCOMPLETE_CODES_KEY.into(), Value::Array(codes));
             }
             let times: Vec<f64> = series
                 .samples
@@ -90,7 +97,10 @@ pub fn document_with_commit(result: &RunResult, commit: Map<String, Value>) -> D
     run_info.insert("command".into(), result.command.clone().into());
     run_info.insert("repeats".into(), result.repeats.into());
     run_info.insert("exit_status".into(), result.exit.status().into());
-    run_info.insert("notes".into(), result.notes.clone().into());
+    let notes: Vec<String> = result.notes.iter().map(reasons::note).collect();
+    let codes: Vec<&str> = result.notes.iter().map(|n| n.code()).collect();
+    run_info.insert("notes".into(), notes.into());
+    run_info.insert(NOTE_CODES_KEY.into(), codes.into());
     Document {
         machine_info: machine_info(),
         commit_info: commit,

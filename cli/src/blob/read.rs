@@ -27,6 +27,14 @@ pub const MEMORY_KEY: &str = "benchmem";
 /// Key of the list of reasons why samples were not clean measurements.
 pub const INCOMPLETE_KEY: &str = "benchmem_incomplete";
 
+/// Key of the stable codes of those reasons, one per reason, in the same order (the texts
+/// stay under [`INCOMPLETE_KEY`] for readers of the first format).
+pub const INCOMPLETE_CODES_KEY: &str = "benchmem_incomplete_codes";
+
+/// Key, in benchmem's run description, of the stable codes of its notes, one per note in
+/// the same order.
+pub const NOTE_CODES_KEY: &str = "note_codes";
+
 /// A saved run that could not be used, with the file it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobError {

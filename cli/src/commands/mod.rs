@@ -1,14 +1,15 @@
-//! The subcommands. Each returns the process exit status, or a one-line message for bad
-//! usage or bad input (printed as `benchmem: <message>`, status 2).
+//! The subcommands. Each returns the process exit status, or why it could not do its
+//! work (printed as `benchmem: <message>`).
 
-pub mod compare;
-pub mod run;
-pub mod show;
+mod compare;
+pub(crate) mod run;
+mod show;
 
-use crate::cli::{Cli, Command};
+use crate::args::{Cli, Command};
+use crate::error::Result;
 
 /// Run the parsed command line.
-pub fn dispatch(cli: Cli) -> Result<i32, String> {
+pub(crate) fn dispatch(cli: Cli) -> Result {
     match cli.command {
         Command::Run(a) => run::run(a),
         Command::Show(a) => show::show(a),

@@ -5,20 +5,20 @@ use std::path::Path;
 
 use benchmem_launcher::{Exit, RunOptions, RunResult};
 
+use crate::args::RunArgs;
 use crate::blob::{
     check_destination, commit_info, document_with_commit, parse_run, write_document, Document,
 };
-use crate::cli::RunArgs;
-use crate::escape::{self, push_line};
-use crate::grid::Format;
+use crate::console::{self, Painter};
+use crate::error::{Error, Result};
+use crate::escape::push_line;
 use crate::metrics::Metric;
-use crate::output::{self, Painter};
+use crate::report::Format;
 use crate::stats::Stat;
 use crate::table::run_table;
-use crate::EXIT_BAD_INPUT;
 
 /// Measure `args.command`.
-pub fn run(args: RunArgs) -> Result<i32, String> {
+pub(crate) fn run(args: RunArgs) -> Result {
     if let Some(path) = &args.json {
         // Checked before the run: a measurement that cannot be saved is wasted time.
         check_destination(path)?;
@@ -26,7 +26,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     let mut opts = RunOptions::new(args.command.clone());
     opts.repeats = args.repeats as usize;
     opts.keep_aslr = args.keep_aslr;
-    let result = benchmem_launcher::run(&opts).map_err(|e| e.to_string())?;
+    let result = benchmem_launcher::run(&opts)?;
     // git is asked for the commit only when a blob is saved, and only once the command
     // and its descendants are gone: benchmem reaps every orphan of the command, and would
     // otherwise take git's exit statuses from its own thread.
@@ -35,19 +35,16 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
         None => Default::default(),
     };
     let doc = document_with_commit(&result, commit);
-    output::stderr(&report(
+    console::stderr(&report(
         &result,
         &doc,
-        &args.table.columns.0,
-        &args.table.stats.0,
+        &args.table.metrics(),
+        &args.table.stats(),
         Painter::for_stderr(),
     ));
     if let Some(path) = &args.json {
-        if let Err(e) = write_document(&doc, path) {
-            // The measurement is lost for CI if the file is missing: fail loudly.
-            output::stderr(&format!("benchmem: {}\n", escape::text(&e.to_string())));
-            return Ok(EXIT_BAD_INPUT);
-        }
+        // The measurement is lost for CI if the file is missing: fail loudly.
+        write_document(&doc, path).map_err(Error::Save)?;
     }
     Ok(result.exit.status())
 }
@@ -55,7 +52,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
 /// The terminal report of a finished run: table, caption, notes, and how the command
 /// ended when that was not a clean exit. Built from the saved document so `run` and a
 /// later `show` print the same table.
-pub fn report(
+pub(crate) fn report(
     result: &RunResult,
     doc: &Document,
     metrics: &[Metric],
@@ -75,8 +72,8 @@ pub fn report(
                 push_line(&mut out, &format!("note: {n}"));
             }
         }
-        Ok(run) => match run_table(&run, metrics, spread, Format::Table) {
-            Ok(r) => out.push_str(&r.text(Format::Table, painter)),
+        Ok(run) => match run_table(&run, metrics, spread) {
+            Ok(r) => out.push_str(&r.render(Format::Table, painter).body),
             Err(e) => push_line(&mut out, &format!("benchmem: {e}")),
         },
         Err(e) => push_line(&mut out, &format!("benchmem: {e}")),

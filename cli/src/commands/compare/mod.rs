@@ -2,38 +2,43 @@
 //! and CI gates on growth (`--fail-on`) and ceilings (`--max`).
 
 mod diff;
-mod model;
-mod view;
+mod matrix;
+mod side_by_side;
 
-use crate::cli::{CompareArgs, GroupKey, StatChoice};
-use crate::escape::{self, push_line};
+use crate::args::{CompareArgs, GroupKey};
+use crate::console::{self, Painter};
+use crate::error::{Error, Result};
+use crate::escape::push_line;
 use crate::gate::{check_ceiling, check_growth};
-use crate::grid::Format;
-use crate::output::{self, Painter};
+use crate::report::{NoteLayout, Report, Section};
 use crate::{EXIT_GATE, EXIT_OK};
 
 /// Compare the runs of `args`.
-pub fn compare(args: CompareArgs) -> Result<i32, String> {
-    let m = model::load(&args.files, &args.label)?;
+pub(crate) fn compare(args: CompareArgs) -> Result {
+    let m = matrix::load(&args.files, &args.label)?;
     let files: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
     let (base, head) = match (m.sides.first(), m.sides.last()) {
         (Some(b), Some(h)) => (b, h),
-        _ => return Err("no runs given".into()),
+        _ => return Err(Error::Input("no runs given".into())),
     };
     if m.sides.len() > 1 && m.common().is_empty() {
         return Err(format!(
             "no benchmark in common: {} share no benchmark id (pytest-benchmark fullname)",
             files.join(" and ")
-        ));
+        )
+        .into());
     }
     if m.sides.len() < 2 && args.diff {
-        return Err("--diff needs two runs or more (the first is the base)".into());
+        return Err(Error::Input(
+            "--diff needs two runs or more (the first is the base)".into(),
+        ));
     }
     if m.sides.len() < 2 && !args.fail_on.is_empty() {
         return Err(format!(
             "--fail-on {} needs a base and a head run (two files); for one run use --max",
             args.fail_on[0].spec
-        ));
+        )
+        .into());
     }
     for g in &args.fail_on {
         for side in [base, head] {
@@ -43,7 +48,8 @@ pub fn compare(args: CompareArgs) -> Result<i32, String> {
                     g.spec,
                     side.run.path.display(),
                     g.metric
-                ));
+                )
+                .into());
             }
         }
     }
@@ -54,71 +60,60 @@ pub fn compare(args: CompareArgs) -> Result<i32, String> {
                 c.spec,
                 head.run.path.display(),
                 c.metric
-            ));
+            )
+            .into());
         }
     }
-    let metrics = m.present(&args.columns.0);
+    let metrics = m.present(&args.metrics());
     if metrics.is_empty() {
-        let wanted: Vec<&str> = args.columns.0.iter().map(|m| m.cli_name()).collect();
+        let wanted: Vec<&str> = args.metrics().iter().map(|m| m.cli_name()).collect();
         return Err(format!(
             "none of the runs measured {} (memory comes from `benchmem run` or the pytest plugin's extra_info.benchmem)",
             wanted.join(", ")
-        ));
+        )
+        .into());
     }
     let stats = args.stat.stats();
     let ids = m.sorted_ids(args.sort, metrics[0], stats[0]);
-    let painter = Painter::for_stdout_in(args.format);
-    let body = if args.diff {
-        diff::render(&m, &ids, &metrics, &stats, args.format, painter)
+    let sections = if args.diff {
+        vec![Section {
+            title: None,
+            table: diff::table(&m, &ids, &metrics, &stats),
+        }]
     } else {
-        let sections = m.sections(&ids, &args.group_by.0);
         let merged = args.group_by.0 == [GroupKey::Fullname];
-        view::render(
+        side_by_side::sections(
             &m,
-            &sections,
+            &m.sections(&ids, &args.group_by.0),
             merged,
             &metrics,
             &stats,
-            args.format,
-            painter,
         )
     };
-    let mut notes = vec![caption(&m, &args)];
-    notes.extend(membership(&m, &ids));
-    // The notes quote labels and benchmark names: escaped here, as they are written.
-    let mut out = body;
-    match args.format {
-        Format::Table => {
-            for n in &notes {
-                out.push_str(&painter.dim(&escape::text(n)));
-                out.push('\n');
-            }
-        }
-        Format::Md => {
-            out.push('\n');
-            for n in &notes {
-                out.push_str(&format!("{}  \n", escape::markdown(n)));
-            }
-        }
-        Format::Csv => {
-            for n in &notes {
-                output::stderr(&format!("{}\n", escape::text(n)));
-            }
-        }
-    }
-    output::stdout(&out);
+    let (caption, data_caption) = captions(&m, &args);
+    let report = Report {
+        sections,
+        caption,
+        data_caption: Some(data_caption),
+        notes: membership(&m, &ids),
+        layout: NoteLayout::Block,
+    };
+    let out = report.render(args.format, Painter::for_stdout_in(args.format));
+    console::stderr(&out.aside);
+    console::stdout(&out.body);
     Ok(gates(&m, &ids, &args))
 }
 
-fn caption(m: &model::Matrix, args: &CompareArgs) -> String {
-    let which = match args.stat {
-        StatChoice::All => "min, max, mean, median and stddev (sample)".to_string(),
-        StatChoice::One(s) => s.name().to_string(),
+/// The caption for people, and the one for CSV (whose numbers are raw).
+fn captions(m: &matrix::Matrix, args: &CompareArgs) -> (String, String) {
+    let which = match args.stat.one() {
+        None => "min, max, mean, median and stddev (sample)".to_string(),
+        Some(s) => s.name().to_string(),
     };
+    let data =
+        format!("values: {which} over each run's repeats; raw numbers: bytes, seconds, calls");
     let one_run = m.sides.len() < 2;
-    if args.format == Format::Csv {
-        format!("values: {which} over each run's repeats; raw numbers: bytes, seconds, calls")
-    } else if args.diff {
+    let display = if args.diff {
         format!(
             "Δ: signed change from the first run ({}) to each later run; values: {which} over each run's repeats",
             m.sides.first().map_or("", |s| s.label.as_str())
@@ -130,11 +125,12 @@ fn caption(m: &model::Matrix, args: &CompareArgs) -> String {
             "; (N.NN): multiple of the best run"
         };
         format!("values: {which} over each run's repeats{ratio}; memory in binary units")
-    }
+    };
+    (display, data)
 }
 
 /// Lines for benchmarks that are not in every run: never skipped silently.
-fn membership(m: &model::Matrix, ids: &[String]) -> Vec<String> {
+fn membership(m: &matrix::Matrix, ids: &[String]) -> Vec<String> {
     let (Some(base), Some(head)) = (m.sides.first(), m.sides.last()) else {
         return Vec::new();
     };
@@ -161,7 +157,7 @@ fn membership(m: &model::Matrix, ids: &[String]) -> Vec<String> {
 }
 
 /// Check every gate; print breaches (or a one-line pass) on stderr; the exit status.
-fn gates(m: &model::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
+fn gates(m: &matrix::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
     if args.fail_on.is_empty() && args.max.is_empty() {
         return EXIT_OK;
     }
@@ -235,6 +231,6 @@ fn gates(m: &model::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
         }
         EXIT_GATE
     };
-    output::stderr(&out);
+    console::stderr(&out);
     status
 }

@@ -286,6 +286,16 @@ mod tests {
     }
 
     #[test]
+    fn the_empty_library_reads_as_a_32_bit_x86_elf_file() {
+        let d = tempfile::tempdir().unwrap();
+        let lib = d.path().join(PRELOAD_NAME);
+        std::fs::write(&lib, EMPTY_I386_LIBRARY).unwrap();
+        let elf = crate::elf::Elf::open(&lib).unwrap();
+        assert!(!elf.is_64bit() && elf.is_little_endian());
+        assert_eq!(elf.machine(), 3); // EM_386
+    }
+
+    #[test]
     fn an_unusable_directory_falls_back_to_the_plain_path() {
         let d = tempfile::tempdir().unwrap();
         let lib = d.path().join(PRELOAD_NAME);

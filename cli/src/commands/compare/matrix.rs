@@ -4,8 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use crate::args::{GroupKey, SortBy};
 use crate::blob::{read_run, Record, Run};
-use crate::cli::{GroupKey, SortBy};
+use crate::error::Result;
 use crate::metrics::Metric;
 use crate::stats::Stat;
 use crate::table::row_names;
@@ -39,13 +40,14 @@ pub struct Matrix {
 }
 
 /// Load every file; labels from `labels` or the file stems (made unique).
-pub fn load(files: &[PathBuf], labels: &[String]) -> Result<Matrix, String> {
+pub(crate) fn load(files: &[PathBuf], labels: &[String]) -> Result<Matrix> {
     if !labels.is_empty() && labels.len() != files.len() {
         return Err(format!(
             "--label given {} time(s) for {} file(s): give one label per file, in order",
             labels.len(),
             files.len()
-        ));
+        )
+        .into());
     }
     let labels = if labels.is_empty() {
         default_labels(files)
@@ -56,9 +58,9 @@ pub fn load(files: &[PathBuf], labels: &[String]) -> Result<Matrix, String> {
     let mut ids: Vec<String> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (path, label) in files.iter().zip(labels) {
-        let run = read_run(path).map_err(|e| e.to_string())?;
+        let run = read_run(path)?;
         if run.records.is_empty() {
-            return Err(format!("{}: no benchmarks in this run", path.display()));
+            return Err(format!("{}: no benchmarks in this run", path.display()).into());
         }
         let index: HashMap<String, usize> = run
             .records

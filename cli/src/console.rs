@@ -6,7 +6,7 @@ use std::io::Write;
 use anstream::{AutoStream, ColorChoice};
 use anstyle::{AnsiColor, Style};
 
-use crate::grid::Format;
+use crate::report::Format;
 
 /// Adds colour to text when the destination is a colour terminal and the user has not
 /// asked otherwise (NO_COLOR, CLICOLOR=0, TERM=dumb; CLICOLOR_FORCE forces it on).

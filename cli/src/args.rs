@@ -3,19 +3,18 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::gate::{Ceiling, FailOn};
-use crate::grid::Format;
-use crate::metrics::{Metric, UnknownMetric};
-use crate::stats::{self, Stat, UnknownStat};
+use crate::metrics::Metric;
+use crate::report::Format;
+use crate::stats::{self, Stat};
 
 /// Exact per-region memory measurement for benchmarks.
 #[derive(Debug, Parser)]
 #[command(name = "benchmem", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -23,7 +22,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a command under the preload, print its memory table on stderr, save the run.
     Run(RunArgs),
     /// Print the table of a saved run (benchmem's or pytest-benchmark's JSON).
@@ -32,55 +31,66 @@ pub enum Command {
     Compare(CompareArgs),
 }
 
-/// A comma-separated list of metrics (`peak,allocated,allocs`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MetricList(pub Vec<Metric>);
-
-/// A comma-separated list of stats (`min,mean,max`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StatList(pub Vec<Stat>);
-
-/// A comma-separated list, repeats dropped, order kept; `unknown` names the bad or empty list.
-fn unique_list<T>(s: &str, unknown: fn(String) -> T::Err) -> Result<Vec<T>, String>
-where
-    T: FromStr + PartialEq,
-    T::Err: std::fmt::Display,
-{
-    let mut out = Vec::new();
-    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
-        let item: T = part.parse().map_err(|e: T::Err| e.to_string())?;
-        if !out.contains(&item) {
-            out.push(item);
-        }
-    }
-    if out.is_empty() {
-        return Err(unknown(s.to_string()).to_string());
-    }
-    Ok(out)
-}
-
-fn metric_list(s: &str) -> Result<MetricList, String> {
-    unique_list(s, UnknownMetric).map(MetricList)
-}
-
-fn stat_list(s: &str) -> Result<StatList, String> {
-    unique_list(s, UnknownStat).map(StatList)
-}
-
 /// The run table's columns, shared by `run` and `show`.
 #[derive(Debug, Args)]
-pub struct TableArgs {
+pub(crate) struct TableArgs {
     /// Metrics to show: peak, allocated, allocations (allocs), retained, time.
-    #[arg(long, value_name = "LIST", default_value = "peak,allocated,allocations", value_parser = metric_list)]
-    pub columns: MetricList,
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_enum,
+        value_delimiter = ',',
+        hide_possible_values = true,
+        default_value = "peak,allocated,allocations"
+    )]
+    columns: Vec<Metric>,
     /// Stats each metric spreads into when a series holds several samples.
-    #[arg(long, value_name = "LIST", default_value = "min,mean,max", value_parser = stat_list)]
-    pub stats: StatList,
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_enum,
+        value_delimiter = ',',
+        hide_possible_values = true,
+        default_value = "min,mean,max"
+    )]
+    stats: Vec<Stat>,
+}
+
+impl Default for TableArgs {
+    fn default() -> TableArgs {
+        TableArgs {
+            columns: vec![Metric::Peak, Metric::Allocated, Metric::Allocations],
+            stats: stats::DEFAULT_SPREAD.to_vec(),
+        }
+    }
+}
+
+impl TableArgs {
+    /// The metrics asked for, each once, in the order given.
+    pub(crate) fn metrics(&self) -> Vec<Metric> {
+        unique(&self.columns)
+    }
+
+    /// The stats asked for, each once, in the order given.
+    pub(crate) fn stats(&self) -> Vec<Stat> {
+        unique(&self.stats)
+    }
+}
+
+/// `list` without repeats, in the order given.
+fn unique<T: Copy + PartialEq>(list: &[T]) -> Vec<T> {
+    let mut out = Vec::with_capacity(list.len());
+    for &x in list {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
 }
 
 /// `benchmem run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Fresh runs of the command; each region's series gets one sample per run.
     #[arg(long, short = 'n', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub repeats: u32,
@@ -103,7 +113,7 @@ pub struct RunArgs {
 
 /// `benchmem show`.
 #[derive(Debug, Args)]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     /// A saved run.
     #[arg(value_name = "RUN.json")]
     pub file: PathBuf,
@@ -116,44 +126,49 @@ pub struct ShowArgs {
 }
 
 /// `--stat`: one stat, or all of them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StatChoice {
-    /// One stat per metric.
-    One(Stat),
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StatChoice {
+    /// Smallest repeat.
+    Min,
+    /// Largest repeat.
+    Max,
+    /// Mean of the repeats.
+    Mean,
+    /// Median of the repeats.
+    Median,
+    /// Sample standard deviation of the repeats.
+    Stddev,
     /// min, max, mean, median and stddev.
     All,
 }
 
 impl StatChoice {
-    /// The stats to show.
-    pub fn stats(self) -> Vec<Stat> {
+    /// The one stat chosen, or none for `all`.
+    pub(crate) fn one(self) -> Option<Stat> {
         match self {
-            StatChoice::One(s) => vec![s],
-            StatChoice::All => stats::ALL.to_vec(),
+            StatChoice::Min => Some(Stat::Min),
+            StatChoice::Max => Some(Stat::Max),
+            StatChoice::Mean => Some(Stat::Mean),
+            StatChoice::Median => Some(Stat::Median),
+            StatChoice::Stddev => Some(Stat::Stddev),
+            StatChoice::All => None,
         }
+    }
+
+    /// The stats to show.
+    pub(crate) fn stats(self) -> Vec<Stat> {
+        self.one().map_or_else(|| stats::ALL.to_vec(), |s| vec![s])
     }
 
     /// The stat gates compare: the chosen one, or the headline (min) with `all`.
-    pub fn gate_stat(self) -> Stat {
-        match self {
-            StatChoice::One(s) => s,
-            StatChoice::All => Stat::Min,
-        }
+    pub(crate) fn gate_stat(self) -> Stat {
+        self.one().unwrap_or(Stat::Min)
     }
-}
-
-fn stat_choice(s: &str) -> Result<StatChoice, String> {
-    if s.trim() == "all" {
-        return Ok(StatChoice::All);
-    }
-    s.parse::<Stat>()
-        .map(StatChoice::One)
-        .map_err(|_| format!("unknown stat '{s}': choose from min, max, mean, median, stddev, all"))
 }
 
 /// Row order of `compare`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum SortBy {
+pub(crate) enum SortBy {
     /// By benchmark id.
     Name,
     /// Largest value in the last run first (first column).
@@ -164,7 +179,7 @@ pub enum SortBy {
 
 /// One part of `--group-by`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum GroupKey {
+pub(crate) enum GroupKey {
     /// The benchmark id: each benchmark compared with itself across runs.
     Fullname,
     /// The short name (same test in different modules or params together).
@@ -177,7 +192,7 @@ pub enum GroupKey {
 
 /// `--group-by`: a comma-separated list of keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroupBy(pub Vec<GroupKey>);
+pub(crate) struct GroupBy(pub Vec<GroupKey>);
 
 fn group_by(s: &str) -> Result<GroupBy, String> {
     let mut keys = Vec::new();
@@ -204,17 +219,24 @@ fn group_by(s: &str) -> Result<GroupBy, String> {
 
 /// `benchmem compare`.
 #[derive(Debug, Args)]
-pub struct CompareArgs {
+pub(crate) struct CompareArgs {
     /// Saved runs, oldest first: the first is the base, the last the head.
     #[arg(required = true, value_name = "RUN.json")]
     pub files: Vec<PathBuf>,
     /// Metrics to show: time, peak, allocated, allocations (allocs), retained; a metric no
     /// run measured is dropped.
-    #[arg(long, visible_alias = "metric", value_name = "LIST",
-          default_value = "time,peak,allocated,allocations", value_parser = metric_list)]
-    pub columns: MetricList,
+    #[arg(
+        long,
+        visible_alias = "metric",
+        value_name = "LIST",
+        value_enum,
+        value_delimiter = ',',
+        hide_possible_values = true,
+        default_value = "time,peak,allocated,allocations"
+    )]
+    columns: Vec<Metric>,
     /// Stat over each metric's per-repeat series: min, max, mean, median, stddev, all.
-    #[arg(long, value_name = "STAT", default_value = "min", value_parser = stat_choice)]
+    #[arg(long, value_name = "STAT", value_enum, hide_possible_values = true, default_value_t = StatChoice::Min)]
     pub stat: StatChoice,
     /// Row order.
     #[arg(long, value_enum, default_value_t = SortBy::Name)]
@@ -241,6 +263,13 @@ pub struct CompareArgs {
     pub max: Vec<Ceiling>,
 }
 
+impl CompareArgs {
+    /// The metrics asked for, each once, in the order given.
+    pub(crate) fn metrics(&self) -> Vec<Metric> {
+        unique(&self.columns)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,27 +290,36 @@ mod tests {
         assert!(group_by("module").is_err());
     }
 
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(["benchmem"].iter().chain(args))
+    }
+
     #[test]
     fn lists_keep_order_and_drop_repeats() {
-        assert_eq!(
-            metric_list("allocs,peak,allocations").unwrap(),
-            MetricList(vec![Metric::Allocations, Metric::Peak])
-        );
-        assert!(metric_list("").is_err());
-        assert!(metric_list("peak,bogus").is_err());
-        assert_eq!(
-            stat_list("min,mean,max").unwrap(),
-            StatList(stats::DEFAULT_SPREAD.to_vec())
-        );
+        let Command::Show(a) = parse(&["show", "r.json", "--columns", "allocs,peak,allocations"])
+            .unwrap()
+            .command
+        else {
+            panic!("not show");
+        };
+        assert_eq!(a.table.metrics(), vec![Metric::Allocations, Metric::Peak]);
+        assert_eq!(a.table.stats(), stats::DEFAULT_SPREAD.to_vec());
+        for bad in ["", "peak,bogus", "p50"] {
+            let e = parse(&["show", "r.json", "--columns", bad]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue, "{bad:?}");
+        }
     }
 
     #[test]
     fn stat_choice_parsing() {
-        assert_eq!(stat_choice("all").unwrap(), StatChoice::All);
-        assert_eq!(
-            stat_choice("median").unwrap(),
-            StatChoice::One(Stat::Median)
-        );
-        assert!(stat_choice("p50").is_err());
+        let stat = |s: &str| match parse(&["compare", "a.json", "--stat", s]).map(|c| c.command) {
+            Ok(Command::Compare(a)) => Some(a.stat),
+            _ => None,
+        };
+        assert_eq!(stat("all"), Some(StatChoice::All));
+        assert_eq!(stat("median"), Some(StatChoice::Median));
+        assert_eq!(stat("p50"), None);
+        assert_eq!(StatChoice::All.gate_stat(), Stat::Min);
+        assert_eq!(StatChoice::Max.stats(), vec![Stat::Max]);
     }
 }
