@@ -19,7 +19,7 @@ use benchmem_wire::state::{
     PROBLEM_VALGRIND,
 };
 
-use crate::{account, tls};
+use crate::{hot, tls};
 
 /// A name found at start, copied into each state this image makes (fork children too).
 struct Name<const N: usize> {
@@ -203,7 +203,7 @@ fn malloc_shadowed() -> Option<&'static [u8]> {
 #[cfg_attr(test, allow(dead_code))]
 fn deepbind_seen() {
     PROBLEMS.fetch_or(PROBLEM_DEEPBIND, Relaxed);
-    let st = account::state();
+    let st = hot::state();
     if !st.is_null() {
         // SAFETY: the state stays mapped for the life of the process.
         unsafe { (*st).header.problems.fetch_or(PROBLEM_DEEPBIND, Relaxed) };

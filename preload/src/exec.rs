@@ -37,7 +37,7 @@ use benchmem_wire::state::{
 };
 
 use crate::real::{self, Real};
-use crate::{account, process, sanitizer, sys, tls};
+use crate::{hot, process, sanitizer, sys, tls};
 
 extern "C" {
     static environ: *const *const c_char;
@@ -287,7 +287,7 @@ unsafe fn begin(target: Target, envp: *const *const c_char) -> Pending {
             record: Record::None,
             scrub: false,
         };
-        let st = account::state();
+        let st = hot::state();
         let bits = carried(envp);
         let preloaded = bits & EXEC_HAS_PRELOAD != 0;
         if st.is_null() && !preloaded {

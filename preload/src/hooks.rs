@@ -13,14 +13,14 @@ use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use benchmem_wire::state::{ProcessState, PROBLEM_TABLE_FULL};
 
+use crate::pointers::{PointerTable, SIZE_BIG};
 use crate::ranges::Ranges;
 use crate::real::{self, arena, Real};
-use crate::table::{Table, SIZE_BIG};
 use crate::tls::{self, ThreadState};
 use crate::trailer::{self, TRAILER};
-use crate::{account, process, sys};
+use crate::{hot, process, sys};
 
-static TABLE: Table = Table::new();
+static TABLE: PointerTable = PointerTable::new();
 static BIG: Ranges = Ranges::new();
 static MAPPINGS: Ranges = Ranges::new();
 static RESERVED: Ranges = Ranges::new();
@@ -31,7 +31,7 @@ static ANY_RESERVED: AtomicBool = AtomicBool::new(false);
 const MAX_RESERVED: usize = 65_536;
 
 /// The pointer table.
-pub fn table() -> &'static Table {
+pub fn table() -> &'static PointerTable {
     &TABLE
 }
 /// Allocations of 4 GiB and more (their sizes).
@@ -67,7 +67,7 @@ fn enter() -> Result<Ctx, Option<&'static Real>> {
     let Some(real) = real::resolve() else {
         return Err(None);
     };
-    let st = account::state();
+    let st = hot::state();
     if st.is_null() {
         return Err(Some(real));
     }
@@ -110,12 +110,12 @@ enum Held {
     /// In the block's trailer: (size, epoch).
     Trailer(u64, u32),
     /// In the pointer table: (size or [`SIZE_BIG`], epoch).
-    Table(u32, u32),
+    Pointer(u32, u32),
 }
 
 #[inline(always)]
 fn track(c: &Ctx, p: *mut c_void, size: usize) {
-    let epoch = account::alloc(c.st, c.t, size as u64, c.single);
+    let epoch = hot::alloc(c.st, c.t, size as u64, c.single);
     if let Some(usable) = c.real.trailer_usable {
         // SAFETY: p is a live block the real allocator just returned.
         unsafe {
@@ -125,13 +125,13 @@ fn track(c: &Ctx, p: *mut c_void, size: usize) {
             }
         }
     }
-    track_in_table(c, p, size as u64, epoch);
+    track_in_pointer_table(c, p, size as u64, epoch);
 }
 
 /// Records a block without room for a trailer in the pointer table.
 #[cold]
 #[inline(never)]
-fn track_in_table(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
+fn track_in_pointer_table(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
     let small = if size >= SIZE_BIG as u64 {
         SIZE_BIG
     } else {
@@ -139,7 +139,7 @@ fn track_in_table(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
     };
     match TABLE.insert(p as u64, small, epoch, c.single) {
         Ok(None) => {}
-        Ok(Some((s, e))) => release(c, p, Held::Table(s, e)),
+        Ok(Some((s, e))) => release(c, p, Held::Pointer(s, e)),
         Err(_) => {
             table_full(c);
             return;
@@ -179,7 +179,7 @@ fn untrack(c: &Ctx, p: *mut c_void) -> Option<Held> {
     }
     TABLE
         .remove(p as u64, c.single)
-        .map(|(s, e)| Held::Table(s, e))
+        .map(|(s, e)| Held::Pointer(s, e))
 }
 
 /// Accounts the free of a block whose record was taken.
@@ -187,10 +187,10 @@ fn untrack(c: &Ctx, p: *mut c_void) -> Option<Held> {
 fn release(c: &Ctx, p: *mut c_void, held: Held) {
     let (size, epoch) = match held {
         Held::Trailer(s, e) => (s, e),
-        Held::Table(SIZE_BIG, e) => (big_size(p), e),
-        Held::Table(s, e) => (s as u64, e),
+        Held::Pointer(SIZE_BIG, e) => (big_size(p), e),
+        Held::Pointer(s, e) => (s as u64, e),
     };
-    account::free(c.st, size, epoch, c.single);
+    hot::free(c.st, size, epoch, c.single);
 }
 
 /// The size of an allocation of 4 GiB or more, taken out of the big list.
@@ -213,7 +213,7 @@ fn restore(c: &Ctx, p: *mut c_void, held: Held) {
                 unsafe { trailer::write(p, usable(p), s, e) }
             }
         }
-        Held::Table(s, e) => {
+        Held::Pointer(s, e) => {
             if TABLE.insert(p as u64, s, e, c.single).is_err() {
                 table_full(c);
             }
@@ -496,13 +496,13 @@ unsafe fn reserve(addr: usize, len: usize) {
 /// Accounts every tracked byte in `[addr, addr + len)` as freed; returns how many.
 unsafe fn unmap_range(c: &Ctx, addr: usize, len: usize) -> u64 {
     MAPPINGS.remove_locked(addr, sys::page_round(len), |bytes, epoch| {
-        account::free(c.st, bytes, epoch, c.single)
+        hot::free(c.st, bytes, epoch, c.single)
     })
 }
 
 /// Accounts a new tracked mapping `[addr, addr + len)`: one allocation of `len` bytes.
 unsafe fn map_range(c: &Ctx, addr: usize, len: usize) {
-    let epoch = account::alloc(c.st, c.t, len as u64, c.single);
+    let epoch = hot::alloc(c.st, c.t, len as u64, c.single);
     if MAPPINGS.insert_locked(addr, len, epoch).is_err() {
         table_full(c);
     }

@@ -2,11 +2,12 @@
 //! interposes the C allocator and counts every call exactly, in-process.
 //!
 //! - [`hooks`]: the interposed malloc/free/realloc/.../mmap/munmap/mremap.
-//! - [`account`]: live bytes, peaks, counts and regions (the hot path).
+//! - [`hot`]: the hot word (live bytes and their mark) and the per-thread counts.
+//! - [`regions`]: region begin and end, and the folds that keep region peaks exact.
 //! - [`trailer`]: a heap block's size and epoch, kept at the end of the block.
-//! - [`table`], [`ranges`]: pointer → size bookkeeping in raw `mmap` memory, for what
+//! - [`pointers`], [`ranges`]: pointer → size bookkeeping in raw `mmap` memory, for what
 //!   has no trailer (mappings, allocators without `malloc_usable_size`).
-//! - [`region`]: the exported region API.
+//! - [`api`]: the exported region API.
 //! - [`process`]: start, fork, exec and exit; the shared state file.
 //! - [`exec`]: the exec hooks, which record the program an image is about to become.
 //! - [`sanitizer`]: sanitizer builds about to be exec'd, which must run without us.
@@ -19,20 +20,21 @@
 //!
 //! Never allocates through malloc: no `Vec`, `String` or formatting anywhere here.
 
-pub mod account;
+pub mod api;
 pub mod blind;
 pub mod channel;
 pub mod exec;
 pub mod hooks;
+pub mod hot;
+pub mod pointers;
 pub mod process;
 pub mod ranges;
 pub mod real;
 pub mod reaped;
-pub mod region;
+pub mod regions;
 pub mod sanitizer;
 pub mod spin;
 pub mod sys;
-pub mod table;
 pub mod tls;
 pub mod trailer;
 

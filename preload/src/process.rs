@@ -16,7 +16,7 @@ use benchmem_wire::state::{
     STATUS_EXECED, STATUS_EXITED, STATUS_RUNNING, VERSION,
 };
 
-use crate::{account, channel, hooks, sys, tls};
+use crate::{channel, hooks, hot, regions, sys, tls};
 
 /// Run directory path, NUL-terminated (empty when not under the launcher).
 static mut DIR: [u8; 512] = [0; 512];
@@ -92,7 +92,7 @@ pub fn start() {
         );
         on_exit(at_exit, core::ptr::null_mut());
     }
-    account::publish(st);
+    hot::publish(st);
 }
 
 /// Maps and initialises a state file for this process image (anonymous memory when not
@@ -129,7 +129,7 @@ fn new_state() -> *mut ProcessState {
         h.problems.fetch_or(PROBLEM_NEW_BYPASSES_MALLOC, Relaxed);
     }
     crate::blind::stamp(h);
-    account::init_state(st, name);
+    regions::init_state(st, name);
     h.magic.store(MAGIC, core::sync::atomic::Ordering::Release);
     mem as *mut ProcessState
 }
@@ -342,7 +342,7 @@ fn mark_execed(path: *const c_char, pid: u32) {
 
 /// Records that the process is exiting with `code` (exit, _exit, _Exit).
 pub fn mark_exit(code: c_int) {
-    let st = account::state();
+    let st = hot::state();
     if st.is_null() {
         return;
     }
@@ -368,7 +368,7 @@ extern "C" fn at_exit(code: c_int, _arg: *mut c_void) {
 
 /// Pid and image number of the current state (for events).
 pub fn identity() -> (u32, u32) {
-    let st = account::state();
+    let st = hot::state();
     if st.is_null() {
         return (0, 0);
     }
@@ -383,7 +383,7 @@ extern "C" fn before_fork() {
     hooks::mappings().lock.lock();
     hooks::reserved().lock.lock();
     hooks::big().lock.lock();
-    account::slow_lock().lock();
+    regions::slow_lock().lock();
     hooks::table().lock_all();
     channel::lock().lock();
 }
@@ -391,7 +391,7 @@ extern "C" fn before_fork() {
 extern "C" fn after_fork_parent() {
     channel::lock().unlock();
     hooks::table().unlock_all();
-    account::slow_lock().unlock();
+    regions::slow_lock().unlock();
     hooks::big().lock.unlock();
     hooks::reserved().lock.unlock();
     hooks::mappings().lock.unlock();
@@ -401,18 +401,18 @@ extern "C" fn after_fork_child() {
     crate::exec::forget_leftovers();
     channel::lock().reset();
     hooks::table().reset_locks();
-    account::slow_lock().reset();
+    regions::slow_lock().reset();
     hooks::big().lock.reset();
     hooks::reserved().lock.reset();
     hooks::mappings().lock.reset();
-    let old = account::state();
+    let old = hot::state();
     if old.is_null() {
         return;
     }
     // SAFETY: the child has one thread, this one.
     unsafe { (*tls::current()).slot = 0 };
     // A null state (no memory for a new one) stops tracking in the child.
-    account::publish(new_state());
+    hot::publish(new_state());
     // The parent's file stays the parent's: drop our view of it.
     // SAFETY: nothing in the child uses the old mapping any more.
     unsafe { sys::unmap(old as *mut u8, STATE_SIZE) };

@@ -4,7 +4,7 @@
 //! live counters there. The launcher reads the file after the process is gone, so what
 //! was measured survives a `SIGKILL`, an `_exit` or a lost event socket.
 //!
-//! The accounting model (see the preload's `account` module for the writer side):
+//! The accounting model (see the preload's `hot` and `regions` modules for the writer side):
 //! - `L`, the live bytes of every allocation tracked in this process, and `M`, the
 //!   highest `L` since the last *fold*, change together in one 16-byte word ([`Hot`]).
 //! - A region `R` keeps `offset` such that `live(R) = L + offset`, and `peak`, its

@@ -47,16 +47,16 @@ struct Inner {
     bytes: usize,
 }
 
-/// The table. All-zero is a valid empty table, so it can live in a `static`.
-pub struct Table {
+/// The pointer table. All-zero is a valid empty table, so it can live in a `static`.
+pub struct PointerTable {
     shards: [Shard; SHARDS],
     mapped: AtomicU64,
 }
 
 // SAFETY: each shard's `inner` is only touched with its lock held.
-unsafe impl Sync for Table {}
+unsafe impl Sync for PointerTable {}
 
-impl Default for Table {
+impl Default for PointerTable {
     fn default() -> Self {
         Self::new()
     }
@@ -88,10 +88,10 @@ fn home(key: u64, h: u64, cap: usize) -> usize {
     }
 }
 
-impl Table {
+impl PointerTable {
     /// An empty table.
     pub const fn new() -> Self {
-        Table {
+        PointerTable {
             shards: [const {
                 Shard {
                     lock: Spin::new(),
@@ -316,7 +316,7 @@ mod tests {
 
     #[test]
     fn matches_a_hashmap_under_random_churn() {
-        let t = Box::new(Table::new());
+        let t = Box::new(PointerTable::new());
         let mut model: HashMap<u64, (u32, u32)> = HashMap::new();
         let mut x = 7u64;
         for step in 0..400_000u32 {
@@ -337,7 +337,7 @@ mod tests {
 
     #[test]
     fn bytes_per_live_entry_stay_bounded() {
-        let t = Box::new(Table::new());
+        let t = Box::new(PointerTable::new());
         let n = 1_000_000u64;
         for i in 1..=n {
             t.insert(i * 16, 1, 0, true).unwrap();

@@ -1,210 +1,30 @@
-//! Exact, process-wide accounting of live bytes, peaks, counts and regions.
-//!
-//! Every allocation and free updates one 16-byte word — live bytes `L` (with a 16-bit
-//! generation) and the mark `M = max L since the last fold` — with a single
-//! `cmpxchg16b`. That single read-modify-write puts all threads' events in one order, so
-//! peaks are exact without a lock on the hot path.
+//! Regions: their lifecycle (begin, end) and the folds that keep their peaks exact.
 //!
 //! A region `R` opened when live bytes were `L_b` has `live(R) = L + offset(R)` with
 //! `offset = -L_b` at first. Frees of memory allocated *before* `R` began must not lower
 //! `live(R)`: such a free adds its size to `offset(R)`. Since offsets change only then
 //! (and at begin/end), each such event first *folds*: every open region takes
-//! `peak = max(peak, M + offset)` and `M` restarts at `L`. Allocations are stamped with
-//! the epoch (count of region begins) current at their CAS; the generation names a
-//! record `(epoch, threshold)` so the fast path can tell, without the lock, that a free
-//! is of memory newer than every open region ("young"): then only `L` drops.
+//! `peak = max(peak, M + offset)` and `M` restarts at `L` (see [`crate::hot`] for `L`,
+//! `M` and the epochs). Each begin and each end that changes the threshold moves the hot
+//! word to a new [`Generation`], so young frees stay on the lock-free fast path.
 //!
 //! What a region reports is computed in one place, `benchmem_wire::state::region_stats`.
 
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::Ordering::Relaxed;
 
 use benchmem_wire::names::{fit_name, NAME_CAP};
 use benchmem_wire::state::{
-    pack, unpack, Hot, ProcessState, RegionSlot, LIVE_MASK, MAX_OPEN_REGIONS, MAX_THREAD_SLOTS,
-    PROBLEM_TOO_MANY_REGIONS, REGION_FREE, REGION_OPEN,
+    ProcessState, RegionSlot, MAX_OPEN_REGIONS, PROBLEM_TOO_MANY_REGIONS, REGION_FREE, REGION_OPEN,
 };
 use benchmem_wire::Stats;
 
+use crate::hot::{self, before, fold, Generation};
 use crate::spin::Spin;
 use crate::sys;
-use crate::tls::ThreadState;
-
-/// The current process's shared state; null when not tracking.
-static STATE: AtomicPtr<ProcessState> = AtomicPtr::new(core::ptr::null_mut());
-
-/// `(epoch, threshold)` per generation of the hot word.
-static RECORDS: [AtomicU64; 1 << 16] = [const { AtomicU64::new(0) }; 1 << 16];
-
-/// The tracked process state, or null.
-#[inline(always)]
-pub fn state() -> *const ProcessState {
-    STATE.load(Relaxed)
-}
-
-/// Starts tracking into `st` (already initialised by [`init_state`]).
-pub fn publish(st: *mut ProcessState) {
-    STATE.store(st, core::sync::atomic::Ordering::Release);
-}
-
-#[inline(always)]
-fn record(epoch: u32, threshold: u32) -> u64 {
-    epoch as u64 | (threshold as u64) << 32
-}
-
-/// True when epoch `a` is before epoch `b` (wrapping).
-#[inline(always)]
-fn before(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
-}
 
 // ---------------------------------------------------------------------------------------
-// The 16-byte compare-and-swap on the hot word.
-
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn cas_hot(hot: &Hot, old: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)> {
-    let (mut lo, mut hi) = old;
-    // SAFETY: `Hot` is 64-byte aligned and starts with the two words. cmpxchg16b wants the
-    // new low word in rbx, which cannot be named as an operand, yet LLVM may allocate it
-    // to a register operand: so every operand is pinned to an explicit register and the
-    // new low word is swapped into rbx and back. No flag is read afterwards: rdx:rax
-    // still hold `old` exactly when the exchange happened, and the current value otherwise.
-    unsafe {
-        core::arch::asm!(
-            "xchg rdi, rbx",
-            "lock cmpxchg16b xmmword ptr [rsi]",
-            "mov rbx, rdi",
-            in("rsi") hot as *const Hot,
-            inout("rdi") new.0 => _,
-            in("rcx") new.1,
-            inout("rax") lo,
-            inout("rdx") hi,
-            options(nostack),
-        );
-    }
-    if (lo, hi) == old {
-        Ok(())
-    } else {
-        Err((lo, hi))
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-static HOT_LOCK: Spin = Spin::new();
-
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn cas_hot(hot: &Hot, old: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)> {
-    HOT_LOCK.lock();
-    let cur = (hot.live_gen.load(Relaxed), hot.mark.load(Relaxed));
-    let r = if cur == old {
-        hot.live_gen.store(new.0, Relaxed);
-        hot.mark.store(new.1, Relaxed);
-        Ok(())
-    } else {
-        Err(cur)
-    };
-    HOT_LOCK.unlock();
-    r
-}
-
-/// Replaces the hot word `old` by `new`: one `cmpxchg16b`, or two plain stores while the
-/// process has a single thread (`single`: then `old`, just loaded by this thread, is current).
-#[inline(always)]
-fn update_hot(hot: &Hot, old: (u64, u64), new: (u64, u64), single: bool) -> Result<(), (u64, u64)> {
-    if single {
-        hot.live_gen.store(new.0, Relaxed);
-        hot.mark.store(new.1, Relaxed);
-        return Ok(());
-    }
-    cas_hot(hot, old, new)
-}
-
-#[inline(always)]
-fn load_hot(hot: &Hot) -> (u64, u64) {
-    (hot.live_gen.load(Relaxed), hot.mark.load(Relaxed))
-}
-
-// ---------------------------------------------------------------------------------------
-// Fast paths.
-
-/// Accounts an allocation of `size` bytes; returns the epoch to stamp it with. `single`:
-/// the process has one thread (see [`crate::real::single_threaded`]).
-#[inline(always)]
-pub fn alloc(st: &ProcessState, t: *mut ThreadState, size: u64, single: bool) -> u32 {
-    let mut cur = load_hot(&st.hot);
-    let gen = loop {
-        let (l, g) = unpack(cur.0);
-        let nl = l.saturating_add(size).min(LIVE_MASK);
-        match update_hot(&st.hot, cur, (pack(nl, g), cur.1.max(nl)), single) {
-            Ok(()) => break g,
-            Err(now) => cur = now,
-        }
-    };
-    count(st, t, size);
-    RECORDS[gen as usize].load(Relaxed) as u32
-}
-
-/// Accounts the free of `size` bytes allocated at `epoch`.
-#[inline(always)]
-pub fn free(st: &ProcessState, size: u64, epoch: u32, single: bool) {
-    let mut cur = load_hot(&st.hot);
-    loop {
-        let (l, g) = unpack(cur.0);
-        let threshold = (RECORDS[g as usize].load(Relaxed) >> 32) as u32;
-        if before(epoch, threshold) {
-            return free_slow(st, size, epoch);
-        }
-        match update_hot(
-            &st.hot,
-            cur,
-            (pack(l.saturating_sub(size), g), cur.1),
-            single,
-        ) {
-            Ok(()) => return,
-            Err(now) => cur = now,
-        }
-    }
-}
-
-#[inline(always)]
-fn count(st: &ProcessState, t: *mut ThreadState, size: u64) {
-    // SAFETY: t is this thread's state.
-    let slot = unsafe { (*t).slot };
-    let i = slot.wrapping_sub(1) as usize;
-    if i < MAX_THREAD_SLOTS {
-        // Only this thread writes its slot: plain load/store, no locked instruction.
-        let c = &st.threads[i];
-        c.allocations
-            .store(c.allocations.load(Relaxed) + 1, Relaxed);
-        c.bytes
-            .store(c.bytes.load(Relaxed).wrapping_add(size), Relaxed);
-    } else {
-        count_slow(st, t, size);
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn count_slow(st: &ProcessState, t: *mut ThreadState, size: u64) {
-    // SAFETY: t is this thread's state.
-    unsafe {
-        if (*t).slot == 0 {
-            let i = st.threads_used.fetch_add(1, Relaxed) as usize;
-            if i < MAX_THREAD_SLOTS {
-                (*t).slot = i as u32 + 1;
-                return count(st, t, size);
-            }
-            (*t).slot = u32::MAX;
-        }
-    }
-    st.overflow.allocations.fetch_add(1, Relaxed);
-    st.overflow.bytes.fetch_add(size, Relaxed);
-}
-
-// ---------------------------------------------------------------------------------------
-// Slow paths, under one lock: folds, region begin and end.
+// Under one lock: folds, region begin and end.
 
 struct Slow {
     lock: Spin,
@@ -239,30 +59,6 @@ pub fn slow_lock() -> &'static Spin {
     &SLOW.lock
 }
 
-/// Resets `L`/`M` to a fold point: `L -= minus`, `M = L`, bumping the generation when a new
-/// record is given. Returns the mark before the fold and the live bytes after.
-fn fold(st: &ProcessState, minus: u64, rec: Option<u64>) -> (u64, u64) {
-    let mut cur = load_hot(&st.hot);
-    loop {
-        let (l, g) = unpack(cur.0);
-        let ng = if rec.is_some() { g.wrapping_add(1) } else { g };
-        if let Some(r) = rec {
-            // Written before the CAS that publishes `ng` (a full barrier).
-            RECORDS[ng as usize].store(r, Relaxed);
-        }
-        let nl = l.saturating_sub(minus);
-        match update_hot(
-            &st.hot,
-            cur,
-            (pack(nl, ng), nl),
-            crate::real::single_threaded(),
-        ) {
-            Ok(()) => return (cur.1, nl),
-            Err(now) => cur = now,
-        }
-    }
-}
-
 /// `M + offset`, the live bytes of a region at the mark.
 fn at_mark(mark: u64, offset: i64) -> u64 {
     (mark as i64).saturating_add(offset).max(0) as u64
@@ -282,9 +78,11 @@ fn fold_peak(r: &RegionSlot, mark: u64) {
     }
 }
 
+/// Accounts the free of `size` bytes allocated at `epoch`, which is before some open
+/// region began (the hot path found it below the threshold).
 #[cold]
 #[inline(never)]
-fn free_slow(st: &ProcessState, size: u64, epoch: u32) {
+pub fn free_old(st: &ProcessState, size: u64, epoch: u32) {
     SLOW.lock.lock();
     // SAFETY: lock held.
     let s = unsafe { &mut *SLOW.inner.get() };
@@ -324,7 +122,10 @@ pub fn init_state(st: &ProcessState, name: &[u8]) {
     s.base = s.epoch;
     s.open[0] = 0;
     s.n_open = 1;
-    RECORDS[0].store(record(s.base, s.base), Relaxed);
+    hot::start(Generation {
+        epoch: s.base,
+        threshold: s.base,
+    });
     let root = &st.regions[0];
     root.begin_epoch.store(s.base, Relaxed);
     root.begin_ns.store(sys::now_ns(), Relaxed);
@@ -359,7 +160,14 @@ pub fn begin(st: &ProcessState, name: &[u8]) -> i32 {
     };
     s.epoch = s.epoch.wrapping_add(1);
     let e = s.epoch;
-    let (mark, live) = fold(st, 0, Some(record(e, e)));
+    let (mark, live) = fold(
+        st,
+        0,
+        Some(Generation {
+            epoch: e,
+            threshold: e,
+        }),
+    );
     fold_peaks(st, s, mark);
     let r = &st.regions[i];
     let seq = r.seq.load(Relaxed).wrapping_add(1) & 0x7f_ffff;
@@ -436,7 +244,10 @@ pub fn end(st: &ProcessState, id: i32, out: &mut Ended) -> i32 {
     s.open.copy_within(pos + 1..s.n_open, pos);
     s.n_open -= 1;
     let after = threshold(st, s);
-    let rec = (after != before_threshold).then(|| record(s.epoch, after));
+    let rec = (after != before_threshold).then_some(Generation {
+        epoch: s.epoch,
+        threshold: after,
+    });
     let (mark, _) = fold(st, 0, rec);
     fold_peaks(st, s, mark);
     // The closing region left `open` above (for the threshold) but folds like the others.
@@ -454,6 +265,7 @@ pub fn end(st: &ProcessState, id: i32, out: &mut Ended) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hot::{alloc, free};
     use crate::tls;
     use std::sync::Mutex;
 

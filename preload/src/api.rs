@@ -1,4 +1,4 @@
-//! The region API exported to programs (SPEC §4; declared in `include/benchmem.h`).
+//! The region API exported to programs (declared in `include/benchmem.h`).
 
 use core::ffi::{c_char, c_int};
 use core::sync::atomic::Ordering::Relaxed;
@@ -7,7 +7,8 @@ use benchmem_wire::event::{encode_region_end, MAX_EVENT};
 use benchmem_wire::state::PROBLEM_EVENTS_LOST;
 use benchmem_wire::Stats;
 
-use crate::account::{self, Ended};
+use crate::hot;
+use crate::regions::{self, Ended};
 use crate::{channel, process, tls};
 
 /// Not running under the preload's tracking (or a bad argument).
@@ -19,12 +20,12 @@ const ERR_INACTIVE: c_int = -1;
 /// `name` is null or a NUL-terminated string.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn benchmem_region_begin(name: *const c_char) -> c_int {
-    let st = account::state();
+    let st = hot::state();
     if st.is_null() || name.is_null() {
         return ERR_INACTIVE;
     }
     let _g = tls::Guard::enter();
-    account::begin(&*st, core::ffi::CStr::from_ptr(name).to_bytes())
+    regions::begin(&*st, core::ffi::CStr::from_ptr(name).to_bytes())
 }
 
 /// Closes region `id`, writing its sample to `out` (may be null) and sending it to the
@@ -34,7 +35,7 @@ pub unsafe extern "C" fn benchmem_region_begin(name: *const c_char) -> c_int {
 /// `out` is null or points to a writable `benchmem_stats`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn benchmem_region_end(id: c_int, out: *mut Stats) -> c_int {
-    let st = account::state();
+    let st = hot::state();
     if !out.is_null() {
         *out = Stats::default();
     }
@@ -44,7 +45,7 @@ pub unsafe extern "C" fn benchmem_region_end(id: c_int, out: *mut Stats) -> c_in
     let st = &*st;
     let _g = tls::Guard::enter();
     let mut e = Ended::new();
-    let rc = account::end(st, id, &mut e);
+    let rc = regions::end(st, id, &mut e);
     if rc != 0 {
         return rc;
     }
@@ -71,5 +72,5 @@ pub unsafe extern "C" fn benchmem_region_end(id: c_int, out: *mut Stats) -> c_in
 /// 1 when this process is being measured by the preload, else 0.
 #[cfg_attr(not(test), no_mangle)]
 pub extern "C" fn benchmem_is_active() -> c_int {
-    (!account::state().is_null()) as c_int
+    (!hot::state().is_null()) as c_int
 }
