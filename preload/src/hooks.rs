@@ -14,16 +14,16 @@ use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use benchmem_wire::state::{ProcessState, PROBLEM_TABLE_FULL};
 
 use crate::pointers::{PointerTable, SIZE_BIG};
-use crate::ranges::Ranges;
+use crate::ranges::{RangeSet, Ranges};
 use crate::real::{self, arena, Real};
 use crate::tls::{self, ThreadState};
 use crate::trailer::{self, TRAILER};
 use crate::{hot, process, sys};
 
 static TABLE: PointerTable = PointerTable::new();
-static BIG: Ranges = Ranges::new();
-static MAPPINGS: Ranges = Ranges::new();
-static RESERVED: Ranges = Ranges::new();
+static BIG: Ranges = Ranges::new(RangeSet::new());
+static MAPPINGS: Ranges = Ranges::new(RangeSet::new());
+static RESERVED: Ranges = Ranges::new(RangeSet::new());
 /// Whether RESERVED may hold anything (so mprotect and munmap skip its lock otherwise).
 static ANY_RESERVED: AtomicBool = AtomicBool::new(false);
 /// Reservations recorded at most (24 bytes each: 1.5 MiB of bookkeeping at most). Past
@@ -154,12 +154,9 @@ fn track_in_pointer_table(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
 #[cold]
 #[inline(never)]
 fn track_big(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
-    BIG.lock.lock();
-    // SAFETY: lock held.
-    if unsafe { BIG.insert_locked(p as usize, size as usize, epoch) }.is_err() {
+    if BIG.lock().insert(p as usize, size as usize, epoch).is_err() {
         table_full(c);
     }
-    BIG.lock.unlock();
 }
 
 #[cold]
@@ -197,11 +194,7 @@ fn release(c: &Ctx, p: *mut c_void, held: Held) {
 #[cold]
 #[inline(never)]
 fn big_size(p: *mut c_void) -> u64 {
-    BIG.lock.lock();
-    // SAFETY: lock held.
-    let s = unsafe { BIG.take_locked(p as usize) }.map_or(0, |(len, _)| len);
-    BIG.lock.unlock();
-    s
+    BIG.lock().take(p as usize).map_or(0, |(len, _)| len)
 }
 
 /// Puts back the record of a block whose realloc failed (the old block is still live).
@@ -468,42 +461,36 @@ pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
 // mappings, then reservations.
 
 /// Forgets the reservations in `[addr, addr + len)`; returns how many bytes they held.
-unsafe fn unreserve(addr: usize, len: usize) -> u64 {
+fn unreserve(addr: usize, len: usize) -> u64 {
     if !ANY_RESERVED.load(Relaxed) {
         return 0;
     }
-    RESERVED.lock.lock();
-    let n = RESERVED.remove_locked(addr, sys::page_round(len), |_, _| {});
-    RESERVED.lock.unlock();
-    n
+    RESERVED
+        .lock()
+        .remove(addr, sys::page_round(len), |_, _| {})
 }
 
 /// Remembers the reservation `[addr, addr + len)`.
-unsafe fn reserve(addr: usize, len: usize) {
-    RESERVED.lock.lock();
+fn reserve(addr: usize, len: usize) {
+    let mut reserved = RESERVED.lock();
     // A stale entry there (unmapped by a raw system call) would overlap the new one.
-    RESERVED.remove_locked(addr, sys::page_round(len), |_, _| {});
-    if RESERVED.len_locked() < MAX_RESERVED
-        && RESERVED
-            .insert_locked(addr, sys::page_round(len), 0)
-            .is_ok()
-    {
+    reserved.remove(addr, sys::page_round(len), |_, _| {});
+    if reserved.len() < MAX_RESERVED && reserved.insert(addr, sys::page_round(len), 0).is_ok() {
         ANY_RESERVED.store(true, Relaxed);
     }
-    RESERVED.lock.unlock();
 }
 
 /// Accounts every tracked byte in `[addr, addr + len)` as freed; returns how many.
-unsafe fn unmap_range(c: &Ctx, addr: usize, len: usize) -> u64 {
-    MAPPINGS.remove_locked(addr, sys::page_round(len), |bytes, epoch| {
+fn unmap_range(c: &Ctx, mappings: &mut RangeSet, addr: usize, len: usize) -> u64 {
+    mappings.remove(addr, sys::page_round(len), |bytes, epoch| {
         hot::free(c.st, bytes, epoch, c.single)
     })
 }
 
 /// Accounts a new tracked mapping `[addr, addr + len)`: one allocation of `len` bytes.
-unsafe fn map_range(c: &Ctx, addr: usize, len: usize) {
+fn map_range(c: &Ctx, mappings: &mut RangeSet, addr: usize, len: usize) {
     let epoch = hot::alloc(c.st, c.t, len as u64, c.single);
-    if MAPPINGS.insert_locked(addr, len, epoch).is_err() {
+    if mappings.insert(addr, len, epoch).is_err() {
         table_full(c);
     }
 }
@@ -530,21 +517,20 @@ unsafe fn mmap_hook(
     if !counted && !reservation && flags & libc::MAP_FIXED == 0 {
         return pick(c.real)(addr, len, prot, flags, fd, off);
     }
-    MAPPINGS.lock.lock();
+    let mut mappings = MAPPINGS.lock();
     let r = pick(c.real)(addr, len, prot, flags, fd, off);
     if r != libc::MAP_FAILED {
         if flags & libc::MAP_FIXED != 0 {
-            unmap_range(&c, r as usize, len);
+            unmap_range(&c, &mut mappings, r as usize, len);
             unreserve(r as usize, len);
         }
         if counted {
-            map_range(&c, r as usize, len);
+            map_range(&c, &mut mappings, r as usize, len);
         }
         if reservation {
             reserve(r as usize, len);
         }
     }
-    MAPPINGS.lock.unlock();
     r
 }
 
@@ -582,13 +568,12 @@ pub unsafe extern "C" fn mmap64(
 pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> c_int {
     match enter() {
         Ok(c) => {
-            MAPPINGS.lock.lock();
+            let mut mappings = MAPPINGS.lock();
             let r = (c.real.munmap)(addr, len);
             if r == 0 {
-                unmap_range(&c, addr as usize, len);
+                unmap_range(&c, &mut mappings, addr as usize, len);
                 unreserve(addr as usize, len);
             }
-            MAPPINGS.lock.unlock();
             r
         }
         Err(Some(r)) => (r.munmap)(addr, len),
@@ -617,16 +602,15 @@ pub unsafe extern "C" fn mremap(
     };
     match enter() {
         Ok(c) => {
-            MAPPINGS.lock.lock();
+            let mut mappings = MAPPINGS.lock();
             let r = call(c.real);
             // A tracked mapping resized: the free of the old one, one allocation of the new.
-            if r != libc::MAP_FAILED && unmap_range(&c, old as usize, old_len) > 0 {
-                map_range(&c, r as usize, new_len);
+            if r != libc::MAP_FAILED && unmap_range(&c, &mut mappings, old as usize, old_len) > 0 {
+                map_range(&c, &mut mappings, r as usize, new_len);
             }
             if r != libc::MAP_FAILED {
                 unreserve(old as usize, old_len);
             }
-            MAPPINGS.lock.unlock();
             r
         }
         Err(Some(r)) => call(r),

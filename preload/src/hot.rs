@@ -95,12 +95,12 @@ fn cas_hot(hot: &Hot, old: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-static HOT_LOCK: crate::spin::Spin = crate::spin::Spin::new();
+static HOT_LOCK: crate::spin::SpinLock<()> = crate::spin::SpinLock::new(());
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn cas_hot(hot: &Hot, old: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)> {
-    HOT_LOCK.lock();
+    let _locked = HOT_LOCK.lock();
     let cur = (hot.live_gen.load(Relaxed), hot.mark.load(Relaxed));
     let r = if cur == old {
         hot.live_gen.store(new.0, Relaxed);
@@ -109,7 +109,6 @@ fn cas_hot(hot: &Hot, old: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)
     } else {
         Err(cur)
     };
-    HOT_LOCK.unlock();
     r
 }
 

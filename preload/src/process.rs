@@ -380,31 +380,38 @@ pub fn identity() -> (u32, u32) {
 // Fork: hold every lock across the fork so the child copies consistent structures
 // (lock order: mappings, reservations, big allocations, regions, table shards, channel).
 extern "C" fn before_fork() {
-    hooks::mappings().lock.lock();
-    hooks::reserved().lock.lock();
-    hooks::big().lock.lock();
-    regions::slow_lock().lock();
-    hooks::table().lock_all();
-    channel::lock().lock();
+    hooks::mappings().lock_for_fork();
+    hooks::reserved().lock_for_fork();
+    hooks::big().lock_for_fork();
+    regions::REGIONS.lock_for_fork();
+    hooks::table().lock_for_fork();
+    channel::CHANNEL.lock_for_fork();
 }
 
 extern "C" fn after_fork_parent() {
-    channel::lock().unlock();
-    hooks::table().unlock_all();
-    regions::slow_lock().unlock();
-    hooks::big().lock.unlock();
-    hooks::reserved().lock.unlock();
-    hooks::mappings().lock.unlock();
+    // SAFETY: every lock was taken by before_fork, whose guards were forgotten.
+    unsafe {
+        channel::CHANNEL.force_unlock();
+        hooks::table().force_unlock();
+        regions::REGIONS.force_unlock();
+        hooks::big().force_unlock();
+        hooks::reserved().force_unlock();
+        hooks::mappings().force_unlock();
+    }
 }
 
 extern "C" fn after_fork_child() {
     crate::exec::forget_leftovers();
-    channel::lock().reset();
-    hooks::table().reset_locks();
-    regions::slow_lock().reset();
-    hooks::big().lock.reset();
-    hooks::reserved().lock.reset();
-    hooks::mappings().lock.reset();
+    // SAFETY: taken by before_fork in the parent's forking thread, which is this thread;
+    // no other thread exists here.
+    unsafe {
+        channel::CHANNEL.force_unlock();
+        hooks::table().force_unlock();
+        regions::REGIONS.force_unlock();
+        hooks::big().force_unlock();
+        hooks::reserved().force_unlock();
+        hooks::mappings().force_unlock();
+    }
     let old = hot::state();
     if old.is_null() {
         return;

@@ -10,7 +10,6 @@
 //!
 //! What a region reports is computed in one place, `benchmem_wire::state::region_stats`.
 
-use core::cell::UnsafeCell;
 use core::sync::atomic::Ordering::Relaxed;
 
 use benchmem_wire::names::{fit_name, NAME_CAP};
@@ -20,18 +19,11 @@ use benchmem_wire::state::{
 use benchmem_wire::Stats;
 
 use crate::hot::{self, before, fold, Generation};
-use crate::spin::Spin;
+use crate::spin::SpinLock;
 use crate::sys;
 
-// ---------------------------------------------------------------------------------------
-// Under one lock: folds, region begin and end.
-
-struct Slow {
-    lock: Spin,
-    inner: UnsafeCell<SlowInner>,
-}
-
-struct SlowInner {
+/// The open regions, and the epochs: changed only under [`REGIONS`].
+pub struct OpenRegions {
     /// Latest epoch handed out (count of region begins, plus one per process start).
     epoch: u32,
     /// Epoch at which this process image's tracking began (the root region's).
@@ -41,33 +33,173 @@ struct SlowInner {
     n_open: usize,
 }
 
-// SAFETY: `inner` is only touched with `lock` held.
-unsafe impl Sync for Slow {}
+/// The one lock of the slow paths: folds, region begin and end.
+pub static REGIONS: SpinLock<OpenRegions> = SpinLock::new(OpenRegions {
+    epoch: 0,
+    base: 0,
+    open: [0; MAX_OPEN_REGIONS],
+    n_open: 0,
+});
 
-static SLOW: Slow = Slow {
-    lock: Spin::new(),
-    inner: UnsafeCell::new(SlowInner {
-        epoch: 0,
-        base: 0,
-        open: [0; MAX_OPEN_REGIONS],
-        n_open: 0,
-    }),
-};
+/// Error: no free region slot.
+pub const ERR_TOO_MANY: i32 = -2;
+/// Error: the id does not name an open region.
+pub const ERR_BAD_ID: i32 = -3;
 
-/// The slow-path lock (taken around fork).
-pub fn slow_lock() -> &'static Spin {
-    &SLOW.lock
+/// Accounts the free of `size` bytes allocated at `epoch`, which is before some open
+/// region began (the hot path found it below the threshold).
+#[cold]
+#[inline(never)]
+pub fn free_old(st: &ProcessState, size: u64, epoch: u32) {
+    REGIONS.lock().free_old(st, size, epoch);
+}
+
+/// Prepares a fresh state for a new process image: root region open, counters zero.
+/// `name` is the root region's name.
+pub fn init_state(st: &ProcessState, name: &[u8]) {
+    REGIONS.lock().init(st, name);
+}
+
+/// Opens a region; returns its id (≥ 0) or an `ERR_*` value.
+pub fn begin(st: &ProcessState, name: &[u8]) -> i32 {
+    REGIONS.lock().begin(st, name)
+}
+
+/// Closes region `id`, returning its sample, or `ERR_BAD_ID`.
+pub fn end(st: &ProcessState, id: i32, out: &mut Ended) -> i32 {
+    if id < 0 {
+        return ERR_BAD_ID;
+    }
+    let (i, seq) = ((id & 0xff) as usize, (id as u32) >> 8);
+    if i == 0 || i >= MAX_OPEN_REGIONS {
+        return ERR_BAD_ID;
+    }
+    REGIONS.lock().end(st, i, seq, out)
+}
+
+impl OpenRegions {
+    fn open(&self) -> &[u16] {
+        &self.open[..self.n_open]
+    }
+
+    fn fold_peaks(&self, st: &ProcessState, mark: u64) {
+        for &i in self.open() {
+            fold_peak(&st.regions[i as usize], mark);
+        }
+    }
+
+    fn free_old(&mut self, st: &ProcessState, size: u64, epoch: u32) {
+        if before(epoch, self.base) {
+            // Allocated before this process image began tracking (a fork parent's memory).
+            return;
+        }
+        let (mark, _) = fold(st, size, None);
+        self.fold_peaks(st, mark);
+        for &i in self.open() {
+            let r = &st.regions[i as usize];
+            if before(epoch, r.begin_epoch.load(Relaxed)) {
+                r.offset.fetch_add(size as i64, Relaxed);
+            }
+        }
+    }
+
+    /// The threshold: the newest open user region's begin epoch, or the base.
+    fn threshold(&self, st: &ProcessState) -> u32 {
+        let mut t = self.base;
+        for &i in &self.open()[1..] {
+            let e = st.regions[i as usize].begin_epoch.load(Relaxed);
+            if before(t, e) {
+                t = e;
+            }
+        }
+        t
+    }
+
+    fn init(&mut self, st: &ProcessState, name: &[u8]) {
+        self.epoch = self.epoch.wrapping_add(1);
+        self.base = self.epoch;
+        self.open[0] = 0;
+        self.n_open = 1;
+        hot::start(Generation {
+            epoch: self.base,
+            threshold: self.base,
+        });
+        let root = &st.regions[0];
+        root.begin_epoch.store(self.base, Relaxed);
+        root.begin_ns.store(sys::now_ns(), Relaxed);
+        set_name(root, name);
+        root.state.store(REGION_OPEN, Relaxed);
+    }
+
+    fn begin(&mut self, st: &ProcessState, name: &[u8]) -> i32 {
+        let Some(i) =
+            (1..MAX_OPEN_REGIONS).find(|&i| st.regions[i].state.load(Relaxed) == REGION_FREE)
+        else {
+            st.header
+                .problems
+                .fetch_or(PROBLEM_TOO_MANY_REGIONS, Relaxed);
+            return ERR_TOO_MANY;
+        };
+        self.epoch = self.epoch.wrapping_add(1);
+        let e = self.epoch;
+        let (mark, live) = fold(
+            st,
+            0,
+            Some(Generation {
+                epoch: e,
+                threshold: e,
+            }),
+        );
+        self.fold_peaks(st, mark);
+        let r = &st.regions[i];
+        let seq = r.seq.load(Relaxed).wrapping_add(1) & 0x7f_ffff;
+        r.seq.store(seq, Relaxed);
+        r.begin_epoch.store(e, Relaxed);
+        r.offset.store(-(live as i64), Relaxed);
+        r.peak.store(0, Relaxed);
+        let (a, b) = st.counts();
+        r.begin_allocations.store(a, Relaxed);
+        r.begin_bytes.store(b, Relaxed);
+        set_name(r, name);
+        r.begin_ns.store(sys::now_ns(), Relaxed);
+        r.state.store(REGION_OPEN, Relaxed);
+        self.open[self.n_open] = i as u16;
+        self.n_open += 1;
+        ((seq << 8) | i as u32) as i32
+    }
+
+    /// Closes the region in slot `i` if its sequence number is `seq`.
+    fn end(&mut self, st: &ProcessState, i: usize, seq: u32, out: &mut Ended) -> i32 {
+        let r = &st.regions[i];
+        let pos = self.open().iter().position(|&o| o as usize == i);
+        let Some(pos) = pos.filter(|_| r.seq.load(Relaxed) == seq) else {
+            return ERR_BAD_ID;
+        };
+        let before_threshold = self.threshold(st);
+        self.open.copy_within(pos + 1..self.n_open, pos);
+        self.n_open -= 1;
+        let after = self.threshold(st);
+        let new = (after != before_threshold).then_some(Generation {
+            epoch: self.epoch,
+            threshold: after,
+        });
+        let (mark, _) = fold(st, 0, new);
+        self.fold_peaks(st, mark);
+        // The closing region left `open` above (for the threshold) but folds like the others.
+        fold_peak(r, mark);
+        out.stats = st.slot_stats(r);
+        out.duration_ns = sys::now_ns().saturating_sub(r.begin_ns.load(Relaxed));
+        let name = r.name();
+        out.name_len = name.len();
+        out.name[..name.len()].copy_from_slice(name);
+        r.state.store(REGION_FREE, Relaxed);
+        0
+    }
 }
 
 /// `M + offset`, the live bytes of a region at the mark.
 fn at_mark(mark: u64, offset: i64) -> u64 {
     (mark as i64).saturating_add(offset).max(0) as u64
-}
-
-fn fold_peaks(st: &ProcessState, s: &SlowInner, mark: u64) {
-    for &i in &s.open[..s.n_open] {
-        fold_peak(&st.regions[i as usize], mark);
-    }
 }
 
 /// `peak = max(peak, M + offset)` for one region.
@@ -78,113 +210,10 @@ fn fold_peak(r: &RegionSlot, mark: u64) {
     }
 }
 
-/// Accounts the free of `size` bytes allocated at `epoch`, which is before some open
-/// region began (the hot path found it below the threshold).
-#[cold]
-#[inline(never)]
-pub fn free_old(st: &ProcessState, size: u64, epoch: u32) {
-    SLOW.lock.lock();
-    // SAFETY: lock held.
-    let s = unsafe { &mut *SLOW.inner.get() };
-    if !before(epoch, s.base) {
-        let (mark, _) = fold(st, size, None);
-        fold_peaks(st, s, mark);
-        for &i in &s.open[..s.n_open] {
-            let r = &st.regions[i as usize];
-            if before(epoch, r.begin_epoch.load(Relaxed)) {
-                r.offset.fetch_add(size as i64, Relaxed);
-            }
-        }
-    }
-    // else: allocated before this process image began tracking (a fork parent's memory).
-    SLOW.lock.unlock();
-}
-
-/// The threshold: the newest open user region's begin epoch, or the base.
-fn threshold(st: &ProcessState, s: &SlowInner) -> u32 {
-    let mut t = s.base;
-    for &i in &s.open[1..s.n_open] {
-        let e = st.regions[i as usize].begin_epoch.load(Relaxed);
-        if before(t, e) {
-            t = e;
-        }
-    }
-    t
-}
-
-/// Prepares a fresh state for a new process image: root region open, counters zero.
-/// `name` is the root region's name.
-pub fn init_state(st: &ProcessState, name: &[u8]) {
-    SLOW.lock.lock();
-    // SAFETY: lock held.
-    let s = unsafe { &mut *SLOW.inner.get() };
-    s.epoch = s.epoch.wrapping_add(1);
-    s.base = s.epoch;
-    s.open[0] = 0;
-    s.n_open = 1;
-    hot::start(Generation {
-        epoch: s.base,
-        threshold: s.base,
-    });
-    let root = &st.regions[0];
-    root.begin_epoch.store(s.base, Relaxed);
-    root.begin_ns.store(sys::now_ns(), Relaxed);
-    set_name(root, name);
-    root.state.store(REGION_OPEN, Relaxed);
-    SLOW.lock.unlock();
-}
-
 fn set_name(slot: &RegionSlot, name: &[u8]) {
     // SAFETY: the slot is not open yet (or is the root being set up): nobody reads it.
     let len = unsafe { fit_name(name, &mut *slot.name.get()) };
     slot.name_len.store(len as u32, Relaxed);
-}
-
-/// Error: no free region slot.
-pub const ERR_TOO_MANY: i32 = -2;
-/// Error: the id does not name an open region.
-pub const ERR_BAD_ID: i32 = -3;
-
-/// Opens a region; returns its id (≥ 0) or an `ERR_*` value.
-pub fn begin(st: &ProcessState, name: &[u8]) -> i32 {
-    SLOW.lock.lock();
-    // SAFETY: lock held.
-    let s = unsafe { &mut *SLOW.inner.get() };
-    let Some(i) = (1..MAX_OPEN_REGIONS).find(|&i| st.regions[i].state.load(Relaxed) == REGION_FREE)
-    else {
-        SLOW.lock.unlock();
-        st.header
-            .problems
-            .fetch_or(PROBLEM_TOO_MANY_REGIONS, Relaxed);
-        return ERR_TOO_MANY;
-    };
-    s.epoch = s.epoch.wrapping_add(1);
-    let e = s.epoch;
-    let (mark, live) = fold(
-        st,
-        0,
-        Some(Generation {
-            epoch: e,
-            threshold: e,
-        }),
-    );
-    fold_peaks(st, s, mark);
-    let r = &st.regions[i];
-    let seq = r.seq.load(Relaxed).wrapping_add(1) & 0x7f_ffff;
-    r.seq.store(seq, Relaxed);
-    r.begin_epoch.store(e, Relaxed);
-    r.offset.store(-(live as i64), Relaxed);
-    r.peak.store(0, Relaxed);
-    let (a, b) = st.counts();
-    r.begin_allocations.store(a, Relaxed);
-    r.begin_bytes.store(b, Relaxed);
-    set_name(r, name);
-    r.begin_ns.store(sys::now_ns(), Relaxed);
-    r.state.store(REGION_OPEN, Relaxed);
-    s.open[s.n_open] = i as u16;
-    s.n_open += 1;
-    SLOW.lock.unlock();
-    ((seq << 8) | i as u32) as i32
 }
 
 /// A closed region's sample.
@@ -220,46 +249,6 @@ impl Default for Ended {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Closes region `id`, returning its sample, or `ERR_BAD_ID`.
-pub fn end(st: &ProcessState, id: i32, out: &mut Ended) -> i32 {
-    if id < 0 {
-        return ERR_BAD_ID;
-    }
-    let (i, seq) = ((id & 0xff) as usize, (id as u32) >> 8);
-    if i == 0 || i >= MAX_OPEN_REGIONS {
-        return ERR_BAD_ID;
-    }
-    SLOW.lock.lock();
-    // SAFETY: lock held.
-    let s = unsafe { &mut *SLOW.inner.get() };
-    let r = &st.regions[i];
-    let pos = s.open[..s.n_open].iter().position(|&o| o as usize == i);
-    let Some(pos) = pos.filter(|_| r.seq.load(Relaxed) == seq) else {
-        SLOW.lock.unlock();
-        return ERR_BAD_ID;
-    };
-    let before_threshold = threshold(st, s);
-    s.open.copy_within(pos + 1..s.n_open, pos);
-    s.n_open -= 1;
-    let after = threshold(st, s);
-    let rec = (after != before_threshold).then_some(Generation {
-        epoch: s.epoch,
-        threshold: after,
-    });
-    let (mark, _) = fold(st, 0, rec);
-    fold_peaks(st, s, mark);
-    // The closing region left `open` above (for the threshold) but folds like the others.
-    fold_peak(r, mark);
-    out.stats = st.slot_stats(r);
-    out.duration_ns = sys::now_ns().saturating_sub(r.begin_ns.load(Relaxed));
-    let name = r.name();
-    out.name_len = name.len();
-    out.name[..name.len()].copy_from_slice(name);
-    r.state.store(REGION_FREE, Relaxed);
-    SLOW.lock.unlock();
-    0
 }
 
 #[cfg(test)]
