@@ -4,48 +4,26 @@
 //! pass straight through; otherwise raise the guard, call the real function, and account
 //! the result. The guard stays raised around the real call so allocations the allocator
 //! makes for itself (an mmap inside malloc, musl's memalign calling malloc) are not
-//! counted twice. A block's record (its [`trailer`], or its table entry) is taken
+//! counted twice. A block's record (its [`trailer`], or its pointer-table entry) is taken
 //! *before* the real free/realloc, so another thread cannot be handed the same address
 //! while we still hold it.
 
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use core::sync::atomic::Ordering::Relaxed;
 
 use benchmem_wire::state::{ProcessState, PROBLEM_TABLE_FULL};
 
-use crate::pointers::{PointerTable, SIZE_BIG};
-use crate::ranges::{RangeSet, Ranges};
+use crate::bookkeeping::{ANY_RESERVED, BIG, MAPPINGS, POINTERS, RESERVED};
+use crate::pointers::SIZE_BIG;
+use crate::ranges::RangeSet;
 use crate::real::{self, arena, Real};
 use crate::tls::{self, ThreadState};
 use crate::trailer::{self, TRAILER};
-use crate::{hot, process, sys};
+use crate::{hot, sys};
 
-static TABLE: PointerTable = PointerTable::new();
-static BIG: Ranges = Ranges::new(RangeSet::new());
-static MAPPINGS: Ranges = Ranges::new(RangeSet::new());
-static RESERVED: Ranges = Ranges::new(RangeSet::new());
-/// Whether RESERVED may hold anything (so mprotect and munmap skip its lock otherwise).
-static ANY_RESERVED: AtomicBool = AtomicBool::new(false);
 /// Reservations recorded at most (24 bytes each: 1.5 MiB of bookkeeping at most). Past
 /// that, new ones are not recorded and their later mprotect goes unnoticed.
 const MAX_RESERVED: usize = 65_536;
-
-/// The pointer table.
-pub fn table() -> &'static PointerTable {
-    &TABLE
-}
-/// Allocations of 4 GiB and more (their sizes).
-pub fn big() -> &'static Ranges {
-    &BIG
-}
-/// Tracked anonymous mappings.
-pub fn mappings() -> &'static Ranges {
-    &MAPPINGS
-}
-/// Anonymous `PROT_NONE` reservations made outside any allocator call (not counted).
-pub fn reserved() -> &'static Ranges {
-    &RESERVED
-}
 
 /// What a tracked call needs: this thread, the real functions, the state, and whether
 /// the process has a single thread (read once per call: a hook cannot create threads).
@@ -137,11 +115,11 @@ fn track_in_pointer_table(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
     } else {
         size as u32
     };
-    match TABLE.insert(p as u64, small, epoch, c.single) {
+    match POINTERS.insert(p as u64, small, epoch, c.single) {
         Ok(None) => {}
         Ok(Some((s, e))) => release(c, p, Held::Pointer(s, e)),
         Err(_) => {
-            table_full(c);
+            bookkeeping_full(c);
             return;
         }
     }
@@ -155,17 +133,17 @@ fn track_in_pointer_table(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
 #[inline(never)]
 fn track_big(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
     if BIG.lock().insert(p as usize, size as usize, epoch).is_err() {
-        table_full(c);
+        bookkeeping_full(c);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn table_full(c: &Ctx) {
+fn bookkeeping_full(c: &Ctx) {
     c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
 }
 
-/// Takes `p`'s record (trailer or table entry), if it is a tracked block.
+/// Takes `p`'s record (trailer or pointer-table entry), if it is a tracked block.
 #[inline(always)]
 fn untrack(c: &Ctx, p: *mut c_void) -> Option<Held> {
     if let Some(usable) = c.real.trailer_usable {
@@ -174,7 +152,7 @@ fn untrack(c: &Ctx, p: *mut c_void) -> Option<Held> {
             return Some(Held::Trailer(s, e));
         }
     }
-    TABLE
+    POINTERS
         .remove(p as u64, c.single)
         .map(|(s, e)| Held::Pointer(s, e))
 }
@@ -207,8 +185,8 @@ fn restore(c: &Ctx, p: *mut c_void, held: Held) {
             }
         }
         Held::Pointer(s, e) => {
-            if TABLE.insert(p as u64, s, e, c.single).is_err() {
-                table_full(c);
+            if POINTERS.insert(p as u64, s, e, c.single).is_err() {
+                bookkeeping_full(c);
             }
         }
     }
@@ -415,8 +393,8 @@ pub unsafe extern "C" fn valloc(size: usize) -> *mut c_void {
 pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
     // pvalloc rounds up to whole pages, so it is asked for `size` as is: 8 more bytes
     // could cost a page, and glibc's block already ends 8 bytes past its pages (pvalloc
-    // of 1 to 4096 bytes is 4104 usable), room for the record. Without room, the table
-    // serves.
+    // of 1 to 4096 bytes is 4104 usable), room for the record. Without room, the pointer
+    // table serves.
     allocate(size, sys::page_size(), |r, _| {
         or_enomem(r.pvalloc, |f| f(size))
     })
@@ -457,8 +435,8 @@ pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
 // Reservations made outside any allocator call are remembered (not counted) so that an
 // mprotect making them accessible, the way a runtime with a heap of its own (V8, a
 // coroutine library's stacks) takes memory into use, can be reported. glibc's arenas
-// reserve and mprotect inside malloc, with the guard raised: never seen here. Lock order:
-// mappings, then reservations.
+// reserve and mprotect inside malloc, with the guard raised: never seen here. Mappings
+// are locked before reservations, as in `bookkeeping::LOCK_ORDER`.
 
 /// Forgets the reservations in `[addr, addr + len)`; returns how many bytes they held.
 fn unreserve(addr: usize, len: usize) -> u64 {
@@ -491,7 +469,7 @@ fn unmap_range(c: &Ctx, mappings: &mut RangeSet, addr: usize, len: usize) -> u64
 fn map_range(c: &Ctx, mappings: &mut RangeSet, addr: usize, len: usize) {
     let epoch = hot::alloc(c.st, c.t, len as u64, c.single);
     if mappings.insert(addr, len, epoch).is_err() {
-        table_full(c);
+        bookkeeping_full(c);
     }
 }
 
@@ -647,32 +625,4 @@ pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: usize, prot: c_int) ->
         Err(Some(r)) => call(r),
         Err(None) => raw(),
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// Exits that skip exit handlers still record how the process ended.
-
-/// Shared body of _exit and _Exit (`pick` chooses which real one).
-unsafe fn exit_now(code: c_int, pick: fn(&Real) -> Option<real::Exit>) -> ! {
-    process::mark_exit(code);
-    if let Some(f) = real::get().and_then(pick) {
-        f(code)
-    }
-    libc::syscall(libc::SYS_exit_group, code);
-    core::hint::unreachable_unchecked()
-}
-
-/// # Safety
-/// C `_exit`.
-#[cfg_attr(not(test), no_mangle)]
-pub unsafe extern "C" fn _exit(code: c_int) -> ! {
-    exit_now(code, |r| r.exit)
-}
-
-/// # Safety
-/// C `_Exit`.
-#[cfg_attr(not(test), no_mangle)]
-#[allow(non_snake_case)] // the C name
-pub unsafe extern "C" fn _Exit(code: c_int) -> ! {
-    exit_now(code, |r| r.exit2)
 }

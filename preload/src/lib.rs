@@ -5,10 +5,11 @@
 //! - [`hot`]: the hot word (live bytes and their mark) and the per-thread counts.
 //! - [`regions`]: region begin and end, and the folds that keep region peaks exact.
 //! - [`trailer`]: a heap block's size and epoch, kept at the end of the block.
-//! - [`pointers`], [`ranges`]: pointer → size bookkeeping in raw `mmap` memory, for what
-//!   has no trailer (mappings, allocators without `malloc_usable_size`).
+//! - [`bookkeeping`]: what has no trailer (mappings, blocks of other allocators), and
+//!   every lock in the order fork takes them; [`pointers`] and [`ranges`] are its
+//!   structures, in raw `mmap` memory.
 //! - [`api`]: the exported region API.
-//! - [`process`]: start, fork, exec and exit; the shared state file.
+//! - [`process`]: start, fork, exec and exit (`_exit` too); the shared state file.
 //! - [`exec`]: the exec hooks, which record the program an image is about to become.
 //! - [`sanitizer`]: sanitizer builds about to be exec'd, which must run without us.
 //! - [`blind`]: what keeps malloc calls from the hooks (valgrind, an allocator of the
@@ -22,6 +23,7 @@
 
 pub mod api;
 pub mod blind;
+pub mod bookkeeping;
 pub mod channel;
 pub mod exec;
 pub mod hooks;

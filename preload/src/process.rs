@@ -1,4 +1,5 @@
-//! The life of a process image under the preload: start, fork, exec, exit.
+//! The life of a process image under the preload: start, fork, exec, exit (`_exit` and
+//! `_Exit` are hooked here).
 //!
 //! Each image gets its own state file `s-<pid>-<image>` in the run directory, mapped
 //! shared and closed at once (no fd for the program to trip over). A fork child starts a
@@ -16,7 +17,8 @@ use benchmem_wire::state::{
     STATUS_EXECED, STATUS_EXITED, STATUS_RUNNING, VERSION,
 };
 
-use crate::{channel, hooks, hot, regions, sys, tls};
+use crate::real::{self, Real};
+use crate::{bookkeeping, channel, hot, regions, sys, tls};
 
 /// Run directory path, NUL-terminated (empty when not under the launcher).
 static mut DIR: [u8; 512] = [0; 512];
@@ -60,7 +62,7 @@ pub fn start() {
     if STARTED.swap(true, Relaxed) {
         return;
     }
-    let Some(real) = crate::real::resolve() else {
+    let Some(real) = real::resolve() else {
         return;
     };
     if env(ENV_DISABLE) == Some(b"1") {
@@ -86,8 +88,8 @@ pub fn start() {
     // SAFETY: registering handlers; our handlers never allocate.
     unsafe {
         libc::pthread_atfork(
-            Some(before_fork),
-            Some(after_fork_parent),
+            Some(bookkeeping::fork_prepare),
+            Some(bookkeeping::fork_parent),
             Some(after_fork_child),
         );
         on_exit(at_exit, core::ptr::null_mut());
@@ -139,15 +141,14 @@ fn new_state() -> *mut ProcessState {
 /// mimalloc's override library and the sanitizer runtimes): then
 /// `new`/`delete` reach that allocator directly and our malloc hooks never see them.
 /// (libstdc++'s own `operator new` calls malloc through the PLT and is counted.)
-fn new_bypasses_malloc(real: &crate::real::Real) -> bool {
+fn new_bypasses_malloc(real: &Real) -> bool {
     // dlsym and dladdr may allocate: not the program's allocations.
     let _g = tls::Guard::enter();
     // SAFETY: dlsym on NUL-terminated names; same_object under the guard.
     unsafe {
         let new = libc::dlsym(libc::RTLD_DEFAULT, c"_Znwm".as_ptr());
         let cxx_runtime = libc::dlsym(libc::RTLD_DEFAULT, c"_ZSt9terminatev".as_ptr());
-        let bypass =
-            !cxx_runtime.is_null() && crate::real::same_object(new, real.malloc as *const c_void);
+        let bypass = !cxx_runtime.is_null() && real::same_object(new, real.malloc as *const c_void);
         if bypass {
             crate::blind::set_new_owner(new);
         }
@@ -377,41 +378,11 @@ pub fn identity() -> (u32, u32) {
     (h.pid.load(Relaxed), h.image.load(Relaxed))
 }
 
-// Fork: hold every lock across the fork so the child copies consistent structures
-// (lock order: mappings, reservations, big allocations, regions, table shards, channel).
-extern "C" fn before_fork() {
-    hooks::mappings().lock_for_fork();
-    hooks::reserved().lock_for_fork();
-    hooks::big().lock_for_fork();
-    regions::REGIONS.lock_for_fork();
-    hooks::table().lock_for_fork();
-    channel::CHANNEL.lock_for_fork();
-}
-
-extern "C" fn after_fork_parent() {
-    // SAFETY: every lock was taken by before_fork, whose guards were forgotten.
-    unsafe {
-        channel::CHANNEL.force_unlock();
-        hooks::table().force_unlock();
-        regions::REGIONS.force_unlock();
-        hooks::big().force_unlock();
-        hooks::reserved().force_unlock();
-        hooks::mappings().force_unlock();
-    }
-}
-
+/// After `fork`, in the child: the locks are released and the child starts a state of
+/// its own (the parent's stays the parent's).
 extern "C" fn after_fork_child() {
     crate::exec::forget_leftovers();
-    // SAFETY: taken by before_fork in the parent's forking thread, which is this thread;
-    // no other thread exists here.
-    unsafe {
-        channel::CHANNEL.force_unlock();
-        hooks::table().force_unlock();
-        regions::REGIONS.force_unlock();
-        hooks::big().force_unlock();
-        hooks::reserved().force_unlock();
-        hooks::mappings().force_unlock();
-    }
+    bookkeeping::fork_child();
     let old = hot::state();
     if old.is_null() {
         return;
@@ -428,4 +399,32 @@ extern "C" fn after_fork_child() {
 /// Whether samples are sent to a launcher (a run directory was given).
 pub fn reporting() -> bool {
     !dir().is_empty()
+}
+
+// ---------------------------------------------------------------------------------------
+// Exits that skip exit handlers still record how the process ended.
+
+/// Shared body of _exit and _Exit (`pick` chooses which real one).
+unsafe fn exit_now(code: c_int, pick: fn(&Real) -> Option<real::Exit>) -> ! {
+    mark_exit(code);
+    if let Some(f) = real::get().and_then(pick) {
+        f(code)
+    }
+    libc::syscall(libc::SYS_exit_group, code);
+    core::hint::unreachable_unchecked()
+}
+
+/// # Safety
+/// C `_exit`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn _exit(code: c_int) -> ! {
+    exit_now(code, |r| r.exit)
+}
+
+/// # Safety
+/// C `_Exit`.
+#[cfg_attr(not(test), no_mangle)]
+#[allow(non_snake_case)] // the C name
+pub unsafe extern "C" fn _Exit(code: c_int) -> ! {
+    exit_now(code, |r| r.exit2)
 }
