@@ -416,7 +416,7 @@ pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
     let Some(r) = real::resolve() else {
         return 0;
     };
-    let Some(usable) = r.usable else {
+    let Some(usable) = r.malloc_usable_size else {
         return 0;
     };
     let u = usable(p);
@@ -476,7 +476,7 @@ fn map_range(c: &Ctx, mappings: &mut RangeSet, addr: usize, len: usize) {
 /// Shared body of mmap and mmap64 (`pick` chooses which real one).
 #[inline(always)]
 unsafe fn mmap_hook(
-    pick: fn(&Real) -> real::MmapFn,
+    pick: fn(&Real) -> real::sig::mmap,
     addr: *mut c_void,
     len: usize,
     prot: c_int,

@@ -405,7 +405,7 @@ pub fn reporting() -> bool {
 // Exits that skip exit handlers still record how the process ended.
 
 /// Shared body of _exit and _Exit (`pick` chooses which real one).
-unsafe fn exit_now(code: c_int, pick: fn(&Real) -> Option<real::Exit>) -> ! {
+unsafe fn exit_now(code: c_int, pick: fn(&Real) -> Option<real::sig::_exit>) -> ! {
     mark_exit(code);
     if let Some(f) = real::get().and_then(pick) {
         f(code)
@@ -418,7 +418,7 @@ unsafe fn exit_now(code: c_int, pick: fn(&Real) -> Option<real::Exit>) -> ! {
 /// C `_exit`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn _exit(code: c_int) -> ! {
-    exit_now(code, |r| r.exit)
+    exit_now(code, |r| r._exit)
 }
 
 /// # Safety
@@ -426,5 +426,5 @@ pub unsafe extern "C" fn _exit(code: c_int) -> ! {
 #[cfg_attr(not(test), no_mangle)]
 #[allow(non_snake_case)] // the C name
 pub unsafe extern "C" fn _Exit(code: c_int) -> ! {
-    exit_now(code, |r| r.exit2)
+    exit_now(code, |r| r._Exit)
 }

@@ -13,36 +13,10 @@
 //! fork and exit it pairs with.
 
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 use benchmem_wire::state::{Header, REAPED_KNOWN};
 
-use crate::{process, sys, tls};
-
-type Wait4 = unsafe extern "C" fn(libc::pid_t, *mut c_int, c_int, *mut c_void) -> libc::pid_t;
-type Waitpid = unsafe extern "C" fn(libc::pid_t, *mut c_int, c_int) -> libc::pid_t;
-type Wait = unsafe extern "C" fn(*mut c_int) -> libc::pid_t;
-type Wait3 = unsafe extern "C" fn(*mut c_int, c_int, *mut c_void) -> libc::pid_t;
-type Waitid =
-    unsafe extern "C" fn(libc::idtype_t, libc::id_t, *mut libc::siginfo_t, c_int) -> c_int;
-
-/// `dlsym(RTLD_NEXT, name)`, looked up once and kept in `slot`.
-///
-/// # Safety
-/// `name` is NUL-terminated and names a function of type `T` (a function pointer).
-unsafe fn next<T: Copy>(slot: &AtomicUsize, name: &[u8]) -> Option<T> {
-    let mut p = slot.load(Ordering::Acquire);
-    if p == 0 {
-        // dlsym may allocate: those calls are ours, not the program's.
-        let _g = tls::Guard::enter();
-        // SAFETY: name is NUL-terminated (caller's contract).
-        p = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()) } as usize;
-        slot.store(p, Ordering::Release);
-    }
-    // SAFETY: T is a function pointer type matching the symbol (caller's contract), of
-    // the size of usize.
-    (p != 0).then(|| unsafe { core::mem::transmute_copy::<usize, T>(&p) })
-}
+use crate::{process, real, sys};
 
 /// What a hook returns when libc lacks the function (never on glibc): -1 with ENOSYS.
 fn unavailable<T: From<i8>>() -> T {
@@ -113,9 +87,7 @@ pub unsafe extern "C" fn wait4(
     options: c_int,
     rusage: *mut c_void,
 ) -> libc::pid_t {
-    static REAL: AtomicUsize = AtomicUsize::new(0);
-    // SAFETY: the symbol is libc's wait4.
-    let Some(real) = (unsafe { next::<Wait4>(&REAL, b"wait4\0") }) else {
+    let Some(real) = real::resolve().and_then(|r| r.wait4) else {
         return unavailable();
     };
     // A caller that passes no status still reaps: ask for it ourselves.
@@ -138,9 +110,7 @@ pub unsafe extern "C" fn waitpid(
     status: *mut c_int,
     options: c_int,
 ) -> libc::pid_t {
-    static REAL: AtomicUsize = AtomicUsize::new(0);
-    // SAFETY: the symbol is libc's waitpid.
-    let Some(real) = (unsafe { next::<Waitpid>(&REAL, b"waitpid\0") }) else {
+    let Some(real) = real::resolve().and_then(|r| r.waitpid) else {
         return unavailable();
     };
     let mut own = 0;
@@ -158,9 +128,7 @@ pub unsafe extern "C" fn waitpid(
 /// As `wait(2)`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn wait(status: *mut c_int) -> libc::pid_t {
-    static REAL: AtomicUsize = AtomicUsize::new(0);
-    // SAFETY: the symbol is libc's wait.
-    let Some(real) = (unsafe { next::<Wait>(&REAL, b"wait\0") }) else {
+    let Some(real) = real::resolve().and_then(|r| r.wait) else {
         return unavailable();
     };
     let mut own = 0;
@@ -182,9 +150,7 @@ pub unsafe extern "C" fn wait3(
     options: c_int,
     rusage: *mut c_void,
 ) -> libc::pid_t {
-    static REAL: AtomicUsize = AtomicUsize::new(0);
-    // SAFETY: the symbol is libc's wait3.
-    let Some(real) = (unsafe { next::<Wait3>(&REAL, b"wait3\0") }) else {
+    let Some(real) = real::resolve().and_then(|r| r.wait3) else {
         return unavailable();
     };
     let mut own = 0;
@@ -207,9 +173,7 @@ pub unsafe extern "C" fn waitid(
     info: *mut libc::siginfo_t,
     options: c_int,
 ) -> c_int {
-    static REAL: AtomicUsize = AtomicUsize::new(0);
-    // SAFETY: the symbol is libc's waitid.
-    let Some(real) = (unsafe { next::<Waitid>(&REAL, b"waitid\0") }) else {
+    let Some(real) = real::resolve().and_then(|r| r.waitid) else {
         return unavailable();
     };
     // SAFETY: forwarding the caller's arguments.
