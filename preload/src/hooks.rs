@@ -34,26 +34,41 @@ struct Ctx {
     single: bool,
 }
 
-/// Some(ctx) with the guard raised when this call is to be counted.
+/// What a hook does with a call.
+enum Call {
+    /// Count it: the guard stays raised until the context drops.
+    Track(Ctx),
+    /// Pass it to the real function, uncounted: this thread is already inside a hook, or
+    /// nothing is tracked.
+    Pass(&'static Real),
+    /// The real functions are not known yet (a call from inside `dlsym` while they are
+    /// being resolved): serve it from the bootstrap arena or the raw system call.
+    Bootstrap,
+}
+
+/// How this call is to be served; with the guard raised when it is to be counted.
 #[inline(always)]
-fn enter() -> Result<Ctx, Option<&'static Real>> {
+fn enter() -> Call {
     let t = tls::current();
     // SAFETY: this thread's own state.
     if unsafe { (*t).guard } != 0 {
-        return Err(real::get());
+        return match real::get() {
+            Some(r) => Call::Pass(r),
+            None => Call::Bootstrap,
+        };
     }
     let Some(real) = real::resolve() else {
-        return Err(None);
+        return Call::Bootstrap;
     };
     let st = hot::state();
     if st.is_null() {
-        return Err(Some(real));
+        return Call::Pass(real);
     }
     // SAFETY: as above; the state stays mapped for the life of the process.
     unsafe {
         (*t).guard = 1;
         let single = real.single_threaded();
-        Ok(Ctx {
+        Call::Track(Ctx {
             t,
             real,
             st: &*st,
@@ -210,15 +225,15 @@ unsafe fn allocate(
     call: impl Fn(&Real, usize) -> *mut c_void,
 ) -> *mut c_void {
     match enter() {
-        Ok(c) => {
+        Call::Track(c) => {
             let p = call(c.real, c.padded(size));
             if !p.is_null() {
                 track(&c, p, size);
             }
             p
         }
-        Err(Some(r)) => call(r, size),
-        Err(None) => arena::alloc(size, align),
+        Call::Pass(r) => call(r, size),
+        Call::Bootstrap => arena::alloc(size, align),
     }
 }
 
@@ -260,14 +275,14 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
         return;
     }
     match enter() {
-        Ok(c) => {
+        Call::Track(c) => {
             if let Some(e) = untrack(&c, p) {
                 release(&c, p, e);
             }
             (c.real.free)(p)
         }
-        Err(Some(r)) => (r.free)(p),
-        Err(None) => {} // cannot happen for a pointer the real allocator made; leak
+        Call::Pass(r) => (r.free)(p),
+        Call::Bootstrap => {} // cannot happen for a pointer the real allocator made; leak
     }
 }
 
@@ -315,9 +330,9 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
         return realloc_from_arena(p, size);
     }
     match enter() {
-        Ok(c) => realloc_tracked(&c, p, size, |n| (c.real.realloc)(p, n)),
-        Err(Some(r)) => (r.realloc)(p, size),
-        Err(None) => arena::alloc(size, 16),
+        Call::Track(c) => realloc_tracked(&c, p, size, |n| (c.real.realloc)(p, n)),
+        Call::Pass(r) => (r.realloc)(p, size),
+        Call::Bootstrap => arena::alloc(size, 16),
     }
 }
 
@@ -345,15 +360,15 @@ pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, siz
         None => libc::ENOMEM,
     };
     match enter() {
-        Ok(c) => {
+        Call::Track(c) => {
             let rc = call(c.real, c.padded(size));
             if rc == 0 {
                 track(&c, *out, size);
             }
             rc
         }
-        Err(Some(r)) => call(r, size),
-        Err(None) => {
+        Call::Pass(r) => call(r, size),
+        Call::Bootstrap => {
             let p = arena::alloc(size, align);
             if p.is_null() {
                 return libc::ENOMEM;
@@ -485,9 +500,9 @@ unsafe fn mmap_hook(
     off: i64,
 ) -> *mut c_void {
     let c = match enter() {
-        Ok(c) => c,
-        Err(Some(r)) => return pick(r)(addr, len, prot, flags, fd, off),
-        Err(None) => return sys::raw_mmap(addr, len, prot, flags, fd, off),
+        Call::Track(c) => c,
+        Call::Pass(r) => return pick(r)(addr, len, prot, flags, fd, off),
+        Call::Bootstrap => return sys::raw_mmap(addr, len, prot, flags, fd, off),
     };
     let anon = flags & libc::MAP_ANONYMOUS != 0;
     let counted = anon && prot != libc::PROT_NONE;
@@ -545,7 +560,7 @@ pub unsafe extern "C" fn mmap64(
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> c_int {
     match enter() {
-        Ok(c) => {
+        Call::Track(c) => {
             let mut mappings = MAPPINGS.lock();
             let r = (c.real.munmap)(addr, len);
             if r == 0 {
@@ -554,8 +569,8 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> c_int {
             }
             r
         }
-        Err(Some(r)) => (r.munmap)(addr, len),
-        Err(None) => libc::syscall(libc::SYS_munmap, addr, len) as c_int,
+        Call::Pass(r) => (r.munmap)(addr, len),
+        Call::Bootstrap => libc::syscall(libc::SYS_munmap, addr, len) as c_int,
     }
 }
 
@@ -579,7 +594,7 @@ pub unsafe extern "C" fn mremap(
         None => raw(),
     };
     match enter() {
-        Ok(c) => {
+        Call::Track(c) => {
             let mut mappings = MAPPINGS.lock();
             let r = call(c.real);
             // A tracked mapping resized: the free of the old one, one allocation of the new.
@@ -591,8 +606,8 @@ pub unsafe extern "C" fn mremap(
             }
             r
         }
-        Err(Some(r)) => call(r),
-        Err(None) => raw(),
+        Call::Pass(r) => call(r),
+        Call::Bootstrap => raw(),
     }
 }
 
@@ -611,7 +626,7 @@ pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: usize, prot: c_int) ->
     };
     let opens = prot & (libc::PROT_READ | libc::PROT_WRITE) != 0;
     match enter() {
-        Ok(c) if opens && ANY_RESERVED.load(Relaxed) => {
+        Call::Track(c) if opens && ANY_RESERVED.load(Relaxed) => {
             let r = call(c.real);
             if r == 0 {
                 let n = unreserve(addr as usize, len);
@@ -621,8 +636,8 @@ pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: usize, prot: c_int) ->
             }
             r
         }
-        Ok(c) => call(c.real),
-        Err(Some(r)) => call(r),
-        Err(None) => raw(),
+        Call::Track(c) => call(c.real),
+        Call::Pass(r) => call(r),
+        Call::Bootstrap => raw(),
     }
 }
