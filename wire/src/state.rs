@@ -277,9 +277,7 @@ impl ProcessState {
 
     /// The root region's name.
     pub fn name(&self) -> &[u8] {
-        let len = (self.header.name_len.load(Relaxed) as usize).min(NAME_CAP);
-        // SAFETY: written once before the header is published.
-        unsafe { &(&*self.header.name.get())[..len] }
+        self.header.name()
     }
 
     /// The program an exec call under way was given (empty when none).
@@ -309,6 +307,13 @@ impl ProcessState {
 }
 
 impl Header {
+    /// The root region's name.
+    pub fn name(&self) -> &[u8] {
+        let len = (self.name_len.load(Relaxed) as usize).min(NAME_CAP);
+        // SAFETY: written once before the header is published.
+        unsafe { &(&*self.name.get())[..len] }
+    }
+
     /// The wait status the parent reaped this process with, if a parent under the preload
     /// reaped it.
     pub fn reaped_status(&self) -> Option<i32> {
