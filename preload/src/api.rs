@@ -9,7 +9,7 @@ use benchmem_wire::Stats;
 
 use crate::hot;
 use crate::regions::{self, Ended};
-use crate::{channel, process, tls};
+use crate::{channel, process, statefile, tls};
 
 /// Not running under the preload's tracking (or a bad argument).
 const ERR_INACTIVE: c_int = -1;
@@ -62,7 +62,7 @@ pub unsafe extern "C" fn benchmem_region_end(id: c_int, out: *mut Stats) -> c_in
         &e.stats,
         e.duration_ns,
     );
-    if process::reporting() && !channel::send(&buf[..n]) {
+    if statefile::reporting() && !channel::send(&buf[..n]) {
         st.header.dropped_events.fetch_add(1, Relaxed);
         st.header.problems.fetch_or(PROBLEM_EVENTS_LOST, Relaxed);
     }

@@ -31,57 +31,39 @@ use core::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 
+use benchmem_wire::names::{base_name, preload_entries, ENV_DIR, LD_PRELOAD};
 use benchmem_wire::state::{
     set_field, ProcessState, EXEC_HAS_DIR, EXEC_HAS_PRELOAD, EXEC_PATH_CUT, EXEC_SANITIZER,
     PATH_CAP,
 };
 
+use crate::once::OnceBytes;
 use crate::real::{self, Real};
-use crate::{hot, process, sanitizer, sys, tls};
+use crate::{hot, sanitizer, statefile, sys, tls};
 
 extern "C" {
     static environ: *const *const c_char;
 }
 
 /// Our own file name as the loader has it (from `dladdr`), for matching `LD_PRELOAD`.
-static mut OWN: [u8; PATH_CAP] = [0; PATH_CAP];
-static OWN_LEN: AtomicUsize = AtomicUsize::new(0);
+static OWN: OnceBytes<PATH_CAP> = OnceBytes::new();
 /// The file name the launcher preloads, used when `dladdr` gave nothing.
 const OWN_NAME: &[u8] = b"libbenchmem_preload.so";
 
 /// Finds our own path once, from the constructor (single-threaded).
 pub fn init() {
     let _g = tls::Guard::enter();
-    // SAFETY: dladdr on the address of one of our functions fills `info` with pointers
-    // into the loader's own data, valid while we are loaded; it does not allocate in
-    // glibc (and any allocation would pass through, the guard being raised). OWN is
-    // written only here, before any exec hook can read it.
-    unsafe {
-        let mut info: libc::Dl_info = core::mem::zeroed();
-        if libc::dladdr(init as *const core::ffi::c_void, &mut info) == 0
-            || info.dli_fname.is_null()
-        {
-            return;
-        }
-        let name = CStr::from_ptr(info.dli_fname).to_bytes();
-        if name.len() <= PATH_CAP {
-            (&mut *core::ptr::addr_of_mut!(OWN))[..name.len()].copy_from_slice(name);
-            OWN_LEN.store(name.len(), Relaxed);
-        }
+    // SAFETY: the guard is raised; `init` is one of our functions.
+    let name = unsafe { real::object_file(init as *const core::ffi::c_void) };
+    if let Some(name) = name.filter(|n| n.len() <= PATH_CAP) {
+        OWN.set(name);
     }
 }
 
 fn own() -> &'static [u8] {
-    let n = OWN_LEN.load(Relaxed);
-    if n == 0 {
-        return OWN_NAME;
-    }
-    // SAFETY: written once in `init`, before OWN_LEN says it is there.
-    unsafe { &(&*core::ptr::addr_of!(OWN))[..n] }
-}
-
-fn base_name(p: &[u8]) -> &[u8] {
-    p.rsplit(|&b| b == b'/').next().unwrap_or(p)
+    Some(OWN.get())
+        .filter(|o| !o.is_empty())
+        .unwrap_or(OWN_NAME)
 }
 
 /// Whether an `LD_PRELOAD` entry is this library (its path, or a file of its name: the
@@ -93,7 +75,12 @@ fn is_us(entry: &[u8]) -> bool {
 
 /// Whether an `LD_PRELOAD` value names this library.
 fn names_us(list: &[u8]) -> bool {
-    list.split(|&b| b == b':' || b == b' ').any(is_us)
+    preload_entries(list).any(is_us)
+}
+
+/// The value of an environment entry `NAME=value` when it is variable `name`.
+fn env_value<'a>(entry: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    entry.strip_prefix(name.as_bytes())?.strip_prefix(b"=")
 }
 
 /// `EXEC_HAS_*` bits for the environment `envp` passed to exec. The loader takes the
@@ -113,9 +100,9 @@ unsafe fn carried(envp: *const *const c_char) -> u32 {
             break;
         }
         let s = CStr::from_ptr(e).to_bytes();
-        if let Some(v) = s.strip_prefix(b"LD_PRELOAD=") {
+        if let Some(v) = env_value(s, LD_PRELOAD) {
             preload = Some(v);
-        } else if let Some(v) = s.strip_prefix(b"BENCHMEM_DIR=") {
+        } else if let Some(v) = env_value(s, ENV_DIR) {
             dir = dir.or(Some(v));
         }
         i += 1;
@@ -124,7 +111,7 @@ unsafe fn carried(envp: *const *const c_char) -> u32 {
     if preload.is_some_and(names_us) {
         bits |= EXEC_HAS_PRELOAD;
     }
-    if dir.is_some_and(|d| !d.is_empty() && d == process::run_dir()) {
+    if dir.is_some_and(|d| !d.is_empty() && d == statefile::run_dir()) {
         bits |= EXEC_HAS_DIR;
     }
     bits
@@ -198,15 +185,7 @@ fn absolute(mut p: &[u8], out: &mut Buf) {
 /// Where `file` is in `PATH`, as execvp looks (glibc's default path when unset), made
 /// absolute; `file` itself when no directory has it.
 fn search(file: &[u8], out: &mut Buf) {
-    // SAFETY: getenv reads the environment without allocating.
-    let path = unsafe {
-        let p = libc::getenv(c"PATH".as_ptr());
-        if p.is_null() {
-            &b"/bin:/usr/bin"[..]
-        } else {
-            CStr::from_ptr(p).to_bytes()
-        }
-    };
+    let path = sys::getenv(c"PATH").unwrap_or(b"/bin:/usr/bin");
     for dir in path.split(|&b| b == b':') {
         let mut cand = Buf::new();
         let dir = if dir.is_empty() { &b"."[..] } else { dir };
@@ -271,13 +250,13 @@ enum Record {
     /// In this image's state.
     Shared(&'static ProcessState),
     /// In a state file of a vfork child's own, whose path this is.
-    Own([u8; 512]),
+    Own(statefile::Path),
 }
 
 /// Records an exec about to happen, and finds whether the program must run without the
 /// preload. A vfork child (or a raw clone sharing our memory) must not write the state it
 /// shares with its parent: it records into a state file of its own pid, made for the
-/// purpose (see [`process::vfork_child_state`]).
+/// purpose (see [`statefile::create_for_vfork_child`]).
 ///
 /// # Safety
 /// As [`Target::resolve`]; `envp` as in [`carried`].
@@ -311,18 +290,16 @@ unsafe fn begin(target: Target, envp: *const *const c_char) -> Pending {
         }
         let st = &*st;
         let h = &st.header;
-        let record = if libc::syscall(libc::SYS_getpid) as u32 == h.pid.load(Relaxed) {
+        let record = if sys::getpid_raw() == h.pid.load(Relaxed) {
             h.exec_flags.store(flags, Relaxed);
             if !set_field(&h.exec_len, &h.exec_path, path.bytes()) {
                 h.exec_flags.fetch_or(EXEC_PATH_CUT, Relaxed);
             }
             Record::Shared(st)
         } else {
-            let mut own = [0u8; 512];
-            if process::vfork_child_state(h, path.bytes(), flags, &mut own) {
-                Record::Own(own)
-            } else {
-                Record::None
+            match statefile::create_for_vfork_child(h, path.bytes(), flags) {
+                Some(own) => Record::Own(own),
+                None => Record::None,
             }
         };
         Pending { record, scrub }
@@ -334,11 +311,8 @@ fn failed(p: Pending) {
     match p.record {
         Record::None => {}
         Record::Shared(st) => st.header.exec_len.store(0, Relaxed),
-        Record::Own(path) => sys::keep_errno(|| {
-            // SAFETY: the NUL-terminated path of the file this exec call created; it was
-            // never mapped, and nobody else writes it while this child lives.
-            unsafe { libc::unlink(path.as_ptr().cast()) };
-        }),
+        // Never mapped, and nobody else writes it while this child lives.
+        Record::Own(path) => path.remove(),
     }
 }
 
@@ -368,7 +342,7 @@ unsafe fn scrubbed(
     let (mut vars, mut text) = (0usize, 0usize);
     while !(*envp.add(vars)).is_null() {
         let e = CStr::from_ptr(*envp.add(vars)).to_bytes_with_nul();
-        if e.strip_prefix(b"LD_PRELOAD=").is_some() {
+        if env_value(e, LD_PRELOAD).is_some() {
             text += e.len();
         }
         vars += 1;
@@ -398,10 +372,10 @@ unsafe fn scrubbed(
     for i in 0..vars {
         let e = *envp.add(i);
         let bytes = CStr::from_ptr(e).to_bytes();
-        if bytes.strip_prefix(b"BENCHMEM_DIR=").is_some() {
+        if env_value(bytes, ENV_DIR).is_some() {
             continue;
         }
-        if let Some(list) = bytes.strip_prefix(b"LD_PRELOAD=") {
+        if let Some(list) = env_value(bytes, LD_PRELOAD) {
             if !names_us(list) {
                 ptrs[k] = e;
                 k += 1;
@@ -412,12 +386,10 @@ unsafe fn scrubbed(
                 buf[t..t + s.len()].copy_from_slice(s);
                 t += s.len();
             };
-            put(b"LD_PRELOAD=");
+            put(LD_PRELOAD.as_bytes());
+            put(b"=");
             let mut kept = 0;
-            for lib in list
-                .split(|&b| b == b':' || b == b' ')
-                .filter(|l| !l.is_empty() && !is_us(l))
-            {
+            for lib in preload_entries(list).filter(|l| !is_us(l)) {
                 if kept > 0 {
                     put(b":");
                 }
@@ -471,8 +443,7 @@ static LEFTOVERS: [Slot; 8] = [const {
 
 impl Leftover {
     fn hold(addr: *mut u8, len: usize) -> Leftover {
-        // SAFETY: raw getpid: the cached one is the parent's in a vfork child.
-        let pid = unsafe { libc::syscall(libc::SYS_getpid) } as u32;
+        let pid = sys::getpid_raw();
         let slot = LEFTOVERS.iter().position(|s| {
             s.pid
                 .compare_exchange(0, u32::MAX, Acquire, Relaxed)
@@ -540,8 +511,7 @@ fn real() -> Option<&'static Real> {
 }
 
 fn enosys() -> c_int {
-    // SAFETY: this thread's errno.
-    unsafe { *libc::__errno_location() = libc::ENOSYS };
+    sys::set_errno(libc::ENOSYS);
     -1
 }
 

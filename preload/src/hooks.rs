@@ -207,11 +207,6 @@ fn restore(c: &Ctx, p: *mut c_void, held: Held) {
     }
 }
 
-fn set_errno(e: c_int) {
-    // SAFETY: this thread's errno.
-    unsafe { *libc::__errno_location() = e };
-}
-
 // ---------------------------------------------------------------------------------------
 // malloc family
 
@@ -243,7 +238,7 @@ fn or_enomem<F>(f: Option<F>, call: impl FnOnce(F) -> *mut c_void) -> *mut c_voi
     match f {
         Some(f) => call(f),
         None => {
-            set_errno(libc::ENOMEM);
+            sys::set_errno(libc::ENOMEM);
             core::ptr::null_mut()
         }
     }
@@ -345,7 +340,7 @@ pub unsafe extern "C" fn reallocarray(p: *mut c_void, n: usize, size: usize) -> 
     match n.checked_mul(size) {
         Some(total) => realloc(p, total),
         None => {
-            set_errno(libc::ENOMEM);
+            sys::set_errno(libc::ENOMEM);
             core::ptr::null_mut()
         }
     }

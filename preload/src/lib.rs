@@ -9,14 +9,15 @@
 //!   every lock in the order fork takes them; [`pointers`] and [`ranges`] are its
 //!   structures, in raw `mmap` memory.
 //! - [`api`]: the exported region API.
-//! - [`process`]: start, fork, exec and exit (`_exit` too); the shared state file.
+//! - [`process`]: start, fork, exec and exit (`_exit` too).
+//! - [`statefile`]: the state files of the run, one per process image.
 //! - [`exec`]: the exec hooks, which record the program an image is about to become.
 //! - [`sanitizer`]: sanitizer builds about to be exec'd, which must run without us.
 //! - [`blind`]: what keeps malloc calls from the hooks (valgrind, an allocator of the
 //!   program's own, `RTLD_DEEPBIND`), noticed so the run can say so.
 //! - [`channel`]: region samples to the launcher.
 //! - [`reaped`]: the `wait` family, telling the launcher how each child ended.
-//! - [`real`], [`tls`], [`spin`], [`sys`]: the plumbing that keeps all of the above from
+//! - [`real`], [`tls`], [`spin`], [`sys`], [`once`]: the plumbing that keeps all of the above from
 //!   ever allocating through malloc or re-entering itself.
 //!
 //! Never allocates through malloc: no `Vec`, `String` or formatting anywhere here.
@@ -28,6 +29,7 @@ pub mod channel;
 pub mod exec;
 pub mod hooks;
 pub mod hot;
+pub mod once;
 pub mod pointers;
 pub mod process;
 pub mod ranges;
@@ -36,6 +38,7 @@ pub mod reaped;
 pub mod regions;
 pub mod sanitizer;
 pub mod spin;
+pub mod statefile;
 pub mod sys;
 pub mod tls;
 pub mod trailer;

@@ -245,6 +245,24 @@ pub unsafe fn same_object(a: *const c_void, b: *const c_void) -> bool {
         && x.dli_fbase == y.dli_fbase
 }
 
+/// The file name of the loaded object holding `addr`, as the loader has it (empty for
+/// the executable); None when `addr` is null or in no loaded object.
+///
+/// # Safety
+/// dladdr may allocate: call with the guard raised.
+pub unsafe fn object_file(addr: *const c_void) -> Option<&'static [u8]> {
+    // SAFETY: all-zero is a valid Dl_info; dladdr fills it with pointers into the
+    // loader's own data, valid while that object stays loaded (ours, or libraries the
+    // program does not unload while it runs).
+    unsafe {
+        let mut info: libc::Dl_info = core::mem::zeroed();
+        if addr.is_null() || libc::dladdr(addr, &mut info) == 0 || info.dli_fname.is_null() {
+            return None;
+        }
+        Some(CStr::from_ptr(info.dli_fname).to_bytes())
+    }
+}
+
 /// `usable` when `malloc` is glibc's: defined by the object that defines glibc's version
 /// function (not a jemalloc, tcmalloc or glibc's debug malloc preloaded or linked in
 /// front of it).

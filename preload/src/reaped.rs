@@ -14,50 +14,19 @@
 
 use core::ffi::{c_int, c_void};
 
-use benchmem_wire::state::{Header, REAPED_KNOWN};
-
-use crate::{process, real, sys};
+use crate::{real, statefile, sys};
 
 /// What a hook returns when libc lacks the function (never on glibc): -1 with ENOSYS.
 fn unavailable<T: From<i8>>() -> T {
-    // SAFETY: this thread's errno slot.
-    unsafe { *libc::__errno_location() = libc::ENOSYS };
+    sys::set_errno(libc::ENOSYS);
     T::from(-1)
 }
 
 /// Writes `status` into the newest state file of `pid` in this run, if there is one.
 fn record(pid: libc::pid_t, status: c_int) {
-    if pid <= 0 || !process::reporting() {
-        return;
+    if pid > 0 {
+        statefile::set_reaped(pid as u32, status);
     }
-    sys::keep_errno(|| {
-        let mut buf = [0u8; 512];
-        let mut newest = -1;
-        for image in 0..4096u32 {
-            let path = process::state_path(&mut buf, pid as u32, image);
-            // SAFETY: path is NUL-terminated; open does not allocate.
-            let fd = unsafe { libc::open(path, libc::O_WRONLY | libc::O_CLOEXEC) };
-            if fd < 0 {
-                break;
-            }
-            if newest >= 0 {
-                // SAFETY: an fd this function opened.
-                unsafe { libc::close(newest) };
-            }
-            newest = fd;
-        }
-        if newest < 0 {
-            return;
-        }
-        let value = (REAPED_KNOWN | (status as u32 & 0xffff)).to_ne_bytes();
-        let at = core::mem::offset_of!(Header, reaped) as libc::off_t;
-        // SAFETY: writes 4 bytes of our own state file at the field's offset (the header
-        // starts the file); the field is an aligned u32 read only by the launcher.
-        unsafe {
-            libc::pwrite(newest, value.as_ptr().cast(), value.len(), at);
-            libc::close(newest);
-        }
-    });
 }
 
 /// Records the outcome of a call that returned `pid` with `status` (null: not asked).

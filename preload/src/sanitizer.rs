@@ -70,8 +70,8 @@ fn read_at(fd: c_int, off: u64, buf: &mut [u8]) -> usize {
             )
         };
         if r < 0 {
-            // SAFETY: errno of the failed pread (callers keep the program's errno).
-            if unsafe { *libc::__errno_location() } == libc::EINTR {
+            // Callers keep the program's errno.
+            if crate::sys::errno() == libc::EINTR {
                 continue;
             }
             return 0;

@@ -112,3 +112,39 @@ pub fn page_round(n: usize) -> usize {
     let p = page_size();
     n.saturating_add(p - 1) & !(p - 1)
 }
+
+/// This thread's `errno`.
+pub fn errno() -> i32 {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Sets this thread's `errno`.
+pub fn set_errno(e: i32) {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() = e };
+}
+
+/// The value of environment variable `name` (getenv reads the environment without
+/// allocating). The bytes stay valid unless the program changes that variable, which
+/// ours are not meant for.
+pub fn getenv(name: &core::ffi::CStr) -> Option<&'static [u8]> {
+    // SAFETY: a NUL-terminated name; getenv returns null or a NUL-terminated value.
+    unsafe {
+        let p = libc::getenv(name.as_ptr());
+        (!p.is_null()).then(|| core::ffi::CStr::from_ptr(p).to_bytes())
+    }
+}
+
+/// This process's id from the kernel: in a vfork child, glibc's cached `getpid` is the
+/// parent's.
+pub fn getpid_raw() -> u32 {
+    // SAFETY: getpid has no preconditions and cannot fail.
+    unsafe { libc::syscall(libc::SYS_getpid) as u32 }
+}
+
+/// The parent's id from the kernel (see [`getpid_raw`]).
+pub fn getppid_raw() -> u32 {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    unsafe { libc::syscall(libc::SYS_getppid) as u32 }
+}
