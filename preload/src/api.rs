@@ -3,9 +3,9 @@
 use core::ffi::{c_char, c_int};
 use core::sync::atomic::Ordering::Relaxed;
 
-use benchmem_wire::event::{encode_region_end, MAX_EVENT};
-use benchmem_wire::state::PROBLEM_EVENTS_LOST;
 use benchmem_wire::Stats;
+use benchmem_wire::event::{MAX_EVENT, encode_region_end};
+use benchmem_wire::state::PROBLEM_EVENTS_LOST;
 
 use crate::hot;
 use crate::regions::{self, Ended};
@@ -18,14 +18,15 @@ const ERR_INACTIVE: c_int = -1;
 ///
 /// # Safety
 /// `name` is null or a NUL-terminated string.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn benchmem_region_begin(name: *const c_char) -> c_int {
-    let st = hot::state();
-    if st.is_null() || name.is_null() {
+    let Some(st) = hot::current().filter(|_| !name.is_null()) else {
         return ERR_INACTIVE;
-    }
+    };
     let _g = tls::Guard::enter();
-    regions::begin(&*st, core::ffi::CStr::from_ptr(name).to_bytes())
+    // SAFETY: a NUL-terminated string (the caller's contract), not null.
+    let name = unsafe { core::ffi::CStr::from_ptr(name) };
+    regions::begin(st, name.to_bytes())
 }
 
 /// Closes region `id`, writing its sample to `out` (may be null) and sending it to the
@@ -33,16 +34,15 @@ pub unsafe extern "C" fn benchmem_region_begin(name: *const c_char) -> c_int {
 ///
 /// # Safety
 /// `out` is null or points to a writable `benchmem_stats`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn benchmem_region_end(id: c_int, out: *mut Stats) -> c_int {
-    let st = hot::state();
     if !out.is_null() {
-        *out = Stats::default();
+        // SAFETY: writable when not null (the caller's contract).
+        unsafe { *out = Stats::default() };
     }
-    if st.is_null() {
+    let Some(st) = hot::current() else {
         return ERR_INACTIVE;
-    }
-    let st = &*st;
+    };
     let _g = tls::Guard::enter();
     let mut e = Ended::new();
     let rc = regions::end(st, id, &mut e);
@@ -50,7 +50,8 @@ pub unsafe extern "C" fn benchmem_region_end(id: c_int, out: *mut Stats) -> c_in
         return rc;
     }
     if !out.is_null() {
-        *out = e.stats;
+        // SAFETY: as above.
+        unsafe { *out = e.stats };
     }
     let (pid, image) = process::identity();
     let mut buf = [0u8; MAX_EVENT];
@@ -70,7 +71,7 @@ pub unsafe extern "C" fn benchmem_region_end(id: c_int, out: *mut Stats) -> c_in
 }
 
 /// 1 when this process is being measured by the preload, else 0.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub extern "C" fn benchmem_is_active() -> c_int {
-    (!hot::state().is_null()) as c_int
+    hot::current().is_some() as c_int
 }

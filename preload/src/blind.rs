@@ -14,10 +14,10 @@
 use core::ffi::{c_char, c_void};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
-use benchmem_wire::names::{base_name, preload_entries, LD_PRELOAD_C};
+use benchmem_wire::names::{LD_PRELOAD_C, base_name, preload_entries};
 use benchmem_wire::state::{
-    set_field, Header, OWNER_CAP, PATH_CAP, PROBLEM_DEEPBIND, PROBLEM_MALLOC_SHADOWED,
-    PROBLEM_VALGRIND,
+    Header, OWNER_CAP, PATH_CAP, PROBLEM_DEEPBIND, PROBLEM_MALLOC_SHADOWED, PROBLEM_VALGRIND,
+    set_field,
 };
 
 use crate::once::OnceBytes;
@@ -68,9 +68,10 @@ pub fn init() {
 /// Records the file of the C++ `operator new` that bypasses malloc (its base name).
 ///
 /// # Safety
-/// `new` is the address of a loaded function; call with the guard raised (dladdr).
+/// Call with the guard raised (dladdr may allocate).
 pub unsafe fn set_new_owner(new: *const c_void) {
-    if let Some(f) = crate::real::object_file(new) {
+    // SAFETY: the caller's contract.
+    if let Some(f) = unsafe { crate::real::object_file(new) } {
         NEW_OWNER.set(base_name(f));
     }
 }
@@ -156,10 +157,8 @@ fn malloc_shadowed() -> Option<&'static [u8]> {
 #[cfg_attr(test, allow(dead_code))]
 fn deepbind_seen() {
     PROBLEMS.fetch_or(PROBLEM_DEEPBIND, Relaxed);
-    let st = hot::state();
-    if !st.is_null() {
-        // SAFETY: the state stays mapped for the life of the process.
-        unsafe { (*st).header.problems.fetch_or(PROBLEM_DEEPBIND, Relaxed) };
+    if let Some(st) = hot::current() {
+        st.header.problems.fetch_or(PROBLEM_DEEPBIND, Relaxed);
     }
 }
 
@@ -202,7 +201,7 @@ fn sys_keep<R>(f: impl FnOnce() -> R) -> R {
 /// C `dlopen`.
 #[cfg(all(target_arch = "x86_64", not(test)))]
 #[unsafe(naked)]
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn dlopen(file: *const c_char, flags: core::ffi::c_int) -> *mut c_void {
     core::arch::naked_asm!(
         "test esi, {deepbind}",

@@ -135,8 +135,7 @@ impl Channel {
             if r >= 0 {
                 return true;
             }
-            // SAFETY: reading this thread's errno.
-            match unsafe { *libc::__errno_location() } {
+            match crate::sys::errno() {
                 libc::EINTR => continue,
                 libc::EAGAIN | libc::ENOBUFS => {
                     if crate::sys::now_ns() > deadline {

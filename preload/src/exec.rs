@@ -24,24 +24,25 @@
 //! environment given to a sanitizer build are built in stack buffers (a mapping of our
 //! own when they are too small).
 
-use core::ffi::{c_char, c_int, CStr};
+use core::ffi::{CStr, c_char, c_int};
+use core::marker::PhantomData;
 use core::mem::size_of;
 use core::sync::atomic::{
     AtomicU32, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release},
 };
 
-use benchmem_wire::names::{base_name, preload_entries, ENV_DIR, LD_PRELOAD};
+use benchmem_wire::names::{ENV_DIR, LD_PRELOAD, base_name, preload_entries};
 use benchmem_wire::state::{
-    set_field, ProcessState, EXEC_HAS_DIR, EXEC_HAS_PRELOAD, EXEC_PATH_CUT, EXEC_SANITIZER,
-    PATH_CAP,
+    EXEC_HAS_DIR, EXEC_HAS_PRELOAD, EXEC_PATH_CUT, EXEC_SANITIZER, PATH_CAP, ProcessState,
+    set_field,
 };
 
 use crate::once::OnceBytes;
 use crate::real::{self, Real};
 use crate::{hot, sanitizer, statefile, sys, tls};
 
-extern "C" {
+unsafe extern "C" {
     static environ: *const *const c_char;
 }
 
@@ -83,29 +84,53 @@ fn env_value<'a>(entry: &'a [u8], name: &str) -> Option<&'a [u8]> {
     entry.strip_prefix(name.as_bytes())?.strip_prefix(b"=")
 }
 
+/// An environment as exec is given it: null, or a NULL-terminated array of
+/// NUL-terminated strings.
+#[derive(Clone, Copy)]
+struct Envp<'a>(*const *const c_char, PhantomData<&'a CStr>);
+
+impl<'a> Envp<'a> {
+    /// # Safety
+    /// `p` is null or a NULL-terminated array of NUL-terminated strings, which stay as
+    /// they are for `'a` (the exec call they were given to).
+    unsafe fn new(p: *const *const c_char) -> Envp<'a> {
+        Envp(p, PhantomData)
+    }
+
+    fn as_ptr(self) -> *const *const c_char {
+        self.0
+    }
+
+    /// The entries, in order.
+    fn entries(self) -> impl Iterator<Item = &'a CStr> {
+        let mut i = 0;
+        core::iter::from_fn(move || {
+            if self.0.is_null() {
+                return None;
+            }
+            // SAFETY: `i` is at most the index of the terminating NULL (`new`'s contract):
+            // every entry before it was a non-null string.
+            let e = unsafe { *self.0.add(i) };
+            if e.is_null() {
+                return None;
+            }
+            i += 1;
+            // SAFETY: a NUL-terminated string of the array, alive for 'a.
+            Some(unsafe { CStr::from_ptr(e) })
+        })
+    }
+}
+
 /// `EXEC_HAS_*` bits for the environment `envp` passed to exec. The loader takes the
 /// last `LD_PRELOAD`; the preload's getenv the first `BENCHMEM_DIR`.
-///
-/// # Safety
-/// `envp` is null or a NULL-terminated array of NUL-terminated strings.
-unsafe fn carried(envp: *const *const c_char) -> u32 {
-    if envp.is_null() {
-        return 0;
-    }
+fn carried(envp: Envp) -> u32 {
     let (mut preload, mut dir) = (None, None);
-    let mut i = 0;
-    loop {
-        let e = *envp.add(i);
-        if e.is_null() {
-            break;
-        }
-        let s = CStr::from_ptr(e).to_bytes();
+    for s in envp.entries().map(CStr::to_bytes) {
         if let Some(v) = env_value(s, LD_PRELOAD) {
             preload = Some(v);
         } else if let Some(v) = env_value(s, ENV_DIR) {
             dir = dir.or(Some(v));
         }
-        i += 1;
     }
     let mut bits = 0;
     if preload.is_some_and(names_us) {
@@ -139,10 +164,10 @@ impl Buf {
     fn bytes(&self) -> &[u8] {
         &self.b[..self.n]
     }
-    /// The contents NUL-terminated (`push` always leaves room).
-    fn c_str(&mut self) -> *const c_char {
+    /// The contents NUL-terminated (`push` always leaves room), up to a NUL inside them.
+    fn c_str(&mut self) -> &CStr {
         self.b[self.n] = 0;
-        self.b.as_ptr() as *const c_char
+        CStr::from_bytes_until_nul(&self.b[..=self.n]).unwrap_or_default()
     }
     /// The current directory, followed by `/`.
     fn cwd(&mut self) -> bool {
@@ -159,15 +184,24 @@ impl Buf {
     }
 }
 
-/// What an exec call was given.
+/// What an exec call was given (None: a null pointer).
 #[derive(Clone, Copy)]
-pub enum Target {
+enum Target<'a> {
     /// A path (`execve`, `execv`).
-    Path(*const c_char),
+    Path(Option<&'a CStr>),
     /// A file searched in `PATH` when it has no slash (`execvp`, `execvpe`).
-    Search(*const c_char),
+    Search(Option<&'a CStr>),
     /// An open file (`fexecve`).
     Fd(c_int),
+}
+
+/// `p` as a C string.
+///
+/// # Safety
+/// `p` is null or a NUL-terminated string that stays as it is for `'a`.
+unsafe fn c_str<'a>(p: *const c_char) -> Option<&'a CStr> {
+    // SAFETY: the caller's contract.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) })
 }
 
 /// `p` made absolute against the current directory when it is relative.
@@ -192,25 +226,22 @@ fn search(file: &[u8], out: &mut Buf) {
         if !(cand.push(dir) && cand.push(b"/") && cand.push(file)) {
             continue;
         }
-        // SAFETY: a NUL-terminated path in our buffer.
-        if unsafe { libc::access(cand.c_str(), libc::X_OK) } == 0 {
+        // SAFETY: a NUL-terminated path.
+        if unsafe { libc::access(cand.c_str().as_ptr(), libc::X_OK) } == 0 {
             return absolute(cand.bytes(), out);
         }
     }
     absolute(file, out)
 }
 
-impl Target {
+impl Target<'_> {
     /// The program, as absolute as can be found, into `out`.
-    ///
-    /// # Safety
-    /// Pointers are NUL-terminated strings (or null), as exec requires.
-    unsafe fn resolve(self, out: &mut Buf) {
+    fn resolve(self, out: &mut Buf) {
         match self {
-            Target::Path(p) | Target::Search(p) if p.is_null() => out.n = 0,
-            Target::Path(p) => absolute(CStr::from_ptr(p).to_bytes(), out),
-            Target::Search(p) => {
-                let f = CStr::from_ptr(p).to_bytes();
+            Target::Path(None) | Target::Search(None) => out.n = 0,
+            Target::Path(Some(p)) => absolute(p.to_bytes(), out),
+            Target::Search(Some(p)) => {
+                let f = p.to_bytes();
                 if f.contains(&b'/') || f.is_empty() {
                     absolute(f, out)
                 } else {
@@ -223,11 +254,14 @@ impl Target {
                 let k = benchmem_wire::names::write_decimal(fd.max(0) as u64, &mut num);
                 link.push(b"/proc/self/fd/");
                 link.push(&num[..k]);
-                let n = libc::readlink(
-                    link.c_str(),
-                    out.b.as_mut_ptr() as *mut c_char,
-                    out.b.len() - 1,
-                );
+                // SAFETY: readlink writes at most the given length into our buffer.
+                let n = unsafe {
+                    libc::readlink(
+                        link.c_str().as_ptr(),
+                        out.b.as_mut_ptr() as *mut c_char,
+                        out.b.len() - 1,
+                    )
+                };
                 out.n = n.max(0) as usize;
             }
         }
@@ -257,19 +291,16 @@ enum Record {
 /// preload. A vfork child (or a raw clone sharing our memory) must not write the state it
 /// shares with its parent: it records into a state file of its own pid, made for the
 /// purpose (see [`statefile::create_for_vfork_child`]).
-///
-/// # Safety
-/// As [`Target::resolve`]; `envp` as in [`carried`].
-unsafe fn begin(target: Target, envp: *const *const c_char) -> Pending {
+fn begin(target: Target, envp: Envp) -> Pending {
     sys::keep_errno(|| {
         let none = Pending {
             record: Record::None,
             scrub: false,
         };
-        let st = hot::state();
+        let st = hot::current();
         let bits = carried(envp);
         let preloaded = bits & EXEC_HAS_PRELOAD != 0;
-        if st.is_null() && !preloaded {
+        if st.is_none() && !preloaded {
             return none;
         }
         // Raised here, dropped before the real exec: in a vfork child this is the parent's
@@ -285,10 +316,9 @@ unsafe fn begin(target: Target, envp: *const *const c_char) -> Pending {
                 _ => path.n > 0 && sanitizer::needs_runtime_first(path.c_str()),
             };
         let flags = bits | if scrub { EXEC_SANITIZER } else { 0 };
-        if st.is_null() {
+        let Some(st) = st else {
             return Pending { scrub, ..none };
-        }
-        let st = &*st;
+        };
         let h = &st.header;
         let record = if sys::getpid_raw() == h.pid.load(Relaxed) {
             h.exec_flags.store(flags, Relaxed);
@@ -328,20 +358,13 @@ const STACK_TEXT: usize = 1024;
 /// (as a sanitizer build given to `run` does). Built in stack buffers, or in one mapping
 /// when they are too small (unmapped when `f` returns; see [`Leftover`] for a vfork
 /// child's); when no mapping can be made, `f` gets `envp` as it is.
-///
-/// # Safety
-/// `envp` as in [`carried`].
 #[inline(never)]
-unsafe fn scrubbed(
-    envp: *const *const c_char,
-    f: impl FnOnce(*const *const c_char) -> c_int,
-) -> c_int {
-    if envp.is_null() {
-        return f(envp);
+fn scrubbed(envp: Envp, f: impl FnOnce(*const *const c_char) -> c_int) -> c_int {
+    if envp.as_ptr().is_null() {
+        return f(envp.as_ptr());
     }
     let (mut vars, mut text) = (0usize, 0usize);
-    while !(*envp.add(vars)).is_null() {
-        let e = CStr::from_ptr(*envp.add(vars)).to_bytes_with_nul();
+    for e in envp.entries().map(CStr::to_bytes_with_nul) {
         if env_value(e, LD_PRELOAD).is_some() {
             text += e.len();
         }
@@ -358,20 +381,22 @@ unsafe fn scrubbed(
         let len = sys::page_round(ptr_bytes + text);
         let m = sys::map(len);
         if m.is_null() {
-            return f(envp);
+            return f(envp.as_ptr());
         }
         mapped = Some(Leftover::hold(m, len));
-        // SAFETY: a fresh mapping of `len` bytes, page-aligned: the pointer array at
-        // its start, the text after it, neither overlapping the other.
-        (
-            core::slice::from_raw_parts_mut(m as *mut *const c_char, vars + 1),
-            core::slice::from_raw_parts_mut(m.add(ptr_bytes), len - ptr_bytes),
-        )
+        // SAFETY: a fresh mapping of `len` bytes, page-aligned, ours alone until `f`
+        // returns: the pointer array at its start, the text after it, neither
+        // overlapping the other.
+        unsafe {
+            (
+                core::slice::from_raw_parts_mut(m as *mut *const c_char, vars + 1),
+                core::slice::from_raw_parts_mut(m.add(ptr_bytes), len - ptr_bytes),
+            )
+        }
     };
     let (mut k, mut t) = (0, 0);
-    for i in 0..vars {
-        let e = *envp.add(i);
-        let bytes = CStr::from_ptr(e).to_bytes();
+    for entry in envp.entries().take(vars) {
+        let (e, bytes) = (entry.as_ptr(), entry.to_bytes());
         if env_value(bytes, ENV_DIR).is_some() {
             continue;
         }
@@ -524,25 +549,34 @@ unsafe fn real_execve(
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> c_int {
-    match real().and_then(|r| r.execve) {
-        Some(f) => f(path, argv, envp),
-        None => libc::syscall(libc::SYS_execve, path, argv, envp) as c_int,
+    // SAFETY: the caller's contract is execve's.
+    unsafe {
+        match real().and_then(|r| r.execve) {
+            Some(f) => f(path, argv, envp),
+            None => libc::syscall(libc::SYS_execve, path, argv, envp) as c_int,
+        }
     }
 }
 
 /// # Safety
 /// C `execve`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn execve(
     path: *const c_char,
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> c_int {
-    let p = begin(Target::Path(path), envp);
-    let r = if p.scrub {
-        scrubbed(envp, |e| real_execve(path, argv, e))
-    } else {
-        real_execve(path, argv, envp)
+    // SAFETY: exec's contract: a path and an environment of C strings, unchanged during
+    // the call.
+    let (target, env) = unsafe { (Target::Path(c_str(path)), Envp::new(envp)) };
+    let p = begin(target, env);
+    // SAFETY: the program's arguments, or the scrubbed copy of its environment.
+    let r = unsafe {
+        if p.scrub {
+            scrubbed(env, |e| real_execve(path, argv, e))
+        } else {
+            real_execve(path, argv, envp)
+        }
     };
     failed(p);
     r
@@ -550,16 +584,21 @@ pub unsafe extern "C" fn execve(
 
 /// # Safety
 /// C `execv`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn execv(path: *const c_char, argv: *const *const c_char) -> c_int {
-    let p = begin(Target::Path(path), environ);
+    // SAFETY: as in `execve`; `environ` is the process's environment.
+    let (target, env) = unsafe { (Target::Path(c_str(path)), Envp::new(environ)) };
+    let p = begin(target, env);
     // execv is execve with `environ`: a scrubbed copy takes its place.
-    let r = if p.scrub {
-        scrubbed(environ, |e| real_execve(path, argv, e))
-    } else {
-        match real().and_then(|r| r.execv) {
-            Some(f) => f(path, argv),
-            None => real_execve(path, argv, environ),
+    // SAFETY: as in `execve`.
+    let r = unsafe {
+        if p.scrub {
+            scrubbed(env, |e| real_execve(path, argv, e))
+        } else {
+            match real().and_then(|r| r.execv) {
+                Some(f) => f(path, argv),
+                None => real_execve(path, argv, env.as_ptr()),
+            }
         }
     };
     failed(p);
@@ -576,23 +615,29 @@ unsafe fn real_execvpe(
     envp: *const *const c_char,
 ) -> c_int {
     match real().and_then(|r| r.execvpe) {
-        Some(f) => f(file, argv, envp),
+        // SAFETY: the caller's contract is execvpe's.
+        Some(f) => unsafe { f(file, argv, envp) },
         None => enosys(),
     }
 }
 
 /// # Safety
 /// C `execvp`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int {
-    let p = begin(Target::Search(file), environ);
+    // SAFETY: as in `execv`.
+    let (target, env) = unsafe { (Target::Search(c_str(file)), Envp::new(environ)) };
+    let p = begin(target, env);
     // execvp is execvpe with `environ`: a scrubbed copy takes its place.
-    let r = if p.scrub {
-        scrubbed(environ, |e| real_execvpe(file, argv, e))
-    } else {
-        match real().and_then(|r| r.execvp) {
-            Some(f) => f(file, argv),
-            None => enosys(),
+    // SAFETY: as in `execve`.
+    let r = unsafe {
+        if p.scrub {
+            scrubbed(env, |e| real_execvpe(file, argv, e))
+        } else {
+            match real().and_then(|r| r.execvp) {
+                Some(f) => f(file, argv),
+                None => enosys(),
+            }
         }
     };
     failed(p);
@@ -601,17 +646,22 @@ pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char)
 
 /// # Safety
 /// C `execvpe`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn execvpe(
     file: *const c_char,
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> c_int {
-    let p = begin(Target::Search(file), envp);
-    let r = if p.scrub {
-        scrubbed(envp, |e| real_execvpe(file, argv, e))
-    } else {
-        real_execvpe(file, argv, envp)
+    // SAFETY: as in `execve`.
+    let (target, env) = unsafe { (Target::Search(c_str(file)), Envp::new(envp)) };
+    let p = begin(target, env);
+    // SAFETY: as in `execve`.
+    let r = unsafe {
+        if p.scrub {
+            scrubbed(env, |e| real_execvpe(file, argv, e))
+        } else {
+            real_execvpe(file, argv, envp)
+        }
     };
     failed(p);
     r
@@ -619,19 +669,22 @@ pub unsafe extern "C" fn execvpe(
 
 /// # Safety
 /// C `fexecve`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn fexecve(
     fd: c_int,
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> c_int {
-    let p = begin(Target::Fd(fd), envp);
+    // SAFETY: as in `execve`.
+    let env = unsafe { Envp::new(envp) };
+    let p = begin(Target::Fd(fd), env);
     let call = |e: *const *const c_char| match real().and_then(|r| r.fexecve) {
-        Some(f) => f(fd, argv, e),
+        // SAFETY: the program's arguments, or the scrubbed copy of its environment.
+        Some(f) => unsafe { f(fd, argv, e) },
         None => enosys(),
     };
     let r = if p.scrub {
-        scrubbed(envp, call)
+        scrubbed(env, call)
     } else {
         call(envp)
     };

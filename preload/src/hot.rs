@@ -14,9 +14,9 @@
 
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering::Relaxed};
 
-use benchmem_wire::state::{pack, unpack, Hot, ProcessState, LIVE_MASK, MAX_THREAD_SLOTS};
+use benchmem_wire::state::{Hot, LIVE_MASK, MAX_THREAD_SLOTS, ProcessState, pack, unpack};
 
-use crate::tls::ThreadState;
+use crate::tls;
 
 /// The current process's shared state; null when not tracking.
 static STATE: AtomicPtr<ProcessState> = AtomicPtr::new(core::ptr::null_mut());
@@ -25,6 +25,15 @@ static STATE: AtomicPtr<ProcessState> = AtomicPtr::new(core::ptr::null_mut());
 #[inline(always)]
 pub fn state() -> *const ProcessState {
     STATE.load(Relaxed)
+}
+
+/// The tracked process state, if this process is tracked.
+#[inline(always)]
+pub fn current() -> Option<&'static ProcessState> {
+    // SAFETY: a published state is initialised before it is published, and stays mapped
+    // as long as any thread can hold it: only a fork child unmaps a state (its copy of
+    // the parent's), after publishing its own, while it has one thread and is in no hook.
+    unsafe { state().as_ref() }
 }
 
 /// Starts tracking into `st` (already initialised by [`crate::regions::init_state`]).
@@ -135,9 +144,9 @@ fn load_hot(hot: &Hot) -> (u64, u64) {
 /// Accounts an allocation of `size` bytes; returns the epoch to stamp it with. `single`:
 /// the process has one thread (see [`crate::real::single_threaded`]).
 #[inline(always)]
-pub fn alloc(st: &ProcessState, t: *mut ThreadState, size: u64, single: bool) -> u32 {
+pub fn alloc(st: &ProcessState, t: tls::Current, size: u64, single: bool) -> u32 {
     let mut cur = load_hot(&st.hot);
-    let gen = loop {
+    let generation = loop {
         let (l, g) = unpack(cur.0);
         let nl = l.saturating_add(size).min(LIVE_MASK);
         match update_hot(&st.hot, cur, (pack(nl, g), cur.1.max(nl)), single) {
@@ -146,7 +155,7 @@ pub fn alloc(st: &ProcessState, t: *mut ThreadState, size: u64, single: bool) ->
         }
     };
     count(st, t, size);
-    RECORDS[gen as usize].load(Relaxed) as u32
+    RECORDS[generation as usize].load(Relaxed) as u32
 }
 
 /// Accounts the free of `size` bytes allocated at `epoch`.
@@ -172,10 +181,8 @@ pub fn free(st: &ProcessState, size: u64, epoch: u32, single: bool) {
 }
 
 #[inline(always)]
-fn count(st: &ProcessState, t: *mut ThreadState, size: u64) {
-    // SAFETY: t is this thread's state.
-    let slot = unsafe { (*t).slot };
-    let i = slot.wrapping_sub(1) as usize;
+fn count(st: &ProcessState, t: tls::Current, size: u64) {
+    let i = t.slot().wrapping_sub(1) as usize;
     if i < MAX_THREAD_SLOTS {
         // Only this thread writes its slot: plain load/store, no locked instruction.
         let c = &st.threads[i];
@@ -190,17 +197,14 @@ fn count(st: &ProcessState, t: *mut ThreadState, size: u64) {
 
 #[cold]
 #[inline(never)]
-fn count_slow(st: &ProcessState, t: *mut ThreadState, size: u64) {
-    // SAFETY: t is this thread's state.
-    unsafe {
-        if (*t).slot == 0 {
-            let i = st.threads_used.fetch_add(1, Relaxed) as usize;
-            if i < MAX_THREAD_SLOTS {
-                (*t).slot = i as u32 + 1;
-                return count(st, t, size);
-            }
-            (*t).slot = u32::MAX;
+fn count_slow(st: &ProcessState, t: tls::Current, size: u64) {
+    if t.slot() == 0 {
+        let i = st.threads_used.fetch_add(1, Relaxed) as usize;
+        if i < MAX_THREAD_SLOTS {
+            t.set_slot(i as u32 + 1);
+            return count(st, t, size);
         }
+        t.set_slot(u32::MAX);
     }
     st.overflow.allocations.fetch_add(1, Relaxed);
     st.overflow.bytes.fetch_add(size, Relaxed);

@@ -81,11 +81,7 @@ fn hash(key: u64) -> u64 {
 fn home(key: u64, h: u64, cap: usize) -> usize {
     let base = (((h << 8) as u128 * cap as u128) >> 64) as usize;
     let i = base + ((key >> 4) & 15) as usize;
-    if i >= cap {
-        i - cap
-    } else {
-        i
-    }
+    if i >= cap { i - cap } else { i }
 }
 
 impl PointerTable {
@@ -112,8 +108,11 @@ impl PointerTable {
     /// Records `key`. If it was already present (a free we never saw), returns the stale
     /// entry so the caller can account it as freed. `single`: the process has one thread,
     /// so the shard lock is skipped.
+    ///
+    /// # Safety
+    /// `single` as in [`SpinLock::lock_unless_single`], for the table's shard locks.
     #[inline]
-    pub fn insert(
+    pub unsafe fn insert(
         &self,
         key: u64,
         size: u32,
@@ -121,16 +120,19 @@ impl PointerTable {
         single: bool,
     ) -> Result<Option<(u32, u32)>, Full> {
         let h = hash(key);
-        // SAFETY: `single` comes from the caller, who read it for this call.
+        // SAFETY: the caller's contract.
         let mut shard = unsafe { self.shard(h).lock_unless_single(single) };
         shard.insert(h, key, size, epoch, &self.mapped)
     }
 
     /// Removes `key`, returning its (size, epoch) if it was tracked.
+    ///
+    /// # Safety
+    /// As [`PointerTable::insert`].
     #[inline]
-    pub fn remove(&self, key: u64, single: bool) -> Option<(u32, u32)> {
+    pub unsafe fn remove(&self, key: u64, single: bool) -> Option<(u32, u32)> {
         let h = hash(key);
-        // SAFETY: as in `insert`.
+        // SAFETY: the caller's contract.
         let mut shard = unsafe { self.shard(h).lock_unless_single(single) };
         shard.remove(h, key)
     }
@@ -201,16 +203,16 @@ impl Entries {
             return None;
         }
         let cap = self.cap;
+        // Every index below is a home slot or wraps at `cap`: in bounds of the array,
+        // which is this shard's, borrowed mutably with `self`.
         let at = |i: usize| -> *mut Entry {
             debug_assert!(i < cap);
-            // SAFETY: every index used below is reduced modulo `cap`, and the array
-            // holds `cap` entries.
+            // SAFETY: `i < cap`, and the array holds `cap` entries.
             unsafe { self.entries.add(i) }
         };
         let mut i = home(key, h, cap);
-        // SAFETY (reads and writes of `at(..)` below): in bounds (see `at`), and the
-        // array is this shard's, borrowed mutably with `self`.
         loop {
+            // SAFETY: in bounds (see `at`).
             let e = unsafe { *at(i) };
             if e.key == 0 {
                 return None;
@@ -223,6 +225,7 @@ impl Entries {
                 i = 0;
             }
         }
+        // SAFETY: in bounds (see `at`).
         let found = unsafe { *at(i) };
         // Backward-shift: pull later entries of the cluster into the hole when the hole
         // lies on their probe path (between their home and their slot, cyclically).
@@ -233,6 +236,7 @@ impl Entries {
             if j == cap {
                 j = 0;
             }
+            // SAFETY: in bounds (see `at`).
             let e = unsafe { *at(j) };
             if e.key == 0 {
                 break;
@@ -244,10 +248,12 @@ impl Entries {
                 k <= hole && k > j
             };
             if movable {
+                // SAFETY: in bounds (see `at`).
                 unsafe { *at(hole) = e };
                 hole = j;
             }
         }
+        // SAFETY: in bounds (see `at`).
         unsafe { (*at(hole)).key = 0 };
         self.len -= 1;
         Some((found.size, found.epoch))
@@ -322,15 +328,19 @@ mod tests {
         for step in 0..400_000u32 {
             let key = (lcg(&mut x) % 50_000 + 1) * 16;
             if lcg(&mut x).is_multiple_of(3) {
-                assert_eq!(t.remove(key, false), model.remove(&key), "step {step}");
+                // SAFETY: `single` is false.
+                let got = unsafe { t.remove(key, false) };
+                assert_eq!(got, model.remove(&key), "step {step}");
             } else {
                 let v = (step, step ^ 5);
-                let prev = t.insert(key, v.0, v.1, false).unwrap();
+                // SAFETY: `single` is false.
+                let prev = unsafe { t.insert(key, v.0, v.1, false) }.unwrap();
                 assert_eq!(prev, model.insert(key, v), "step {step}");
             }
         }
         for (k, v) in model {
-            assert_eq!(t.remove(k, false), Some(v));
+            // SAFETY: `single` is false.
+            assert_eq!(unsafe { t.remove(k, false) }, Some(v));
         }
         assert!(t.mapped_bytes() > 0);
     }
@@ -340,11 +350,14 @@ mod tests {
         let t = Box::new(PointerTable::new());
         let n = 1_000_000u64;
         for i in 1..=n {
-            t.insert(i * 16, 1, 0, true).unwrap();
+            // SAFETY: the table is this test's own: no other thread takes its locks.
+            unsafe { t.insert(i * 16, 1, 0, true) }.unwrap();
         }
         let per = t.mapped_bytes() as f64 / n as f64;
         assert!(per <= 32.0, "{per} bytes per live allocation");
-        assert_eq!(t.remove(16, true), Some((1, 0)));
-        assert_eq!(t.remove(16, true), None);
+        // SAFETY: as above.
+        assert_eq!(unsafe { t.remove(16, true) }, Some((1, 0)));
+        // SAFETY: as above.
+        assert_eq!(unsafe { t.remove(16, true) }, None);
     }
 }

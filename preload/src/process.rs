@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use benchmem_wire::names::{ENV_DIR_C, ENV_DISABLE_C, ENV_REGION_C};
 use benchmem_wire::state::{
-    ProcessState, MAGIC, PROBLEM_NEW_BYPASSES_MALLOC, STATE_SIZE, STATUS_EXITED, STATUS_RUNNING,
+    MAGIC, PROBLEM_NEW_BYPASSES_MALLOC, ProcessState, STATE_SIZE, STATUS_EXITED, STATUS_RUNNING,
 };
 
 use crate::real::{self, Real};
@@ -22,7 +22,7 @@ static STARTED: AtomicBool = AtomicBool::new(false);
 /// C++ `operator new` bypasses malloc in this process image (see [`new_bypasses_malloc`]).
 static NEW_BYPASS: AtomicBool = AtomicBool::new(false);
 
-extern "C" {
+unsafe extern "C" {
     static program_invocation_short_name: *const c_char;
     fn on_exit(f: extern "C" fn(c_int, *mut c_void), arg: *mut c_void) -> c_int;
 }
@@ -41,10 +41,10 @@ pub fn start() {
     crate::exec::init();
     crate::blind::init();
     NEW_BYPASS.store(new_bypasses_malloc(real), Relaxed);
-    if let Some(d) = sys::getenv(ENV_DIR_C) {
-        if statefile::set_run_dir(d) {
-            channel::setup(d);
-        }
+    if let Some(d) = sys::getenv(ENV_DIR_C)
+        && statefile::set_run_dir(d)
+    {
+        channel::setup(d);
     }
     let st = new_state();
     if st.is_null() {
@@ -127,12 +127,10 @@ fn program_name() -> &'static [u8] {
 
 /// Records that the process is exiting with `code` (exit, _exit, _Exit).
 pub fn mark_exit(code: c_int) {
-    let st = hot::state();
-    if st.is_null() {
+    let Some(st) = hot::current() else {
         return;
-    }
-    // SAFETY: the state stays mapped for the life of the process.
-    let h = unsafe { &(*st).header };
+    };
+    let h = &st.header;
     // A vfork child (or posix_spawn's helper) runs in its parent's memory, state
     // included, and leaves by _exit: that is not the parent's exit.
     if sys::getpid_raw() != h.pid.load(Relaxed) {
@@ -151,12 +149,10 @@ extern "C" fn at_exit(code: c_int, _arg: *mut c_void) {
 
 /// Pid and image number of the current state (for events).
 pub fn identity() -> (u32, u32) {
-    let st = hot::state();
-    if st.is_null() {
+    let Some(st) = hot::current() else {
         return (0, 0);
-    }
-    // SAFETY: as in `mark_exit`.
-    let h = unsafe { &(*st).header };
+    };
+    let h = &st.header;
     (h.pid.load(Relaxed), h.image.load(Relaxed))
 }
 
@@ -169,8 +165,8 @@ extern "C" fn after_fork_child() {
     if old.is_null() {
         return;
     }
-    // SAFETY: the child has one thread, this one.
-    unsafe { (*tls::current()).slot = 0 };
+    // The parent's slot numbers mean nothing in the child's fresh state.
+    tls::current().set_slot(0);
     // A null state (no memory for a new one) stops tracking in the child.
     hot::publish(new_state());
     // The parent's file stays the parent's: drop our view of it.
@@ -182,25 +178,29 @@ extern "C" fn after_fork_child() {
 // Exits that skip exit handlers still record how the process ended.
 
 /// Shared body of _exit and _Exit (`pick` chooses which real one).
-unsafe fn exit_now(code: c_int, pick: fn(&Real) -> Option<real::sig::_exit>) -> ! {
+fn exit_now(code: c_int, pick: fn(&Real) -> Option<real::sig::_exit>) -> ! {
     mark_exit(code);
     if let Some(f) = real::get().and_then(pick) {
-        f(code)
+        // SAFETY: _exit has no preconditions.
+        unsafe { f(code) }
     }
-    libc::syscall(libc::SYS_exit_group, code);
-    core::hint::unreachable_unchecked()
+    // SAFETY: exit_group has no preconditions, and does not return.
+    unsafe {
+        libc::syscall(libc::SYS_exit_group, code);
+        core::hint::unreachable_unchecked()
+    }
 }
 
 /// # Safety
 /// C `_exit`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn _exit(code: c_int) -> ! {
     exit_now(code, |r| r._exit)
 }
 
 /// # Safety
 /// C `_Exit`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 #[allow(non_snake_case)] // the C name
 pub unsafe extern "C" fn _Exit(code: c_int) -> ! {
     exit_now(code, |r| r._Exit)

@@ -7,7 +7,7 @@
 //! (a preloaded or linked jemalloc stays in charge).
 
 use core::cell::UnsafeCell;
-use core::ffi::{c_char, c_int, c_void, CStr};
+use core::ffi::{CStr, c_char, c_int, c_void};
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
@@ -34,6 +34,7 @@ macro_rules! real_functions {
         #[allow(non_snake_case)] // the C names (`_Exit`)
         pub struct Real {
             $(
+                #[doc = concat!("`", stringify!($name), "`.")]
                 $(#[$doc])*
                 pub $name: real_functions!(@field $kind $name),
             )*
@@ -188,9 +189,7 @@ pub fn resolve() -> Option<&'static Real> {
 
 #[cold]
 fn resolve_slow() -> Option<&'static Real> {
-    let t = crate::tls::current();
-    // SAFETY: this thread's own state.
-    if unsafe { (*t).guard } != 0 && STATE.load(Ordering::Acquire) == RESOLVING {
+    if crate::tls::current().guard() != 0 && STATE.load(Ordering::Acquire) == RESOLVING {
         return None; // nested inside our own dlsym
     }
     match STATE.compare_exchange(UNRESOLVED, RESOLVING, Ordering::AcqRel, Ordering::Acquire) {
@@ -200,6 +199,7 @@ fn resolve_slow() -> Option<&'static Real> {
             // writes the slot, and before publishing READY.
             let outcome = match unsafe { lookup() } {
                 Some(r) => {
+                    // SAFETY: as above.
                     unsafe { (*REAL.0.get()).write(r) };
                     READY
                 }
@@ -235,14 +235,17 @@ unsafe fn sym(name: &CStr) -> usize {
 /// # Safety
 /// dladdr may allocate: call with the guard raised.
 pub unsafe fn same_object(a: *const c_void, b: *const c_void) -> bool {
-    let mut x: libc::Dl_info = core::mem::zeroed();
-    let mut y: libc::Dl_info = core::mem::zeroed();
-    !a.is_null()
-        && !b.is_null()
-        && libc::dladdr(a, &mut x) != 0
-        && libc::dladdr(b, &mut y) != 0
-        && !x.dli_fbase.is_null()
-        && x.dli_fbase == y.dli_fbase
+    // SAFETY: all-zero is a valid Dl_info, which dladdr fills; the caller raised the guard.
+    unsafe {
+        let mut x: libc::Dl_info = core::mem::zeroed();
+        let mut y: libc::Dl_info = core::mem::zeroed();
+        !a.is_null()
+            && !b.is_null()
+            && libc::dladdr(a, &mut x) != 0
+            && libc::dladdr(b, &mut y) != 0
+            && !x.dli_fbase.is_null()
+            && x.dli_fbase == y.dli_fbase
+    }
 }
 
 /// The file name of the loaded object holding `addr`, as the loader has it (empty for

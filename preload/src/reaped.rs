@@ -49,7 +49,7 @@ unsafe fn after(pid: libc::pid_t, status: *const c_int) {
 ///
 /// # Safety
 /// As `wait4(2)`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn wait4(
     pid: libc::pid_t,
     status: *mut c_int,
@@ -73,7 +73,7 @@ pub unsafe extern "C" fn wait4(
 ///
 /// # Safety
 /// As `waitpid(2)`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn waitpid(
     pid: libc::pid_t,
     status: *mut c_int,
@@ -95,7 +95,7 @@ pub unsafe extern "C" fn waitpid(
 ///
 /// # Safety
 /// As `wait(2)`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn wait(status: *mut c_int) -> libc::pid_t {
     let Some(real) = real::resolve().and_then(|r| r.wait) else {
         return unavailable();
@@ -113,7 +113,7 @@ pub unsafe extern "C" fn wait(status: *mut c_int) -> libc::pid_t {
 ///
 /// # Safety
 /// As `wait3(2)`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn wait3(
     status: *mut c_int,
     options: c_int,
@@ -135,7 +135,7 @@ pub unsafe extern "C" fn wait3(
 ///
 /// # Safety
 /// As `waitid(2)`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn waitid(
     idtype: libc::idtype_t,
     id: libc::id_t,

@@ -12,13 +12,13 @@
 
 use core::sync::atomic::Ordering::Relaxed;
 
-use benchmem_wire::names::{fit_name, NAME_CAP};
-use benchmem_wire::state::{
-    ProcessState, RegionSlot, MAX_OPEN_REGIONS, PROBLEM_TOO_MANY_REGIONS, REGION_FREE, REGION_OPEN,
-};
 use benchmem_wire::Stats;
+use benchmem_wire::names::{NAME_CAP, fit_name};
+use benchmem_wire::state::{
+    MAX_OPEN_REGIONS, PROBLEM_TOO_MANY_REGIONS, ProcessState, REGION_FREE, REGION_OPEN, RegionSlot,
+};
 
-use crate::hot::{self, before, fold, Generation};
+use crate::hot::{self, Generation, before, fold};
 use crate::spin::SpinLock;
 use crate::sys;
 
@@ -266,7 +266,7 @@ mod tests {
         let st: Box<ProcessState> = unsafe { Box::new_zeroed().assume_init() };
         init_state(&st, b"root");
         // This thread's counter slot belonged to the previous test's state.
-        unsafe { (*tls::current()).slot = 0 };
+        tls::current().set_slot(0);
         st
     }
 

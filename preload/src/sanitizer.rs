@@ -15,7 +15,7 @@
 //! the program itself comes before every preloaded library, so such a build runs
 //! unharmed with the preload loaded (its malloc is its own, and its row says so).
 
-use core::ffi::{c_char, c_int};
+use core::ffi::{CStr, c_int};
 
 use benchmem_wire::elf::Elf;
 use benchmem_wire::names::sanitizer_runtime;
@@ -25,15 +25,15 @@ struct File(c_int);
 
 impl File {
     /// Opens `path` for reading if it is a regular file.
-    ///
-    /// # Safety
-    /// `path` is a NUL-terminated string.
-    unsafe fn open(path: *const c_char) -> Option<File> {
+    fn open(path: &CStr) -> Option<File> {
         // Non-blocking: a FIFO given to exec must not hang the hook before exec refuses it.
-        let fd = libc::open(
-            path,
-            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY,
-        );
+        // SAFETY: a NUL-terminated path; open does not allocate.
+        let fd = unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY,
+            )
+        };
         (fd >= 0).then_some(File(fd)).filter(|f| is_regular(f.0))
     }
 }
@@ -88,10 +88,7 @@ fn read_at(fd: c_int, off: u64, buf: &mut [u8]) -> usize {
 
 /// Whether the program at `path` loads a sanitizer runtime library (see the module
 /// documentation). A `#!` script is judged by its interpreter (one level, as the kernel).
-///
-/// # Safety
-/// `path` is a NUL-terminated string.
-pub unsafe fn needs_runtime_first(path: *const c_char) -> bool {
+pub fn needs_runtime_first(path: &CStr) -> bool {
     File::open(path).is_some_and(|f| file_needs_runtime_first(f.0, 0))
 }
 
@@ -130,8 +127,10 @@ fn interpreter_needs_runtime_first(line: &[u8]) -> bool {
         return false;
     }
     path[..end].copy_from_slice(&rest[..end]);
-    // SAFETY: NUL-terminated by the zeroed byte after `end`.
-    unsafe { File::open(path.as_ptr().cast()) }.is_some_and(|f| file_needs_runtime_first(f.0, 1))
+    CStr::from_bytes_until_nul(&path)
+        .ok()
+        .and_then(File::open)
+        .is_some_and(|f| file_needs_runtime_first(f.0, 1))
 }
 
 #[cfg(test)]
@@ -139,9 +138,7 @@ mod tests {
     use super::*;
 
     fn check(path: &str) -> bool {
-        let c = std::ffi::CString::new(path).unwrap();
-        // SAFETY: a NUL-terminated path.
-        unsafe { needs_runtime_first(c.as_ptr()) }
+        needs_runtime_first(&std::ffi::CString::new(path).unwrap())
     }
 
     #[test]

@@ -54,9 +54,10 @@ impl<T> SpinLock<T> {
     /// else can hold it or wait for it, and the guard touches no atomic.
     ///
     /// # Safety
-    /// `single` is true only while this thread is the process's only thread, for as long
-    /// as the guard lives (a hook cannot create threads), and no signal handler of this
-    /// thread takes the same lock (none of ours does).
+    /// `single` is true only when no other thread can take this lock while the guard
+    /// lives (in the hooks: the process has a single thread, read for this call, and a
+    /// hook creates none), and no signal handler of this thread takes it (none of ours
+    /// does).
     #[inline(always)]
     pub unsafe fn lock_unless_single(&self, single: bool) -> SpinGuard<'_, T> {
         if !single {

@@ -12,8 +12,8 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use benchmem_wire::names::{fit_name, state_file_name};
 use benchmem_wire::state::{
-    set_field, Header, ProcessState, EXEC_PATH_CUT, MAGIC, REAPED_KNOWN, STATE_SIZE, STATUS_EXECED,
-    STATUS_RUNNING, VERSION,
+    EXEC_PATH_CUT, Header, MAGIC, ProcessState, REAPED_KNOWN, STATE_SIZE, STATUS_EXECED,
+    STATUS_RUNNING, VERSION, set_field,
 };
 
 use crate::once::OnceBytes;

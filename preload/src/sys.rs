@@ -57,14 +57,15 @@ fn map_rw(len: usize, flags: i32, fd: i32) -> *mut u8 {
 /// `p`/`len` came from [`map`] or [`map_shared`] and nothing uses that memory any more.
 pub unsafe fn unmap(p: *mut u8, len: usize) {
     keep_errno(|| {
-        libc::syscall(libc::SYS_munmap, p, len);
+        // SAFETY: the caller's contract: the memory is ours and unused.
+        unsafe { libc::syscall(libc::SYS_munmap, p, len) };
     });
 }
 
 /// Raw mmap with the program's arguments, for when the real symbol is not yet known.
 ///
 /// # Safety
-/// Same contract as mmap(2).
+/// Same contract as mmap(2): with `MAP_FIXED`, nothing may use what was mapped at `addr`.
 pub unsafe fn raw_mmap(
     addr: *mut c_void,
     len: usize,
@@ -73,7 +74,8 @@ pub unsafe fn raw_mmap(
     fd: i32,
     off: i64,
 ) -> *mut c_void {
-    let r = libc::syscall(libc::SYS_mmap, addr, len, prot, flags, fd, off);
+    // SAFETY: the caller's contract is mmap's.
+    let r = unsafe { libc::syscall(libc::SYS_mmap, addr, len, prot, flags, fd, off) };
     if r == -1 {
         libc::MAP_FAILED
     } else {

@@ -239,7 +239,7 @@ mod tests {
         put(&mut f, 32, 64, 8); // e_phoff
         put(&mut f, 54, 56, 2); // e_phentsize
         put(&mut f, 56, 2, 2); // e_phnum
-                               // PT_LOAD: offset 0, vaddr 0x1000, filesz 512
+        // PT_LOAD: offset 0, vaddr 0x1000, filesz 512
         put(&mut f, 64, PT_LOAD as u64, 4);
         put(&mut f, 64 + 16, 0x1000, 8);
         put(&mut f, 64 + 32, 512, 8);

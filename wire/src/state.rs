@@ -16,8 +16,8 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 
-use crate::names::NAME_CAP;
 use crate::Stats;
+use crate::names::NAME_CAP;
 
 /// First word of a valid state file.
 pub const MAGIC: u64 = 0x3156_4d45_4d48_4342; // "BCHMEMV1", little-endian
@@ -220,8 +220,8 @@ pub fn unpack(live_gen: u64) -> (u64, u16) {
 
 /// Join live bytes and generation into the hot word.
 #[inline(always)]
-pub fn pack(live: u64, gen: u16) -> u64 {
-    (live & LIVE_MASK) | ((gen as u64) << LIVE_BITS)
+pub fn pack(live: u64, generation: u16) -> u64 {
+    (live & LIVE_MASK) | ((generation as u64) << LIVE_BITS)
 }
 
 /// The stats of a region from its slot and the process counters: the one place where
