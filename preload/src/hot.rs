@@ -78,29 +78,28 @@ pub fn before(a: u32, b: u32) -> bool {
 #[inline(always)]
 fn cas_hot(hot: &Hot, old: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)> {
     let (mut lo, mut hi) = old;
+    let swapped: u8;
     // SAFETY: `Hot` is 64-byte aligned and starts with the two words. cmpxchg16b wants the
     // new low word in rbx, which cannot be named as an operand, yet LLVM may allocate it
     // to a register operand: so every operand is pinned to an explicit register and the
-    // new low word is swapped into rbx and back. No flag is read afterwards: rdx:rax
-    // still hold `old` exactly when the exchange happened, and the current value otherwise.
+    // new low word is swapped into rbx and back (`mov` leaves the flags alone). ZF says
+    // whether the exchange happened; rdx:rax hold the current value when it did not.
     unsafe {
         core::arch::asm!(
             "xchg rdi, rbx",
             "lock cmpxchg16b xmmword ptr [rsi]",
+            "sete {swapped}",
             "mov rbx, rdi",
             in("rsi") hot as *const Hot,
             inout("rdi") new.0 => _,
             in("rcx") new.1,
             inout("rax") lo,
             inout("rdx") hi,
+            swapped = out(reg_byte) swapped,
             options(nostack),
         );
     }
-    if (lo, hi) == old {
-        Ok(())
-    } else {
-        Err((lo, hi))
-    }
+    if swapped != 0 { Ok(()) } else { Err((lo, hi)) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
