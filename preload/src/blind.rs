@@ -171,7 +171,7 @@ static REAL_DLOPEN: core::sync::atomic::AtomicUsize = core::sync::atomic::Atomic
 #[cfg(target_arch = "x86_64")]
 #[cfg_attr(test, allow(dead_code))]
 extern "C" fn dlopen_slow(flags: core::ffi::c_int) -> usize {
-    sys_keep(|| {
+    sys::keep_errno(|| {
         if flags & libc::RTLD_DEEPBIND != 0 {
             deepbind_seen();
         }
@@ -187,15 +187,10 @@ extern "C" fn dlopen_slow(flags: core::ffi::c_int) -> usize {
     })
 }
 
-#[cfg_attr(test, allow(dead_code))]
-fn sys_keep<R>(f: impl FnOnce() -> R) -> R {
-    crate::sys::keep_errno(f)
-}
-
 /// `dlopen`, passed straight to the real one by a jump, so the real one sees its caller's
 /// return address: glibc picks the caller's namespace and `RUNPATH` from it, and a hook
 /// that called it would make every `dlopen` look like ours. Only `RTLD_DEEPBIND` (or the
-/// first call, to resolve the real function) takes a detour through [`dlopen_slow`].
+/// first call, to resolve the real function) takes a detour through `dlopen_slow`.
 ///
 /// # Safety
 /// C `dlopen`.

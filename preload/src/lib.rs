@@ -17,8 +17,8 @@
 //!   program's own, `RTLD_DEEPBIND`), noticed so the run can say so.
 //! - [`channel`]: region samples to the launcher.
 //! - [`reaped`]: the `wait` family, telling the launcher how each child ended.
-//! - [`real`], [`tls`], [`spin`], [`sys`], [`once`]: the plumbing that keeps all of the above from
-//!   ever allocating through malloc or re-entering itself.
+//! - [`real`], [`tls`], [`spin`], [`sys`], [`once`]: the plumbing that keeps all of the
+//!   above from ever allocating through malloc or re-entering itself.
 //!
 //! Never allocates through malloc: no `Vec`, `String` or formatting anywhere here.
 
