@@ -7,8 +7,8 @@
 //! The personality flag is set on the launcher itself: it takes effect at the next exec,
 //! and children inherit it (the kernel drops it for setuid programs).
 
-/// `ADDR_NO_RANDOMIZE` from `<sys/personality.h>`.
-const ADDR_NO_RANDOMIZE: libc::c_ulong = 0x0040000;
+/// The personality flag that turns randomization off.
+const ADDR_NO_RANDOMIZE: libc::c_ulong = libc::ADDR_NO_RANDOMIZE as libc::c_ulong;
 /// Asks `personality` for the current value without changing it.
 const QUERY: libc::c_ulong = 0xffff_ffff;
 
