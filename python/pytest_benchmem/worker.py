@@ -19,6 +19,8 @@ Its standard output and error are this process's.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib.machinery
 import os
 import pickle
 import subprocess
@@ -27,7 +29,8 @@ import traceback
 import warnings
 from pathlib import Path
 from time import perf_counter
-from typing import Any, Callable, Mapping, Optional, Sequence, Tuple
+from types import ModuleType
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
 from .aslr import fixed_addresses
 from .locate import find_preload, missing_preload_message, preloaded_environ
@@ -100,11 +103,38 @@ class Request:
         return result
 
 
+def _unimportable_modules(objects: Sequence[Any]) -> List[ModuleType]:
+    """The modules of these callables that the fresh process could not import by name
+    from ``sys.path`` (a test module pytest imported with ``--import-mode=importlib``):
+    their functions are sent by value instead."""
+    found: List[ModuleType] = []
+    for obj in objects:
+        while isinstance(obj, functools.partial):
+            obj = obj.func
+        name = getattr(obj, "__module__", None)
+        module = sys.modules.get(name) if isinstance(name, str) else None
+        if module is None or name in ("__main__", "builtins") or module in found:
+            continue
+        top = name.split(".")[0] if isinstance(name, str) else ""
+        if top in sys.builtin_module_names:
+            continue
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(top, sys.path)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            found.append(module)
+    return found
+
+
 def _serialize(request: Request) -> bytes:
     try:
         import cloudpickle
     except ImportError:  # pragma: no cover - a dependency of the package
         raise WorkerError("benchmem: measuring in a fresh process needs cloudpickle (`pip install cloudpickle`)") from None
+    by_value = _unimportable_modules([request.target, request.setup, request.teardown])
+    for module in by_value:
+        cloudpickle.register_pickle_by_value(module)
     try:
         data: bytes = cloudpickle.dumps(request)
     except Exception as e:  # pickling raises whatever the object's __reduce__ raises
@@ -114,6 +144,9 @@ def _serialize(request: Request) -> bytes:
             f"({type(e).__name__}: {e}); measure something that builds its state itself "
             "(a function, a lambda or a closure over picklable values)"
         ) from None
+    finally:
+        for module in by_value:
+            cloudpickle.unregister_pickle_by_value(module)
     return data
 
 

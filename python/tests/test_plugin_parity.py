@@ -364,3 +364,34 @@ def test_storage_dir_is_pytest_benchmarks_own(suite: Suite) -> None:
     run = suite.pytest("--benchmark-memory", "--benchmark-memory-compare")
     assert run.rc == 0, run.out + run.err
     assert memory_cells(run, "test_same")[-1] == "0.0%"
+
+
+def test_pytest_main_with_a_test_module_not_importable_by_name(suite: Suite) -> None:
+    # --import-mode=importlib and the rootdir off sys.path: the fresh process could not
+    # import the test module, so its functions travel by value.
+    suite.write(
+        "deep/test_m.py",
+        """
+        def helper():
+            return bytearray(10**6)
+
+        def test_helper(benchmark):
+            benchmark(helper)
+        """,
+    )
+    suite.write(
+        "runner.py",
+        f"""
+        import os, sys, pytest
+        here = os.path.dirname(os.path.abspath(__file__))
+        sys.path[:] = [p for p in sys.path if p not in ("", here)]
+        os.chdir("/")
+        sys.exit(pytest.main({FAST!r} + [
+            "--rootdir=" + here, "--import-mode=importlib", "--benchmark-memory",
+            "--benchmark-json=" + os.path.join(here, "run.json"), os.path.join(here, "deep", "test_m.py"),
+        ]))
+        """,
+    )
+    run = suite.run([sys.executable, "runner.py"])
+    assert run.rc == 0, run.out + run.err
+    assert run.blob("test_helper")["peak_bytes"] == [1_000_001] * 3
