@@ -17,7 +17,6 @@ __all__ = [
     "DEFAULT_STATS",
     "DEFAULT_WARMUP",
     "add_options",
-    "benchmarks_enabled",
     "collect_only",
     "columns",
     "compare_ref",
@@ -192,18 +191,6 @@ def add_options(parser: pytest.Parser) -> None:
         help="With more than one pass, each shown metric spreads into these columns: "
         "min, max, mean, median, stddev. Default: min,mean,max.",
     )
-
-
-def benchmarks_enabled(config: pytest.Config) -> bool:
-    """True when pytest-benchmark times its benchmarks, by its documented options: not
-    ``--benchmark-skip``, and not ``--benchmark-disable`` unless ``--benchmark-enable``.
-    False without pytest-benchmark (``-p no:benchmark``)."""
-    try:
-        skip = config.getoption("benchmark_skip")
-    except ValueError:  # no such option: pytest-benchmark is not loaded
-        return False
-    disabled = config.getoption("benchmark_disable") and not config.getoption("benchmark_enable")
-    return not skip and not disabled
 
 
 def memory_enabled(config: pytest.Config) -> bool:
