@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import importlib.machinery
 import os
 import pickle
@@ -129,7 +130,7 @@ def _unimportable_modules(objects: Sequence[Any]) -> List[ModuleType]:
 
 def _serialize(request: Request) -> bytes:
     try:
-        import cloudpickle
+        cloudpickle: Any = importlib.import_module("cloudpickle")  # untyped: used through Any
     except ImportError:  # pragma: no cover - a dependency of the package
         raise WorkerError("benchmem: measuring in a fresh process needs cloudpickle (`pip install cloudpickle`)") from None
     by_value = _unimportable_modules([request.target, request.setup, request.teardown])
