@@ -206,7 +206,7 @@ fn group_by(s: &str) -> Result<GroupBy, String> {
                 _ => {
                     return Err(format!(
                         "unknown grouping '{part}': choose from fullname, name, group, param:NAME"
-                    ))
+                    ));
                 }
             },
         });

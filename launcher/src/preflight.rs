@@ -17,7 +17,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::elf::{read_up_to, Elf, SymbolTable, HOST_MACHINE};
+use crate::elf::{Elf, HOST_MACHINE, SymbolTable, read_up_to};
 use crate::{OtherAbi, RunError};
 
 /// Finds `program` the way `execvp` would; when it cannot, says why in words that point

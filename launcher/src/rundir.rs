@@ -7,7 +7,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
-use benchmem_wire::event::{self, encode_stop, Event, MAX_EVENT};
+use benchmem_wire::event::{self, Event, MAX_EVENT, encode_stop};
 use benchmem_wire::names::{SOCKET_NAME, STATE_PREFIX};
 use crossbeam_channel::Sender;
 
