@@ -275,7 +275,13 @@ fn sweep_one(
     tmp: &Path,
     log: &mut Log,
 ) -> std::result::Result<(), Failure> {
-    let progress = |what: &str| eprintln!("sweep[{}]: {what}", escape::text(&version.given));
+    let progress = |what: &str| {
+        eprintln!(
+            "sweep[{}]: {}",
+            escape::text(&version.given),
+            escape::text(what)
+        )
+    };
     let work = tempfile::Builder::new()
         .prefix(&format!("{}-", version.label))
         .tempdir_in(tmp)
