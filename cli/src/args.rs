@@ -29,6 +29,10 @@ pub(crate) enum Command {
     Show(ShowArgs),
     /// Lay saved runs side by side; gate CI on memory growth.
     Compare(CompareArgs),
+    /// Run one pytest-benchmark suite against several versions of a package, each in a
+    /// fresh venv, saving `<out>/<version>.json` per version.
+    #[command(long_about = crate::commands::sweep::LONG_ABOUT)]
+    Sweep(crate::commands::sweep::SweepArgs),
 }
 
 /// The run table's columns, shared by `run` and `show`.

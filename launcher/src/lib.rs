@@ -31,4 +31,4 @@ pub use inherit::capture as capture_inherited;
 pub use options::{OtherAbi, RunError, RunOptions};
 pub use preflight::Sanitizer;
 pub use result::{Exit, RunResult, Sample, Series, SeriesKind, Stats};
-pub use run::run;
+pub use run::{find_preload, run};

@@ -4,6 +4,7 @@
 mod compare;
 pub(crate) mod run;
 mod show;
+pub(crate) mod sweep;
 
 use crate::args::{Cli, Command};
 use crate::error::Result;
@@ -14,5 +15,6 @@ pub(crate) fn dispatch(cli: Cli) -> Result {
         Command::Run(a) => run::run(a),
         Command::Show(a) => show::show(a),
         Command::Compare(a) => compare::compare(a),
+        Command::Sweep(a) => sweep::sweep(a),
     }
 }
