@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{benchmem_in, python, Run};
+use common::{Run, benchmem_in, python};
 use serde_json::Value;
 
 /// Writes the wheel of `tinypkg` VERSION into DIR, its `allocate()` making a bytearray of
@@ -389,7 +389,15 @@ fn usage_errors_are_one_line_before_any_venv() {
             "benchmem: versions '1.0' and 'git+https://x/p@1.0' would both be saved as 1.0.json: sweep each once",
         ),
         (
-            &["sweep", "p", "1.0", "--suite", "s", "--python", "/nonexistent/python3"],
+            &[
+                "sweep",
+                "p",
+                "1.0",
+                "--suite",
+                "s",
+                "--python",
+                "/nonexistent/python3",
+            ],
             "benchmem: --python /nonexistent/python3: cannot run it: No such file or directory (os error 2)",
         ),
         (

@@ -108,8 +108,11 @@ mod tests {
         let pyproject = include_str!("../../../../python/pyproject.toml");
         assert!(pyproject.contains(&format!("name = \"{DIST_NAME}\"\n")));
         assert!(pyproject.contains(&format!("version = \"{VERSION}\"\n")));
-        assert!(pyproject
-            .contains("[project.entry-points.pytest11]\nbenchmem = \"pytest_benchmem.plugin\"\n"));
+        assert!(
+            pyproject.contains(
+                "[project.entry-points.pytest11]\nbenchmem = \"pytest_benchmem.plugin\"\n"
+            )
+        );
     }
 
     #[test]

@@ -29,11 +29,11 @@ use std::process::Command;
 
 pub(crate) use args::SweepArgs;
 
+use crate::EXIT_OK;
 use crate::error::{Error, Result};
 use crate::escape;
-use crate::EXIT_OK;
 use spec::SuiteLayout;
-use step::{shell_quote, Failure, Log, Step};
+use step::{Failure, Log, Step, shell_quote};
 use venv::Tool;
 
 /// `benchmem sweep --help`.
@@ -160,10 +160,10 @@ impl Plan {
             }
         }
         let suite = spec::layout(&args.suite, args.copy_dir.as_deref(), &cwd);
-        if let Some(d) = args.copy_dir.as_deref() {
-            if !cwd.join(d).is_dir() {
-                return Err(format!("--copy-dir {}: not a directory", d.display()).into());
-            }
+        if let Some(d) = args.copy_dir.as_deref()
+            && !cwd.join(d).is_dir()
+        {
+            return Err(format!("--copy-dir {}: not a directory", d.display()).into());
         }
         Ok(Plan {
             versions,
@@ -194,16 +194,16 @@ pub(crate) fn sweep(args: SweepArgs) -> Result {
         .prefix("benchmem-sweep-")
         .tempdir()
         .map_err(|e| Error::Save(format!("cannot make a temporary directory: {e}")))?;
-    if let Some(root) = &plan.suite.copy_root {
-        if tmp.path().starts_with(root) {
-            return Err(format!(
-                "the suite's directory {} holds the temporary directory {}: set TMPDIR elsewhere \
+    if let Some(root) = &plan.suite.copy_root
+        && tmp.path().starts_with(root)
+    {
+        return Err(format!(
+            "the suite's directory {} holds the temporary directory {}: set TMPDIR elsewhere \
                  or copy a smaller --copy-dir",
-                root.display(),
-                tmp.path().display()
-            )
-            .into());
-        }
+            root.display(),
+            tmp.path().display()
+        )
+        .into());
     }
     let mut saved = Vec::new();
     let mut failed = Vec::new();
@@ -405,13 +405,13 @@ fn sweep_one(
             return Err(Failure::new(
                 Step::Pytest,
                 "pytest collected no tests (if the suite reads files outside its directory, try --copy-dir)",
-            ))
+            ));
         }
         _ => {
             return Err(Failure::new(
                 Step::Pytest,
                 format!("pytest {}", step::describe(status)),
-            ))
+            ));
         }
     }
     if let Err(why) = check_run(&partial) {
@@ -456,16 +456,20 @@ mod tests {
             check_run(&f)
         };
         assert_eq!(check("").unwrap_err(), "pytest wrote no benchmark JSON");
-        assert!(check("{")
-            .unwrap_err()
-            .starts_with("pytest's JSON does not parse"));
+        assert!(
+            check("{")
+                .unwrap_err()
+                .starts_with("pytest's JSON does not parse")
+        );
         assert_eq!(
             check("{}").unwrap_err(),
             "pytest's JSON is not a pytest-benchmark run"
         );
-        assert!(check(r#"{"benchmarks": []}"#)
-            .unwrap_err()
-            .starts_with("the run holds no benchmarks"));
+        assert!(
+            check(r#"{"benchmarks": []}"#)
+                .unwrap_err()
+                .starts_with("the run holds no benchmarks")
+        );
         assert!(check(r#"{"benchmarks": [{"name": "t"}]}"#).is_ok());
     }
 }

@@ -89,7 +89,7 @@ impl Log {
         let (out, err) = match (self.file.try_clone(), self.file.try_clone()) {
             (Ok(out), Ok(err)) => (out, err),
             (Err(e), _) | (_, Err(e)) => {
-                return Err(Failure::new(step, format!("cannot write the log: {e}")))
+                return Err(Failure::new(step, format!("cannot write the log: {e}")));
             }
         };
         cmd.stdin(Stdio::null())

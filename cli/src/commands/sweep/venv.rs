@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::args::Installer;
-use super::step::{describe, Failure, Log, Step};
+use super::step::{Failure, Log, Step, describe};
 
 /// The first pip with `--uploaded-prior-to`, which `--as-of` becomes without uv.
 const PIP_WITH_UPLOADED_PRIOR_TO: &str = "pip>=26";
