@@ -19,6 +19,7 @@ use crate::{Exit, Sample, Series, SeriesKind};
 pub struct Aggregator {
     roots: Vec<Series>,
     regions: Vec<Series>,
+    helpers: Vec<Series>,
     index: HashMap<(SeriesKind, String), usize>,
     /// (pid, image) of processes that sent samples in the current repeat.
     senders: HashSet<(u32, u32)>,
@@ -43,6 +44,7 @@ impl Aggregator {
         let list = match kind {
             SeriesKind::Root => &mut self.roots,
             SeriesKind::Region => &mut self.regions,
+            SeriesKind::Helper => &mut self.helpers,
         };
         let i = *self.index.entry((kind, name.clone())).or_insert_with(|| {
             list.push(Series {
@@ -70,14 +72,16 @@ impl Aggregator {
             .push(sample);
     }
 
-    /// Adds the processes' own reports once a repeat is over.
+    /// Adds the processes' own reports once a repeat is over; `name` renames the command's
+    /// own process row. Returns the name of that row, when it has one.
     pub fn repeat_done(
         &mut self,
         repeat: usize,
         reports: Vec<ProcessReport>,
         ended: &Ended,
         linger: Duration,
-    ) {
+        name: Option<&str>,
+    ) -> Option<String> {
         if reports.is_empty() {
             self.note(Note::NotInterposed);
         }
@@ -102,26 +106,56 @@ impl Aggregator {
                 linger,
             });
         }
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        // The command's own program: the last image of its pid.
+        let main = reports
+            .iter()
+            .filter(|p| p.pid == ended.pid)
+            .max_by_key(|p| p.image)
+            .map(|p| (p.pid, p.image, p.start_ns));
+        let mut seen: HashMap<(SeriesKind, String), usize> = HashMap::new();
+        if let Some(n) = name {
+            // Taken: another process of that name is `NAME#2`, never merged into it.
+            seen.insert((SeriesKind::Root, n.to_string()), 1);
+        }
+        let mut main_key = None;
         for p in reports {
-            let transient = p.ending == Ending::Execed
-                && p.root.allocations == 0
-                && p.open.is_empty()
-                && !self.senders.contains(&(p.pid, p.image));
+            let marked = !p.open.is_empty() || self.senders.contains(&(p.pid, p.image));
+            let transient = p.ending == Ending::Execed && p.root.allocations == 0 && !marked;
             if transient {
                 continue; // a fork that only exec'd: nothing to show
             }
-            let base = name_of(&p.name);
-            let k = seen.entry(base.clone()).or_insert(0);
-            *k += 1;
-            let key = if *k == 1 { base } else { format!("{base}#{k}") };
             let silent_end = silent_end(&p, ended, linger);
             let unmeasured = p.unmeasured.clone().map(Incomplete::Unmeasured);
             let incomplete = (p.ending == Ending::Silent)
                 .then(|| Incomplete::Ended(silent_end.clone()))
                 // A process whose malloc calls never reached benchmem.
                 .or_else(|| unmeasured.clone());
-            self.series(SeriesKind::Root, key).samples.push(Sample {
+            let is_main = main.is_some_and(|(pid, image, _)| (p.pid, p.image) == (pid, image));
+            let kind = match main {
+                Some((pid, _, start))
+                    if !is_main && !marked && incomplete.is_none() && helper(&p, pid, start) =>
+                {
+                    SeriesKind::Helper
+                }
+                _ => SeriesKind::Root,
+            };
+            let key = match name.filter(|_| is_main) {
+                Some(n) => n.to_string(),
+                None => {
+                    let base = name_of(&p.name);
+                    let k = seen.entry((kind, base.clone())).or_insert(0);
+                    *k += 1;
+                    if *k == 1 {
+                        base
+                    } else {
+                        format!("{base}#{k}")
+                    }
+                }
+            };
+            if is_main {
+                main_key = Some(key.clone());
+            }
+            self.series(kind, key).samples.push(Sample {
                 stats: p.root,
                 duration_ns: p.duration_ns,
                 repeat,
@@ -167,6 +201,7 @@ impl Aggregator {
             }
         }
         self.senders.clear();
+        main_key
     }
 
     pub(crate) fn note(&mut self, note: Note) {
@@ -175,11 +210,26 @@ impl Aggregator {
         }
     }
 
-    /// Root rows first (in process start order), then marked regions in order of first sample.
+    /// Root rows first (in process start order), then marked regions in order of first
+    /// sample, then helper processes.
     pub fn finish(mut self) -> (Vec<Series>, Vec<Note>) {
         self.roots.append(&mut self.regions);
+        self.roots.append(&mut self.helpers);
         (self.roots, self.notes)
     }
+}
+
+/// Whether `p`, which marked no region and ended cleanly, is a helper of the command's own
+/// program (the last image of pid `main`, which started at `main_start`): an earlier image
+/// of that pid (what a shim exec'd through), or a process that ran and ended before the
+/// program started (the `$(readlink ...)` of a shim script). Processes the program started
+/// are never helpers: they are its work.
+fn helper(p: &ProcessReport, main: u32, main_start: u64) -> bool {
+    if p.pid == main {
+        return true;
+    }
+    let ended = p.duration_ns.map(|d| p.start_ns.saturating_add(d));
+    p.start_ns < main_start && ended.is_some_and(|end| end <= main_start)
 }
 
 /// How a process image that never said how it ended did end, as far as anyone saw.
