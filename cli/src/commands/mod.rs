@@ -2,6 +2,7 @@
 //! work (printed as `benchmem: <message>`).
 
 mod compare;
+mod docs;
 pub(crate) mod run;
 mod show;
 
@@ -14,5 +15,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result {
         Command::Run(a) => run::run(a),
         Command::Show(a) => show::show(a),
         Command::Compare(a) => compare::compare(a),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
     }
 }
