@@ -27,8 +27,10 @@ pub(crate) fn man(args: ManArgs) -> Result {
             let names: Vec<String> = cmd
                 .get_subcommands()
                 .map(|c| c.get_name().to_string())
+                .filter(|n| n != "help")
                 .collect();
-            let Some(sub) = cmd.find_subcommand(name).cloned() else {
+            let found = cmd.find_subcommand(name).filter(|_| name != "help");
+            let Some(sub) = found.cloned() else {
                 return Err(format!(
                     "no command {name:?} for `benchmem man`: choose from {}",
                     names.join(", ")
@@ -37,7 +39,9 @@ pub(crate) fn man(args: ManArgs) -> Result {
             };
             // The page's title and synopsis say `benchmem-run`, as man(1) looks it up.
             let title = format!("benchmem-{}", sub.get_name());
-            sub.name(title).bin_name(format!("benchmem {name}"))
+            sub.name(title)
+                .bin_name(format!("benchmem {name}"))
+                .version(env!("CARGO_PKG_VERSION"))
         }
     };
     let mut out = Vec::new();
