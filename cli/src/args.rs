@@ -142,26 +142,28 @@ pub(crate) struct RunArgs {
     /// Fresh runs of the command; each region's series gets one sample per run.
     #[arg(long, short = 'n', visible_alias = "runs", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub repeats: u32,
-    /// Unmeasured runs before the repeats (warm caches); their stdout is discarded.
+    /// Unmeasured runs before the repeats (warm caches); their stdout is discarded, their
+    /// stderr shown.
     #[arg(long, short = 'w', value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub warmup: u32,
     /// Save the run here (pytest-benchmark JSON, written atomically).
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
-    /// Name of the command's own process row and, with several commands, of the command
-    /// (the prefix of its ids). Once per command, in order. Default: the program's name.
+    /// Name of the command's own process row (over BENCHMEM_REGION, for that row only)
+    /// and, with several commands, of the command (the prefix of its ids). Once per
+    /// command, in order. Default: the program's name.
     #[arg(long, value_name = "NAME")]
     pub name: Vec<String>,
     /// Go on after a repeat whose command fails (its samples are kept, the blob lists the
     /// failed repeats) and exit 0; by default the run stops there with the command's status.
     #[arg(long, short = 'i')]
     pub ignore_failure: bool,
-    /// Shell command run (`sh -c`, unmeasured) before every run of the command; its
-    /// failure stops the run.
+    /// Shell command run (`sh -c`, unmeasured) before every run of the command, warmups
+    /// included; its failure stops the run.
     #[arg(long, value_name = "CMD")]
     pub prepare: Option<OsString>,
-    /// Shell command run (`sh -c`, unmeasured) after every run of the command; its failure
-    /// stops the run.
+    /// Shell command run (`sh -c`, unmeasured) after every run of the command, warmups
+    /// included; its failure stops the run.
     #[arg(long, value_name = "CMD")]
     pub cleanup: Option<OsString>,
     /// Give every run this file as its standard input, read from its start each time.
