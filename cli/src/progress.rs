@@ -84,12 +84,16 @@ impl Progress {
                     Round::Warmup(k) => format!("warmup {}/{}", k + 1, s.warmup),
                     Round::Repeat(k) => format!("repeat {}/{}", k + 1, s.repeats),
                 };
-                s.bar.set_prefix(if label.is_empty() {
+                // Each call draws: the message first, so no frame lacks it.
+                s.bar.set_message(what);
+                let prefix = if label.is_empty() {
                     String::new()
                 } else {
                     format!("{label}: ")
-                });
-                s.bar.set_message(what);
+                };
+                if s.bar.prefix() != prefix {
+                    s.bar.set_prefix(prefix);
+                }
             }
             Step::Finished(_) => s.bar.inc(1),
         }

@@ -433,6 +433,58 @@ mod tests {
         );
     }
 
+    fn stopped_at(stop: Stop, ran: usize, asked: usize) -> Option<String> {
+        stopped(&RunResult {
+            command: vec!["sh".into()],
+            repeats: ran,
+            series: vec![],
+            exit: Exit::Code(0),
+            started: std::time::UNIX_EPOCH,
+            notes: vec![],
+            asked,
+            failed: vec![],
+            stopped: Some(stop),
+            main: None,
+        })
+    }
+
+    #[test]
+    fn why_a_run_stopped() {
+        let failed = |k, exit| Stop::Failed {
+            round: Round::Repeat(k),
+            exit,
+        };
+        assert_eq!(
+            stopped_at(failed(1, Exit::Code(1)), 2, 4).unwrap(),
+            "stopped after repeat 2 of 4: the command exited with status 1; --ignore-failure \
+             to go on"
+        );
+        assert_eq!(
+            stopped_at(failed(0, Exit::Signal(11)), 1, 3).unwrap(),
+            "stopped after repeat 1 of 3: the command was killed by SIGSEGV (signal 11); \
+             --ignore-failure to go on"
+        );
+        // The last repeat failing cut nothing short: how it ended is said elsewhere.
+        assert_eq!(stopped_at(failed(3, Exit::Code(1)), 4, 4), None);
+        let hook = |hook, round| Stop::HookFailed {
+            hook,
+            round,
+            exit: Exit::Code(3),
+        };
+        assert_eq!(
+            stopped_at(hook(Hook::Prepare, Round::Warmup(0)), 0, 2).unwrap(),
+            "stopped before warmup run 1: the --prepare command exited with status 3"
+        );
+        assert_eq!(
+            stopped_at(hook(Hook::Cleanup, Round::Repeat(1)), 2, 5).unwrap(),
+            "stopped after repeat 2 of 5: the --cleanup command exited with status 3"
+        );
+        assert_eq!(
+            stop_code(&hook(Hook::Cleanup, Round::Repeat(1))),
+            "cleanup_failed"
+        );
+    }
+
     #[test]
     fn notes_in_words() {
         assert_eq!(

@@ -18,7 +18,11 @@ pub(crate) fn show(args: ShowArgs) -> Result {
         spread: args.table.stats(),
         all_processes: args.table.all_processes,
     };
-    let report = table_of(run, &view)?;
+    let stopped = run.stopped.clone();
+    let mut report = table_of(run, &view)?;
+    report
+        .notes
+        .extend(stopped.iter().map(|s| format!("note: {s}")));
     let painter = Painter::for_stdout_in(args.format).with_style(args.table.style);
     let out = report.render(args.format, painter);
     console::stdout(&out.body);
