@@ -579,6 +579,8 @@ fn output_control() {
     assert!(!out.stderr.contains('│'), "{}", out.stderr);
     let shown = bm(&["show", "--style", "ascii", s(&json)]);
     assert!(shown.stdout.starts_with("+-"), "{}", shown.stdout);
+    let compared = bm(&["compare", "--style", "ascii", s(&json), s(&json)]);
+    assert!(compared.stdout.starts_with("+-"), "{}", compared.stdout);
 
     // FORCE_COLOR colours a pipe; NO_COLOR wins over it.
     let forced = bm_in(t.path(), &["run", "--", s(&prog)], &[("FORCE_COLOR", "1")]);

@@ -94,7 +94,8 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
         notes: membership(&m, &ids),
         layout: NoteLayout::Block,
     };
-    let out = report.render(args.format, Painter::for_stdout_in(args.format));
+    let painter = Painter::for_stdout_in(args.format).with_style(args.style);
+    let out = report.render(args.format, painter);
     console::stderr(&out.aside);
     console::stdout(&out.body);
     Ok(gates(&m, &ids, &args))
