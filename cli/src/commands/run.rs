@@ -66,7 +66,22 @@ pub(crate) fn run(args: RunArgs) -> Result {
     // Every command must be runnable before the first starts: a typo in the second must
     // not cost the first's measurement.
     for o in &opts {
-        benchmem_launcher::check(o)?;
+        if let Err(e) = benchmem_launcher::check(o) {
+            if !several {
+                return Err(e.into());
+            }
+            // GNU parallel's `:::` and the like: say where the line was split.
+            return Err(Error::Lines(vec![
+                e.to_string(),
+                format!(
+                    "the command line was split at `{}` into {} commands; to pass `{}` to \
+                     the program, choose another --separator",
+                    args.separator,
+                    opts.len(),
+                    args.separator
+                ),
+            ]));
+        }
     }
     let mut progress = Progress::new(
         opts.len(),
