@@ -285,7 +285,101 @@ fn alive(pid: u32) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::name_of;
+    use super::*;
+    use crate::Stats;
+
+    /// A process image that allocated once and ended as `ending`, alive from `start` for
+    /// `life` (ns).
+    fn image(
+        pid: u32,
+        image: u32,
+        name: &str,
+        ending: Ending,
+        start: u64,
+        life: u64,
+    ) -> ProcessReport {
+        ProcessReport {
+            pid,
+            image,
+            name: name.as_bytes().to_vec(),
+            ending,
+            start_ns: start,
+            root: Stats {
+                peak_bytes: 100,
+                total_bytes: 100,
+                allocations: 1,
+                retained_bytes: 0,
+            },
+            duration_ns: Some(life),
+            open: Vec::new(),
+            dropped_events: 0,
+            problems: Vec::new(),
+            reaped: None,
+            exec: None,
+            unmeasured: None,
+        }
+    }
+
+    fn names(series: &[Series], kind: SeriesKind) -> Vec<&str> {
+        series
+            .iter()
+            .filter(|s| s.kind == kind)
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_shims_processes_are_helpers_and_the_programs_children_are_not() {
+        let ended = Ended {
+            exit: Exit::Code(0),
+            pid: 10,
+            reaped: HashMap::new(),
+            running: Vec::new(),
+            forwarded: Vec::new(),
+        };
+        // pid 10: env, then bash (the shim), then python; the shim's $(readlink) subshell
+        // before python started; a bash started by python, after it started.
+        let reports = vec![
+            image(10, 0, "env", Ending::Execed, 0, 5),
+            image(10, 1, "bash", Ending::Execed, 5, 20),
+            image(11, 0, "readlink", Ending::Exited(0), 8, 4),
+            image(10, 2, "python3", Ending::Exited(0), 25, 100),
+            image(12, 0, "bash", Ending::Exited(0), 40, 10),
+        ];
+        let mut agg = Aggregator::default();
+        let main = agg.repeat_done(0, reports, &ended, Duration::ZERO, Some("py"));
+        assert_eq!(main.as_deref(), Some("py"));
+        let (series, _) = agg.finish();
+        assert_eq!(names(&series, SeriesKind::Root), ["py", "bash"]);
+        assert_eq!(
+            names(&series, SeriesKind::Helper),
+            ["env", "bash", "readlink"]
+        );
+    }
+
+    #[test]
+    fn a_name_given_to_the_command_is_not_shared() {
+        let ended = Ended {
+            exit: Exit::Code(0),
+            pid: 10,
+            reaped: HashMap::new(),
+            running: Vec::new(),
+            forwarded: Vec::new(),
+        };
+        // The program forks a child of its own name: it stays a row apart.
+        let reports = vec![
+            image(10, 0, "bench", Ending::Exited(0), 0, 50),
+            image(11, 0, "bench", Ending::Exited(0), 10, 5),
+            image(12, 0, "worker", Ending::Exited(0), 20, 5),
+        ];
+        let mut agg = Aggregator::default();
+        agg.repeat_done(0, reports, &ended, Duration::ZERO, Some("worker"));
+        let (series, _) = agg.finish();
+        assert_eq!(
+            names(&series, SeriesKind::Root),
+            ["worker", "bench", "worker#2"]
+        );
+    }
 
     #[test]
     fn names_that_are_not_utf8_stay_distinct() {
