@@ -140,7 +140,7 @@ pub(crate) const DEFAULT_SEPARATOR: &str = ":::";
 )]
 pub(crate) struct RunArgs {
     /// Fresh runs of the command; each region's series gets one sample per run.
-    #[arg(long, short = 'n', visible_alias = "runs", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, short = 'n', visible_alias = "runs", visible_short_alias = 'r', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub repeats: u32,
     /// Unmeasured runs before the repeats (warm caches); their stdout is discarded, their
     /// stderr shown.
