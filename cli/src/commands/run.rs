@@ -90,6 +90,7 @@ pub(crate) fn run(args: RunArgs) -> Result {
         args.quiet,
     );
     let mut results = Vec::new();
+    let mut cut_short = false;
     for (o, label) in opts.iter().zip(&labels) {
         let shown = if several { label.as_str() } else { "" };
         let result = benchmem_launcher::run_observed(o, &mut |step| progress.step(shown, step));
@@ -100,6 +101,7 @@ pub(crate) fn run(args: RunArgs) -> Result {
                 // What the earlier commands measured is still reported and saved.
                 progress.finish();
                 push_error(&e.to_string());
+                cut_short = true;
                 break;
             }
         };
@@ -158,7 +160,11 @@ pub(crate) fn run(args: RunArgs) -> Result {
             write_file(text.as_bytes(), path, flag).map_err(Error::Save)?;
         }
     }
-    Ok(overall_status(&results))
+    match overall_status(&results) {
+        // A command that could not start after earlier ones ran: bad input all the same.
+        0 if cut_short => Ok(crate::EXIT_BAD_INPUT),
+        status => Ok(status),
+    }
 }
 
 /// A launcher error after an earlier command was measured: said, then the rest reported.
