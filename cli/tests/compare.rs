@@ -517,7 +517,12 @@ fn bad_input_is_one_line_and_status_2() {
     assert_eq!(
         bad(&["compare", &b, &o]),
         format!(
-            "benchmem: no benchmark in common: {b} and {o} share no benchmark id (pytest-benchmark fullname)\n"
+            "benchmem: no benchmark in common: {b} and {o} share no benchmark id (pytest-benchmark fullname)\n\
+             \x20 {b}: test_lists.py::test_tuples[10], test_lists.py::test_tuples[1000], \
+             test_lists.py::test_dicts[10], test_lists.py::test_dicts[1000]\n\
+             \x20 {o}: test_lists.py::test_sets[10]\n\
+             \x20 ids are pytest node ids (module::test[param]): compare runs of the same suite, \
+             or match short names with --group-by name\n"
         )
     );
     assert_eq!(

@@ -102,6 +102,13 @@ impl Inherited {
         }
     }
 
+    /// The same, except that standard descriptor `fd` is given to the command (a file for
+    /// its stdin, /dev/null for its stdout) and so must not be closed.
+    pub fn giving(mut self, fd: i32) -> Inherited {
+        self.closed_std &= !(1u8 << fd);
+        self
+    }
+
     /// Whether `sig` was ignored when benchmem started.
     pub fn ignores(&self, sig: i32) -> bool {
         (1..=NSIG).contains(&sig) && self.ignored & (1 << (sig - 1)) != 0

@@ -17,6 +17,20 @@ pub struct RunOptions {
     pub linger: Duration,
     /// Leave address-space layout randomization on (default: off, see `aslr.rs`).
     pub keep_aslr: bool,
+    /// Unmeasured runs of the command before the first repeat (warming caches); their
+    /// standard output is discarded.
+    pub warmup: usize,
+    /// Go on after a repeat whose command fails, instead of stopping there.
+    pub ignore_failure: bool,
+    /// A shell command run (`sh -c`, unmeasured) before every run of the command.
+    pub prepare: Option<OsString>,
+    /// A shell command run (`sh -c`, unmeasured) after every run of the command.
+    pub cleanup: Option<OsString>,
+    /// A file every run reads as standard input, opened afresh each time.
+    pub input: Option<PathBuf>,
+    /// The name of the command's own process row (its last image), instead of the
+    /// program's name or `BENCHMEM_REGION`.
+    pub name: Option<String>,
 }
 
 impl RunOptions {
@@ -28,6 +42,12 @@ impl RunOptions {
             preload: None,
             linger: Duration::from_secs(5),
             keep_aslr: false,
+            warmup: 0,
+            ignore_failure: false,
+            prepare: None,
+            cleanup: None,
+            input: None,
+            name: None,
         }
     }
 }
@@ -68,6 +88,12 @@ pub enum RunError {
     /// The run directory or socket could not be set up.
     #[error("cannot set up the run directory: {0}")]
     Setup(std::io::Error),
+    /// The `--input` file cannot be opened.
+    #[error("--input {0}: {1}: give a readable file")]
+    Input(String, String),
+    /// A `--prepare` or `--cleanup` command could not be started at all.
+    #[error("cannot start {0} `{1}` through sh -c: {2}")]
+    Hook(&'static str, String, std::io::Error),
 }
 
 /// How a program's ABI differs from the preload's.

@@ -2,6 +2,7 @@
 //! work (printed as `benchmem: <message>`).
 
 mod compare;
+mod docs;
 pub(crate) mod run;
 mod show;
 pub(crate) mod sweep;
@@ -16,5 +17,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result {
         Command::Show(a) => show::show(a),
         Command::Compare(a) => compare::compare(a),
         Command::Sweep(a) => sweep::sweep(a),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
     }
 }

@@ -58,7 +58,8 @@ pub(crate) fn load(files: &[PathBuf], labels: &[String]) -> Result<Matrix> {
     let mut ids: Vec<String> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (path, label) in files.iter().zip(labels) {
-        let run = read_run(path)?;
+        // Helper processes (what a shim ran before the program) are not compared.
+        let (run, _) = read_run(path)?.split_helpers();
         if run.records.is_empty() {
             return Err(format!("{}: no benchmarks in this run", path.display()).into());
         }
