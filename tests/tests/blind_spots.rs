@@ -175,3 +175,13 @@ fn cxx_note_names_the_allocator_that_is_there() {
         "{notes:?}"
     );
 }
+
+#[test]
+fn a_position_dependent_program_taking_malloc_s_address_is_measured() {
+    // Its `malloc` symbol is a PLT entry, not an allocator: no note, exact numbers.
+    let prog = compile("malloc_address.c", &["-no-pie", "-fno-pie"]);
+    let (out, blob, _d) = same_as_native(&prog, &[]);
+    assert_eq!(out.stdout, "done\n");
+    assert!(blob.is_clean(), "{}", everything_said(&blob));
+    assert_eq!(blob.series("known"), Series::of(1, (1000, 1000, 1, 0)));
+}
