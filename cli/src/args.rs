@@ -29,6 +29,8 @@ pub(crate) enum Command {
     Show(ShowArgs),
     /// Lay saved runs side by side; gate CI on memory growth.
     Compare(CompareArgs),
+    /// Draw saved runs: scaling, scatter, compare, sweep or timeline, as HTML or SVG.
+    Plot(crate::plot::PlotArgs),
 }
 
 /// The run table's columns, shared by `run` and `show`.
