@@ -12,6 +12,11 @@ use super::svg::{self, Axes, Entry, Frame, Mark, Svg, GROWTH, SAME, SHRINK, WIDT
 use super::{capitalize, exact, metric_label, Picture};
 use crate::error::Result;
 
+/// A panel: the later series and the facet value.
+type PanelKey = (usize, String);
+/// A benchmark's base point and its point in the later series.
+type Pair<'a> = (&'a Point, &'a Point);
+
 /// Draw the scatter view of `data`.
 pub(crate) fn draw(data: &Data, args: &PlotArgs) -> Result<Picture> {
     if data.series.len() < 2 {
@@ -31,7 +36,7 @@ pub(crate) fn draw(data: &Data, args: &PlotArgs) -> Result<Picture> {
         })
     };
     // (later series, facet value) → pairs of (base, point).
-    let mut panels: Vec<((usize, String), Vec<(&Point, &Point)>)> = Vec::new();
+    let mut panels: Vec<(PanelKey, Vec<Pair>)> = Vec::new();
     let mut zero_base = 0;
     let mut unpaired = 0;
     for k in 1..data.series.len() {
