@@ -69,6 +69,7 @@ fn result(exit: Exit) -> RunResult {
         exit,
         started: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         notes: vec![],
+        timeline: vec![],
     }
 }
 

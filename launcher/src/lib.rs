@@ -23,6 +23,7 @@ mod result;
 mod run;
 mod rundir;
 mod spawn;
+mod timeline;
 
 pub use incomplete::{
     Incomplete, LostVariable, Note, Problem, SilentEnd, Unfollowable, UnfollowedExec, Unmeasured,
@@ -30,5 +31,6 @@ pub use incomplete::{
 pub use inherit::capture as capture_inherited;
 pub use options::{OtherAbi, RunError, RunOptions};
 pub use preflight::Sanitizer;
-pub use result::{Exit, RunResult, Sample, Series, SeriesKind, Stats};
+pub use result::{Exit, ProcessTimeline, RegionSpan, RunResult, Sample, Series, SeriesKind, Stats};
 pub use run::run;
+pub use timeline::INTERVAL as TIMELINE_INTERVAL;

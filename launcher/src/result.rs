@@ -5,6 +5,7 @@ use std::time::SystemTime;
 pub use benchmem_wire::Stats;
 
 use crate::incomplete::{Incomplete, Note};
+pub use crate::timeline::{ProcessTimeline, RegionSpan};
 
 /// Whether a series is a process's whole life or a region the program marked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -76,4 +77,6 @@ pub struct RunResult {
     pub started: SystemTime,
     /// Run-level problems worth telling the user (lost events, processes still running, ...).
     pub notes: Vec<Note>,
+    /// Live bytes over time of every process of every repeat, with region spans.
+    pub timeline: Vec<ProcessTimeline>,
 }

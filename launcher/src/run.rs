@@ -11,7 +11,7 @@ use crate::incomplete::Note;
 use crate::preflight::Verdict;
 use crate::rundir::{Ignored, RunDir};
 use crate::{
-    aslr, collect, preflight, preload_entry, spawn, Exit, RunError, RunOptions, RunResult,
+    aslr, collect, preflight, preload_entry, spawn, timeline, Exit, RunError, RunOptions, RunResult,
 };
 
 /// File name of the preload library.
@@ -74,6 +74,7 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
     let mut exit = Exit::Code(0);
     let mut ignored = Ignored::default();
     let mut ran = 0;
+    let mut timelines = Vec::new();
     for repeat in 0..opts.repeats.max(1) {
         ran += 1;
         let dir = RunDir::create().map_err(RunError::Setup)?;
@@ -83,10 +84,13 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
         ];
         let (tx, rx) = crossbeam_channel::unbounded();
         let reader = dir.start_reader(tx).map_err(RunError::Setup)?;
+        let sampler = timeline::Sampler::start(dir.path(), repeat);
+        let ends = sampler.ends();
         // The aggregator takes samples as they arrive, on its own thread.
         let collector = std::thread::spawn(move || {
             let mut agg = agg;
             for ev in rx {
+                ends.region_ended(&ev);
                 agg.region_ended(repeat, ev);
             }
             agg
@@ -96,6 +100,7 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
         ignored.foreign += set_aside.foreign;
         ignored.malformed += set_aside.malformed;
         agg = collector.join().expect("aggregator thread panicked");
+        timelines.extend(sampler.finish());
         let ended = ended?;
         agg.repeat_done(repeat, collect::collect(dir.path()), &ended, opts.linger);
         exit = ended.exit;
@@ -125,6 +130,7 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
         exit,
         started,
         notes,
+        timeline: timelines,
     })
 }
 
@@ -153,6 +159,7 @@ fn run_unmeasured(opts: &RunOptions, why: Note) -> Result<RunResult, RunError> {
         exit,
         started,
         notes: vec![why],
+        timeline: Vec::new(),
     })
 }
 

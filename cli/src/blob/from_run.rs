@@ -101,6 +101,11 @@ pub fn document_with_commit(result: &RunResult, commit: Map<String, Value>) -> D
     let codes: Vec<&str> = result.notes.iter().map(|n| n.code()).collect();
     run_info.insert("notes".into(), notes.into());
     run_info.insert(NOTE_CODES_KEY.into(), codes.into());
+    if !result.timeline.is_empty() {
+        let interval = benchmem_launcher::TIMELINE_INTERVAL.as_millis() as u64;
+        let timeline = super::timeline::to_json(&result.timeline, interval);
+        run_info.insert(super::timeline::TIMELINE_KEY.into(), timeline);
+    }
     Document {
         machine_info: machine_info(),
         commit_info: commit,

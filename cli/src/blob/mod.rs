@@ -6,6 +6,7 @@ mod env_info;
 mod from_run;
 mod pytest_stats;
 mod read;
+pub(crate) mod timeline;
 mod write;
 
 pub(crate) use document::Document;
