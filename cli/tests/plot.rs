@@ -471,7 +471,7 @@ fn bad_input_is_one_line_exit_2_and_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.html");
     let o = out.display().to_string();
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (
             &["plot", "base.json", "--where", "size=3", "-o", &o],
             "--where size=3: 'size' is not a parameter",
@@ -505,6 +505,10 @@ fn bad_input_is_one_line_exit_2_and_no_file() {
         (
             &["plot", "base.json", "--view", "scatter", "-o", &o],
             "needs two runs",
+        ),
+        (
+            &["plot", "base.json", "--view", "timeline", "-o", &o],
+            "no timeline in this run",
         ),
     ];
     for (args, want) in cases {

@@ -303,10 +303,17 @@ fn timeline(
     let start_ns = rel(h.start_ns.load(Relaxed));
     let end_abs = h.end_ns.load(Relaxed);
     let end_ns = (end_abs != 0).then(|| rel(end_abs));
-    // The last reading stands until the process's end.
-    if let (Some(e), Some(&(t, live))) = (end_ns, f.points.last()) {
-        if e > t {
+    // Readings stop at the process's end, and the last one stands until then.
+    if let Some(e) = end_ns {
+        let after = f.points.iter().position(|p| p.0 > e);
+        if let Some(i) = after {
+            let live = f.points[i.saturating_sub(1)].1;
+            f.points.truncate(i.max(1));
             f.points.push((e, live));
+        } else if let Some(&(t, live)) = f.points.last() {
+            if e > t {
+                f.points.push((e, live));
+            }
         }
     }
     let live_at = |t: u64, points: &[(u64, u64)]| {
