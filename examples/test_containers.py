@@ -9,6 +9,7 @@ and again with EXAMPLE_VARIANT=v2 or v3 for "later versions" of the same code.
 """
 
 import os
+from typing import Any
 
 import pytest
 
@@ -31,5 +32,5 @@ def build(kind: str, n: int) -> object:
 
 @pytest.mark.parametrize("n", [100, 1000, 10000])
 @pytest.mark.parametrize("kind", ["list", "dict", "set"])
-def test_build(benchmark: "pytest.FixtureRequest", kind: str, n: int) -> None:
+def test_build(benchmark: Any, kind: str, n: int) -> None:
     benchmark(build, kind, n)

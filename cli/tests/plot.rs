@@ -556,3 +556,44 @@ fn hundred_benchmarks_stay_small() {
         assert!(size < 1024 * 1024, "{out}: {size} bytes");
     }
 }
+
+#[test]
+fn hostile_names_stay_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = "test_x[<b onmouseover=\"alert(1)\">&amp;'</script><svg>]";
+    let mk = |peak: u64| {
+        json!({"benchmarks": [
+            {"name": evil, "fullname": format!("m.py::{evil}"), "params": {"n": 1, "k": "<i>"},
+             "extra_info": {"benchmem": {"peak_bytes": [peak]}}},
+            {"name": "test_x[2]", "fullname": "m.py::test_x[2]", "params": {"n": 2, "k": "<i>"},
+             "extra_info": {"benchmem": {"peak_bytes": [peak * 2]}}}]})
+    };
+    std::fs::write(dir.path().join("<a>.json"), mk(1000).to_string()).unwrap();
+    std::fs::write(dir.path().join("b.json"), mk(3000).to_string()).unwrap();
+    for (args, out) in [
+        (vec!["plot", "<a>.json"], "1.html"),
+        (vec!["plot", "<a>.json", "b.json"], "2.html"),
+        (
+            vec!["plot", "<a>.json", "b.json", "--view", "compare"],
+            "3.html",
+        ),
+        (vec!["plot", "<a>.json", "b.json", "b.json"], "4.html"),
+    ] {
+        let mut a = args.clone();
+        a.extend(["-o", out]);
+        let r = benchmem_in(dir.path(), &a, &[]);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        let path = dir.path().join(out);
+        let html = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !html.contains("<b ") && !html.contains("</script><svg>"),
+            "{out}"
+        );
+        let ids: Vec<String> = marks(&html)
+            .into_iter()
+            .map(|m| m["data-id"].clone())
+            .collect();
+        assert!(ids.contains(&format!("m.py::{evil}")), "{out}: {ids:?}");
+        browse(&path);
+    }
+}
