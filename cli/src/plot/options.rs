@@ -107,10 +107,12 @@ pub(crate) struct PlotArgs {
     /// runs (`param:NAME` or NAME).
     #[arg(long, value_name = "DIM")]
     pub pivot: Option<String>,
-    /// scaling: min–max band over repeats (memory metrics).
-    #[arg(long, value_enum, default_value_t = Band::Auto)]
+    /// scaling: min–max band over repeats (memory metrics): auto (where repeats differ),
+    /// minmax (always), none.
+    #[arg(long, value_enum, value_name = "auto|minmax|none", hide_possible_values = true, default_value_t = Band::Auto)]
     pub band: Band,
-    /// Clamp the colour scale (sweep: a fold such as 2; compare: a change in the plotted unit).
+    /// sweep: saturate the colours at this fold (2 = 2× and 1/2×); compare: cut bars at
+    /// ± this change (bytes, seconds, calls, or percent with --relative).
     #[arg(long, value_name = "BOUND")]
     pub clip: Option<f64>,
     /// scaling: both axes logarithmic (the default when the data is positive).
@@ -138,7 +140,7 @@ pub(crate) struct PlotArgs {
     #[arg(long = "no-y-zero", overrides_with = "y_zero")]
     pub no_y_zero: bool,
     /// Give each facet its own axes: x, y or both.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, value_name = "x|y|both", hide_possible_values = true)]
     pub free_axes: Option<FreeAxes>,
     /// compare: bars show the change in percent instead of in the metric's unit.
     #[arg(long)]
@@ -176,5 +178,42 @@ fn parse_where(s: &str) -> Result<(String, String), String> {
         _ => Err(format!(
             "'{s}' is not KEY=VALUE (for example --where n=1000)"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<PlotArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["benchmem", "plot", "r.json"].iter().chain(args))?;
+        match cli.command {
+            Command::Plot(a) => Ok(a),
+            _ => panic!("not plot"),
+        }
+    }
+
+    #[test]
+    fn paired_flags_the_last_one_wins() {
+        let a = parse(&["--log-log", "--linear"]).unwrap();
+        assert_eq!(choice(a.log_log, a.linear), Some(false));
+        let a = parse(&["--linear-y", "--log-y"]).unwrap();
+        assert_eq!(choice(a.log_y, a.linear_y), Some(true));
+        let a = parse(&[]).unwrap();
+        assert_eq!(choice(a.y_zero, a.no_y_zero), None);
+    }
+
+    #[test]
+    fn where_is_key_equals_value() {
+        let a = parse(&["--where", "n=1000", "--where", "kind=a=b"]).unwrap();
+        assert_eq!(
+            a.filters,
+            vec![("n".into(), "1000".into()), ("kind".into(), "a=b".into())]
+        );
+        assert!(parse(&["--where", "=3"]).is_err());
+        assert!(parse(&["--view", "pie"]).is_err());
+        assert!(parse(&["--repeat", "0"]).is_err());
     }
 }
