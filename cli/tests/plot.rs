@@ -597,3 +597,32 @@ fn hostile_names_stay_text() {
         browse(&path);
     }
 }
+
+#[test]
+fn facets_split_panels_and_keep_every_value() {
+    let peak = series("base.json", "peak_bytes");
+    let (svg, _, _t) = draw(
+        &["plot", "base.json", "--facet", "kind", "--free-axes", "y"],
+        "f.svg",
+    );
+    assert!(svg.contains(">kind=list<") && svg.contains(">kind=tuple<"));
+    let ms = marks(&svg);
+    assert_eq!(ms.len(), 6);
+    for m in &ms {
+        assert_eq!(num(m, "data-value"), min(&peak[&m["data-id"]]));
+    }
+    let (svg, _, _t) = draw(
+        &[
+            "plot",
+            "base.json",
+            "head.json",
+            "--view",
+            "compare",
+            "--facet",
+            "kind",
+        ],
+        "c.svg",
+    );
+    assert!(svg.contains(">kind=list<") && svg.contains(">kind=tuple<"));
+    assert_eq!(marks(&svg).len(), 6);
+}

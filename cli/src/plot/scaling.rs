@@ -69,7 +69,11 @@ pub(crate) fn draw(data: &Data, args: &PlotArgs) -> Result<Picture> {
             data.require_dim(opt, d)?;
         }
     }
-    let leftover: Vec<&String> = free.iter().copied().filter(|d| **d != x).collect();
+    let leftover: Vec<&String> = free
+        .iter()
+        .copied()
+        .filter(|d| **d != x && Some(d.as_str()) != args.facet.as_deref())
+        .collect();
     // With several runs the run is the colour, as in pytest-benchmem.
     let color: Option<String> = args
         .color
