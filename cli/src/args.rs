@@ -31,6 +31,10 @@ pub(crate) enum Command {
     Compare(CompareArgs),
     /// Draw saved runs: scaling, scatter, compare, sweep or timeline, as HTML or SVG.
     Plot(crate::plot::PlotArgs),
+    /// Run one pytest-benchmark suite against several versions of a package, each in a
+    /// fresh venv, saving `<out>/<version>.json` per version.
+    #[command(long_about = crate::commands::sweep::LONG_ABOUT)]
+    Sweep(crate::commands::sweep::SweepArgs),
 }
 
 /// The run table's columns, shared by `run` and `show`.
@@ -208,7 +212,7 @@ fn group_by(s: &str) -> Result<GroupBy, String> {
                 _ => {
                     return Err(format!(
                         "unknown grouping '{part}': choose from fullname, name, group, param:NAME"
-                    ))
+                    ));
                 }
             },
         });

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use crate::blob::{Record, Run};
 use crate::metrics::Metric;
 use crate::report::{
-    group_unit, Cell, Column, Header, NoteLayout, Report, Section, ShownIn, Table, Tone,
+    Cell, Column, Header, NoteLayout, Report, Section, ShownIn, Table, Tone, group_unit,
 };
 use crate::stats::Stat;
 
@@ -200,7 +200,13 @@ mod tests {
         assert_eq!(repeats_text([5, 5]), "5 repeats");
         assert_eq!(repeats_text([1, 5]), "1–5 repeats");
         assert_eq!(
-            caption(&[Metric::Peak, Metric::Allocated, Metric::Allocations], "region", "", "3 repeats", false),
+            caption(
+                &[Metric::Peak, Metric::Allocated, Metric::Allocations],
+                "region",
+                "",
+                "3 repeats",
+                false
+            ),
             "memory: exact bytes requested from malloc/mmap inside each region (peak = high-water of live bytes, allocated = sum of requests, allocs = allocation calls); 3 repeats; headline: min"
         );
     }

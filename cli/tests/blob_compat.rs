@@ -11,7 +11,7 @@ use benchmem_launcher::{
     Exit, Incomplete, Note, Problem, RunResult, Sample, Series, SeriesKind, SilentEnd, Stats,
 };
 use common::{benchmem_in, python};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn sample(
     peak: u64,
@@ -104,7 +104,9 @@ fn document_shape() {
     );
     assert_eq!(
         load["extra_info"]["benchmem_incomplete"],
-        json!(["repeat 2, pid 4243: region never closed: killed by SIGKILL (signal 9): measured up to then"])
+        json!([
+            "repeat 2, pid 4243: region never closed: killed by SIGKILL (signal 9): measured up to then"
+        ])
     );
     // A stable code beside each text, in the same order.
     assert_eq!(

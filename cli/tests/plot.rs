@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{benchmem_in, python, Run};
-use serde_json::{json, Value};
+use common::{Run, benchmem_in, python};
+use serde_json::{Value, json};
 
 /// The suite's saved runs, made once per test binary:
 /// - base.json: 6 benchmarks (kind list/tuple × n 10/100/1000), 3 repeats that differ
@@ -449,19 +449,21 @@ fn default_output_path_and_stdout() {
     let head = suite().dir.join("head.json").display().to_string();
     let r = benchmem_in(dir.path(), &["plot", &base, &head], &[]);
     assert_eq!(r.status, 0, "{}", r.stderr);
-    assert!(dir
-        .path()
-        .join(".benchmarks/plots/scatter-peak.html")
-        .is_file());
+    assert!(
+        dir.path()
+            .join(".benchmarks/plots/scatter-peak.html")
+            .is_file()
+    );
     assert_eq!(
         r.stderr.trim(),
         "scatter (peak, min): 6 benchmarks → .benchmarks/plots/scatter-peak.html"
     );
     let r = plot(&["plot", "base.json", "-o", "-", "--format", "svg"]);
     assert_eq!(r.status, 0);
-    assert!(r
-        .stdout
-        .starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(
+        r.stdout
+            .starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"")
+    );
     let r = plot(&["plot", "base.json", "-o", "-"]);
     assert!(r.stdout.starts_with("<!DOCTYPE html>"));
 }

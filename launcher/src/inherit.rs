@@ -8,7 +8,7 @@
 //! were ignored and the signal mask; [`Inherited::apply`] restores them in the child just
 //! before exec.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
 
 static CAPTURED: AtomicBool = AtomicBool::new(false);
 /// Bit `fd` set: standard descriptor `fd` was closed.

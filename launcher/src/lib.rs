@@ -32,5 +32,5 @@ pub use inherit::capture as capture_inherited;
 pub use options::{OtherAbi, RunError, RunOptions};
 pub use preflight::Sanitizer;
 pub use result::{Exit, ProcessTimeline, RegionSpan, RunResult, Sample, Series, SeriesKind, Stats};
-pub use run::run;
+pub use run::{find_preload, run};
 pub use timeline::INTERVAL as TIMELINE_INTERVAL;

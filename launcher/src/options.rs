@@ -45,16 +45,22 @@ pub enum RunError {
     #[error("cannot run `{0}`: {1}")]
     CannotRun(String, String),
     /// The program is statically linked: the dynamic loader never runs, so LD_PRELOAD is ignored.
-    #[error("cannot measure `{0}`: it is statically linked, so LD_PRELOAD cannot interpose its allocator; link it dynamically")]
+    #[error(
+        "cannot measure `{0}`: it is statically linked, so LD_PRELOAD cannot interpose its allocator; link it dynamically"
+    )]
     Static(String),
     /// setuid/setgid/capabilities: the loader ignores LD_PRELOAD for such programs.
-    #[error("cannot measure `{0}`: it is setuid/setgid or has file capabilities, so the loader ignores LD_PRELOAD; run a copy without those bits")]
+    #[error(
+        "cannot measure `{0}`: it is setuid/setgid or has file capabilities, so the loader ignores LD_PRELOAD; run a copy without those bits"
+    )]
     Privileged(String),
     /// The program is an ELF of another class or machine than the preload.
     #[error("cannot measure `{0}`: it is a {abi} binary but the preload is built for this machine's 64-bit ABI", abi = .1.adjective())]
     WrongAbi(String, OtherAbi),
     /// The preload library could not be found.
-    #[error("cannot find libbenchmem_preload.so next to {0}: build it with `cargo build -p benchmem-preload` or set BENCHMEM_PRELOAD")]
+    #[error(
+        "cannot find libbenchmem_preload.so next to {0}: build it with `cargo build -p benchmem-preload` or set BENCHMEM_PRELOAD"
+    )]
     NoPreload(String),
     /// Starting the program failed.
     #[error("cannot start `{0}`: {1}")]

@@ -11,7 +11,7 @@ use crate::incomplete::Note;
 use crate::preflight::Verdict;
 use crate::rundir::{Ignored, RunDir};
 use crate::{
-    aslr, collect, preflight, preload_entry, spawn, timeline, Exit, RunError, RunOptions, RunResult,
+    Exit, RunError, RunOptions, RunResult, aslr, collect, preflight, preload_entry, spawn, timeline,
 };
 
 /// File name of the preload library.
@@ -64,12 +64,12 @@ pub fn run(opts: &RunOptions) -> Result<RunResult, RunError> {
     let preload_entry = preload_entry::preload_entry(&preload);
     let started = SystemTime::now();
     let mut agg = Aggregator::default();
-    if !opts.keep_aslr {
-        if let Err(e) = aslr::disable_for_children() {
-            agg.note(Note::AslrKept {
-                error: e.to_string(),
-            });
-        }
+    if !opts.keep_aslr
+        && let Err(e) = aslr::disable_for_children()
+    {
+        agg.note(Note::AslrKept {
+            error: e.to_string(),
+        });
     }
     let mut exit = Exit::Code(0);
     let mut ignored = Ignored::default();

@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use benchmem_wire::names::STATE_PREFIX;
-use benchmem_wire::state::{unpack, ProcessState, REGION_OPEN, STATE_SIZE, STATUS_RUNNING};
+use benchmem_wire::state::{ProcessState, REGION_OPEN, STATE_SIZE, STATUS_RUNNING, unpack};
 
 use crate::rundir::RegionEvent;
 
@@ -321,10 +321,10 @@ fn timeline(
             let live = f.points[i.saturating_sub(1)].1;
             f.points.truncate(i.max(1));
             f.points.push((e, live));
-        } else if let Some(&(t, live)) = f.points.last() {
-            if e > t {
-                f.points.push((e, live));
-            }
+        } else if let Some(&(t, live)) = f.points.last()
+            && e > t
+        {
+            f.points.push((e, live));
         }
     }
     let live_at = |t: u64, points: &[(u64, u64)]| {

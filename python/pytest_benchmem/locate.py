@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Dict, Iterator, Mapping, Optional
 
 PRELOAD_NAME = "libbenchmem_preload.so"
 BIN_NAME = "benchmem"
@@ -59,3 +59,30 @@ def find_preload() -> Optional[Path]:
 def find_binary() -> Optional[Path]:
     """The ``benchmem`` command-line binary, or None."""
     return _find(ENV_BIN, BIN_NAME)
+
+
+def preloaded_environ(preload: Path, base: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """``base`` (default: this process's environment) with ``preload`` first in
+    ``LD_PRELOAD``, as ``benchmem run`` does: a preloaded allocator stays the one the
+    hooks call through to, instead of taking malloc away from them."""
+    env = dict(os.environ if base is None else base)
+    existing = env.get("LD_PRELOAD", "").strip()
+    env["LD_PRELOAD"] = f"{preload}:{existing}" if existing else str(preload)
+    return env
+
+
+def missing_preload_message() -> Optional[str]:
+    """Why no preload can be used (one line), or None when one is found."""
+    found = find_preload()
+    if found is not None and found.is_file():
+        return None
+    if os.environ.get(ENV_PRELOAD):
+        return (
+            f"benchmem: {ENV_PRELOAD}={os.environ[ENV_PRELOAD]} does not exist; point it at "
+            "libbenchmem_preload.so or unset it to use the one installed with benchmem"
+        )
+    return (
+        "benchmem: cannot find libbenchmem_preload.so (looked at $BENCHMEM_PRELOAD, the "
+        "package's _bin/ and the Cargo target directories); reinstall benchmem with "
+        "`pip install benchmem` on a machine with cargo, or set BENCHMEM_PRELOAD"
+    )

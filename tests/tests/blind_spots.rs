@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use benchmem_tests::{compile, jemalloc, same_as_native, same_as_native_env, Blob, Series};
+use benchmem_tests::{Blob, Series, compile, jemalloc, same_as_native, same_as_native_env};
 
 /// Every incomplete reason of every row, and the run's notes, in one string.
 fn everything_said(blob: &Blob) -> String {
@@ -100,10 +100,11 @@ fn an_allocator_of_the_program_s_own_is_said() {
     let (_, blob, _d) = same_as_native(&prog, &[]);
     let row = blob.incomplete("own_malloc").join(" | ");
     assert!(row.contains("links an allocator of its own"), "{row:?}");
-    assert!(blob
-        .incomplete("work")
-        .join(" ")
-        .contains("allocator of its own"));
+    assert!(
+        blob.incomplete("work")
+            .join(" ")
+            .contains("allocator of its own")
+    );
     // Called by a prefixed name (its malloc is libc's): named by the symbol.
     let prog = compile("own_malloc.c", &["-DPREFIXED"]);
     let (_, blob, _d) = same_as_native(&prog, &[]);

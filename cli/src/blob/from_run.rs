@@ -4,12 +4,12 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use benchmem_launcher::{RunResult, SeriesKind, Stats};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::document::{Benchmark, Document, PytestStats};
 use super::env_info::{commit_info, iso_utc, machine_info, object};
 use super::read::{INCOMPLETE_CODES_KEY, INCOMPLETE_KEY, MEMORY_KEY, NOTE_CODES_KEY};
-use crate::metrics::{Metric, MEMORY};
+use crate::metrics::{MEMORY, Metric};
 use crate::reasons;
 
 /// The document for `result` with `commit_info` from the git repository at `cwd`.

@@ -12,5 +12,5 @@ mod write;
 pub(crate) use document::Document;
 pub(crate) use env_info::commit_info;
 pub(crate) use from_run::{document_from_run, document_with_commit};
-pub(crate) use read::{parse_run, read_json, read_run, BlobError, Record, Run};
+pub(crate) use read::{BlobError, Record, Run, parse_run, read_json, read_run};
 pub(crate) use write::{check_destination, write_document};

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::metrics::{Metric, MEMORY};
+use crate::metrics::{MEMORY, Metric};
 use crate::stats::Stat;
 
 /// Files larger than this are refused before parsing: no benchmark run is that big, and
@@ -357,7 +357,7 @@ fn parse_memory(m: &Map<String, Value>) -> Result<BTreeMap<Metric, Vec<u64>>, St
                 return Err(format!(
                     "extra_info.benchmem.{key} is {}, not a list of per-repeat values",
                     kind(other)
-                ))
+                ));
             }
         };
         let mut values = Vec::with_capacity(series.len());
@@ -432,11 +432,26 @@ mod tests {
     #[test]
     fn malformed_inputs_name_the_problem() {
         let cases = [
-            (json!([1, 2]), "r.json: not a pytest-benchmark run (no 'benchmarks' key)"),
-            (json!({"benchmarks": {}}), "r.json: 'benchmarks' is not a list"),
-            (json!({"benchmarks": [3]}), "r.json: benchmarks[0] is not an object"),
-            (json!({"benchmarks": [{}]}), "r.json: benchmarks[0] has no 'fullname' or 'name'"),
-            (json!({"benchmarks": [{"name": 5}]}), "r.json: benchmarks[0].name is not a string"),
+            (
+                json!([1, 2]),
+                "r.json: not a pytest-benchmark run (no 'benchmarks' key)",
+            ),
+            (
+                json!({"benchmarks": {}}),
+                "r.json: 'benchmarks' is not a list",
+            ),
+            (
+                json!({"benchmarks": [3]}),
+                "r.json: benchmarks[0] is not an object",
+            ),
+            (
+                json!({"benchmarks": [{}]}),
+                "r.json: benchmarks[0] has no 'fullname' or 'name'",
+            ),
+            (
+                json!({"benchmarks": [{"name": 5}]}),
+                "r.json: benchmarks[0].name is not a string",
+            ),
             (
                 bench(json!({"benchmem": {"peak_bytes": [1, -5]}})),
                 "r.json: benchmark 'm.py::t': extra_info.benchmem.peak_bytes[1] is -5, not a whole number ≥ 0",

@@ -15,7 +15,7 @@
 //! `base_bytes`, the live bytes when it began, absent when unknown).
 
 use benchmem_launcher::ProcessTimeline;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Key of the timeline in benchmem's run description.
 pub const TIMELINE_KEY: &str = "timeline";

@@ -43,10 +43,10 @@ pub fn check_destination(path: &Path) -> Result<Destination, String> {
     let another = "choose another --json path";
     // The kernel's own view first: magic links such as /dev/stdout -> /proc/self/fd/1
     // lead to pipes and terminals that have no path of their own to resolve.
-    if let Ok(m) = std::fs::metadata(path) {
-        if !m.is_file() {
-            return Err(refuse(format!("{}, not a regular file", kind(&m)), another));
-        }
+    if let Ok(m) = std::fs::metadata(path)
+        && !m.is_file()
+    {
+        return Err(refuse(format!("{}, not a regular file", kind(&m)), another));
     }
     let dest = resolve(path).map_err(|(what, todo)| refuse(what, todo))?;
     if dest.mode.is_some() {

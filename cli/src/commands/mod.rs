@@ -4,6 +4,7 @@
 mod compare;
 pub(crate) mod run;
 mod show;
+pub(crate) mod sweep;
 
 use crate::args::{Cli, Command};
 use crate::error::Result;
@@ -15,5 +16,6 @@ pub(crate) fn dispatch(cli: Cli) -> Result {
         Command::Show(a) => show::show(a),
         Command::Compare(a) => compare::compare(a),
         Command::Plot(a) => crate::plot::plot(a),
+        Command::Sweep(a) => sweep::sweep(a),
     }
 }

@@ -7,7 +7,7 @@ use benchmem_launcher::{Exit, RunOptions, RunResult};
 
 use crate::args::RunArgs;
 use crate::blob::{
-    check_destination, commit_info, document_with_commit, parse_run, write_document, Document,
+    Document, check_destination, commit_info, document_with_commit, parse_run, write_document,
 };
 use crate::console::{self, Painter};
 use crate::error::{Error, Result};

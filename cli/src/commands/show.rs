@@ -1,11 +1,11 @@
 //! `benchmem show RUN.json`: the run table of a saved run.
 
+use crate::EXIT_OK;
 use crate::args::ShowArgs;
 use crate::blob::read_run;
 use crate::console::{self, Painter};
 use crate::error::Result;
 use crate::table::run_table;
-use crate::EXIT_OK;
 
 /// Print the table of `args.file` on stdout.
 pub(crate) fn show(args: ShowArgs) -> Result {

@@ -2,7 +2,7 @@
 //! and at round numbers of one binary unit on a linear one, labelled by `units.rs`
 //! (`64 KiB`, `1.5 MiB`), so every axis reads in the same units as the tables.
 
-use crate::units::{human, Quantity};
+use crate::units::{Quantity, human};
 
 /// Linear or logarithmic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,10 +5,10 @@
 use std::fmt::Write;
 
 use super::axis::{Kind, Scale};
-use super::model::{number, Data, Point};
+use super::model::{Data, Point, number};
 use super::options::{FreeAxes, PlotArgs};
-use super::svg::{self, clip, Axes, Entry, Frame, Mark, Svg, GROWTH, SAME, SHRINK, WIDTH};
-use super::{capitalize, exact, metric_label, Picture};
+use super::svg::{self, Axes, Entry, Frame, GROWTH, Mark, SAME, SHRINK, Svg, WIDTH, clip};
+use super::{Picture, capitalize, exact, metric_label};
 use crate::error::Result;
 use crate::units::Quantity;
 

@@ -24,10 +24,10 @@ use std::path::{Path, PathBuf};
 pub(crate) use options::PlotArgs;
 use options::{OutFormat, View};
 
+use crate::EXIT_OK;
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::stats::Stat;
-use crate::EXIT_OK;
 
 /// A finished picture.
 pub(crate) struct Picture {
@@ -140,7 +140,7 @@ fn destination(
 ) -> Result<(Option<PathBuf>, OutFormat)> {
     let path = match &args.output {
         Some(p) if p.as_os_str() == "-" => {
-            return Ok((None, args.format.unwrap_or(OutFormat::Html)))
+            return Ok((None, args.format.unwrap_or(OutFormat::Html)));
         }
         Some(p) => p.clone(),
         None => {
@@ -165,14 +165,14 @@ fn destination(
                 "-o {}: PNG is not drawn (no rasterizer is built in); write .svg or .html",
                 path.display()
             )
-            .into())
+            .into());
         }
         other => {
             return Err(format!(
                 "-o {}: unknown suffix '.{other}'; write .html (interactive) or .svg",
                 path.display()
             )
-            .into())
+            .into());
         }
     };
     let format = match (args.format, by_suffix) {
@@ -182,7 +182,7 @@ fn destination(
                 if f == OutFormat::Html { "html" } else { "svg" },
                 path.display()
             )
-            .into())
+            .into());
         }
         (Some(f), _) => f,
         (None, Some(s)) => s,
@@ -200,13 +200,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
             path.display()
         ))
     };
-    if let Ok(m) = std::fs::metadata(path) {
-        if !m.is_file() {
-            return Err(Error::Save(format!(
-                "-o {}: not a regular file; choose another -o path",
-                path.display()
-            )));
-        }
+    if let Ok(m) = std::fs::metadata(path)
+        && !m.is_file()
+    {
+        return Err(Error::Save(format!(
+            "-o {}: not a regular file; choose another -o path",
+            path.display()
+        )));
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -260,7 +260,7 @@ pub(crate) fn value_label(metric: Metric, stat: Stat) -> String {
 
 /// A value in hover text: human units and, for bytes, the exact count.
 pub(crate) fn exact(metric: Metric, v: f64) -> String {
-    use crate::units::{human, Quantity};
+    use crate::units::{Quantity, human};
     let q = metric.quantity();
     match q {
         Quantity::Bytes => format!("{} ({} B)", human(q, v), group(v)),

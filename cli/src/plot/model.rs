@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::blob::{parse_run, read_json, Record, Run};
+use crate::blob::{Record, Run, parse_run, read_json};
 use crate::error::Result;
 use crate::metrics::Metric;
 use crate::stats::Stat;

@@ -6,10 +6,10 @@
 use std::fmt::Write;
 
 use super::axis::{Kind, Scale};
-use super::model::{Data, DimValue, Point, NODE_PREFIX};
-use super::options::{choice, Band, FreeAxes, PlotArgs};
+use super::model::{Data, DimValue, NODE_PREFIX, Point};
+use super::options::{Band, FreeAxes, PlotArgs, choice};
 use super::svg::{self, Axes, Entry, Frame, Mark, Svg, WIDTH};
-use super::{exact, metric_label, value_label, Picture};
+use super::{Picture, exact, metric_label, value_label};
 use crate::error::Result;
 use crate::metrics::Metric;
 use crate::plot::model::number;

@@ -5,11 +5,11 @@
 
 use std::fmt::Write;
 
-use super::axis::{fold, Kind, Scale};
-use super::model::{number, Data, Point};
+use super::axis::{Kind, Scale, fold};
+use super::model::{Data, Point, number};
 use super::options::{FreeAxes, PlotArgs};
-use super::svg::{self, Axes, Entry, Frame, Mark, Svg, GROWTH, SAME, SHRINK, WIDTH};
-use super::{capitalize, exact, metric_label, Picture};
+use super::svg::{self, Axes, Entry, Frame, GROWTH, Mark, SAME, SHRINK, Svg, WIDTH};
+use super::{Picture, capitalize, exact, metric_label};
 use crate::error::Result;
 
 /// A panel: the later series and the facet value.
@@ -63,9 +63,9 @@ pub(crate) fn draw(data: &Data, args: &PlotArgs) -> Result<Picture> {
         .into());
     }
     panels.sort_by(|a, b| {
-        a.0 .0
-            .cmp(&b.0 .0)
-            .then_with(|| super::model::natural(&a.0 .1, &b.0 .1))
+        a.0.0
+            .cmp(&b.0.0)
+            .then_with(|| super::model::natural(&a.0.1, &b.0.1))
     });
     let ratios =
         |v: &[(&Point, &Point)]| -> Vec<f64> { v.iter().map(|(b, p)| p.value / b.value).collect() };

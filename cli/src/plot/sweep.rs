@@ -6,10 +6,10 @@
 use std::fmt::Write;
 
 use super::axis::fold;
-use super::model::{number, Data, Point};
+use super::model::{Data, Point, number};
 use super::options::PlotArgs;
-use super::svg::{self, clip, esc, Mark, Svg, WIDTH};
-use super::{capitalize, exact, metric_label, Picture};
+use super::svg::{self, Mark, Svg, WIDTH, clip, esc};
+use super::{Picture, capitalize, exact, metric_label};
 use crate::error::Result;
 
 const ROW: f64 = 24.0;

@@ -7,13 +7,13 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::axis::{Kind, Scale};
-use super::model::{number, LoadedRun};
-use super::svg::{self, clip, esc, Axes, Entry, Frame, Mark, Svg, WIDTH};
 use super::Picture;
+use super::axis::{Kind, Scale};
+use super::model::{LoadedRun, number};
+use super::svg::{self, Axes, Entry, Frame, Mark, Svg, WIDTH, clip, esc};
 use crate::blob::timeline::TIMELINE_KEY;
 use crate::error::Result;
-use crate::units::{human, Quantity};
+use crate::units::{Quantity, human};
 
 const LANE: f64 = 230.0;
 
@@ -182,7 +182,11 @@ pub(crate) fn draw(runs: &[LoadedRun], repeat: usize) -> Result<Picture> {
     let title = format!("Live memory over time: {}", clip(&command, 70));
     let subtitle = format!(
         "repeat {repeat} of {repeats}; one lane per process; shaded: regions, their exact peak marked; dashed: the process's exact peak{}",
-        if interval > 0 { format!("; readings every {interval} ms") } else { String::new() }
+        if interval > 0 {
+            format!("; readings every {interval} ms")
+        } else {
+            String::new()
+        }
     );
     let height = 70.0 + lanes.len() as f64 * LANE + 40.0;
     let mut s = Svg::new(height, &title, "timeline");
@@ -278,7 +282,14 @@ pub(crate) fn draw(runs: &[LoadedRun], repeat: usize) -> Result<Picture> {
                 svg::color(k),
                 x0 + 3.0,
                 y - 4.0,
-                esc(&clip(&format!("{} {}", span.name, super::axis::trim(&human(Quantity::Bytes, span.peak))), ((x1 - x0) / 6.5).max(6.0) as usize))
+                esc(&clip(
+                    &format!(
+                        "{} {}",
+                        span.name,
+                        super::axis::trim(&human(Quantity::Bytes, span.peak))
+                    ),
+                    ((x1 - x0) / 6.5).max(6.0) as usize
+                ))
             );
             count += 1;
         }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::args::{GroupKey, SortBy};
-use crate::blob::{read_run, Record, Run};
+use crate::blob::{Record, Run, read_run};
 use crate::error::Result;
 use crate::metrics::Metric;
 use crate::stats::Stat;
@@ -107,11 +107,7 @@ fn default_labels(files: &[PathBuf]) -> Vec<String> {
         .zip(&stems)
         .map(|(p, s)| {
             let clash = files.iter().zip(&stems).any(|(q, t)| t == s && q != p);
-            if clash {
-                with_parent(p)
-            } else {
-                s.clone()
-            }
+            if clash { with_parent(p) } else { s.clone() }
         })
         .collect();
     // The same file given twice still gets two distinct labels.
