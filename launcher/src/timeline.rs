@@ -31,6 +31,12 @@ pub const MAX_POINTS: usize = 2000;
 const THIN_AT: usize = 8 * MAX_POINTS;
 /// Consecutive free region slots after which a reading stops looking for open ones.
 const FREE_RUN: usize = 16;
+/// Most region spans kept per process (those with the highest peaks): a program that
+/// opens a region per iteration would otherwise make the saved run grow without bound.
+pub const MAX_SPANS: usize = 500;
+/// Region samples kept per repeat for the spans, and open slots remembered per process.
+const MAX_EVENTS: usize = 100_000;
+const MAX_SEEN: usize = 4096;
 
 /// A region's span in one process.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,8 +75,10 @@ pub struct ProcessTimeline {
     pub peak_bytes: u64,
     /// (nanoseconds since the repeat started, live bytes), in time order.
     pub points: Vec<(u64, u64)>,
-    /// Regions it ran, in order of beginning.
+    /// Regions it ran, in order of beginning (at most [`MAX_SPANS`]).
     pub regions: Vec<RegionSpan>,
+    /// Region spans left out to stay within [`MAX_SPANS`] (or never kept).
+    pub regions_omitted: usize,
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds: the clock the preload stamps with.
@@ -152,7 +160,10 @@ struct Followed {
 
 /// Region samples as the launcher received them, with the time they arrived.
 #[derive(Clone, Default)]
-pub struct Ends(Arc<Mutex<Vec<(RegionEvent, u64)>>>);
+pub struct Ends(Arc<Mutex<EndsInner>>);
+
+/// The samples kept, and how many were not, per (pid, image).
+type EndsInner = (Vec<(RegionEvent, u64)>, HashMap<(u32, u32), usize>);
 
 impl Ends {
     /// Notes a region sample, stamped now (the region's end, to within the socket's delay).
@@ -165,7 +176,11 @@ impl Ends {
             duration_ns: ev.duration_ns,
         };
         if let Ok(mut v) = self.0.lock() {
-            v.push((copy, now_ns()));
+            if v.0.len() < MAX_EVENTS {
+                v.0.push((copy, now_ns()));
+            } else {
+                *v.1.entry((ev.pid, ev.image)).or_default() += 1;
+            }
         }
     }
 }
@@ -214,7 +229,7 @@ impl Sampler {
     pub fn finish(self) -> Vec<ProcessTimeline> {
         self.stop.store(true, Relaxed);
         let followed = self.thread.join().unwrap_or_default();
-        let ends = self
+        let (ends, unkept) = self
             .ends
             .0
             .lock()
@@ -225,6 +240,9 @@ impl Sampler {
             .filter(|f| f.map.state().is_valid())
             .map(|f| timeline(f, &ends, self.origin, self.repeat))
             .collect();
+        for t in &mut out {
+            t.regions_omitted += unkept.get(&(t.pid, t.image)).copied().unwrap_or(0);
+        }
         out.sort_by_key(|t| (t.start_ns, t.pid, t.image));
         out
     }
@@ -281,7 +299,7 @@ fn tick(dir: &Path, origin: u64, followed: &mut HashMap<PathBuf, Followed>) {
             }
             free_run = 0;
             let seq = r.seq.load(Relaxed);
-            if f.seen.iter().any(|s| s.slot == slot && s.seq == seq) {
+            if f.seen.len() >= MAX_SEEN || f.seen.iter().any(|s| s.slot == slot && s.seq == seq) {
                 continue;
             }
             let offset = r.offset.load(Relaxed);
@@ -386,6 +404,11 @@ fn timeline(
             closed: false,
         });
     }
+    let regions_omitted = regions.len().saturating_sub(MAX_SPANS);
+    if regions_omitted > 0 {
+        regions.sort_by(|a, b| b.peak_bytes.cmp(&a.peak_bytes));
+        regions.truncate(MAX_SPANS);
+    }
     regions.sort_by_key(|r| (r.begin_ns, r.end_ns));
     ProcessTimeline {
         repeat,
@@ -397,6 +420,7 @@ fn timeline(
         peak_bytes: st.slot_stats(&st.regions[0]).peak_bytes,
         points: thin(&f.points, MAX_POINTS),
         regions,
+        regions_omitted,
     }
 }
 

@@ -130,3 +130,24 @@ fn timeline_records_and_draws_regions_of_known_sizes() {
     assert_eq!(r.code(), 2);
     assert!(r.stderr.contains("--repeat 2:"), "{}", r.stderr);
 }
+
+#[test]
+fn timeline_keeps_the_highest_region_peaks_within_bounds() {
+    let prog = compile("timeline_many.c", &[]);
+    let (out, blob, dir) = measure(&[], &prog, &[]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let p = &blob.json["benchmem"]["timeline"]["processes"][0];
+    let regions = p["regions"].as_array().unwrap();
+    assert_eq!(regions.len(), 500);
+    assert_eq!(u(p, "regions_omitted"), 2500);
+    let mut peaks: Vec<u64> = regions.iter().map(|r| u(r, "peak_bytes")).collect();
+    peaks.sort_unstable();
+    assert_eq!(peaks, (3500..4000).collect::<Vec<u64>>(), "the 500 highest");
+    let html = dir.path().join("t.html").display().to_string();
+    let run = dir.path().join("run.json").display().to_string();
+    let r = bm(&["plot", &run, "-o", &html]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(text.contains("2500 region span(s) not drawn"));
+    assert_eq!(elements(&text, "data-kind=\"region\"").len(), 500);
+}

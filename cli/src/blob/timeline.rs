@@ -12,7 +12,9 @@
 //! Times are microseconds since the repeat started; `t_us`/`live_bytes` are parallel
 //! arrays of at most 2,000 readings (thinned keeping every stretch's extremes);
 //! `peak_bytes` are exact (the process's root region, each region's own peak above
-//! `base_bytes`, the live bytes when it began, absent when unknown).
+//! `base_bytes`, the live bytes when it began, absent when unknown). At most 500 region
+//! spans per process are kept, those with the highest peaks; `regions_omitted` counts the
+//! others.
 
 use benchmem_launcher::ProcessTimeline;
 use serde_json::{Value, json};
@@ -51,6 +53,9 @@ pub fn to_json(processes: &[ProcessTimeline], interval_ms: u64) -> Value {
             });
             if let Some(e) = p.end_ns {
                 v["end_us"] = us(e).into();
+            }
+            if p.regions_omitted > 0 {
+                v["regions_omitted"] = p.regions_omitted.into();
             }
             v
         })

@@ -48,6 +48,7 @@ struct Lane {
     peak: f64,
     points: Vec<(f64, f64)>,
     spans: Vec<Span>,
+    omitted: u64,
 }
 
 fn parse(p: &Value, file: &str) -> Result<Lane> {
@@ -103,6 +104,10 @@ fn parse(p: &Value, file: &str) -> Result<Lane> {
         peak: u("peak_bytes").ok_or_else(|| bad("a process has no 'peak_bytes'"))?,
         points: t.into_iter().zip(live).collect(),
         spans,
+        omitted: p
+            .get("regions_omitted")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
     })
 }
 
@@ -188,7 +193,7 @@ pub(crate) fn draw(runs: &[LoadedRun], repeat: usize) -> Result<Picture> {
             String::new()
         }
     );
-    let height = 70.0 + lanes.len() as f64 * LANE + 40.0;
+    let height = 70.0 + lanes.len() as f64 * LANE + 55.0;
     let mut s = Svg::new(height, &title, "timeline");
     s.heading(&title, &subtitle);
     let area = Frame {
@@ -368,7 +373,15 @@ pub(crate) fn draw(runs: &[LoadedRun], repeat: usize) -> Result<Picture> {
         color: "#d62728".into(),
     });
     svg::legend(&mut s, WIDTH - 175.0, 96.0, "regions", &entries);
-    s.caption(&["live bytes: exact bytes requested and not yet freed, read from outside the program; hover for exact values".to_string()]);
+    let mut caption = vec!["live bytes: exact bytes requested and not yet freed, read from outside the program; hover for exact values".to_string()];
+    let omitted: u64 = lanes.iter().map(|l| l.omitted).sum();
+    if omitted > 0 {
+        caption.insert(
+            0,
+            format!("{omitted} region span(s) not drawn: the run keeps the 500 with the highest peaks per process"),
+        );
+    }
+    s.caption(&caption);
     Ok(Picture {
         svg: s.finish(),
         title,
