@@ -406,7 +406,7 @@ fn timeline(
     }
     let regions_omitted = regions.len().saturating_sub(MAX_SPANS);
     if regions_omitted > 0 {
-        regions.sort_by(|a, b| b.peak_bytes.cmp(&a.peak_bytes));
+        regions.sort_by_key(|r| std::cmp::Reverse(r.peak_bytes));
         regions.truncate(MAX_SPANS);
     }
     regions.sort_by_key(|r| (r.begin_ns, r.end_ns));
