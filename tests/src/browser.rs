@@ -1,6 +1,7 @@
 //! A real browser for the plot tests: headless Chromium loads a page offline, with a
 //! script injected first that records every uncaught error, rejected promise and
-//! `console.error` into the DOM; the test reads the DOM back (`--dump-dom`) and checks a
+//! `console.error` into the DOM, and once the page has loaded hovers its first mark and
+//! clicks its first legend entry; the test reads the DOM back (`--dump-dom`) and checks a
 //! screenshot is not blank. Shared by the cli's tests (`cli/tests/plot.rs` includes this
 //! file) and the end-to-end timeline test.
 
@@ -30,7 +31,15 @@ document.documentElement.setAttribute("data-test-errors",JSON.stringify(errs));}
 window.addEventListener("error",function(e){errs.push("error: "+e.message);put();},true);
 window.addEventListener("unhandledrejection",function(e){errs.push("rejection: "+e.reason);put();});
 var ce=console.error;console.error=function(){errs.push("console.error: "+Array.prototype.join.call(arguments," "));put();ce.apply(console,arguments);};
-put();})();</script>"#;
+put();
+window.addEventListener("load",function(){var d=document.documentElement;
+var mark=document.querySelector("svg .mark");
+if(mark){mark.dispatchEvent(new MouseEvent("mousemove",{bubbles:true,clientX:20,clientY:20}));
+var tip=document.getElementById("tip");d.setAttribute("data-test-tip",tip&&tip.style.display==="block"?tip.textContent:"");}
+var items=document.querySelectorAll(".legend-item");d.setAttribute("data-test-legend",String(items.length));
+if(items.length){items[0].dispatchEvent(new MouseEvent("click",{bubbles:true}));
+d.setAttribute("data-test-hidden",String(document.querySelectorAll(".hidden").length));}});
+})();</script>"#;
 
 /// What the browser made of a page.
 pub struct Loaded {
@@ -59,6 +68,28 @@ pub fn check_page(html: &Path, work: &Path) -> Loaded {
         "{}: the page's script did not finish",
         html.display()
     );
+    // Hovering a mark shows its text; clicking a legend entry hides its series.
+    if dom.contains("class=\"mark") {
+        let tip = attr(&dom, "data-test-tip").unwrap_or_default();
+        assert!(
+            !tip.trim().is_empty(),
+            "{}: hovering a mark shows no tooltip",
+            html.display()
+        );
+    }
+    let legend: usize = attr(&dom, "data-test-legend")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    if legend > 0 {
+        let hidden: usize = attr(&dom, "data-test-hidden")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            hidden > 0,
+            "{}: clicking a legend entry hid nothing",
+            html.display()
+        );
+    }
     let shot = work.join("shot.png");
     let arg = format!("--screenshot={}", shot.display());
     run(work, &[&arg, "--window-size=1200,800", &url]);
