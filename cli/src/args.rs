@@ -29,6 +29,8 @@ pub(crate) enum Command {
     Show(ShowArgs),
     /// Lay saved runs side by side; gate CI on memory growth.
     Compare(CompareArgs),
+    /// Draw saved runs: scaling, scatter, compare, sweep or timeline, as HTML or SVG.
+    Plot(crate::plot::PlotArgs),
     /// Run one pytest-benchmark suite against several versions of a package, each in a
     /// fresh venv, saving `<out>/<version>.json` per version.
     #[command(long_about = crate::commands::sweep::LONG_ABOUT)]

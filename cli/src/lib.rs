@@ -13,6 +13,7 @@ mod error;
 mod escape;
 mod gate;
 mod metrics;
+mod plot;
 mod progress;
 mod reasons;
 mod report;

@@ -445,6 +445,7 @@ mod tests {
             failed: vec![],
             stopped: Some(stop),
             main: None,
+            timeline: vec![],
         })
     }
 

@@ -73,6 +73,7 @@ fn result(exit: Exit) -> RunResult {
         failed: vec![],
         stopped: None,
         main: Some("prog".into()),
+        timeline: vec![],
     }
 }
 

@@ -23,6 +23,7 @@ mod result;
 mod run;
 mod rundir;
 mod spawn;
+mod timeline;
 
 pub use incomplete::{
     Incomplete, LostVariable, Note, Problem, SilentEnd, Unfollowable, UnfollowedExec, Unmeasured,
@@ -30,5 +31,9 @@ pub use incomplete::{
 pub use inherit::capture as capture_inherited;
 pub use options::{OtherAbi, RunError, RunOptions};
 pub use preflight::Sanitizer;
-pub use result::{Exit, Hook, Progress, Round, RunResult, Sample, Series, SeriesKind, Stats, Stop};
+pub use result::{
+    Exit, Hook, ProcessTimeline, Progress, RegionSpan, Round, RunResult, Sample, Series,
+    SeriesKind, Stats, Stop,
+};
 pub use run::{check, find_preload, run, run_observed};
+pub use timeline::INTERVAL as TIMELINE_INTERVAL;

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 pub use benchmem_wire::Stats;
 
 use crate::incomplete::{Incomplete, Note};
+pub use crate::timeline::{ProcessTimeline, RegionSpan};
 
 /// Whether a series is a process's whole life or a region the program marked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -143,4 +144,6 @@ pub struct RunResult {
     pub stopped: Option<Stop>,
     /// The name of the command's own process row (its last image), when it has one.
     pub main: Option<String>,
+    /// Live bytes over time of every process of every repeat, with region spans.
+    pub timeline: Vec<ProcessTimeline>,
 }

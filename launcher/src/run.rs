@@ -16,7 +16,7 @@ use crate::rundir::{Ignored, RunDir};
 use crate::spawn::Stdio;
 use crate::{
     Exit, Hook, Progress, Round, RunError, RunOptions, RunResult, Stop, aslr, collect, preflight,
-    preload_entry, spawn,
+    preload_entry, spawn, timeline,
 };
 
 /// File name of the preload library.
@@ -80,6 +80,7 @@ pub fn run_observed(
         failed: Vec::new(),
         stopped: None,
         main: None,
+        timelines: Vec::new(),
     };
     if let Some(why) = unmeasured {
         // A program benchmem must not enter runs as it is, with address-space
@@ -166,6 +167,7 @@ struct Rounds<'a> {
     failed: Vec<(usize, Exit)>,
     stopped: Option<Stop>,
     main: Option<String>,
+    timelines: Vec<crate::ProcessTimeline>,
 }
 
 impl Rounds<'_> {
@@ -252,11 +254,14 @@ impl Rounds<'_> {
         ];
         let (tx, rx) = crossbeam_channel::unbounded();
         let reader = dir.start_reader(tx).map_err(RunError::Setup)?;
+        let sampler = timeline::Sampler::start(dir.path(), repeat);
+        let ends = sampler.ends();
         // The aggregator takes samples as they arrive, on its own thread.
         let agg = std::mem::take(&mut self.agg);
         let collector = std::thread::spawn(move || {
             let mut agg = agg;
             for ev in rx {
+                ends.region_ended(&ev);
                 agg.region_ended(repeat, ev);
             }
             agg
@@ -270,6 +275,7 @@ impl Rounds<'_> {
         self.ignored.foreign += set_aside.foreign;
         self.ignored.malformed += set_aside.malformed;
         self.agg = collector.join().expect("aggregator thread panicked");
+        self.timelines.extend(sampler.finish());
         let ended = ended?;
         let main = self.agg.repeat_done(
             repeat,
@@ -330,6 +336,7 @@ impl Rounds<'_> {
             failed: self.failed,
             stopped: self.stopped,
             main: self.main,
+            timeline: self.timelines,
         }
     }
 }

@@ -110,6 +110,15 @@ pub fn document_of_runs(runs: &[Measured], commit: Map<String, Value>) -> Docume
     if !stops.is_empty() {
         run_info.insert(STOPPED_KEY.into(), stops.into());
     }
+    let timelines: Vec<_> = runs
+        .iter()
+        .flat_map(|m| m.result.timeline.iter().cloned())
+        .collect();
+    if !timelines.is_empty() {
+        let interval = benchmem_launcher::TIMELINE_INTERVAL.as_millis() as u64;
+        let timeline = super::timeline::to_json(&timelines, interval);
+        run_info.insert(super::timeline::TIMELINE_KEY.into(), timeline);
+    }
     Document {
         machine_info: machine_info(),
         commit_info: commit,

@@ -178,6 +178,12 @@ impl Run {
 
 /// Read and check a saved run.
 pub fn read_run(path: &Path) -> Result<Run, BlobError> {
+    parse_run(&read_json(path)?, path)
+}
+
+/// Read a saved run's JSON document, bounded in size, without checking its benchmarks
+/// (for readers of keys [`parse_run`] leaves alone: raw params, the timeline).
+pub fn read_json(path: &Path) -> Result<Value, BlobError> {
     let file = path.display().to_string();
     let err = |problem: String| BlobError {
         file: file.clone(),
@@ -207,9 +213,7 @@ pub fn read_run(path: &Path) -> Result<Run, BlobError> {
             MAX_FILE_BYTES / (1024 * 1024)
         )));
     }
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| err(format!("not a readable JSON file ({e})")))?;
-    parse_run(&value, path)
+    serde_json::from_slice(&bytes).map_err(|e| err(format!("not a readable JSON file ({e})")))
 }
 
 fn io_problem(e: &std::io::Error) -> String {

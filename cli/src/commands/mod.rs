@@ -16,6 +16,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result {
         Command::Run(a) => run::run(a),
         Command::Show(a) => show::show(a),
         Command::Compare(a) => compare::compare(a),
+        Command::Plot(a) => crate::plot::plot(a),
         Command::Sweep(a) => sweep::sweep(a),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),
