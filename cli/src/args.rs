@@ -29,6 +29,9 @@ pub(crate) enum Command {
     Show(ShowArgs),
     /// Lay saved runs side by side; gate CI on memory growth.
     Compare(CompareArgs),
+    /// Print the path of the preload library `run` uses (`LD_PRELOAD` it yourself to
+    /// measure regions in-process), writing out the one built into benchmem if need be.
+    PreloadPath,
 }
 
 /// The run table's columns, shared by `run` and `show`.

@@ -13,6 +13,7 @@ mod aslr;
 mod blind;
 mod collect;
 mod elf;
+mod embedded;
 mod forward_signals;
 mod incomplete;
 mod inherit;
@@ -24,6 +25,7 @@ mod run;
 mod rundir;
 mod spawn;
 
+pub use embedded::embed_preload;
 pub use incomplete::{
     Incomplete, LostVariable, Note, Problem, SilentEnd, Unfollowable, UnfollowedExec, Unmeasured,
 };
@@ -31,4 +33,4 @@ pub use inherit::capture as capture_inherited;
 pub use options::{OtherAbi, RunError, RunOptions};
 pub use preflight::Sanitizer;
 pub use result::{Exit, RunResult, Sample, Series, SeriesKind, Stats};
-pub use run::run;
+pub use run::{find_preload, run};

@@ -14,5 +14,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result {
         Command::Run(a) => run::run(a),
         Command::Show(a) => show::show(a),
         Command::Compare(a) => compare::compare(a),
+        Command::PreloadPath => {
+            println!("{}", benchmem_launcher::find_preload()?.display());
+            Ok(crate::EXIT_OK)
+        }
     }
 }
