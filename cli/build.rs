@@ -4,11 +4,15 @@
 //! The preload is the cdylib of another package of this workspace, and cargo has no
 //! stable way for one package to depend on another's cdylib (artifact dependencies are
 //! unstable). So this script runs cargo itself, for that one package, in release mode
-//! (the preload runs inside every profiled process), into a target directory of its own
-//! under `OUT_DIR`: the build that runs this script holds the lock of its own target
-//! directory, and a nested cargo waiting for it would wait forever. The package builds
-//! with the workspace's `Cargo.lock` and profiles and needs nothing that building
-//! `benchmem` does not already fetch, so offline builds work as well as the outer one.
+//! (the preload runs inside every profiled process), into a target directory of its own:
+//! the build that runs this script holds the lock of its target directory, and a nested
+//! cargo waiting for it would wait forever. That directory is `benchmem-preload/` beside
+//! the outer build's profile directories, shared by every profile and tool (`cargo
+//! build`, `clippy`, `install`, maturin) that builds into the same target directory, so
+//! the preload is compiled once for all of them; nested builds of concurrent outer builds
+//! wait for each other on its lock. The package builds with the workspace's `Cargo.lock`
+//! and profiles and needs nothing that building `benchmem` does not already fetch, so
+//! offline builds work as well as the outer one.
 //!
 //! The path of the built library reaches the code as `BENCHMEM_EMBEDDED_PRELOAD`.
 
@@ -44,7 +48,7 @@ fn main() {
 
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
     let target = env::var("TARGET").expect("set by cargo");
-    let target_dir = out_dir.join("preload-target");
+    let target_dir = nested_target_dir(&out_dir);
     let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
 
     let mut cmd = Command::new(cargo);
@@ -86,6 +90,18 @@ fn main() {
         "cargo::rustc-env=BENCHMEM_EMBEDDED_PRELOAD={}",
         built.display()
     );
+}
+
+/// `<target>/benchmem-preload` for an `OUT_DIR` of `<target>[/<triple>]/<profile>/build/
+/// benchmem-<hash>/out`; a directory inside `OUT_DIR` when it is laid out otherwise.
+fn nested_target_dir(out_dir: &Path) -> PathBuf {
+    let build = out_dir.ancestors().nth(2);
+    match (build, out_dir.ancestors().nth(4)) {
+        (Some(build), Some(target)) if build.file_name().is_some_and(|n| n == "build") => {
+            target.join("benchmem-preload")
+        }
+        _ => out_dir.join("preload-target"),
+    }
 }
 
 fn is_file(p: &Path) -> bool {
