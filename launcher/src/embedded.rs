@@ -9,7 +9,8 @@
 //! ours and closed to everyone else (0700: we make them so, or refuse those of another
 //! user), and the file must hold exactly the carried bytes before each use: one that
 //! differs, whatever made it so, is replaced, never loaded. The file is written aside and
-//! renamed into place, so a concurrent run never maps half of it.
+//! renamed into place, so a concurrent run never maps half of it. A base where it cannot
+//! be mapped as code (a `noexec` mount) is passed over for the next.
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
@@ -96,7 +97,39 @@ fn write_out_in(base: &Path, key: &str, library: &[u8]) -> std::io::Result<PathB
             )));
         }
     }
+    mappable_as_code(&path)?;
     Ok(path)
+}
+
+/// The loader can map `path` executable: not so on a file system mounted `noexec`, where
+/// every program would start without the preload (and say so on its stderr).
+fn mappable_as_code(path: &Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path)?;
+    // SAFETY: a fresh private read-only mapping of one page of an open file, unmapped at
+    // once; nothing reads or runs it.
+    unsafe {
+        let page = libc::mmap(
+            std::ptr::null_mut(),
+            1,
+            libc::PROT_READ | libc::PROT_EXEC,
+            libc::MAP_PRIVATE,
+            file.as_raw_fd(),
+            0,
+        );
+        if page == libc::MAP_FAILED {
+            let e = std::io::Error::last_os_error();
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot map {} as code ({e}): mounted noexec?",
+                    path.display()
+                ),
+            ));
+        }
+        libc::munmap(page, 1);
+    }
+    Ok(())
 }
 
 /// Makes `dir` a directory of ours that nobody else can enter or write, or says why it

@@ -152,6 +152,33 @@ fn an_installed_benchmem_works_alone_and_keeps_its_preload_private() {
     assert_eq!(measured(&replaced, &json), exact);
     assert_eq!(std::fs::read(&cached).unwrap(), original);
 
+    // A cache where the loader could not map it (a noexec mount) is passed over for the
+    // next: `$XDG_CACHE_HOME` on one, then `~/.cache`. (Mounting needs root.)
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        let noexec = tmp.path().join("noexec");
+        std::fs::create_dir(&noexec).unwrap();
+        let script = "mount -t tmpfs -o noexec tmpfs \"$XDG_CACHE_HOME\" && \
+                      \"$0\" preload-path && exec \"$0\" \"$@\"";
+        let mut cmd = Command::new("unshare");
+        cmd.args(["-m", "sh", "-c", script])
+            .arg(&benchmem)
+            .args(run)
+            .current_dir(&work)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("HOME", &home)
+            .env("TMPDIR", &private_tmp)
+            .env("XDG_CACHE_HOME", &noexec);
+        let passed_over = run_limited(&mut cmd, Duration::from_secs(60));
+        assert_eq!(measured(&passed_over, &json), exact);
+        assert_eq!(
+            passed_over.stdout.lines().next(),
+            cached.to_str(),
+            "{passed_over:?}"
+        );
+    }
+
     // A cache directory of another user is refused: the copy goes to a private
     // directory of ours under TMPDIR instead. (Only root can make one here.)
     // SAFETY: geteuid cannot fail.
