@@ -66,7 +66,7 @@ impl FailOn {
             Some((_, other)) => {
                 return Err(format!(
                     "'{s}': unknown gate mode '{other}' (the only one is ':strict')"
-                ))
+                ));
             }
             None => (rest, false),
         };
@@ -293,7 +293,10 @@ mod tests {
             err("peak"),
             "'peak' is not METRIC:AMOUNT (e.g. peak:10% or peak:5MiB)"
         );
-        assert_eq!(err("rss:10%"), "unknown metric 'rss': choose from time, peak, allocated, allocations (or allocs), retained");
+        assert_eq!(
+            err("rss:10%"),
+            "unknown metric 'rss': choose from time, peak, allocated, allocations (or allocs), retained"
+        );
         assert_eq!(
             err("peak:ten%"),
             "'peak:ten%': 'ten%' is not a percentage such as 10%"

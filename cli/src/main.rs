@@ -3,7 +3,7 @@
 /// Runs before Rust's runtime, which reopens closed standard descriptors on /dev/null
 /// and ignores SIGPIPE: the measured command must start with what benchmem was given.
 #[used]
-#[link_section = ".init_array"]
+#[unsafe(link_section = ".init_array")]
 static CAPTURE_INHERITED: extern "C" fn() = benchmem_launcher::capture_inherited;
 
 /// The preload library, built by `build.rs`: a `benchmem` copied alone anywhere carries

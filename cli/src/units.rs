@@ -153,11 +153,11 @@ pub fn human(q: Quantity, raw: f64) -> String {
     let units = q.units();
     if let Some(pos) = units.iter().position(|u| u.symbol == unit.symbol) {
         let next_ratio = units.get(pos + 1).map(|n| n.factor / unit.factor);
-        if let Some(ratio) = next_ratio {
-            if text.parse::<f64>().is_ok_and(|t| t >= ratio) {
-                unit = units[pos + 1];
-                text = three_figures(raw.abs() / unit.factor);
-            }
+        if let Some(ratio) = next_ratio
+            && text.parse::<f64>().is_ok_and(|t| t >= ratio)
+        {
+            unit = units[pos + 1];
+            text = three_figures(raw.abs() / unit.factor);
         }
     }
     if unit.symbol == "B" {

@@ -22,9 +22,10 @@ pub fn disable_for_children() -> std::io::Result<()> {
     }
     let want = cur as libc::c_ulong | ADDR_NO_RANDOMIZE;
     // SAFETY: as above.
-    if unsafe { libc::personality(want) } == -1
-        || unsafe { libc::personality(QUERY) } as libc::c_ulong & ADDR_NO_RANDOMIZE == 0
-    {
+    let set = unsafe { libc::personality(want) };
+    // SAFETY: as above; a seccomp filter may accept the call and still keep the flag off.
+    let now = unsafe { libc::personality(QUERY) };
+    if set == -1 || now as libc::c_ulong & ADDR_NO_RANDOMIZE == 0 {
         return Err(std::io::Error::last_os_error());
     }
     Ok(())

@@ -32,5 +32,5 @@ pub use incomplete::{
 pub use inherit::capture as capture_inherited;
 pub use options::{OtherAbi, RunError, RunOptions};
 pub use preflight::Sanitizer;
-pub use result::{Exit, RunResult, Sample, Series, SeriesKind, Stats};
-pub use run::{find_preload, run};
+pub use result::{Exit, Hook, Progress, Round, RunResult, Sample, Series, SeriesKind, Stats, Stop};
+pub use run::{check, find_preload, run, run_observed};

@@ -140,7 +140,7 @@ fn malloc_shadowed() -> Option<&'static [u8]> {
         // Compared by object, with a function of ours that is not exported: the address
         // of an exported one (our malloc) would itself be looked up, and found shadowed.
         let ours = init as *const c_void;
-        if bound.is_null() || crate::real::same_object(bound, ours) {
+        if bound.is_null() || crate::real::same_object(bound, ours) || is_plt_stub(bound) {
             return None;
         }
         // The executable's own name in the loader is empty: say it by its path.
@@ -151,6 +151,34 @@ fn malloc_shadowed() -> Option<&'static [u8]> {
                 .or(Some(b"the program")),
         }
     }
+}
+
+unsafe extern "C" {
+    fn dladdr1(
+        addr: *const c_void,
+        info: *mut libc::Dl_info,
+        extra: *mut *mut c_void,
+        flags: core::ffi::c_int,
+    ) -> core::ffi::c_int;
+}
+
+/// `dladdr1`'s request for the symbol table entry.
+const RTLD_DL_SYMENT: core::ffi::c_int = 1;
+
+/// Whether `addr` is a position-dependent program's canonical PLT entry for the symbol: an
+/// undefined symbol with an address of its own (so that `&malloc` compares equal
+/// everywhere), which jumps to the definition the loader found, ours. Debian's
+/// `/usr/bin/python3` is such a program: its malloc calls do reach the preload.
+///
+/// # Safety
+/// `addr` is an address `dlsym` returned; call with the guard raised (dladdr may allocate).
+unsafe fn is_plt_stub(addr: *const c_void) -> bool {
+    let mut info = core::mem::MaybeUninit::<libc::Dl_info>::zeroed();
+    let mut sym: *mut c_void = core::ptr::null_mut();
+    // SAFETY: out-pointers to our own locals; RTLD_DL_SYMENT asks for the ElfW(Sym) entry.
+    let found = unsafe { dladdr1(addr, info.as_mut_ptr(), &mut sym, RTLD_DL_SYMENT) } != 0;
+    // SAFETY: when found, `sym` points into the object's loaded symbol table.
+    found && !sym.is_null() && unsafe { (*(sym as *const libc::Elf64_Sym)).st_shndx } == 0
 }
 
 /// Notes a `dlopen` with `RTLD_DEEPBIND`.

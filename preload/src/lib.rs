@@ -21,6 +21,7 @@
 //!   above from ever allocating through malloc or re-entering itself.
 //!
 //! Never allocates through malloc: no `Vec`, `String` or formatting anywhere here.
+#![warn(missing_docs)]
 
 pub mod api;
 pub mod blind;

@@ -5,8 +5,8 @@ nor anything of the source tree can help: the region API measuring ``bytearray(1
 under the installed ``benchmem``, without pytest importable, and a one-test
 pytest-benchmark suite under ``--benchmark-memory``.
 
-The wheels of the dependencies come from ``target/wheelhouse`` (``BENCHMEM_TEST_WHEELHOUSE``
-overrides), which scripts/test fills.
+The wheels of the dependencies come from ``wheelhouse/`` in this interpreter's venv
+(``BENCHMEM_TEST_WHEELHOUSE`` overrides), which scripts/test fills.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Dict, List
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-WHEELHOUSE = Path(os.environ.get("BENCHMEM_TEST_WHEELHOUSE", str(REPO / "target" / "wheelhouse")))
+WHEELHOUSE = Path(os.environ.get("BENCHMEM_TEST_WHEELHOUSE", str(Path(sys.prefix) / "wheelhouse")))
 
 
 def workspace_version() -> str:

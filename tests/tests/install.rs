@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use benchmem_tests::{compile, preload, root, run_limited, Blob, Outcome, Series};
+use benchmem_tests::{Blob, Outcome, Series, compile, preload, root, run_limited};
 
 /// `cargo install --path cli --root <dir>`; returns the installed binary.
 fn cargo_install(dir: &Path) -> PathBuf {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::metrics::{Metric, MEMORY};
+use crate::metrics::{MEMORY, Metric};
 use crate::stats::Stat;
 
 /// Files larger than this are refused before parsing: no benchmark run is that big, and
@@ -34,6 +34,18 @@ pub const INCOMPLETE_CODES_KEY: &str = "benchmem_incomplete_codes";
 /// Key, in benchmem's run description, of the stable codes of its notes, one per note in
 /// the same order.
 pub const NOTE_CODES_KEY: &str = "note_codes";
+
+/// Key, in benchmem's run description, of why a command's run stopped early (one line per
+/// command that did).
+pub const STOPPED_KEY: &str = "stopped";
+
+/// Key of what a benchmark is in each benchmark's `extra_info`: `process`, `region` or
+/// [`HELPER_KIND`].
+pub const KIND_KEY: &str = "benchmem_kind";
+
+/// [`KIND_KEY`] of a helper process (one a shim ran before the program): kept in the
+/// blob, folded into one line in tables.
+pub const HELPER_KIND: &str = "helper";
 
 /// A saved run that could not be used, with the file it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +81,8 @@ pub struct Record {
     pub memory: BTreeMap<Metric, Vec<u64>>,
     /// Why some samples are not clean measurements (`extra_info.benchmem_incomplete`).
     pub incomplete: Vec<String>,
+    /// A helper process's row (`extra_info.benchmem_kind` is `helper`).
+    pub helper: bool,
 }
 
 /// The stats benchmem reads from pytest-benchmark's `stats` object.
@@ -142,9 +156,20 @@ pub struct Run {
     pub notes: Vec<String>,
     /// Repeats of the command, when benchmem made the run.
     pub repeats: Option<u64>,
+    /// Why commands stopped before their repeats were done, one line each.
+    pub stopped: Vec<String>,
+    /// How many commands benchmem measured in this run (0: not a run of benchmem's).
+    pub commands: usize,
 }
 
 impl Run {
+    /// The run without helper processes' rows, and those rows.
+    pub fn split_helpers(mut self) -> (Run, Vec<Record>) {
+        let (helpers, records) = self.records.into_iter().partition(|r| r.helper);
+        self.records = records;
+        (self, helpers)
+    }
+
     /// Whether any benchmark measured `metric`.
     pub fn has(&self, metric: Metric) -> bool {
         self.records.iter().any(|r| r.has(metric))
@@ -228,11 +253,21 @@ pub fn parse_run(value: &Value, path: &Path) -> Result<Run, BlobError> {
     let repeats = run_info
         .and_then(|o| o.get("repeats"))
         .and_then(Value::as_u64);
+    let stopped = match run_info.and_then(|o| o.get(STOPPED_KEY)) {
+        Some(Value::Array(a)) => a.iter().map(display_value).collect(),
+        _ => Vec::new(),
+    };
+    let commands = match run_info.and_then(|o| o.get("commands")) {
+        Some(Value::Array(a)) => a.len(),
+        _ => usize::from(run_info.is_some()),
+    };
     Ok(Run {
         path: path.to_path_buf(),
         records,
         notes,
         repeats,
+        stopped,
+        commands,
     })
 }
 
@@ -288,6 +323,7 @@ fn parse_benchmark(b: &Value, index: usize) -> Result<Record, String> {
         Some(Value::String(s)) => vec![s.clone()],
         _ => Vec::new(),
     };
+    let helper = extra.and_then(|e| e.get(KIND_KEY)) == Some(&Value::from(HELPER_KIND));
     Ok(Record {
         name,
         fullname,
@@ -296,6 +332,7 @@ fn parse_benchmark(b: &Value, index: usize) -> Result<Record, String> {
         time,
         memory,
         incomplete,
+        helper,
     })
 }
 
@@ -353,7 +390,7 @@ fn parse_memory(m: &Map<String, Value>) -> Result<BTreeMap<Metric, Vec<u64>>, St
                 return Err(format!(
                     "extra_info.benchmem.{key} is {}, not a list of per-repeat values",
                     kind(other)
-                ))
+                ));
             }
         };
         let mut values = Vec::with_capacity(series.len());
@@ -428,11 +465,26 @@ mod tests {
     #[test]
     fn malformed_inputs_name_the_problem() {
         let cases = [
-            (json!([1, 2]), "r.json: not a pytest-benchmark run (no 'benchmarks' key)"),
-            (json!({"benchmarks": {}}), "r.json: 'benchmarks' is not a list"),
-            (json!({"benchmarks": [3]}), "r.json: benchmarks[0] is not an object"),
-            (json!({"benchmarks": [{}]}), "r.json: benchmarks[0] has no 'fullname' or 'name'"),
-            (json!({"benchmarks": [{"name": 5}]}), "r.json: benchmarks[0].name is not a string"),
+            (
+                json!([1, 2]),
+                "r.json: not a pytest-benchmark run (no 'benchmarks' key)",
+            ),
+            (
+                json!({"benchmarks": {}}),
+                "r.json: 'benchmarks' is not a list",
+            ),
+            (
+                json!({"benchmarks": [3]}),
+                "r.json: benchmarks[0] is not an object",
+            ),
+            (
+                json!({"benchmarks": [{}]}),
+                "r.json: benchmarks[0] has no 'fullname' or 'name'",
+            ),
+            (
+                json!({"benchmarks": [{"name": 5}]}),
+                "r.json: benchmarks[0].name is not a string",
+            ),
             (
                 bench(json!({"benchmem": {"peak_bytes": [1, -5]}})),
                 "r.json: benchmark 'm.py::t': extra_info.benchmem.peak_bytes[1] is -5, not a whole number ≥ 0",

@@ -16,7 +16,7 @@ use crate::console::Painter;
 use crate::gate::percent_change;
 use crate::metrics::Metric;
 use crate::stats::Stat;
-use crate::units::{format_in, human, Quantity, Unit};
+use crate::units::{Quantity, Unit, format_in, human};
 
 /// Output format of every report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -2,6 +2,7 @@
 
 use tabled::builder::Builder;
 use tabled::settings::object::Columns;
+use tabled::settings::style::HorizontalLine;
 use tabled::settings::{Alignment, Style};
 
 use super::{Align, Report, Table};
@@ -53,7 +54,16 @@ fn table(t: &Table, painter: Painter) -> String {
         }));
     }
     let mut table = b.build();
-    table.with(Style::rounded());
+    if painter.ascii() {
+        // One rule under the header, as the rounded style has, not one between every row.
+        table.with(
+            Style::ascii()
+                .remove_horizontal()
+                .horizontals([(1, HorizontalLine::full('-', '+', '+', '+'))]),
+        );
+    } else {
+        table.with(Style::rounded());
+    }
     for (shown, (_, c)) in columns.iter().enumerate() {
         if c.align == Align::Right {
             table.modify(Columns::one(shown), Alignment::right());

@@ -22,11 +22,7 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
         _ => return Err(Error::Input("no runs given".into())),
     };
     if m.sides.len() > 1 && m.common().is_empty() {
-        return Err(format!(
-            "no benchmark in common: {} share no benchmark id (pytest-benchmark fullname)",
-            files.join(" and ")
-        )
-        .into());
+        return Err(nothing_in_common(&m, &files));
     }
     if m.sides.len() < 2 && args.diff {
         return Err(Error::Input(
@@ -98,10 +94,47 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
         notes: membership(&m, &ids),
         layout: NoteLayout::Block,
     };
-    let out = report.render(args.format, Painter::for_stdout_in(args.format));
+    let painter = Painter::for_stdout_in(args.format).with_style(args.style);
+    let out = report.render(args.format, painter);
     console::stderr(&out.aside);
     console::stdout(&out.body);
     Ok(gates(&m, &ids, &args))
+}
+
+/// Runs that share no id: what the ids were on each side, and how to line them up.
+fn nothing_in_common(m: &matrix::Matrix, files: &[String]) -> Error {
+    let mut lines = vec![format!(
+        "no benchmark in common: {} share no benchmark id (pytest-benchmark fullname)",
+        files.join(" and ")
+    )];
+    for (side, file) in m.sides.iter().zip(files) {
+        let ids: Vec<&str> = side
+            .run
+            .records
+            .iter()
+            .map(|r| r.fullname.as_str())
+            .collect();
+        let more = match ids.len() {
+            n if n > 4 => format!(" and {} more", n - 4),
+            _ => String::new(),
+        };
+        lines.push(format!(
+            "{file}: {}{more}",
+            ids[..ids.len().min(4)].join(", ")
+        ));
+    }
+    let by_benchmem = m.sides.iter().all(|s| s.run.commands > 0);
+    lines.push(if by_benchmem {
+        "benchmem run names a benchmark by its region and a process row by its program's \
+         name: give both runs the same --name for the program's row, or match short names \
+         with --group-by name"
+            .to_string()
+    } else {
+        "ids are pytest node ids (module::test[param]): compare runs of the same suite, or \
+         match short names with --group-by name"
+            .to_string()
+    });
+    Error::Lines(lines)
 }
 
 /// The caption for people, and the one for CSV (whose numbers are raw).

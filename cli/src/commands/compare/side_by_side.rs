@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::matrix::Matrix;
 use crate::metrics::Metric;
-use crate::report::{group_unit, Cell, Column, Header, Section, ShownIn, Table, Tone};
+use crate::report::{Cell, Column, Header, Section, ShownIn, Table, Tone, group_unit};
 use crate::stats::Stat;
 
 /// One row before it becomes cells.
