@@ -39,6 +39,9 @@ pub(crate) enum Command {
     Completions(CompletionsArgs),
     /// Print benchmem's manual page (roff) on stdout: `benchmem man | man -l -`.
     Man(ManArgs),
+    /// Print the path of the preload library `run` uses (`LD_PRELOAD` it yourself to
+    /// measure regions in-process), writing out the one built into benchmem if need be.
+    PreloadPath,
 }
 
 /// `benchmem completions`.

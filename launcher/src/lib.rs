@@ -13,6 +13,7 @@ mod aslr;
 mod blind;
 mod collect;
 mod elf;
+mod embedded;
 mod forward_signals;
 mod incomplete;
 mod inherit;
@@ -25,6 +26,7 @@ mod rundir;
 mod spawn;
 mod timeline;
 
+pub use embedded::embed_preload;
 pub use incomplete::{
     Incomplete, LostVariable, Note, Problem, SilentEnd, Unfollowable, UnfollowedExec, Unmeasured,
 };

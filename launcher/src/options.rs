@@ -11,7 +11,7 @@ pub struct RunOptions {
     pub command: Vec<OsString>,
     /// Fresh runs of the command (≥ 1).
     pub repeats: usize,
-    /// The preload library; default: `BENCHMEM_PRELOAD`, else found next to the running executable.
+    /// The preload library; default: what [`crate::find_preload`] finds.
     pub preload: Option<PathBuf>,
     /// How long to wait for descendants still running after the command itself exited.
     pub linger: Duration,
@@ -82,6 +82,11 @@ pub enum RunError {
         "cannot find libbenchmem_preload.so next to {0}: build it with `cargo build -p benchmem-preload` or set BENCHMEM_PRELOAD"
     )]
     NoPreload(String),
+    /// The preload this program carries could not be written out for the loader.
+    #[error(
+        "cannot write out the preload library benchmem carries: {0}; set XDG_CACHE_HOME to a directory of yours, or BENCHMEM_PRELOAD"
+    )]
+    PreloadCache(std::io::Error),
     /// Starting the program failed.
     #[error("cannot start `{0}`: {1}")]
     Spawn(String, std::io::Error),

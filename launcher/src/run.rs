@@ -15,15 +15,17 @@ use crate::preflight::Verdict;
 use crate::rundir::{Ignored, RunDir};
 use crate::spawn::Stdio;
 use crate::{
-    Exit, Hook, Progress, Round, RunError, RunOptions, RunResult, Stop, aslr, collect, preflight,
-    preload_entry, spawn, timeline,
+    Exit, Hook, Progress, Round, RunError, RunOptions, RunResult, Stop, aslr, collect, embedded,
+    preflight, preload_entry, spawn, timeline,
 };
 
 /// File name of the preload library.
 pub const PRELOAD_NAME: &str = "libbenchmem_preload.so";
 
-/// Where the preload is: `BENCHMEM_PRELOAD`, else next to the running executable, else
-/// in `../lib/benchmem/` from it.
+/// Where the preload is: `BENCHMEM_PRELOAD`, else next to the running executable (a
+/// development build), else in `../lib/benchmem/` from it (an installed layout), else the
+/// copy the program carries (see [`crate::embed_preload`]), written out to the per-user
+/// cache.
 pub fn find_preload() -> Result<PathBuf, RunError> {
     if let Some(p) = std::env::var_os(ENV_PRELOAD).filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
@@ -35,13 +37,19 @@ pub fn find_preload() -> Result<PathBuf, RunError> {
     }
     let exe = std::env::current_exe().map_err(|_| RunError::NoPreload("benchmem".into()))?;
     let dir = exe.parent().unwrap_or(Path::new("."));
-    [
+    let on_disk = [
         dir.join(PRELOAD_NAME),
         dir.join("../lib/benchmem").join(PRELOAD_NAME),
     ]
     .into_iter()
-    .find(|p| p.is_file())
-    .ok_or_else(|| RunError::NoPreload(exe.display().to_string()))
+    .find(|p| p.is_file());
+    if let Some(found) = on_disk {
+        return Ok(found);
+    }
+    match embedded::embedded() {
+        Some(library) => embedded::write_out(library).map_err(RunError::PreloadCache),
+        None => Err(RunError::NoPreload(exe.display().to_string())),
+    }
 }
 
 /// Run the command `opts.repeats` times under the preload and aggregate every process's

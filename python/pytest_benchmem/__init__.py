@@ -16,6 +16,8 @@ program (for ``region``) does not import pytest.
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from .measure import Sampling, measure_memory, measure_peak, run_memory_pass
 from .readers import (
     DimValue,
@@ -34,7 +36,12 @@ from .results import METRICS, Measurement, MemoryResult, Metric, compute_stat, m
 from .units import human_bytes, parse_size
 from .worker import WorkerError
 
-__version__ = "0.1.0"
+try:
+    # One version for the whole project: the Cargo workspace's, which the build gives the
+    # distribution.
+    __version__ = _metadata.version("benchmem")
+except _metadata.PackageNotFoundError:  # a source checkout on PYTHONPATH, not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "METRICS",

@@ -20,5 +20,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result {
         Command::Sweep(a) => sweep::sweep(a),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),
+        Command::PreloadPath => {
+            println!("{}", benchmem_launcher::find_preload()?.display());
+            Ok(crate::EXIT_OK)
+        }
     }
 }

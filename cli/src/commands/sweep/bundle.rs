@@ -21,8 +21,10 @@ const PACKAGE: &str = "pytest_benchmem";
 /// The pytest plugin's entry point, as `[project.entry-points.pytest11]` declares it.
 const ENTRY_POINTS: &str = "[pytest11]\nbenchmem = pytest_benchmem.plugin\n";
 
-/// Where the package is, for a benchmem binary at `exe`: the package the binary is bundled
-/// in (`pytest_benchmem/_bin/benchmem`, after `pip install`), else the source tree this
+/// Where the package is, for a benchmem binary at `exe`: the package installed with the
+/// binary (the wheel puts the binary in `<prefix>/bin/` and the package in
+/// `<prefix>/lib/python3.X/site-packages/`, for a venv, `--user` or the system alike), or
+/// the one it is bundled in (`pytest_benchmem/_bin/benchmem`), else the source tree this
 /// binary was built from.
 pub(crate) fn locate(exe: &Path) -> Option<PathBuf> {
     let is_package =
@@ -31,7 +33,9 @@ pub(crate) fn locate(exe: &Path) -> Option<PathBuf> {
         .parent()
         .filter(|bin| bin.file_name().is_some_and(|n| n == "_bin"))
         .and_then(Path::parent)
-        .filter(|dir| is_package(dir));
+        .filter(|dir| is_package(dir))
+        .map(Path::to_path_buf)
+        .or_else(|| beside_in_prefix(exe).filter(|dir| is_package(dir)));
     let source = || {
         Some(
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -40,8 +44,31 @@ pub(crate) fn locate(exe: &Path) -> Option<PathBuf> {
         )
         .filter(|dir| is_package(dir))
     };
-    let found = bundled.map(Path::to_path_buf).or_else(source)?;
+    let found = bundled.or_else(source)?;
     Some(found.canonicalize().unwrap_or(found))
+}
+
+/// `<prefix>/lib/python*/{site,dist}-packages/pytest_benchmem` for `exe` at
+/// `<prefix>/bin/benchmem`: the first of those that holds the package.
+fn beside_in_prefix(exe: &Path) -> Option<PathBuf> {
+    let bin = exe.parent()?;
+    if bin.file_name()? != "bin" {
+        return None;
+    }
+    let lib = bin.parent()?.join("lib");
+    let mut pythons: Vec<PathBuf> = fs::read_dir(&lib)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("python"))
+        .map(|e| e.path())
+        .collect();
+    pythons.sort();
+    pythons.iter().find_map(|python| {
+        ["site-packages", "dist-packages"]
+            .iter()
+            .map(|site| python.join(site).join(PACKAGE))
+            .find(|dir| dir.join("plugin.py").is_file())
+    })
 }
 
 /// Install the package at `package` into `site_packages`: its files (not the bundled
@@ -107,7 +134,9 @@ mod tests {
     fn dist_info_matches_pyproject() {
         let pyproject = include_str!("../../../../python/pyproject.toml");
         assert!(pyproject.contains(&format!("name = \"{DIST_NAME}\"\n")));
-        assert!(pyproject.contains(&format!("version = \"{VERSION}\"\n")));
+        // The distribution's version is this crate's: the build reads it from Cargo.
+        assert!(pyproject.contains("dynamic = [\"version\"]\n"));
+        assert!(pyproject.contains("manifest-path = \"../cli/Cargo.toml\"\n"));
         assert!(
             pyproject.contains(
                 "[project.entry-points.pytest11]\nbenchmem = \"pytest_benchmem.plugin\"\n"
@@ -136,6 +165,21 @@ mod tests {
         assert_eq!(
             locate(&bundled.join("_bin/benchmem")),
             Some(bundled.clone())
+        );
+
+        // The wheel's layout: the binary in the prefix's bin/, the package in its
+        // site-packages.
+        let venv = tmp.path().join("venv");
+        let installed = venv.join("lib/python3.11/site-packages/pytest_benchmem");
+        fs::create_dir_all(&installed).unwrap();
+        fs::create_dir_all(venv.join("bin")).unwrap();
+        for f in ["__init__.py", "plugin.py"] {
+            fs::write(installed.join(f), "").unwrap();
+        }
+        fs::write(venv.join("bin/benchmem"), "").unwrap();
+        assert_eq!(
+            locate(&venv.join("bin/benchmem")),
+            Some(installed.canonicalize().unwrap())
         );
 
         let site = tmp.path().join("venv-site");
