@@ -261,6 +261,10 @@ pub(crate) struct CompareArgs {
     /// Fail (exit 1) when the head exceeds an absolute ceiling: `peak:100MiB`.
     #[arg(long, value_name = "METRIC:LIMIT", value_parser = Ceiling::parse)]
     pub max: Vec<Ceiling>,
+    /// Fail (exit 1) when a gate cannot be evaluated: a benchmark with no complete sample,
+    /// or a gated metric that one side did not measure.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 impl CompareArgs {

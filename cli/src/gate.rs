@@ -7,7 +7,7 @@
 //! base's largest one. A noisy metric whose repeats overlap between runs then never fails
 //! by chance; a deterministic one (allocations) fails the same way under both spellings.
 
-use crate::blob::Record;
+use crate::blob::{Clean, Record};
 use crate::metrics::Metric;
 use crate::stats::Stat;
 use crate::units::{human, parse_amount};
@@ -174,11 +174,8 @@ pub fn check_growth(
     } else {
         (stat, stat)
     };
-    let (b, h) = match (base.value(m, bs), head.value(m, hs)) {
-        (Some(b), Some(h)) => (b, h),
-        (None, _) => return Err(format!("{m} not measured for {id} in the base run")),
-        (_, None) => return Err(format!("{m} not measured for {id} in the head run")),
-    };
+    let b = clean_value(base, m, bs, id, "base")?;
+    let h = clean_value(head, m, hs, id, "head")?;
     if !gate.breached(b, h) {
         return Ok(None);
     }
@@ -204,6 +201,32 @@ pub fn check_growth(
     }))
 }
 
+/// The value a gate compares: `stat` over the clean samples of `record` (incomplete ones
+/// measured less than the program did and would pass any gate). `Err` says why there is
+/// none.
+fn clean_value(
+    record: &Record,
+    m: Metric,
+    stat: Stat,
+    id: &str,
+    side: &str,
+) -> Result<f64, String> {
+    if !record.has(m) {
+        return Err(format!("{m} not measured for {id} in the {side} run"));
+    }
+    match record.clean(m) {
+        Clean::None { total } => Err(format!(
+            "{id} has no complete {m} sample in the {side} run (all {total} incomplete)"
+        )),
+        Clean::Unknown => Err(format!(
+            "{id} has incomplete {m} samples in the {side} run and the file does not say which"
+        )),
+        Clean::All | Clean::Some { .. } => record
+            .clean_value(m, stat)
+            .ok_or_else(|| format!("{m} not measured for {id} in the {side} run")),
+    }
+}
+
 /// Check one ceiling on one benchmark of the head run. `Err` says why it could not be checked.
 pub fn check_ceiling(
     c: &Ceiling,
@@ -212,9 +235,7 @@ pub fn check_ceiling(
     stat: Stat,
 ) -> Result<Option<Breach>, String> {
     let m = c.metric;
-    let h = head
-        .value(m, stat)
-        .ok_or_else(|| format!("{m} not measured for {id} in the head run"))?;
+    let h = clean_value(head, c.metric, stat, id, "head")?;
     Ok((h > c.limit).then(|| Breach {
         metric: m,
         id: id.to_string(),

@@ -16,7 +16,7 @@ use crate::report::{
 use crate::stats::Stat;
 
 /// Marker appended to the name of a row whose samples are not all clean measurements.
-const INCOMPLETE_MARK: &str = " *";
+pub(crate) const INCOMPLETE_MARK: &str = " *";
 
 /// What a run/show table says it measured: one line.
 fn caption(metrics: &[Metric], subject: &str, timing: &str, repeats: &str, stddev: bool) -> String {

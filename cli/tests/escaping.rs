@@ -382,8 +382,14 @@ fn compare_escapes_every_view_and_the_gate() {
     ]);
     assert_eq!(gate.status, 1, "{}", gate.stderr);
     let errs = gate.err_lines();
+    // The hostile benchmark's incomplete first repeat is left out of its gates, and said so.
+    assert!(
+        errs[0].starts_with(r"left out: 1 incomplete sample of 2 (peak of \x1b[31mred"),
+        "{}",
+        gate.stderr
+    );
     assert_eq!(
-        errs[0], "13 regressions over threshold (head vs base):",
+        errs[4], "13 regressions over threshold (head vs base):",
         "{}",
         gate.stderr
     );
@@ -397,7 +403,7 @@ fn compare_escapes_every_view_and_the_gate() {
         "{}",
         gate.stderr
     );
-    assert_eq!(errs.len(), 14, "{}", gate.stderr);
+    assert_eq!(errs.len(), 18, "{}", gate.stderr);
 }
 
 #[test]

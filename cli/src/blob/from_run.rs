@@ -8,7 +8,10 @@ use serde_json::{json, Map, Value};
 
 use super::document::{Benchmark, Document, PytestStats};
 use super::env_info::{commit_info, iso_utc, machine_info, object};
-use super::read::{INCOMPLETE_CODES_KEY, INCOMPLETE_KEY, MEMORY_KEY, NOTE_CODES_KEY};
+use super::read::{
+    INCOMPLETE_CODES_KEY, INCOMPLETE_KEY, INCOMPLETE_ROUNDS_KEY, INCOMPLETE_SAMPLES_KEY,
+    MEMORY_KEY, NOTE_CODES_KEY,
+};
 use crate::metrics::{Metric, MEMORY};
 use crate::reasons;
 
@@ -74,6 +77,25 @@ pub fn document_with_commit(result: &RunResult, commit: Map<String, Value>) -> D
             if !texts.is_empty() {
                 extra.insert(INCOMPLETE_KEY.into(), Value::Array(texts));
                 extra.insert(INCOMPLETE_CODES_KEY.into(), Value::Array(codes));
+                // Which entries are short, so readers leave them out of comparisons. The
+                // memory arrays hold every sample; `stats.data` only the timed ones.
+                let samples: Vec<usize> = series
+                    .samples
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.incomplete.is_some())
+                    .map(|(i, _)| i)
+                    .collect();
+                let rounds: Vec<usize> = series
+                    .samples
+                    .iter()
+                    .filter(|s| s.duration_ns.is_some())
+                    .enumerate()
+                    .filter(|(_, s)| s.incomplete.is_some())
+                    .map(|(i, _)| i)
+                    .collect();
+                extra.insert(INCOMPLETE_SAMPLES_KEY.into(), samples.into());
+                extra.insert(INCOMPLETE_ROUNDS_KEY.into(), rounds.into());
             }
             let times: Vec<f64> = series
                 .samples

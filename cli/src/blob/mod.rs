@@ -11,5 +11,5 @@ mod write;
 pub(crate) use document::Document;
 pub(crate) use env_info::commit_info;
 pub(crate) use from_run::{document_from_run, document_with_commit};
-pub(crate) use read::{parse_run, read_run, BlobError, Record, Run};
+pub(crate) use read::{parse_run, read_run, BlobError, Clean, Record, Run};
 pub(crate) use write::{check_destination, write_document};

@@ -1,7 +1,7 @@
 //! The `--diff` view: one row per benchmark and metric, the first run's value as the base
 //! and a signed Δ% per later run, red for growth and green for shrinkage on a terminal.
 
-use super::matrix::{Matrix, Side};
+use super::matrix::{shown_value, Matrix, Side};
 use crate::metrics::Metric;
 use crate::report::{Cell, Column, Header, ShownIn, Table};
 use crate::stats::Stat;
@@ -34,7 +34,7 @@ pub(super) fn table(m: &Matrix, ids: &[String], metrics: &[Metric], stats: &[Sta
         let mut first_row = true;
         for &metric in metrics {
             for &stat in stats {
-                let value = |side: &Side| side.get(id).and_then(|r| r.value(metric, stat));
+                let value = |side: &Side| side.get(id).and_then(|r| shown_value(r, metric, stat));
                 let b = value(base);
                 let heads: Vec<Option<f64>> = later.iter().map(value).collect();
                 if b.is_none() && heads.iter().all(Option::is_none) {
@@ -42,7 +42,16 @@ pub(super) fn table(m: &Matrix, ids: &[String], metrics: &[Metric], stats: &[Sta
                 }
                 // The name only on the first of a benchmark's rows: the eye groups them.
                 let name = if first_row {
-                    m.name(id).to_string()
+                    let incomplete = m
+                        .sides
+                        .iter()
+                        .any(|s| s.get(id).is_some_and(|r| !r.incomplete.is_empty()));
+                    let mark = if incomplete {
+                        crate::table::INCOMPLETE_MARK
+                    } else {
+                        ""
+                    };
+                    format!("{}{mark}", m.name(id))
                 } else {
                     String::new()
                 };

@@ -6,10 +6,12 @@ mod matrix;
 mod side_by_side;
 
 use crate::args::{CompareArgs, GroupKey};
+use crate::blob::Clean;
 use crate::console::{self, Painter};
 use crate::error::{Error, Result};
 use crate::escape::push_line;
 use crate::gate::{check_ceiling, check_growth};
+use crate::metrics::Metric;
 use crate::report::{NoteLayout, Report, Section};
 use crate::{EXIT_GATE, EXIT_OK};
 
@@ -95,7 +97,7 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
         sections,
         caption,
         data_caption: Some(data_caption),
-        notes: membership(&m, &ids),
+        notes: [incompleteness(&m, &ids, &metrics), membership(&m, &ids)].concat(),
         layout: NoteLayout::Block,
     };
     let out = report.render(args.format, Painter::for_stdout_in(args.format));
@@ -127,6 +129,40 @@ fn captions(m: &matrix::Matrix, args: &CompareArgs) -> (String, String) {
         format!("values: {which} over each run's repeats{ratio}; memory in binary units")
     };
     (display, data)
+}
+
+/// Footnotes of the rows marked `*`: why each incomplete sample is short, and what the
+/// values and gates make of it.
+fn incompleteness(m: &matrix::Matrix, ids: &[String], metrics: &[Metric]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut left_out = false;
+    for id in ids {
+        for side in &m.sides {
+            let Some(r) = side.get(id) else { continue };
+            if r.incomplete.is_empty() {
+                continue;
+            }
+            let name = m.name(id);
+            for why in &r.incomplete {
+                out.push(format!("* {name} ({}): incomplete: {why}", side.label));
+            }
+            let none_clean = metrics
+                .iter()
+                .any(|&mt| matches!(r.clean(mt), Clean::None { .. } | Clean::Unknown));
+            if none_clean {
+                out.push(format!(
+                    "* {name} ({}): no sample known to be complete: its values are partial and it cannot be gated",
+                    side.label
+                ));
+            } else {
+                left_out = true;
+            }
+        }
+    }
+    if left_out {
+        out.push("*: incomplete samples are left out of the values and the gates".to_string());
+    }
+    out
 }
 
 /// Lines for benchmarks that are not in every run: never skipped silently.
@@ -167,12 +203,14 @@ fn gates(m: &matrix::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
     let stat = args.stat.gate_stat();
     let mut breaches = Vec::new();
     let mut unchecked = Vec::new();
+    let mut left_out = Vec::new();
     let mut checked = 0;
     for id in ids {
         let Some(h) = head.get(id) else { continue };
         let shown = m.name(id);
         // With one run, --fail-on was refused above: only ceilings are checked.
-        if let Some(b) = base.get(id) {
+        let b = base.get(id).filter(|_| m.sides.len() > 1);
+        if let Some(b) = b {
             for g in &args.fail_on {
                 checked += 1;
                 match check_growth(g, shown, b, h, stat) {
@@ -190,11 +228,40 @@ fn gates(m: &matrix::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
                 Err(why) => unchecked.push(format!("--max {}: {why}", c.spec)),
             }
         }
+        // Say which gated series lost samples: the gate compared fewer than were taken.
+        let gated: Vec<Metric> = args
+            .fail_on
+            .iter()
+            .map(|g| g.metric)
+            .chain(args.max.iter().map(|c| c.metric))
+            .collect();
+        let sides = [(b, base), (Some(h), head)];
+        for (record, side) in sides.iter().filter_map(|(r, s)| r.map(|r| (r, s))) {
+            let mut seen = Vec::new();
+            for &mt in &gated {
+                if seen.contains(&mt) {
+                    continue;
+                }
+                seen.push(mt);
+                if let Clean::Some { complete, total } = record.clean(mt) {
+                    left_out.push(format!(
+                        "left out: {} incomplete sample{} of {total} ({mt} of {shown} in {}); its gates used the other {complete}",
+                        total - complete,
+                        if total - complete == 1 { "" } else { "s" },
+                        side.label
+                    ));
+                }
+            }
+        }
     }
     // Every line quotes benchmark ids or labels: each is escaped as it is added.
     let mut out = String::new();
+    for l in &left_out {
+        push_line(&mut out, l);
+    }
+    let verb = if args.strict { "failed" } else { "not checked" };
     for u in &unchecked {
-        push_line(&mut out, &format!("not checked: {u}"));
+        push_line(&mut out, &format!("{verb}: {u}"));
     }
     // With one run, only ceilings apply: name the run alone.
     let pair = if m.sides.len() < 2 {
@@ -202,16 +269,32 @@ fn gates(m: &matrix::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
     } else {
         format!("{} vs {}", head.label, base.label)
     };
-    let status = if breaches.is_empty() {
+    let strict_fail = args.strict && !unchecked.is_empty();
+    let status = if breaches.is_empty() && !strict_fail {
+        let evaluated = checked - unchecked.len();
+        let not = if unchecked.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} could not be evaluated)", unchecked.len())
+        };
         push_line(
             &mut out,
             &format!(
-                "gates passed: {} check{} of {pair}",
-                checked,
-                if checked == 1 { "" } else { "s" },
+                "gates passed: {} check{} of {pair}{not}",
+                evaluated,
+                if evaluated == 1 { "" } else { "s" },
             ),
         );
         EXIT_OK
+    } else if breaches.is_empty() {
+        push_line(
+            &mut out,
+            &format!(
+                "gates failed: {} could not be evaluated and --strict requires every gate ({pair})",
+                unchecked.len()
+            ),
+        );
+        EXIT_GATE
     } else {
         let width = breaches
             .iter()

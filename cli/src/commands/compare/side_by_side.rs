@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::matrix::Matrix;
+use super::matrix::{shown_value, Matrix};
 use crate::metrics::Metric;
 use crate::report::{group_unit, Cell, Column, Header, Section, ShownIn, Table, Tone};
 use crate::stats::Stat;
@@ -13,6 +13,8 @@ struct Row {
     name: String,
     id: String,
     label: String,
+    /// Some of its samples are incomplete: the run's label is marked.
+    incomplete: bool,
     values: Vec<Option<f64>>,
 }
 
@@ -45,7 +47,11 @@ pub(super) fn sections(
                         name: m.name(id).to_string(),
                         id: id.clone(),
                         label: side.label.clone(),
-                        values: columns.iter().map(|&(mt, s)| r.value(mt, s)).collect(),
+                        incomplete: !r.incomplete.is_empty(),
+                        values: columns
+                            .iter()
+                            .map(|&(mt, s)| shown_value(r, mt, s))
+                            .collect(),
                     })
                 })
             })
@@ -126,7 +132,11 @@ fn table(
             }
             c.push(Cell::Text(r.id.clone()));
             c.push(Cell::Text(r.name.clone()));
-            c.push(Cell::Text(r.label.clone()));
+            c.push(Cell::Text(if r.incomplete {
+                format!("{}{}", r.label, crate::table::INCOMPLETE_MARK)
+            } else {
+                r.label.clone()
+            }));
             c
         })
         .collect();
