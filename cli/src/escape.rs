@@ -97,6 +97,17 @@ pub fn markdown(s: &str) -> String {
     out
 }
 
+/// The message of a GitHub Actions workflow command (`::error title=...::MESSAGE`):
+/// [`text`], then `%`, carriage return and line feed as `%25`, `%0D` and `%0A`, the
+/// runner's own escapes. The message stays on its command's line, so no name in it can
+/// start a command of its own, and the runner shows it as [`text`] does.
+pub fn workflow_message(s: &str) -> String {
+    text(s)
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
 /// A CSV text cell (name, id, label; never a number): [`text`], then a leading `'` when
 /// the cell starts with `=`, `+`, `-` or `@`, which spreadsheets would run as a formula
 /// (tab and carriage return, OWASP's other two, are already shown escaped), or with `:`,
@@ -153,6 +164,16 @@ mod tests {
         assert_eq!(line("\n::error::x"), "\\n::error::x");
         assert_eq!(line("a::b"), "a::b");
         assert_eq!(line(":a"), ":a");
+    }
+
+    #[test]
+    fn workflow_messages_stay_on_their_line() {
+        assert_eq!(
+            workflow_message("100% of x\n::error::y\r"),
+            "100%25 of x\\n::error::y\\r"
+        );
+        assert_eq!(workflow_message("a %0A b"), "a %250A b");
+        assert!(!workflow_message("\u{2028}\x1b").contains(['\u{2028}', '\x1b']));
     }
 
     #[test]

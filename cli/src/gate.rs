@@ -10,7 +10,7 @@
 use crate::blob::{Clean, Record};
 use crate::metrics::Metric;
 use crate::stats::Stat;
-use crate::units::{human, parse_amount};
+use crate::units::{human, parse_amount, Quantity};
 
 /// How much growth a gate allows.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -82,7 +82,24 @@ impl FailOn {
                 }
                 Threshold::Percent(pct)
             }
-            None => Threshold::Absolute(amount(metric, value)?),
+            None => {
+                // `peak:10` could mean 10 % or 10 bytes: a gate must not guess.
+                let bare =
+                    !value.is_empty() && value.chars().all(|c| c.is_ascii_digit() || c == '.');
+                match metric.quantity() {
+                    Quantity::Bytes if bare => {
+                        return Err(format!(
+                            "'{s}': '{value}' is ambiguous: write {value}%, {value}B or {value}KiB"
+                        ))
+                    }
+                    Quantity::Seconds if bare => {
+                        return Err(format!(
+                            "'{s}': '{value}' is ambiguous: write {value}%, {value}s or {value}ms"
+                        ))
+                    }
+                    _ => Threshold::Absolute(amount(metric, value)?),
+                }
+            }
         };
         Ok(FailOn {
             metric,
@@ -144,19 +161,29 @@ pub struct Breach {
 
 impl Breach {
     /// The line, with the metric padded to `width`:
-    /// `peak  test_x[1000]: 83.1 KiB → 2.08 MiB (+2463.8%)`.
+    /// `peak  test_x[1000]: 83.1 KiB → 2.08 MiB (+2463.8% > 10%)`.
     pub fn line(&self, width: usize) -> String {
+        format!(
+            "{:width$}  {}",
+            self.metric.cli_name(),
+            self.message_after_metric()
+        )
+    }
+
+    /// The breach in one line that stands alone (an annotation, a list item):
+    /// `peak test_x[1000]: 83.1 KiB → 2.08 MiB (+2463.8% > 10%)`.
+    pub fn message(&self) -> String {
+        format!("{} {}", self.metric.cli_name(), self.message_after_metric())
+    }
+
+    /// What follows the metric: `test_x[1000]: 83.1 KiB → 2.08 MiB (+2463.8% > 10%)`.
+    pub fn message_after_metric(&self) -> String {
         let q = self.metric.quantity();
         let values = match self.base {
             Some(b) => format!("{} → {}", human(q, b), human(q, self.head)),
             None => human(q, self.head),
         };
-        format!(
-            "{:width$}  {}: {values} {}",
-            self.metric.cli_name(),
-            self.id,
-            self.detail
-        )
+        format!("{}: {values} {}", self.id, self.detail)
     }
 }
 
@@ -180,7 +207,7 @@ pub fn check_growth(
         return Ok(None);
     }
     let mut detail = match gate.threshold {
-        Threshold::Percent(_) => format!("({})", percent_change(b, h)),
+        Threshold::Percent(p) => format!("({} > {p}%)", percent_change(b, h)),
         Threshold::Absolute(a) => format!(
             "(+{}, {}; allowed +{})",
             human(m.quantity(), h - b),
@@ -298,6 +325,10 @@ mod tests {
             Threshold::Absolute(100.0)
         );
         assert_eq!(
+            FailOn::parse("peak:10B").unwrap().threshold,
+            Threshold::Absolute(10.0)
+        );
+        assert_eq!(
             FailOn::parse("time:2ms").unwrap().threshold,
             Threshold::Absolute(0.002)
         );
@@ -326,6 +357,18 @@ mod tests {
         assert_eq!(
             err("peak:10%:loose"),
             "'peak:10%:loose': unknown gate mode 'loose' (the only one is ':strict')"
+        );
+        assert_eq!(
+            err("peak:10"),
+            "'peak:10': '10' is ambiguous: write 10%, 10B or 10KiB"
+        );
+        assert_eq!(
+            err("peak:2.5:strict"),
+            "'peak:2.5:strict': '2.5' is ambiguous: write 2.5%, 2.5B or 2.5KiB"
+        );
+        assert_eq!(
+            err("time:2"),
+            "'time:2': '2' is ambiguous: write 2%, 2s or 2ms"
         );
         assert_eq!(
             err("peak:5MB"),
@@ -366,11 +409,15 @@ mod tests {
             id: "test_x[1000]".into(),
             base: Some(85094.0),
             head: 2181038.0,
-            detail: format!("({})", percent_change(85094.0, 2181038.0)),
+            detail: format!("({} > 10%)", percent_change(85094.0, 2181038.0)),
         };
         assert_eq!(
-            b.line(4),
-            "peak  test_x[1000]: 83.1 KiB → 2.08 MiB (+2463.1%)"
+            b.line(11),
+            "peak         test_x[1000]: 83.1 KiB → 2.08 MiB (+2463.1% > 10%)"
+        );
+        assert_eq!(
+            b.message(),
+            "peak test_x[1000]: 83.1 KiB → 2.08 MiB (+2463.1% > 10%)"
         );
         assert_eq!(percent_change(100.0, 100.0), "0.0%");
         assert_eq!(percent_change(2001.0, 2002.0), "+0.05%");

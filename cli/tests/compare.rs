@@ -233,16 +233,16 @@ fn diff_view_markdown_three_runs() {
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(
         r.stdout,
-        "| benchmark | metric | base | head Δ | noisy Δ |\n\
-         |:---|:---|---:|---:|---:|\n\
-         | test\\_dicts\\[10\\] | peak | 2.34 KiB | 0.0% | 0.0% |\n\
-         |  | allocs | 11 | 0.0% | 0.0% |\n\
-         | test\\_dicts\\[1000\\] | peak | 97.7 KiB | +8.0% | +3.0% |\n\
-         |  | allocs | 2,001 | +0.05% | +0.05% |\n\
-         | test\\_tuples\\[10\\] | peak | 1.38 KiB | 0.0% | 0.0% |\n\
-         |  | allocs | 11 | 0.0% | 0.0% |\n\
-         | test\\_tuples\\[1000\\] | peak | 83.1 KiB | +2463.1% | 0.0% |\n\
-         |  | allocs | 1,001 | 0.0% | 0.0% |\n\
+        "| benchmark | metric | base | head | Δ | noisy | Δ |\n\
+         |:---|:---|---:|---:|---:|---:|---:|\n\
+         | test\\_dicts\\[10\\] | peak | 2.34 KiB | 2.34 KiB | 0.0% | 2.34 KiB | 0.0% |\n\
+         |  | allocs | 11 | 11 | 0.0% | 11 | 0.0% |\n\
+         | test\\_dicts\\[1000\\] | peak | 97.7 KiB | 105 KiB | +8.0% | 101 KiB | +3.0% |\n\
+         |  | allocs | 2,001 | 2,002 | +0.05% | 2,002 | +0.05% |\n\
+         | test\\_tuples\\[10\\] | peak | 1.38 KiB | 1.38 KiB | 0.0% | 1.38 KiB | 0.0% |\n\
+         |  | allocs | 11 | 11 | 0.0% | 11 | 0.0% |\n\
+         | test\\_tuples\\[1000\\] | peak | 83.1 KiB | 2.08 MiB | +2463.1% | 83.1 KiB | 0.0% |\n\
+         |  | allocs | 1,001 | 1,001 | 0.0% | 1,001 | 0.0% |\n\
          \n\
          Δ: signed change from the first run (base) to each later run; values: min over each run's repeats  \n"
     );
@@ -265,7 +265,7 @@ fn diff_colour_only_on_request_of_a_terminal() {
     assert!(!plain.stdout.contains('\x1b'));
     assert!(plain
         .stdout
-        .contains("│ test_tuples[1000] │ peak   │ 83.1 KiB │ +2463.1% │"));
+        .contains("│ test_tuples[1000] │ peak   │ 83.1 KiB │ 2.08 MiB │ +2463.1% │"));
     // CLICOLOR_FORCE stands in for a terminal: growth red.
     let forced = benchmem_in(dir, &args, &[("CLICOLOR_FORCE", "1")]);
     assert!(
@@ -348,8 +348,8 @@ fn fail_on_percent_lists_every_breach() {
         r.err_lines(),
         vec![
             "2 regressions over threshold (head vs base):",
-            "allocations  test_dicts[1000]: 2,001 → 2,002 (+0.05%)",
-            "peak         test_tuples[1000]: 83.1 KiB → 2.08 MiB (+2463.1%)",
+            "allocations  test_dicts[1000]: 2,001 → 2,002 (+0.05% > 0%)",
+            "peak         test_tuples[1000]: 83.1 KiB → 2.08 MiB (+2463.1% > 10%)",
         ]
     );
 }
@@ -426,7 +426,7 @@ fn strict_gates_ignore_overlapping_noise() {
     assert_eq!(plain.status, 1);
     assert_eq!(
         plain.err_lines()[1],
-        "peak  test_dicts[1000]: 97.7 KiB → 101 KiB (+3.0%)"
+        "peak  test_dicts[1000]: 97.7 KiB → 101 KiB (+3.0% > 2%)"
     );
     let strict = noisy("peak:2%:strict");
     assert_eq!(
@@ -440,8 +440,8 @@ fn strict_gates_ignore_overlapping_noise() {
         strict3.err_lines(),
         vec![
             "2 regressions over threshold (head vs base):",
-            "peak  test_dicts[1000]: 102 KiB → 105 KiB (+3.8%) [strict: every head repeat above every base repeat; base max → head min]",
-            "peak  test_tuples[1000]: 83.1 KiB → 2.08 MiB (+2463.1%) [strict: every head repeat above every base repeat; base max → head min]",
+            "peak  test_dicts[1000]: 102 KiB → 105 KiB (+3.8% > 3%) [strict: every head repeat above every base repeat; base max → head min]",
+            "peak  test_tuples[1000]: 83.1 KiB → 2.08 MiB (+2463.1% > 3%) [strict: every head repeat above every base repeat; base max → head min]",
         ]
     );
     let strict5 = compare(&["--columns", "peak", "--fail-on", "peak:5%:strict"]);
@@ -628,4 +628,94 @@ fn hundred_megabyte_file_is_one_clear_line() {
         bad(&["compare", &b, &ps]),
         format!("benchmem: {ps}: not a pytest-benchmark run (no 'benchmarks' key)\n")
     );
+}
+
+#[test]
+fn a_bare_number_is_refused_as_ambiguous() {
+    let b = path("base.json");
+    let r = benchmem(&["compare", &b, &b, "--fail-on", "peak:10"]);
+    assert_eq!(r.status, 2);
+    assert_eq!(
+        r.err_lines()[0],
+        "error: invalid value 'peak:10' for '--fail-on <METRIC:THRESHOLD[:strict]>': 'peak:10': '10' is ambiguous: write 10%, 10B or 10KiB"
+    );
+    assert!(r.stdout.is_empty());
+}
+
+#[test]
+fn markdown_carries_the_failures_as_a_list() {
+    let r = compare(&[
+        "--columns",
+        "peak",
+        "--format",
+        "md",
+        "--fail-on",
+        "peak:10%",
+        "--fail-on",
+        "allocations:0%",
+    ]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert!(
+        r.stdout.ends_with(
+            "\n**2 regressions over threshold (head vs base):**\n\n\
+             - **allocations** test\\_dicts\\[1000\\]: 2,001 → 2,002 (+0.05% \\> 0%)\n\
+             - **peak** test\\_tuples\\[1000\\]: 83.1 KiB → 2.08 MiB (+2463.1% \\> 10%)\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    // The log still gets its lines.
+    assert_eq!(
+        r.err_lines()[0],
+        "2 regressions over threshold (head vs base):"
+    );
+    let ok = compare(&[
+        "--columns",
+        "peak",
+        "--format",
+        "md",
+        "--fail-on",
+        "peak:5000%",
+    ]);
+    assert_eq!(ok.status, 0);
+    assert!(
+        ok.stdout
+            .ends_with("\n**gates passed: 4 checks of head vs base**\n"),
+        "{}",
+        ok.stdout
+    );
+}
+
+#[test]
+fn github_actions_get_one_error_annotation_per_failed_gate() {
+    let (b, h) = (path("base.json"), path("head.json"));
+    let dir = fixtures().dir.path();
+    let args = [
+        "compare",
+        b.as_str(),
+        h.as_str(),
+        "--columns",
+        "peak",
+        "--fail-on",
+        "peak:10%",
+        "--fail-on",
+        "allocations:0%",
+    ];
+    let r = benchmem_in(dir, &args, &[("GITHUB_ACTIONS", "true")]);
+    assert_eq!(r.status, 1);
+    let annotations: Vec<&str> = r
+        .err_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("::"))
+        .collect();
+    assert_eq!(
+        annotations,
+        [
+            "::error title=benchmem gate::allocations test_dicts[1000]: 2,001 → 2,002 (+0.05%25 > 0%25) (head vs base)",
+            "::error title=benchmem gate::peak test_tuples[1000]: 83.1 KiB → 2.08 MiB (+2463.1%25 > 10%25) (head vs base)",
+        ]
+    );
+    // Anywhere else, none.
+    let plain = benchmem_in(dir, &args, &[("GITHUB_ACTIONS", "false")]);
+    assert!(!plain.stderr.contains("::error"), "{}", plain.stderr);
 }

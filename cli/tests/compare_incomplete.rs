@@ -86,7 +86,7 @@ fn a_partial_sample_neither_passes_a_gate_nor_sets_the_value() {
         [
             "left out: 1 incomplete sample of 3 (allocations of work in head); its gates used the other 2",
             "1 regression over threshold (head vs base):",
-            "allocations  work: 100 → 200 (+100.0%)",
+            "allocations  work: 100 → 200 (+100.0% > 50%)",
         ]
     );
     let out = r.lines();
@@ -152,7 +152,10 @@ fn runs_saved_without_the_positions_are_read_from_the_reasons() {
     // One sample per repeat: "repeat 2" is the second.
     let r = compare(&base, &head, &["--fail-on", "allocations:50%"]);
     assert_eq!(r.status, 1, "{}", r.stderr);
-    assert_eq!(r.err_lines()[2], "allocations  work: 100 → 200 (+100.0%)");
+    assert_eq!(
+        r.err_lines()[2],
+        "allocations  work: 100 → 200 (+100.0% > 50%)"
+    );
     // Four samples for three repeats (a region closed twice in one): which is not known.
     head["benchmarks"][0]["extra_info"]["benchmem"]["allocations"] = json!([200, 21, 200, 200]);
     for key in ["peak_bytes", "total_bytes", "retained_bytes"] {

@@ -394,7 +394,7 @@ fn compare_escapes_every_view_and_the_gate() {
         gate.stderr
     );
     assert!(
-        errs.contains(&r"peak         ok\n::error::pwned: 1.95 KiB → 3.91 KiB (+100.0%)"),
+        errs.contains(&r"peak         ok\n::error::pwned: 1.95 KiB → 3.91 KiB (+100.0% > 10%)"),
         "{}",
         gate.stderr
     );
@@ -404,6 +404,39 @@ fn compare_escapes_every_view_and_the_gate() {
         gate.stderr
     );
     assert_eq!(errs.len(), 18, "{}", gate.stderr);
+}
+
+#[test]
+fn github_annotations_hold_each_name_on_their_own_line() {
+    let f = Files::new();
+    let r = benchmem_in(
+        f.dir.path(),
+        &["compare", "base.json", "head.json", "--fail-on", "peak:10%"],
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert_safe(&r.stdout, "stdout");
+    let commands: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("::")).collect();
+    // One per failed gate, and no other line is a command.
+    assert_eq!(commands.len(), NAMES.len(), "{}", r.stderr);
+    for c in &commands {
+        let message = c
+            .strip_prefix("::error title=benchmem gate::peak ")
+            .unwrap_or_else(|| panic!("not ours: {c}"));
+        assert!(!message.chars().any(forbidden), "{c:?}");
+    }
+    assert!(
+        commands.contains(&r"::error title=benchmem gate::peak ok\n::error::pwned: 1.95 KiB → 3.91 KiB (+100.0%25 > 10%25) (head vs base)"),
+        "{}",
+        r.stderr
+    );
+    let rest: String = r
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with("::error title=benchmem gate::"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_safe(&rest, "stderr");
 }
 
 #[test]

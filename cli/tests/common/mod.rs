@@ -42,7 +42,15 @@ fn finish(out: Output) -> Run {
 pub fn benchmem_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut c = Command::new(env!("CARGO_BIN_EXE_benchmem"));
     c.args(args).current_dir(dir);
-    for k in ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "RUST_BACKTRACE"] {
+    // Tests see the same output wherever they run: no colour, no terminal width, no CI.
+    for k in [
+        "NO_COLOR",
+        "CLICOLOR",
+        "CLICOLOR_FORCE",
+        "RUST_BACKTRACE",
+        "COLUMNS",
+        "GITHUB_ACTIONS",
+    ] {
         c.env_remove(k);
     }
     for (k, v) in env {

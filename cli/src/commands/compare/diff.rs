@@ -1,5 +1,6 @@
-//! The `--diff` view: one row per benchmark and metric, the first run's value as the base
-//! and a signed Δ% per later run, red for growth and green for shrinkage on a terminal.
+//! The `--diff` view: one row per benchmark and metric, the first run's value as the base,
+//! then each later run's value and its signed Δ%, red for growth and green for shrinkage
+//! on a terminal.
 
 use super::matrix::{shown_value, Matrix, Side};
 use crate::metrics::Metric;
@@ -22,11 +23,12 @@ pub(super) fn table(m: &Matrix, ids: &[String], metrics: &[Metric], stats: &[Sta
         ],
         rows: Vec::new(),
     };
+    // Each later run's value, then its change from the base right of it.
     for s in later {
         table.columns.extend([
-            number(s.label.clone(), ShownIn::Data),
+            number(s.label.clone(), ShownIn::All),
             number(format!("{}:change_pct", s.label), ShownIn::Data),
-            number(format!("{} Δ", s.label), ShownIn::Display),
+            number("Δ".to_string(), ShownIn::Display),
         ]);
     }
     let show_stat = stats != [Stat::Min];

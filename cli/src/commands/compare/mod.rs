@@ -4,16 +4,16 @@
 mod diff;
 mod matrix;
 mod side_by_side;
+mod verdict;
 
 use crate::args::{CompareArgs, GroupKey};
 use crate::blob::Clean;
 use crate::console::{self, Painter};
 use crate::error::{Error, Result};
 use crate::escape::push_line;
-use crate::gate::{check_ceiling, check_growth};
 use crate::metrics::Metric;
-use crate::report::{NoteLayout, Report, Section};
-use crate::{EXIT_GATE, EXIT_OK};
+use crate::report::{Format, NoteLayout, Report, Section};
+use crate::EXIT_OK;
 
 /// Compare the runs of `args`.
 pub(crate) fn compare(args: CompareArgs) -> Result {
@@ -101,9 +101,26 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
         layout: NoteLayout::Block,
     };
     let out = report.render(args.format, Painter::for_stdout_in(args.format));
+    let verdict = verdict::Verdict::check(&m, &ids, &args);
+    let mut body = out.body;
+    if let (Some(v), Format::Md) = (&verdict, args.format) {
+        // The document is the pull-request comment: it carries the verdict too.
+        body.push_str(&v.markdown());
+    }
     console::stderr(&out.aside);
-    console::stdout(&out.body);
-    Ok(gates(&m, &ids, &args))
+    console::stdout(&body);
+    let Some(v) = verdict else {
+        return Ok(EXIT_OK);
+    };
+    let mut log = String::new();
+    for line in v.lines() {
+        push_line(&mut log, &line);
+    }
+    if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+        log.push_str(&v.annotations());
+    }
+    console::stderr(&log);
+    Ok(v.status())
 }
 
 /// The caption for people, and the one for CSV (whose numbers are raw).
@@ -190,130 +207,4 @@ fn membership(m: &matrix::Matrix, ids: &[String]) -> Vec<String> {
         out.push(line);
     }
     out
-}
-
-/// Check every gate; print breaches (or a one-line pass) on stderr; the exit status.
-fn gates(m: &matrix::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
-    if args.fail_on.is_empty() && args.max.is_empty() {
-        return EXIT_OK;
-    }
-    let (Some(base), Some(head)) = (m.sides.first(), m.sides.last()) else {
-        return EXIT_OK;
-    };
-    let stat = args.stat.gate_stat();
-    let mut breaches = Vec::new();
-    let mut unchecked = Vec::new();
-    let mut left_out = Vec::new();
-    let mut checked = 0;
-    for id in ids {
-        let Some(h) = head.get(id) else { continue };
-        let shown = m.name(id);
-        // With one run, --fail-on was refused above: only ceilings are checked.
-        let b = base.get(id).filter(|_| m.sides.len() > 1);
-        if let Some(b) = b {
-            for g in &args.fail_on {
-                checked += 1;
-                match check_growth(g, shown, b, h, stat) {
-                    Ok(Some(br)) => breaches.push(br),
-                    Ok(None) => {}
-                    Err(why) => unchecked.push(format!("--fail-on {}: {why}", g.spec)),
-                }
-            }
-        }
-        for c in &args.max {
-            checked += 1;
-            match check_ceiling(c, shown, h, stat) {
-                Ok(Some(br)) => breaches.push(br),
-                Ok(None) => {}
-                Err(why) => unchecked.push(format!("--max {}: {why}", c.spec)),
-            }
-        }
-        // Say which gated series lost samples: the gate compared fewer than were taken.
-        let gated: Vec<Metric> = args
-            .fail_on
-            .iter()
-            .map(|g| g.metric)
-            .chain(args.max.iter().map(|c| c.metric))
-            .collect();
-        let sides = [(b, base), (Some(h), head)];
-        for (record, side) in sides.iter().filter_map(|(r, s)| r.map(|r| (r, s))) {
-            let mut seen = Vec::new();
-            for &mt in &gated {
-                if seen.contains(&mt) {
-                    continue;
-                }
-                seen.push(mt);
-                if let Clean::Some { complete, total } = record.clean(mt) {
-                    left_out.push(format!(
-                        "left out: {} incomplete sample{} of {total} ({mt} of {shown} in {}); its gates used the other {complete}",
-                        total - complete,
-                        if total - complete == 1 { "" } else { "s" },
-                        side.label
-                    ));
-                }
-            }
-        }
-    }
-    // Every line quotes benchmark ids or labels: each is escaped as it is added.
-    let mut out = String::new();
-    for l in &left_out {
-        push_line(&mut out, l);
-    }
-    let verb = if args.strict { "failed" } else { "not checked" };
-    for u in &unchecked {
-        push_line(&mut out, &format!("{verb}: {u}"));
-    }
-    // With one run, only ceilings apply: name the run alone.
-    let pair = if m.sides.len() < 2 {
-        head.label.clone()
-    } else {
-        format!("{} vs {}", head.label, base.label)
-    };
-    let strict_fail = args.strict && !unchecked.is_empty();
-    let status = if breaches.is_empty() && !strict_fail {
-        let evaluated = checked - unchecked.len();
-        let not = if unchecked.is_empty() {
-            String::new()
-        } else {
-            format!(" ({} could not be evaluated)", unchecked.len())
-        };
-        push_line(
-            &mut out,
-            &format!(
-                "gates passed: {} check{} of {pair}{not}",
-                evaluated,
-                if evaluated == 1 { "" } else { "s" },
-            ),
-        );
-        EXIT_OK
-    } else if breaches.is_empty() {
-        push_line(
-            &mut out,
-            &format!(
-                "gates failed: {} could not be evaluated and --strict requires every gate ({pair})",
-                unchecked.len()
-            ),
-        );
-        EXIT_GATE
-    } else {
-        let width = breaches
-            .iter()
-            .map(|b| b.metric.cli_name().len())
-            .max()
-            .unwrap_or(0);
-        push_line(
-            &mut out,
-            &format!(
-                "{} regression{} over threshold ({pair}):",
-                breaches.len(),
-                if breaches.len() == 1 { "" } else { "s" },
-            ),
-        );
-        for b in &breaches {
-            push_line(&mut out, &b.line(width));
-        }
-        EXIT_GATE
-    };
-    console::stderr(&out);
-    status
 }
