@@ -265,6 +265,10 @@ pub(crate) struct CompareArgs {
     /// or a gated metric that one side did not measure.
     #[arg(long)]
     pub strict: bool,
+    /// Gate time on fewer rounds than a test can tell from noise (5 a side): the change
+    /// is then gated on its threshold alone.
+    #[arg(long)]
+    pub allow_few_samples: bool,
 }
 
 impl CompareArgs {

@@ -9,6 +9,7 @@
 
 use crate::blob::{Clean, Record};
 use crate::metrics::Metric;
+use crate::significance::{self, Noise};
 use crate::stats::Stat;
 use crate::units::{human, parse_amount, Quantity};
 
@@ -187,14 +188,32 @@ impl Breach {
     }
 }
 
+/// What a growth gate found on one benchmark.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Growth {
+    /// Within the threshold.
+    Within,
+    /// Beyond it: the gate fails.
+    Breach(Breach),
+    /// A time change beyond the threshold that the test cannot tell from noise: the gate
+    /// does not fail, and says so.
+    Noise(Breach),
+}
+
 /// Check one growth gate on one benchmark. `Err` says why it could not be checked.
+///
+/// A time gate fails only when the change is also significant (Mann-Whitney U over the
+/// clean rounds, [`crate::significance`]); with fewer than
+/// [`MIN_GATE_SAMPLES`](crate::significance::MIN_GATE_SAMPLES) rounds a side (allowed
+/// only by `--allow-few-samples`) or without per-round times it fails on the threshold
+/// alone, and its line says the change was not tested.
 pub fn check_growth(
     gate: &FailOn,
     id: &str,
     base: &Record,
     head: &Record,
     stat: Stat,
-) -> Result<Option<Breach>, String> {
+) -> Result<Growth, String> {
     let m = gate.metric;
     let (bs, hs) = if gate.strict {
         (Stat::Max, Stat::Min)
@@ -204,28 +223,53 @@ pub fn check_growth(
     let b = clean_value(base, m, bs, id, "base")?;
     let h = clean_value(head, m, hs, id, "head")?;
     if !gate.breached(b, h) {
-        return Ok(None);
+        return Ok(Growth::Within);
     }
     let mut detail = match gate.threshold {
-        Threshold::Percent(p) => format!("({} > {p}%)", percent_change(b, h)),
+        Threshold::Percent(p) => format!("{} > {p}%", percent_change(b, h)),
         Threshold::Absolute(a) => format!(
-            "(+{}, {}; allowed +{})",
+            "+{}, {}; allowed +{}",
             human(m.quantity(), h - b),
             percent_change(b, h),
             human(m.quantity(), a)
         ),
     };
+    let mut noise = false;
+    if m == Metric::Time {
+        let test = significance::time_noise(base, head);
+        let few = [base, head].iter().any(|r| {
+            significance::clean_rounds(r).is_some_and(|n| n < significance::MIN_GATE_SAMPLES)
+        });
+        let said = test.map_or_else(|| "untested".to_string(), |t| t.describe());
+        match test {
+            _ if few => detail.push_str(&format!("; {said}: too few rounds to test")),
+            Some(t @ Noise::Tested { .. }) if !t.significant() => {
+                noise = true;
+                detail.push_str(&format!("; {said}: not significant"));
+            }
+            Some(Noise::Tested { .. }) => detail.push_str(&format!("; {said}")),
+            Some(Noise::Untested) | None => {
+                detail.push_str("; untested: a run keeps no per-round times")
+            }
+        }
+    }
+    let mut detail = format!("({detail})");
     if gate.strict {
         detail
             .push_str(" [strict: every head repeat above every base repeat; base max → head min]");
     }
-    Ok(Some(Breach {
+    let breach = Breach {
         metric: m,
         id: id.to_string(),
         base: Some(b),
         head: h,
         detail,
-    }))
+    };
+    Ok(if noise {
+        Growth::Noise(breach)
+    } else {
+        Growth::Breach(breach)
+    })
 }
 
 /// The value a gate compares: `stat` over the clean samples of `record` (incomplete ones

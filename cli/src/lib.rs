@@ -15,6 +15,7 @@ mod gate;
 mod metrics;
 mod reasons;
 mod report;
+mod significance;
 mod stats;
 mod table;
 mod units;

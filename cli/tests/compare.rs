@@ -53,7 +53,9 @@ fn default_columns_include_time_from_pytest_benchmark_stats() {
     let cells: Vec<&str> = header.split('│').map(str::trim).collect();
     // The time unit follows the measured times (us, or ms on a loaded machine).
     assert!(cells[3].starts_with("time ("), "{cells:?}");
-    assert_eq!(&cells[4..7], &["peak (KiB)", "allocated (KiB)", "allocs"]);
+    // Then the change of time from the base, tested.
+    assert_eq!(cells[4], "time Δ");
+    assert_eq!(&cells[5..8], &["peak (KiB)", "allocated (KiB)", "allocs"]);
 }
 
 #[test]
@@ -86,7 +88,8 @@ fn metric_absent_from_every_run_is_dropped() {
     let cells: Vec<&str> = r.lines()[1].split('│').map(str::trim).collect();
     assert_eq!(&cells[..3], ["", "benchmark", "run"], "{cells:?}");
     assert!(cells[3].starts_with("time ("), "{cells:?}");
-    assert_eq!(cells.len(), 5, "{cells:?}");
+    assert_eq!(cells[4], "time Δ", "{cells:?}");
+    assert_eq!(cells.len(), 6, "{cells:?}");
     // The same file twice still gets two labels.
     assert!(
         r.lines()[3].contains("│ timeonly     │"),
@@ -378,7 +381,21 @@ fn fail_on_absolute_and_passing_gates() {
         r.err_lines()[1],
         "allocations  test_dicts[1000]: 2,001 → 2,002 (+1, +0.05%; allowed +0)"
     );
+    // pytest-benchmark took 3 rounds: too few for a time gate, unless asked.
     let r = compare(&["--columns", "peak", "--fail-on", "time:100s"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("benchmem: --fail-on time:100s: "),
+        "{}",
+        r.stderr
+    );
+    let r = compare(&[
+        "--columns",
+        "peak",
+        "--fail-on",
+        "time:100s",
+        "--allow-few-samples",
+    ]);
     assert_eq!(
         (r.status, r.stderr.as_str()),
         (0, "gates passed: 4 checks of head vs base\n")

@@ -15,6 +15,7 @@ use std::cmp::Ordering;
 use crate::console::Painter;
 use crate::gate::percent_change;
 use crate::metrics::Metric;
+use crate::significance::Noise;
 use crate::stats::Stat;
 use crate::units::{format_in, human, Quantity, Unit};
 
@@ -177,11 +178,17 @@ pub(crate) enum Cell {
         quantity: Quantity,
     },
     /// The change from `base` to `head`: a signed percentage, coloured by direction; CSV
-    /// writes the percentage raw.
+    /// writes the percentage raw. A time change carries its test: `+76.8% (p=0.008 n=5)`,
+    /// or `~ (p=0.310 n=5)` when it does not stand out of the noise.
     Change {
         base: Option<f64>,
         head: Option<f64>,
+        noise: Option<Noise>,
     },
+    /// A p-value: CSV writes it raw; people read it in the change it belongs to.
+    P(Option<f64>),
+    /// Nothing to say (the base run's own change from itself).
+    Empty,
     /// A metric, with its stat for people when there is one (`peak·max`); CSV writes the
     /// metric alone (the stat has a column of its own there).
     Metric { metric: Metric, stat: Option<Stat> },
@@ -269,10 +276,18 @@ impl Cell {
             Cell::Change {
                 base: Some(b),
                 head: Some(h),
+                noise,
             } => {
-                // A change too small to show stays uncoloured.
-                let text = percent_change(*b, *h);
-                let shown = text != "0.0%";
+                // A change too small to show, or lost in the noise, stays uncoloured.
+                let mut text = percent_change(*b, *h);
+                let shown = text != "0.0%" && noise.is_none_or(|n| n.significant());
+                if let Some(n) = noise {
+                    let tested = matches!(n, Noise::Tested { .. });
+                    if tested && !n.significant() {
+                        text = "~".to_string();
+                    }
+                    text = format!("{text} ({})", n.describe());
+                }
                 let tone = match h.partial_cmp(b) {
                     Some(Ordering::Greater) if shown => Tone::Worse,
                     Some(Ordering::Less) if shown => Tone::Better,
@@ -280,13 +295,16 @@ impl Cell {
                 };
                 toned(text, tone)
             }
+            Cell::P(Some(p)) => format!("{p:.3}"),
+            Cell::Empty => String::new(),
             Cell::Metric { metric, stat } => match stat {
                 Some(s) => format!("{}·{}", metric.header(), s.name()),
                 None => metric.header().to_string(),
             },
             Cell::Scaled { raw: None, .. }
             | Cell::Human { raw: None, .. }
-            | Cell::Change { .. } => "—".to_string(),
+            | Cell::Change { .. }
+            | Cell::P(None) => "—".to_string(),
         }
     }
 
@@ -298,8 +316,11 @@ impl Cell {
             Cell::Change {
                 base: Some(b),
                 head: Some(h),
+                ..
             } if *b > 0.0 => raw_cell(Some((h - b) / b * 100.0)),
             Cell::Change { .. } => String::new(),
+            Cell::P(p) => raw_cell(*p),
+            Cell::Empty => String::new(),
             Cell::Metric { metric, .. } => metric.header().to_string(),
         }
     }

@@ -5,6 +5,7 @@
 use super::matrix::{shown_value, Matrix, Side};
 use crate::metrics::Metric;
 use crate::report::{Cell, Column, Header, ShownIn, Table};
+use crate::significance::{time_noise, Noise};
 use crate::stats::Stat;
 
 /// The diff of `ids` (in order) over `metrics` × `stats`.
@@ -23,13 +24,22 @@ pub(super) fn table(m: &Matrix, ids: &[String], metrics: &[Metric], stats: &[Sta
         ],
         rows: Vec::new(),
     };
-    // Each later run's value, then its change from the base right of it.
+    // Each later run's value, then its change from the base right of it; with time, the
+    // p-value of its test for CSV.
+    let timed = metrics.contains(&Metric::Time);
     for s in later {
-        table.columns.extend([
-            number(s.label.clone(), ShownIn::All),
-            number(format!("{}:change_pct", s.label), ShownIn::Data),
-            number("Δ".to_string(), ShownIn::Display),
-        ]);
+        table.columns.push(number(s.label.clone(), ShownIn::All));
+        table
+            .columns
+            .push(number(format!("{}:change_pct", s.label), ShownIn::Data));
+        if timed {
+            table
+                .columns
+                .push(number(format!("{}:p_value", s.label), ShownIn::Data));
+        }
+        table
+            .columns
+            .push(number("Δ".to_string(), ShownIn::Display));
     }
     let show_stat = stats != [Stat::Min];
     for id in ids {
@@ -69,9 +79,26 @@ pub(super) fn table(m: &Matrix, ids: &[String], metrics: &[Metric], stats: &[Sta
                     Cell::Text(stat.name().to_string()),
                     Cell::Human { raw: b, quantity },
                 ];
-                for h in heads {
-                    let change = Cell::Change { base: b, head: h };
-                    row.extend([Cell::Human { raw: h, quantity }, change.clone(), change]);
+                for (side, h) in later.iter().zip(heads) {
+                    // Time is noisy: each change carries its test. Memory is exact.
+                    let noise = match (metric, base.get(id), side.get(id)) {
+                        (Metric::Time, Some(rb), Some(rh)) => time_noise(rb, rh),
+                        _ => None,
+                    };
+                    let p = match noise {
+                        Some(Noise::Tested { p, .. }) => Some(p),
+                        _ => None,
+                    };
+                    let change = Cell::Change {
+                        base: b,
+                        head: h,
+                        noise,
+                    };
+                    row.extend([Cell::Human { raw: h, quantity }, change.clone()]);
+                    if timed {
+                        row.push(Cell::P(p));
+                    }
+                    row.push(change);
                 }
                 table.rows.push(row);
             }

@@ -66,6 +66,7 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
             .into());
         }
     }
+    few_rounds(&m, &args)?;
     let metrics = m.present(&args.metrics());
     if metrics.is_empty() {
         let wanted: Vec<&str> = args.metrics().iter().map(|m| m.cli_name()).collect();
@@ -90,6 +91,7 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
             merged,
             &metrics,
             &stats,
+            args.stat.gate_stat(),
         )
     };
     let (caption, data_caption) = captions(&m, &args);
@@ -97,7 +99,12 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
         sections,
         caption,
         data_caption: Some(data_caption),
-        notes: [incompleteness(&m, &ids, &metrics), membership(&m, &ids)].concat(),
+        notes: [
+            time_note(&m, &args, &metrics),
+            incompleteness(&m, &ids, &metrics),
+            membership(&m, &ids),
+        ]
+        .concat(),
         layout: NoteLayout::Block,
     };
     let out = report.render(args.format, Painter::for_stdout_in(args.format));
@@ -146,6 +153,60 @@ fn captions(m: &matrix::Matrix, args: &CompareArgs) -> (String, String) {
         format!("values: {which} over each run's repeats{ratio}; memory in binary units")
     };
     (display, data)
+}
+
+/// A time gate on fewer rounds than the test needs is refused, unless asked for: its
+/// verdict would be the noise's.
+fn few_rounds(m: &matrix::Matrix, args: &CompareArgs) -> Result<()> {
+    let (Some(base), Some(head)) = (m.sides.first(), m.sides.last()) else {
+        return Ok(());
+    };
+    if args.allow_few_samples || m.sides.len() < 2 {
+        return Ok(());
+    }
+    let need = crate::significance::MIN_GATE_SAMPLES;
+    for g in args.fail_on.iter().filter(|g| g.metric == Metric::Time) {
+        for id in m.common() {
+            for side in [base, head] {
+                let Some(r) = side.get(id).filter(|r| r.has(Metric::Time)) else {
+                    continue;
+                };
+                match crate::significance::clean_rounds(r) {
+                    Some(n) if n < need => {
+                        return Err(format!(
+                            "--fail-on {}: {} has {n} timed round{} of {} (at least {need} a run are needed to tell a change from noise); take more, or pass --allow-few-samples to gate on them anyway",
+                            g.spec,
+                            side.run.path.display(),
+                            if n == 1 { "" } else { "s" },
+                            m.name(id),
+                        )
+                        .into())
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How to read a time change: it is tested, memory is not (its numbers are exact).
+fn time_note(m: &matrix::Matrix, args: &CompareArgs, metrics: &[Metric]) -> Vec<String> {
+    if m.sides.len() < 2 || !metrics.contains(&Metric::Time) {
+        return Vec::new();
+    }
+    let lead = if args.diff {
+        "a time Δ is tested".to_string()
+    } else {
+        format!(
+            "time Δ: change of the {} from the first run, tested",
+            args.stat.gate_stat().name()
+        )
+    };
+    vec![format!(
+        "{lead}: p of the Mann-Whitney U test of the runs' rounds (two-sided), n rounds; ~: no significant change (p ≥ {}); memory is exact and needs no test",
+        crate::significance::ALPHA
+    )]
 }
 
 /// Footnotes of the rows marked `*`: why each incomplete sample is short, and what the

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::matrix::{shown_value, Matrix};
 use crate::metrics::Metric;
 use crate::report::{group_unit, Cell, Column, Header, Section, ShownIn, Table, Tone};
+use crate::significance::{time_noise, Noise};
 use crate::stats::Stat;
 
 /// One row before it becomes cells.
@@ -13,6 +14,8 @@ struct Row {
     name: String,
     id: String,
     label: String,
+    /// The time change from the base run and its test (runs after the base only).
+    time_change: Option<(Option<f64>, Option<f64>, Option<Noise>)>,
     /// Some of its samples are incomplete: the run's label is marked.
     incomplete: bool,
     values: Vec<Option<f64>>,
@@ -20,12 +23,14 @@ struct Row {
 
 /// Sections of benchmarks: one titled table per section, or with `merged` (the default
 /// `--group-by fullname`, where each section is one benchmark) one table.
+/// `change_stat`: the stat whose change from the base the time Δ column shows.
 pub(super) fn sections(
     m: &Matrix,
     sections: &[(String, Vec<String>)],
     merged: bool,
     metrics: &[Metric],
     stats: &[Stat],
+    change_stat: Stat,
 ) -> Vec<Section> {
     let columns: Vec<(Metric, Stat)> = metrics
         .iter()
@@ -39,14 +44,23 @@ pub(super) fn sections(
         .any(|(title, ids)| ids.iter().any(|id| id != title));
     // One table of the rows of `ids`, each in run order.
     let table_of = |ids: &[String], scopes: &[Vec<String>]| {
+        let columns = &columns;
         let rows: Vec<Row> = ids
             .iter()
             .flat_map(|id| {
-                m.sides.iter().filter_map(|side| {
+                let base = m.sides.first().and_then(|b| b.get(id));
+                m.sides.iter().enumerate().filter_map(move |(i, side)| {
                     side.get(id).map(|r| Row {
                         name: m.name(id).to_string(),
                         id: id.clone(),
                         label: side.label.clone(),
+                        time_change: (i > 0).then(|| {
+                            let value = |r: Option<&crate::blob::Record>| {
+                                r.and_then(|r| shown_value(r, Metric::Time, change_stat))
+                            };
+                            let noise = base.and_then(|b| time_noise(b, r));
+                            (value(base), value(Some(r)), noise)
+                        }),
                         incomplete: !r.incomplete.is_empty(),
                         values: columns
                             .iter()
@@ -56,7 +70,12 @@ pub(super) fn sections(
                 })
             })
             .collect();
-        table(&rows, &columns, scopes, show_stat, with_section, &section)
+        let time_delta = m.sides.len() > 1 && metrics.contains(&Metric::Time);
+        let mut t = table(&rows, columns, scopes, show_stat, with_section, &section);
+        if time_delta {
+            add_time_change(&mut t, &rows, columns);
+        }
+        t
     };
     if merged {
         let ids: Vec<String> = sections.iter().flat_map(|(_, ids)| ids.clone()).collect();
@@ -85,6 +104,37 @@ fn section_of(sections: &[(String, Vec<String>)]) -> HashMap<String, String> {
         .iter()
         .flat_map(|(t, ids)| ids.iter().map(move |id| (id.clone(), t.clone())))
         .collect()
+}
+
+/// The time Δ column (after the last time column), and the p-value for CSV.
+fn add_time_change(t: &mut Table, rows: &[Row], columns: &[(Metric, Stat)]) {
+    let Some(last_time) = columns.iter().rposition(|(mt, _)| *mt == Metric::Time) else {
+        return;
+    };
+    // Index among the table's columns: the metric columns follow the text ones.
+    let at = t.columns.len() - columns.len() + last_time + 1;
+    t.columns.insert(
+        at,
+        Column::numbers(Header::Text("time Δ".into())).only(ShownIn::Display),
+    );
+    t.columns.insert(
+        at + 1,
+        Column::numbers(Header::Text("time:p_value".into())).only(ShownIn::Data),
+    );
+    for (cells, r) in t.rows.iter_mut().zip(rows) {
+        let (change, p) = match r.time_change {
+            None => (Cell::Empty, Cell::P(None)),
+            Some((base, head, noise)) => (
+                Cell::Change { base, head, noise },
+                Cell::P(match noise {
+                    Some(Noise::Tested { p, .. }) => Some(p),
+                    _ => None,
+                }),
+            ),
+        };
+        cells.insert(at, change);
+        cells.insert(at + 1, p);
+    }
 }
 
 /// `scopes`: groups of ids whose rows are compared with each other for the multiplier.
@@ -118,10 +168,13 @@ fn table(
     // Repeat the benchmark name only on the first of its rows: the eye groups them.
     let mut benchmark = Column::text("benchmark").only(ShownIn::Display);
     benchmark.blank_repeats = true;
+    // People see the run marked when some of its samples are incomplete; CSV keeps the
+    // label as it is, a key to group rows by.
     table.columns.extend([
         Column::text("id").only(ShownIn::Data),
         benchmark,
-        Column::text("run"),
+        Column::text("run").only(ShownIn::Display),
+        Column::text("run").only(ShownIn::Data),
     ]);
     table.rows = rows
         .iter()
@@ -137,6 +190,7 @@ fn table(
             } else {
                 r.label.clone()
             }));
+            c.push(Cell::Text(r.label.clone()));
             c
         })
         .collect();

@@ -6,7 +6,7 @@ use super::matrix::Matrix;
 use crate::args::CompareArgs;
 use crate::blob::Clean;
 use crate::escape;
-use crate::gate::{check_ceiling, check_growth, Breach};
+use crate::gate::{check_ceiling, check_growth, Breach, Growth};
 use crate::metrics::Metric;
 use crate::{EXIT_GATE, EXIT_OK};
 
@@ -20,6 +20,8 @@ pub(super) struct Verdict {
     checked: usize,
     /// Gates that failed.
     breaches: Vec<Breach>,
+    /// Time gates beyond their threshold by a change the test cannot tell from noise.
+    noise: Vec<Breach>,
     /// Gates that could not be evaluated, and why.
     unchecked: Vec<String>,
     /// Series whose incomplete samples the gates left out.
@@ -45,6 +47,7 @@ impl Verdict {
             },
             checked: 0,
             breaches: Vec::new(),
+            noise: Vec::new(),
             unchecked: Vec::new(),
             left_out: Vec::new(),
             strict: args.strict,
@@ -72,8 +75,9 @@ impl Verdict {
                 for g in &args.fail_on {
                     v.checked += 1;
                     match check_growth(g, shown, b, h, stat) {
-                        Ok(Some(br)) => v.breaches.push(br),
-                        Ok(None) => {}
+                        Ok(Growth::Breach(br)) => v.breaches.push(br),
+                        Ok(Growth::Noise(br)) => v.noise.push(br),
+                        Ok(Growth::Within) => {}
                         Err(why) => v.unchecked.push(format!("--fail-on {}: {why}", g.spec)),
                     }
                 }
@@ -146,6 +150,12 @@ impl Verdict {
         }
     }
 
+    fn noise_lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.noise
+            .iter()
+            .map(|b| format!("within noise, not failed: {}", b.message()))
+    }
+
     fn unchecked_lines(&self) -> impl Iterator<Item = String> + '_ {
         let verb = if self.strict { "failed" } else { "not checked" };
         self.unchecked.iter().map(move |u| format!("{verb}: {u}"))
@@ -155,6 +165,7 @@ impl Verdict {
     /// headline and one line per failed gate, the metrics padded to one width.
     pub fn lines(&self) -> Vec<String> {
         let mut out: Vec<String> = self.left_out.clone();
+        out.extend(self.noise_lines());
         out.extend(self.unchecked_lines());
         out.push(self.headline());
         let width = self
@@ -182,7 +193,8 @@ impl Verdict {
             }
         }
         let rest: Vec<String> = self
-            .unchecked_lines()
+            .noise_lines()
+            .chain(self.unchecked_lines())
             .chain(self.left_out.iter().cloned())
             .collect();
         if !rest.is_empty() {
