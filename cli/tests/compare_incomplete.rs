@@ -60,7 +60,7 @@ fn compare(base: &Value, head: &Value, extra: &[&str]) -> common::Run {
     std::fs::write(dir.path().join("head.json"), head.to_string()).unwrap();
     let mut args = vec!["compare", "base.json", "head.json", "--columns", "allocs"];
     args.extend_from_slice(extra);
-    benchmem_in(dir.path(), &args, &[])
+    benchmem_in(dir.path(), &args, &[("COLUMNS", "200")])
 }
 
 #[test]

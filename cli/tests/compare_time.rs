@@ -41,7 +41,7 @@ fn runs(base: Vec<Value>, head: Vec<Value>) -> tempfile::TempDir {
 fn compare(dir: &tempfile::TempDir, extra: &[&str]) -> common::Run {
     let mut args = vec!["compare", "base.json", "head.json"];
     args.extend_from_slice(extra);
-    benchmem_in(dir.path(), &args, &[])
+    benchmem_in(dir.path(), &args, &[("COLUMNS", "200")])
 }
 
 const BASE: [f64; 6] = [1.0e-3, 1.1e-3, 1.2e-3, 1.3e-3, 1.4e-3, 1.5e-3];

@@ -62,9 +62,14 @@ impl Files {
         Files { dir }
     }
 
-    /// `benchmem ARGS` in the directory of the runs; its outputs must be safe.
+    /// `benchmem ARGS` in the directory of the runs, wide enough that no line breaks; its
+    /// outputs must be safe, and so must they be at the narrowest width, where names,
+    /// reasons and notes break over lines.
     fn run(&self, args: &[&str]) -> common::Run {
-        let r = benchmem_in(self.dir.path(), args, &[]);
+        let narrow = benchmem_in(self.dir.path(), args, &[("COLUMNS", "40")]);
+        assert_safe(&narrow.stdout, &format!("stdout of {args:?} in 40 columns"));
+        assert_safe(&narrow.stderr, &format!("stderr of {args:?} in 40 columns"));
+        let r = benchmem_in(self.dir.path(), args, &[("COLUMNS", "1000")]);
         assert_safe(&r.stdout, &format!("stdout of {args:?}"));
         assert_safe(&r.stderr, &format!("stderr of {args:?}"));
         r
@@ -359,7 +364,7 @@ fn compare_escapes_every_view_and_the_gate() {
     let coloured = benchmem_in(
         f.dir.path(),
         &["compare", "base.json", "head.json", "--diff"],
-        &[("CLICOLOR_FORCE", "1")],
+        &[("CLICOLOR_FORCE", "1"), ("COLUMNS", "1000")],
     );
     let stripped = ["\x1b[31m", "\x1b[32m", "\x1b[2m", "\x1b[0m"]
         .iter()
@@ -416,6 +421,7 @@ fn github_annotations_hold_each_name_on_their_own_line() {
     );
     assert_eq!(r.status, 1, "{}", r.stderr);
     assert_safe(&r.stdout, "stdout");
+    // 80 columns: the gate's lines break, its annotations never do.
     let commands: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("::")).collect();
     // One per failed gate, and no other line is a command.
     assert_eq!(commands.len(), NAMES.len(), "{}", r.stderr);

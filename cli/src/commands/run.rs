@@ -9,10 +9,10 @@ use crate::args::RunArgs;
 use crate::blob::{
     check_destination, commit_info, document_with_commit, parse_run, write_document, Document,
 };
-use crate::console::{self, Painter};
+use crate::console::{self, Painter, Stream};
 use crate::error::{Error, Result};
-use crate::escape::push_line;
 use crate::metrics::Metric;
+use crate::report::wrap::push_prose;
 use crate::report::Format;
 use crate::stats::Stat;
 use crate::table::run_table;
@@ -41,6 +41,7 @@ pub(crate) fn run(args: RunArgs) -> Result {
         &args.table.metrics(),
         &args.table.stats(),
         Painter::for_stderr(),
+        console::width(Stream::Stderr),
     ));
     if let Some(path) = &args.json {
         // The measurement is lost for CI if the file is missing: fail loudly.
@@ -50,14 +51,15 @@ pub(crate) fn run(args: RunArgs) -> Result {
 }
 
 /// The terminal report of a finished run: table, caption, notes, and how the command
-/// ended when that was not a clean exit. Built from the saved document so `run` and a
-/// later `show` print the same table.
+/// ended when that was not a clean exit, every line within `width`. Built from the saved
+/// document so `run` and a later `show` print the same table.
 pub(crate) fn report(
     result: &RunResult,
     doc: &Document,
     metrics: &[Metric],
     spread: &[Stat],
     painter: Painter,
+    width: usize,
 ) -> String {
     let name = result.command.first().map_or("command", String::as_str);
     // Lines besides the table quote the command, notes and errors: each escaped as added.
@@ -69,24 +71,29 @@ pub(crate) fn report(
         Ok(run) if run.records.is_empty() => {
             out.push_str("benchmem: nothing was measured (no process reported a region)\n");
             for n in &run.notes {
-                push_line(&mut out, &format!("note: {n}"));
+                push_prose(&mut out, &format!("note: {n}"), width);
             }
         }
         Ok(run) => match run_table(&run, metrics, spread) {
-            Ok(r) => out.push_str(&r.render(Format::Table, painter).body),
-            Err(e) => push_line(&mut out, &format!("benchmem: {e}")),
+            Ok(r) => out.push_str(&r.render(Format::Table, painter, Some(width)).body),
+            Err(e) => push_prose(&mut out, &format!("benchmem: {e}"), width),
         },
-        Err(e) => push_line(&mut out, &format!("benchmem: {e}")),
+        Err(e) => push_prose(&mut out, &format!("benchmem: {e}"), width),
     }
     match result.exit {
         Exit::Code(0) => {}
-        Exit::Code(c) => push_line(&mut out, &format!("note: {name} exited with status {c}")),
-        Exit::Signal(s) => push_line(
+        Exit::Code(c) => push_prose(
+            &mut out,
+            &format!("note: {name} exited with status {c}"),
+            width,
+        ),
+        Exit::Signal(s) => push_prose(
             &mut out,
             &format!(
                 "note: {name} was killed by signal {s} (exit status {})",
                 result.exit.status()
             ),
+            width,
         ),
     }
     out

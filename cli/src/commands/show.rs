@@ -14,7 +14,11 @@ pub(crate) fn show(args: ShowArgs) -> Result {
         return Err(format!("{}: no benchmarks in this run", args.file.display()).into());
     }
     let report = run_table(&run, &args.table.metrics(), &args.table.stats())?;
-    let out = report.render(args.format, Painter::for_stdout_in(args.format));
+    let out = report.render(
+        args.format,
+        Painter::for_stdout_in(args.format),
+        console::report_width(args.format),
+    );
     console::stdout(&out.body);
     // CSV stays pure data; what the caption and notes say still reaches the user.
     console::stderr(&out.aside);

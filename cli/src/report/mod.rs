@@ -9,6 +9,7 @@
 mod csv;
 mod markdown;
 mod terminal;
+pub(crate) mod wrap;
 
 use std::cmp::Ordering;
 
@@ -17,7 +18,7 @@ use crate::gate::percent_change;
 use crate::metrics::Metric;
 use crate::significance::Noise;
 use crate::stats::Stat;
-use crate::units::{format_in, human, Quantity, Unit};
+use crate::units::{cell, human, ColumnUnit, Quantity};
 
 /// Output format of every report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -153,9 +154,11 @@ pub(crate) enum Header {
         stat: Option<Stat>,
         /// People see the stat only when the table has several.
         stat_shown: bool,
-        /// The unit of the column's values, named on the first column of its metric.
-        unit: Unit,
-        first_of_group: bool,
+        /// How the column writes its values.
+        unit: ColumnUnit,
+        /// Whether the header names the unit (not when the column left of it, of the
+        /// same metric, already does).
+        name_unit: bool,
     },
 }
 
@@ -164,11 +167,12 @@ pub(crate) enum Header {
 pub(crate) enum Cell {
     /// A name, id or label, possibly from the measured program.
     Text(String),
-    /// A value in its column's unit (`1.16`), with its multiple of the best value of its
-    /// group when `best` is there (`2.34 (1.00)`); CSV writes it raw.
+    /// A value as its column writes it (`1.16`, or `1.16 MiB`), with its multiple of the
+    /// best value of its group when `best` is there (`2.34 (1.00)`); CSV writes it raw.
     Scaled {
         raw: Option<f64>,
-        unit: Unit,
+        quantity: Quantity,
+        unit: ColumnUnit,
         best: Option<f64>,
         tone: Tone,
     },
@@ -211,18 +215,26 @@ pub(crate) struct Rendered {
 }
 
 impl Report {
-    /// The report in `format`; `painter` colours the terminal's.
-    pub fn render(&self, format: Format, painter: Painter) -> Rendered {
+    /// The report in `format`; `painter` colours the terminal's. `width`: the columns
+    /// the terminal's lines must fit in, and those the CSV's caption and notes (which go
+    /// to standard error) must fit in; Markdown is left to its renderer.
+    pub fn render(&self, format: Format, painter: Painter, width: Option<usize>) -> Rendered {
         match format {
             Format::Table => Rendered {
-                body: terminal::render(self, painter),
+                body: terminal::render(self, painter, width),
                 aside: String::new(),
             },
             Format::Md => Rendered {
                 body: markdown::render(self),
                 aside: String::new(),
             },
-            Format::Csv => csv::render(self),
+            Format::Csv => {
+                let mut r = csv::render(self);
+                if let Some(w) = width {
+                    r.aside = wrap::prose(&r.aside, w, 2);
+                }
+                r
+            }
         }
     }
 
@@ -259,11 +271,12 @@ impl Cell {
             Cell::Text(s) => s.clone(),
             Cell::Scaled {
                 raw: Some(x),
+                quantity,
                 unit,
                 best,
                 tone,
             } => {
-                let mut t = format_in(*x, *unit);
+                let mut t = cell(*quantity, *x, *unit);
                 if let Some(b) = best {
                     t.push_str(&format!(" ({})", multiple(*x, *b)));
                 }
@@ -336,13 +349,27 @@ impl Header {
                 stat,
                 stat_shown,
                 unit,
-                first_of_group,
+                name_unit,
             } => metric_header(
                 *metric,
                 stat.filter(|_| *stat_shown),
-                *unit,
-                *first_of_group,
+                unit.symbol().filter(|_| *name_unit),
             ),
+        }
+    }
+
+    /// The header for people, naming the unit even where the column left of it would
+    /// (a table of a stack may start with this column).
+    fn display_naming_unit(&self) -> String {
+        match self {
+            Header::Metric {
+                metric,
+                stat,
+                stat_shown,
+                unit,
+                ..
+            } => metric_header(*metric, stat.filter(|_| *stat_shown), unit.symbol()),
+            other => other.display(),
         }
     }
 
@@ -387,28 +414,29 @@ fn raw_cell(v: Option<f64>) -> String {
 }
 
 /// Header of one column for people: `peak (MiB)`, `peak·min (MiB)`, `peak·mean`,
-/// `allocs`. The unit goes on the first column of a metric's group only.
-fn metric_header(metric: Metric, stat: Option<Stat>, unit: Unit, first_of_group: bool) -> String {
+/// `allocs`, with the unit when it is named.
+fn metric_header(metric: Metric, stat: Option<Stat>, unit: Option<&str>) -> String {
     let mut h = metric.header().to_string();
     if let Some(s) = stat {
         h.push('·');
         h.push_str(s.name());
     }
-    if first_of_group && !unit.symbol.is_empty() {
-        h.push_str(&format!(" ({})", unit.symbol));
+    if let Some(u) = unit {
+        h.push_str(&format!(" ({u})"));
     }
     h
 }
 
-/// The unit shared by one metric's columns. stddev does not anchor it: a tiny spread
-/// would otherwise drag a column of megabytes down to bytes.
-pub(crate) fn group_unit(metric: Metric, by_stat: &[(Stat, Vec<f64>)]) -> Unit {
-    let anchors: Vec<f64> = by_stat
-        .iter()
-        .filter(|(s, _)| *s != Stat::Stddev || by_stat.len() == 1)
-        .flat_map(|(_, v)| v.iter().copied())
-        .collect();
-    metric.quantity().unit_for(anchors)
+/// The units of one metric's columns (one list of values each), and whether each header
+/// names its unit: a column names it unless the column left of it shares the same.
+pub(crate) fn metric_units(metric: Metric, columns: &[Vec<f64>]) -> Vec<(ColumnUnit, bool)> {
+    let mut out: Vec<(ColumnUnit, bool)> = Vec::with_capacity(columns.len());
+    for values in columns {
+        let unit = metric.quantity().column_unit(values.iter().copied());
+        let named = out.last().is_none_or(|(prev, _)| *prev != unit);
+        out.push((unit, named));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -417,24 +445,31 @@ mod tests {
 
     #[test]
     fn headers() {
-        let mib = Quantity::Bytes.unit_for([2.0 * 1048576.0]);
-        let count = Quantity::Count.unit_for([1.0]);
-        assert_eq!(metric_header(Metric::Peak, None, mib, true), "peak (MiB)");
+        assert_eq!(metric_header(Metric::Peak, None, Some("MiB")), "peak (MiB)");
         assert_eq!(
-            metric_header(Metric::Peak, Some(Stat::Min), mib, true),
+            metric_header(Metric::Peak, Some(Stat::Min), Some("MiB")),
             "peak·min (MiB)"
         );
         assert_eq!(
-            metric_header(Metric::Peak, Some(Stat::Mean), mib, false),
+            metric_header(Metric::Peak, Some(Stat::Mean), None),
             "peak·mean"
         );
+        assert_eq!(metric_header(Metric::Allocations, None, None), "allocs");
         assert_eq!(
-            metric_header(Metric::Allocations, None, count, true),
-            "allocs"
-        );
-        assert_eq!(
-            metric_header(Metric::Allocations, Some(Stat::Max), count, true),
+            metric_header(Metric::Allocations, Some(Stat::Max), None),
             "allocs·max"
+        );
+    }
+
+    #[test]
+    fn a_unit_is_named_once_per_run_of_columns_sharing_it() {
+        let mib = 3.0 * 1048576.0;
+        let units = metric_units(Metric::Peak, &[vec![mib], vec![mib * 1.5], vec![12.0, mib]]);
+        let named: Vec<(Option<&str>, bool)> =
+            units.iter().map(|(u, n)| (u.symbol(), *n)).collect();
+        assert_eq!(
+            named,
+            [(Some("MiB"), true), (Some("MiB"), false), (None, true)]
         );
     }
 
@@ -455,21 +490,9 @@ mod tests {
         assert_eq!(raw_cell(Some(f64::NAN)), "");
     }
 
-    #[test]
-    fn stddev_does_not_anchor_the_unit() {
-        let u = group_unit(
-            Metric::Peak,
-            &[
-                (Stat::Min, vec![3.0 * 1048576.0]),
-                (Stat::Stddev, vec![12.0]),
-            ],
-        );
-        assert_eq!(u.symbol, "MiB");
-    }
-
     /// A two-column report of hostile text, shared by the renderers' tests.
     pub(super) fn hostile() -> Report {
-        let count = Quantity::Count.unit_for([1.0]);
+        let count = Quantity::Count.column_unit([1.0]);
         let columns = vec![
             Column::text("name"),
             Column::text("run\x1b]0;t\x07"),
@@ -478,11 +501,12 @@ mod tests {
                 stat: None,
                 stat_shown: false,
                 unit: count,
-                first_of_group: true,
+                name_unit: true,
             }),
         ];
         let n = |x: f64| Cell::Scaled {
             raw: Some(x),
+            quantity: Quantity::Count,
             unit: count,
             best: None,
             tone: Tone::Plain,

@@ -65,9 +65,10 @@ pub fn benchmem_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     run
 }
 
-/// `benchmem` in the shared fixture directory.
+/// `benchmem` in the shared fixture directory, 200 columns wide: the tests of what a
+/// table says see it whole (those of how it fits a width set `COLUMNS` themselves).
 pub fn benchmem(args: &[&str]) -> Run {
-    benchmem_in(fixtures().dir.path(), args, &[])
+    benchmem_in(fixtures().dir.path(), args, &[("COLUMNS", "200")])
 }
 
 /// Memory blob with the same value on every repeat.

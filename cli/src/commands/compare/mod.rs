@@ -8,10 +8,10 @@ mod verdict;
 
 use crate::args::{CompareArgs, GroupKey};
 use crate::blob::Clean;
-use crate::console::{self, Painter};
+use crate::console::{self, Painter, Stream};
 use crate::error::{Error, Result};
-use crate::escape::push_line;
 use crate::metrics::Metric;
+use crate::report::wrap::push_prose;
 use crate::report::{Format, NoteLayout, Report, Section};
 use crate::EXIT_OK;
 
@@ -78,11 +78,9 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
     }
     let stats = args.stat.stats();
     let ids = m.sorted_ids(args.sort, metrics[0], stats[0]);
-    let sections = if args.diff {
-        vec![Section {
-            title: None,
-            table: diff::table(&m, &ids, &metrics, &stats),
-        }]
+    let (sections, collapsed) = if args.diff {
+        let table = diff::table(&m, &ids, &metrics, &stats);
+        (vec![Section { title: None, table }], Vec::new())
     } else {
         let merged = args.group_by.0 == [GroupKey::Fullname];
         side_by_side::sections(
@@ -94,7 +92,10 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
             args.stat.gate_stat(),
         )
     };
-    let (caption, data_caption) = captions(&m, &args);
+    let (mut caption, data_caption) = captions(&m, &args);
+    if !collapsed.is_empty() {
+        caption.push_str(&format!("; {}", crate::table::no_spread(&collapsed)));
+    }
     let report = Report {
         sections,
         caption,
@@ -107,7 +108,11 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
         .concat(),
         layout: NoteLayout::Block,
     };
-    let out = report.render(args.format, Painter::for_stdout_in(args.format));
+    let out = report.render(
+        args.format,
+        Painter::for_stdout_in(args.format),
+        console::report_width(args.format),
+    );
     let verdict = verdict::Verdict::check(&m, &ids, &args);
     let mut body = out.body;
     if let (Some(v), Format::Md) = (&verdict, args.format) {
@@ -120,8 +125,9 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
         return Ok(EXIT_OK);
     };
     let mut log = String::new();
+    let width = console::width(Stream::Stderr);
     for line in v.lines() {
-        push_line(&mut log, &line);
+        push_prose(&mut log, &line, width);
     }
     if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
         log.push_str(&v.annotations());
