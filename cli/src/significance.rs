@@ -40,6 +40,18 @@ impl Noise {
         matches!(self, Noise::Tested { p, .. } if p < ALPHA)
     }
 
+    /// In a table cell: the p-value, and the counts only when few enough to matter
+    /// (`p<0.001`, `p=0.100 n=3`); `untested` without rounds.
+    pub fn brief(self) -> String {
+        match self {
+            Noise::Tested { base_n, head_n, .. } if base_n.min(head_n) >= MIN_GATE_SAMPLES => {
+                let full = self.describe();
+                full.split(' ').next().unwrap_or_default().to_string()
+            }
+            _ => self.describe(),
+        }
+    }
+
     /// `p=0.008 n=5`, `p<0.001 n=5/7`; `untested` without rounds.
     pub fn describe(self) -> String {
         match self {

@@ -80,6 +80,9 @@ pub(crate) struct Column {
     /// On a terminal a cell equal to the one above it is left blank: the eye groups the
     /// rows of one benchmark.
     pub blank_repeats: bool,
+    /// A table too wide for the terminal is split between columns, never between this
+    /// one and the column left of it (a change beside the value it is the change of).
+    pub joined: bool,
 }
 
 impl Column {
@@ -90,6 +93,7 @@ impl Column {
             align: Align::Left,
             shown_in: ShownIn::All,
             blank_repeats: false,
+            joined: false,
         }
     }
 
@@ -100,6 +104,15 @@ impl Column {
             align: Align::Right,
             shown_in: ShownIn::All,
             blank_repeats: false,
+            joined: false,
+        }
+    }
+
+    /// Never drawn in another table than the column left of it.
+    pub fn joined(self) -> Column {
+        Column {
+            joined: true,
+            ..self
         }
     }
 
@@ -299,7 +312,7 @@ impl Cell {
                     if tested && !n.significant() {
                         text = "~".to_string();
                     }
-                    text = format!("{text} ({})", n.describe());
+                    text = format!("{text} ({})", n.brief());
                 }
                 let tone = match h.partial_cmp(b) {
                     Some(Ordering::Greater) if shown => Tone::Worse,

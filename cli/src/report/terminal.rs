@@ -20,6 +20,9 @@ use crate::escape;
 /// Names are not broken narrower than this.
 const NAME_MIN: usize = 16;
 
+/// Names break this narrow only when nothing else is left to give.
+const NAME_LAST: usize = 8;
+
 /// Names give way to this width before the headers of numbers break.
 const NAME_COMFORT: usize = 28;
 
@@ -76,12 +79,27 @@ impl Drawn<'_> {
         self.widest_cell.max(text_width(&self.header))
     }
 
-    /// Names break down to [`NAME_MIN`]; numbers never do, their header down to its
+    /// Names break down to [`NAME_MIN`]; numbers do not, their header down to its
     /// longest part.
     fn min(&self) -> usize {
         match self.column.align {
             Align::Left => self.natural().min(NAME_MIN.max(self.header_min)),
             Align::Right => self.widest_cell.max(self.header_min),
+        }
+    }
+
+    /// The last resort of a column too wide for any table: numbers break at their spaces
+    /// (`2.08 MiB` over `(25.63)`), names down to [`NAME_LAST`].
+    fn last_resort(&self) -> usize {
+        match self.column.align {
+            Align::Left => self.natural().min(NAME_LAST),
+            Align::Right => self
+                .cells
+                .iter()
+                .flat_map(|c| c.split(' ').map(text_width))
+                .max()
+                .unwrap_or(0)
+                .max(self.header_min),
         }
     }
 }
@@ -135,17 +153,36 @@ fn tables(t: &Table, painter: Painter, width: usize) -> String {
         .filter(|&i| columns[i].column.align == Align::Right)
         .collect();
     let min_of = |set: &[usize]| total(&set.iter().map(|&i| columns[i].min()).collect::<Vec<_>>());
-    // Deal the number columns into tables that fit, each with the name columns.
+    // Deal the number columns into tables that fit, each with the name columns; a column
+    // joined to the one left of it goes with it.
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    for &n in &numbers {
+        match runs.last_mut() {
+            Some(run) if columns[n].column.joined && run.last() == Some(&(n - 1)) => run.push(n),
+            _ => runs.push(vec![n]),
+        }
+    }
     let mut chunks: Vec<Vec<usize>> = Vec::new();
     let mut current: Vec<usize> = Vec::new();
-    for &n in &numbers {
-        let mut trial: Vec<usize> = keys.iter().chain(&current).copied().collect();
-        trial.push(n);
+    // A run too wide for any table by itself is no run: its columns go one by one.
+    let runs: Vec<Vec<usize>> = runs
+        .into_iter()
+        .flat_map(|run| {
+            let alone: Vec<usize> = keys.iter().chain(&run).copied().collect();
+            if run.len() > 1 && min_of(&alone) > width {
+                run.into_iter().map(|n| vec![n]).collect()
+            } else {
+                vec![run]
+            }
+        })
+        .collect();
+    for run in runs {
+        let mut trial: Vec<usize> = keys.iter().chain(&current).chain(&run).copied().collect();
         trial.sort_unstable();
         if !current.is_empty() && min_of(&trial) > width {
             chunks.push(std::mem::take(&mut current));
         }
-        current.push(n);
+        current.extend(run);
     }
     if !current.is_empty() || chunks.is_empty() {
         chunks.push(current);
@@ -173,17 +210,22 @@ fn draw(columns: &[Drawn], set: &[usize], t: &Table, width: usize, stacked: bool
     let mut widths: Vec<usize> = set.iter().map(|&i| columns[i].natural()).collect();
     // Names give first, down to a width that still reads as a name; then the headers of
     // numbers; then names again, down to their minimum.
+    // A table with one run of joined columns left may still be too wide: then its
+    // numbers break at their spaces.
     let passes = [
-        (Align::Left, NAME_COMFORT),
-        (Align::Right, 0),
-        (Align::Left, 0),
+        (Align::Left, NAME_COMFORT, false),
+        (Align::Right, 0, false),
+        (Align::Left, 0, false),
+        (Align::Right, 0, true),
+        (Align::Left, 0, true),
     ];
-    for (pass, floor) in passes {
+    for (pass, floor, last) in passes {
         while total(&widths) > width {
+            let min = |d: &Drawn| if last { d.last_resort() } else { d.min() };
             // The widest column of this pass that can still give.
             let Some(k) = (0..set.len())
                 .filter(|&k| columns[set[k]].column.align == pass)
-                .filter(|&k| widths[k] > columns[set[k]].min().max(floor))
+                .filter(|&k| widths[k] > min(&columns[set[k]]).max(floor))
                 .max_by_key(|&k| widths[k])
             else {
                 break;
@@ -210,6 +252,32 @@ fn draw(columns: &[Drawn], set: &[usize], t: &Table, width: usize, stacked: bool
             let cell = &columns[i].cells[r];
             match columns[i].column.align {
                 Align::Left => broken(cell, w, false),
+                Align::Right if text_width(cell) > w => {
+                    // Broken at spaces; the colour codes of a toned cell span it whole.
+                    let plain = cell
+                        .replace("\x1b[31m", "")
+                        .replace("\x1b[32m", "")
+                        .replace("\x1b[0m", "");
+                    let lines = plain
+                        .split(' ')
+                        .fold(Vec::<String>::new(), |mut lines, part| {
+                            match lines.last_mut() {
+                                Some(l) if text_width(l) + 1 + text_width(part) <= w => {
+                                    l.push(' ');
+                                    l.push_str(part);
+                                }
+                                _ => lines.push(part.to_string()),
+                            }
+                            lines
+                        });
+                    // Each line flush right, as numbers are.
+                    let widest = lines.iter().map(|l| text_width(l)).max().unwrap_or(0);
+                    lines
+                        .iter()
+                        .map(|l| format!("{}{l}", " ".repeat(widest - text_width(l))))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                }
                 Align::Right => cell.clone(),
             }
         }));

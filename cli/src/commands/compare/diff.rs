@@ -39,7 +39,7 @@ pub(super) fn table(m: &Matrix, ids: &[String], metrics: &[Metric], stats: &[Sta
         }
         table
             .columns
-            .push(number("Δ".to_string(), ShownIn::Display));
+            .push(number("Δ".to_string(), ShownIn::Display).joined());
     }
     let show_stat = stats != [Stat::Min];
     for id in ids {

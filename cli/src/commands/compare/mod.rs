@@ -210,7 +210,8 @@ fn time_note(m: &matrix::Matrix, args: &CompareArgs, metrics: &[Metric]) -> Vec<
         )
     };
     vec![format!(
-        "{lead}: p of the Mann-Whitney U test of the runs' rounds (two-sided), n rounds; ~: no significant change (p ≥ {}); memory is exact and needs no test",
+        "{lead}: p of the Mann-Whitney U test of the runs' rounds (two-sided), n rounds when fewer than {} a run; ~: no significant change (p ≥ {}); memory is exact and needs no test",
+        crate::significance::MIN_GATE_SAMPLES,
         crate::significance::ALPHA
     )]
 }

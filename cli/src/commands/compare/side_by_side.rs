@@ -131,7 +131,9 @@ fn add_time_change(t: &mut Table, rows: &[Row]) {
     let at = last_time + 1;
     t.columns.insert(
         at,
-        Column::numbers(Header::Text("time Δ".into())).only(ShownIn::Display),
+        Column::numbers(Header::Text("time Δ".into()))
+            .only(ShownIn::Display)
+            .joined(),
     );
     t.columns.insert(
         at + 1,
