@@ -92,7 +92,7 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
             args.stat.gate_stat(),
         )
     };
-    let (mut caption, data_caption) = captions(&m, &args);
+    let (mut caption, data_caption) = captions(&m, &args, &metrics);
     if !collapsed.is_empty() {
         caption.push_str(&format!("; {}", crate::table::no_spread(&collapsed)));
     }
@@ -137,7 +137,7 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
 }
 
 /// The caption for people, and the one for CSV (whose numbers are raw).
-fn captions(m: &matrix::Matrix, args: &CompareArgs) -> (String, String) {
+fn captions(m: &matrix::Matrix, args: &CompareArgs, metrics: &[Metric]) -> (String, String) {
     let which = match args.stat.one() {
         None => "min, max, mean, median and stddev (sample)".to_string(),
         Some(s) => s.name().to_string(),
@@ -156,7 +156,12 @@ fn captions(m: &matrix::Matrix, args: &CompareArgs) -> (String, String) {
         } else {
             "; (N.NN): multiple of the best run"
         };
-        format!("values: {which} over each run's repeats{ratio}; memory in binary units")
+        let binary = if metrics.iter().any(|mt| *mt != Metric::Time) {
+            "; memory in binary units"
+        } else {
+            ""
+        };
+        format!("values: {which} over each run's repeats{ratio}{binary}")
     };
     (display, data)
 }
