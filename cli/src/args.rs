@@ -29,6 +29,45 @@ pub(crate) enum Command {
     Show(ShowArgs),
     /// Lay saved runs side by side; gate CI on memory growth.
     Compare(CompareArgs),
+    /// Draw saved runs: scaling, scatter, compare, sweep or timeline, as HTML or SVG.
+    Plot(crate::plot::PlotArgs),
+    /// Run one pytest-benchmark suite against several versions of a package, each in a
+    /// fresh venv, saving `<out>/<version>.json` per version.
+    #[command(long_about = crate::commands::sweep::LONG_ABOUT)]
+    Sweep(crate::commands::sweep::SweepArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(CompletionsArgs),
+    /// Print benchmem's manual page (roff) on stdout: `benchmem man | man -l -`.
+    Man(ManArgs),
+    /// Print the path of the preload library `run` uses (`LD_PRELOAD` it yourself to
+    /// measure regions in-process), writing out the one built into benchmem if need be.
+    PreloadPath,
+}
+
+/// `benchmem completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish, powershell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `benchmem man`.
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// The page of one subcommand (`benchmem-run(1)`) instead of benchmem(1).
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+}
+
+/// Table borders on a terminal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TableStyle {
+    /// Rounded box-drawing characters.
+    #[default]
+    Rounded,
+    /// ASCII only (`+`, `-`, `|`): old terminals, fonts without box drawing, plain logs.
+    Ascii,
 }
 
 /// The run table's columns, shared by `run` and `show`.
@@ -47,6 +86,7 @@ pub(crate) struct TableArgs {
     /// Stats each metric spreads into when a series holds several samples.
     #[arg(
         long,
+        visible_alias = "stat",
         value_name = "LIST",
         value_enum,
         value_delimiter = ',',
@@ -54,6 +94,13 @@ pub(crate) struct TableArgs {
         default_value = "min,mean,max"
     )]
     stats: Vec<Stat>,
+    /// Table borders on a terminal: rounded, or ascii.
+    #[arg(long, value_enum, default_value_t = TableStyle::Rounded)]
+    pub style: TableStyle,
+    /// List every helper process (the `env`, `bash`, `readlink` a shim such as pyenv's
+    /// runs before the program) as a row of its own instead of one line under the table.
+    #[arg(long)]
+    pub all_processes: bool,
 }
 
 impl Default for TableArgs {
@@ -61,6 +108,8 @@ impl Default for TableArgs {
         TableArgs {
             columns: vec![Metric::Peak, Metric::Allocated, Metric::Allocations],
             stats: stats::DEFAULT_SPREAD.to_vec(),
+            style: TableStyle::Rounded,
+            all_processes: false,
         }
     }
 }
@@ -88,15 +137,60 @@ fn unique<T: Copy + PartialEq>(list: &[T]) -> Vec<T> {
     out
 }
 
+/// The separator between commands when not chosen with `--separator`.
+pub(crate) const DEFAULT_SEPARATOR: &str = ":::";
+
 /// `benchmem run`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Several commands: benchmem run -n 5 -- ./a ::: ./b --flag \
+    (each measured in turn, then compared; --name once per command). \
+    A command's own `:::` argument needs another --separator."
+)]
 pub(crate) struct RunArgs {
     /// Fresh runs of the command; each region's series gets one sample per run.
-    #[arg(long, short = 'n', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, short = 'n', visible_alias = "runs", visible_short_alias = 'r', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub repeats: u32,
+    /// Unmeasured runs before the repeats (warm caches); their stdout is discarded, their
+    /// stderr shown.
+    #[arg(long, short = 'w', value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub warmup: u32,
     /// Save the run here (pytest-benchmark JSON, written atomically).
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Name of the command's own process row (over BENCHMEM_REGION, for that row only)
+    /// and, with several commands, of the command (the prefix of its ids). Once per
+    /// command, in order. Default: the program's name.
+    #[arg(long, value_name = "NAME")]
+    pub name: Vec<String>,
+    /// Go on after a repeat whose command fails (its samples are kept, the blob lists the
+    /// failed repeats) and exit 0; by default the run stops there with the command's status.
+    #[arg(long, short = 'i')]
+    pub ignore_failure: bool,
+    /// Shell command run (`sh -c`, unmeasured) before every run of the command, warmups
+    /// included; its failure stops the run.
+    #[arg(long, value_name = "CMD")]
+    pub prepare: Option<OsString>,
+    /// Shell command run (`sh -c`, unmeasured) after every run of the command, warmups
+    /// included; its failure stops the run.
+    #[arg(long, value_name = "CMD")]
+    pub cleanup: Option<OsString>,
+    /// Give every run this file as its standard input, read from its start each time.
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// No table, notes or progress on stderr (the command's own output and benchmem's
+    /// errors still appear).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Also write the table as Markdown here (what `show --format md` prints).
+    #[arg(long, value_name = "FILE")]
+    pub export_markdown: Option<PathBuf>,
+    /// Also write the table as CSV here (what `show --format csv` prints).
+    #[arg(long, value_name = "FILE")]
+    pub export_csv: Option<PathBuf>,
+    /// The word between commands when several are measured.
+    #[arg(long, value_name = "SEP", default_value = DEFAULT_SEPARATOR)]
+    pub separator: String,
     /// Columns of the table.
     #[command(flatten)]
     pub table: TableArgs,
@@ -104,11 +198,54 @@ pub(crate) struct RunArgs {
     /// allocators that decide by address (CPython's) give the same numbers every repeat.
     #[arg(long)]
     pub keep_aslr: bool,
-    /// The program to measure and its arguments (after `--`).
+    /// The program to measure and its arguments (after `--`); several commands are
+    /// separated by `:::` (see `--separator`).
     /// A mistyped option before it is clap's error, not the command: only the arguments
     /// after the program's name may start with `-` without `--`.
     #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
+}
+
+impl RunArgs {
+    /// The commands, split at the separator; an error names what is wrong.
+    pub(crate) fn commands(&self) -> Result<Vec<Vec<OsString>>, String> {
+        if self.separator.is_empty() {
+            return Err(
+                "--separator is empty: give a word that no command uses as an argument".into(),
+            );
+        }
+        let mut out = vec![Vec::new()];
+        for a in &self.command {
+            if a.as_os_str() == std::ffi::OsStr::new(&self.separator) {
+                out.push(Vec::new());
+            } else {
+                out.last_mut()
+                    .expect("one command at least")
+                    .push(a.clone());
+            }
+        }
+        if let Some(i) = out.iter().position(Vec::is_empty) {
+            return Err(format!(
+                "command {} of {} is empty (`{}` at the start, at the end or twice in a row): \
+                 give a program after each `{}`, or choose another --separator",
+                i + 1,
+                out.len(),
+                self.separator,
+                self.separator
+            ));
+        }
+        if !self.name.is_empty() && self.name.len() != out.len() {
+            return Err(format!(
+                "--name given {} time(s) for {} command(s): give one name per command, in order",
+                self.name.len(),
+                out.len()
+            ));
+        }
+        if let Some(n) = self.name.iter().find(|n| n.is_empty()) {
+            return Err(format!("--name {n:?} is empty: give each command a name"));
+        }
+        Ok(out)
+    }
 }
 
 /// `benchmem show`.
@@ -206,7 +343,7 @@ fn group_by(s: &str) -> Result<GroupBy, String> {
                 _ => {
                     return Err(format!(
                         "unknown grouping '{part}': choose from fullname, name, group, param:NAME"
-                    ))
+                    ));
                 }
             },
         });
@@ -236,7 +373,7 @@ pub(crate) struct CompareArgs {
     )]
     columns: Vec<Metric>,
     /// Stat over each metric's per-repeat series: min, max, mean, median, stddev, all.
-    #[arg(long, value_name = "STAT", value_enum, hide_possible_values = true, default_value_t = StatChoice::Min)]
+    #[arg(long, visible_alias = "stats", value_name = "STAT", value_enum, hide_possible_values = true, default_value_t = StatChoice::Min)]
     pub stat: StatChoice,
     /// Row order.
     #[arg(long, value_enum, default_value_t = SortBy::Name)]
@@ -253,6 +390,9 @@ pub(crate) struct CompareArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Table borders on a terminal: rounded, or ascii.
+    #[arg(long, value_enum, default_value_t = TableStyle::Rounded)]
+    pub style: TableStyle,
     /// Fail (exit 1) when the head grows past a threshold over the base:
     /// `peak:10%`, `allocations:0%`, `peak:5MiB`, `allocations:100`, `time:2ms`;
     /// append `:strict` to require every head repeat beyond every base repeat.

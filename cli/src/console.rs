@@ -6,33 +6,77 @@ use std::io::Write;
 use anstream::{AutoStream, ColorChoice};
 use anstyle::{AnsiColor, Style};
 
+use crate::args::TableStyle;
 use crate::report::Format;
 
 /// Adds colour to text when the destination is a colour terminal and the user has not
-/// asked otherwise (NO_COLOR, CLICOLOR=0, TERM=dumb; CLICOLOR_FORCE forces it on).
+/// asked otherwise (NO_COLOR, CLICOLOR=0, TERM=dumb; CLICOLOR_FORCE and FORCE_COLOR force
+/// it on), and says which borders terminal tables get.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Painter {
     enabled: bool,
+    ascii: bool,
+}
+
+/// What `FORCE_COLOR` asks for: None when unset or empty, `Some(false)` for `0` or
+/// `false` (no colour, as Node and supports-color read it), else `Some(true)`.
+fn force_color() -> Option<bool> {
+    let v = std::env::var_os("FORCE_COLOR")?;
+    match v.to_string_lossy().trim() {
+        "" => None,
+        "0" | "false" => Some(false),
+        _ => Some(true),
+    }
+}
+
+/// Whether to colour `stream`. NO_COLOR wins over every request for colour, as anstream
+/// has it for CLICOLOR_FORCE; FORCE_COLOR then decides like CLICOLOR_FORCE (or turns it
+/// off when 0); else anstream decides (terminal, TERM, CLICOLOR).
+fn colour<S: anstream::stream::RawStream>(stream: &S) -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    match force_color() {
+        _ if no_color => false,
+        Some(forced) => forced,
+        None => AutoStream::choice(stream) != ColorChoice::Never,
+    }
 }
 
 impl Painter {
     /// Colour decided for standard output.
     pub fn for_stdout() -> Painter {
         Painter {
-            enabled: AutoStream::choice(&std::io::stdout()) != ColorChoice::Never,
+            enabled: colour(&std::io::stdout()),
+            ascii: false,
         }
     }
 
     /// Colour decided for standard error.
     pub fn for_stderr() -> Painter {
         Painter {
-            enabled: AutoStream::choice(&std::io::stderr()) != ColorChoice::Never,
+            enabled: colour(&std::io::stderr()),
+            ascii: false,
         }
     }
 
     /// Never colour (Markdown, CSV).
     pub fn plain() -> Painter {
-        Painter { enabled: false }
+        Painter {
+            enabled: false,
+            ascii: false,
+        }
+    }
+
+    /// The same, drawing terminal tables with `style`'s borders.
+    pub fn with_style(self, style: TableStyle) -> Painter {
+        Painter {
+            ascii: style == TableStyle::Ascii,
+            ..self
+        }
+    }
+
+    /// Whether terminal tables are drawn in ASCII.
+    pub fn ascii(self) -> bool {
+        self.ascii
     }
 
     /// Colour for a report in `format` on standard output: only a terminal table gets it.

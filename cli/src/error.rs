@@ -20,13 +20,17 @@ pub(crate) enum Error {
     /// A finished measurement that cannot be saved where `--json` says.
     #[error("{0}")]
     Save(String),
+    /// Bad input explained in several lines: what is wrong, then what was found and
+    /// what to do. Each line is escaped on its own when printed.
+    #[error("{}", .0.join("\n"))]
+    Lines(Vec<String>),
 }
 
 impl Error {
     /// The status benchmem exits with.
     pub(crate) fn exit_status(&self) -> i32 {
         match self {
-            Error::Input(_) | Error::Blob(_) | Error::Run(_) | Error::Save(_) => {
+            Error::Input(_) | Error::Blob(_) | Error::Run(_) | Error::Save(_) | Error::Lines(_) => {
                 crate::EXIT_BAD_INPUT
             }
         }

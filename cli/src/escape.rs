@@ -61,6 +61,13 @@ pub fn text(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Append `line` to `out` escaped by [`text`], then a newline: for lines that must stay
+/// whole (an error, which is one line).
+pub fn push_line(out: &mut String, line: &str) {
+    out.push_str(&text(line));
+    out.push('\n');
+}
+
 /// A line of plain text that begins with untrusted text (a section heading): [`text`],
 /// and a leading `::` shown as `\x3a:`, so the line cannot be a GitHub Actions workflow
 /// command (`::error::`, `::add-mask::`) when it lands in a job log.

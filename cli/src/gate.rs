@@ -11,7 +11,7 @@ use crate::blob::{Clean, Record};
 use crate::metrics::Metric;
 use crate::significance::{self, Noise};
 use crate::stats::Stat;
-use crate::units::{human, parse_amount, Quantity};
+use crate::units::{Quantity, human, parse_amount};
 
 /// How much growth a gate allows.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -67,7 +67,7 @@ impl FailOn {
             Some((_, other)) => {
                 return Err(format!(
                     "'{s}': unknown gate mode '{other}' (the only one is ':strict')"
-                ))
+                ));
             }
             None => (rest, false),
         };
@@ -91,12 +91,12 @@ impl FailOn {
                     Quantity::Bytes if bare => {
                         return Err(format!(
                             "'{s}': '{value}' is ambiguous: write {value}%, {value}B or {value}KiB"
-                        ))
+                        ));
                     }
                     Quantity::Seconds if bare => {
                         return Err(format!(
                             "'{s}': '{value}' is ambiguous: write {value}%, {value}s or {value}ms"
-                        ))
+                        ));
                     }
                     _ => Threshold::Absolute(amount(metric, value)?),
                 }
@@ -389,7 +389,10 @@ mod tests {
             err("peak"),
             "'peak' is not METRIC:AMOUNT (e.g. peak:10% or peak:5MiB)"
         );
-        assert_eq!(err("rss:10%"), "unknown metric 'rss': choose from time, peak, allocated, allocations (or allocs), retained");
+        assert_eq!(
+            err("rss:10%"),
+            "unknown metric 'rss': choose from time, peak, allocated, allocations (or allocs), retained"
+        );
         assert_eq!(
             err("peak:ten%"),
             "'peak:ten%': 'ten%' is not a percentage such as 10%"

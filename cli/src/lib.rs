@@ -13,6 +13,8 @@ mod error;
 mod escape;
 mod gate;
 mod metrics;
+mod plot;
+mod progress;
 mod reasons;
 mod report;
 mod significance;
@@ -72,8 +74,15 @@ where
     match commands::dispatch(parsed) {
         Ok(status) => status,
         Err(e) => {
-            // Messages echo paths and benchmark ids from the files.
-            eprintln!("benchmem: {}", escape::text(&e.to_string()));
+            // Messages echo paths and benchmark ids from the files: escaped line by line.
+            let lines = match &e {
+                error::Error::Lines(lines) => lines.clone(),
+                other => vec![other.to_string()],
+            };
+            for (i, line) in lines.iter().enumerate() {
+                let indent = if i == 0 { "benchmem: " } else { "  " };
+                eprintln!("{indent}{}", escape::text(line));
+            }
             e.exit_status()
         }
     }

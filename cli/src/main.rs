@@ -3,9 +3,14 @@
 /// Runs before Rust's runtime, which reopens closed standard descriptors on /dev/null
 /// and ignores SIGPIPE: the measured command must start with what benchmem was given.
 #[used]
-#[link_section = ".init_array"]
+#[unsafe(link_section = ".init_array")]
 static CAPTURE_INHERITED: extern "C" fn() = benchmem_launcher::capture_inherited;
 
+/// The preload library, built by `build.rs`: a `benchmem` copied alone anywhere carries
+/// what it needs, and writes it out to the user's cache when no preload is found on disk.
+static PRELOAD: &[u8] = include_bytes!(env!("BENCHMEM_EMBEDDED_PRELOAD"));
+
 fn main() {
+    benchmem_launcher::embed_preload(PRELOAD);
     std::process::exit(benchmem_cli::main_with_args(std::env::args_os()));
 }

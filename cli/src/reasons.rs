@@ -5,8 +5,8 @@
 //! where they are printed, and saved as they are next to their codes in the blob.
 
 use benchmem_launcher::{
-    Incomplete, LostVariable, Note, Problem, Sanitizer, SilentEnd, Unfollowable, UnfollowedExec,
-    Unmeasured,
+    Exit, Hook, Incomplete, LostVariable, Note, Problem, Round, RunResult, Sanitizer, SilentEnd,
+    Stop, Unfollowable, UnfollowedExec, Unmeasured,
 };
 
 /// Why a sample is not a clean measurement, as one sentence.
@@ -68,6 +68,113 @@ pub fn note(note: &Note) -> String {
              be loaded first, so the command was run without benchmem and is not measured",
             sanitizer_words(*sanitizer).1
         ),
+    }
+}
+
+/// Why a run stopped before the repeats asked for, as one sentence; None when it did not
+/// (a failure of the last repeat cut nothing short: [`exit`] says how it ended).
+pub fn stopped(r: &RunResult) -> Option<String> {
+    let stop = r.stopped.as_ref()?;
+    let asked = r.asked;
+    let go_on = "; --ignore-failure to go on";
+    Some(match *stop {
+        Stop::Failed {
+            round: Round::Repeat(k),
+            ..
+        } if k + 1 >= asked => return None,
+        Stop::Failed {
+            round: Round::Repeat(k),
+            exit: e,
+        } => format!(
+            "stopped after repeat {} of {asked}: the command {}{go_on}",
+            k + 1,
+            exit(e)
+        ),
+        Stop::Failed {
+            round: Round::Warmup(k),
+            exit: e,
+        } => format!(
+            "stopped at warmup run {}, before any repeat: the command {} (warmup output is \
+             discarded: run it once without --warmup to see why){go_on}",
+            k + 1,
+            exit(e)
+        ),
+        Stop::HookFailed {
+            hook,
+            round,
+            exit: e,
+        } => {
+            let (flag, when) = match hook {
+                Hook::Prepare => ("--prepare", "before"),
+                Hook::Cleanup => ("--cleanup", "after"),
+            };
+            format!(
+                "stopped {when} {}: the {flag} command {}",
+                round_words(round, asked),
+                exit(e)
+            )
+        }
+        Stop::Interrupted { round } => format!(
+            "stopped at {}: benchmem received a signal and passed it on to the command",
+            round_words(round, asked)
+        ),
+    })
+}
+
+/// `repeat 3 of 5`, `warmup run 2`.
+fn round_words(round: Round, asked: usize) -> String {
+    match round {
+        Round::Repeat(k) => format!("repeat {} of {asked}", k + 1),
+        Round::Warmup(k) => format!("warmup run {}", k + 1),
+    }
+}
+
+/// `exited with status 1`, `was killed by SIGSEGV (signal 11)`.
+pub fn exit(e: Exit) -> String {
+    match e {
+        Exit::Code(c) => format!("exited with status {c}"),
+        Exit::Signal(s) => format!("was killed by {}", signal_name(s)),
+    }
+}
+
+/// The repeats that failed and were kept (`--ignore-failure`), as one sentence.
+pub fn failed_repeats(r: &RunResult) -> Option<String> {
+    if r.failed.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = r
+        .failed
+        .iter()
+        .map(|(k, e)| format!("repeat {} {}", k + 1, exit(*e)))
+        .collect();
+    Some(format!(
+        "{} of {} repeats failed and were kept (--ignore-failure): {}",
+        r.failed.len(),
+        r.repeats,
+        each.join(", ")
+    ))
+}
+
+/// A stable code for why a run stopped early.
+pub fn stop_code(stop: &Stop) -> &'static str {
+    match stop {
+        Stop::Failed {
+            round: Round::Repeat(_),
+            ..
+        } => "command_failed",
+        Stop::Failed {
+            round: Round::Warmup(_),
+            ..
+        } => "warmup_failed",
+        Stop::HookFailed {
+            hook: Hook::Prepare,
+            ..
+        } => "prepare_failed",
+        Stop::HookFailed {
+            hook: Hook::Cleanup,
+            ..
+        } => "cleanup_failed",
+        Stop::Interrupted { .. } => "interrupted",
     }
 }
 
@@ -323,6 +430,59 @@ mod tests {
             })),
             "still running when benchmem stopped waiting, 2.5 s after the command ended: \
              measured up to then"
+        );
+    }
+
+    fn stopped_at(stop: Stop, ran: usize, asked: usize) -> Option<String> {
+        stopped(&RunResult {
+            command: vec!["sh".into()],
+            repeats: ran,
+            series: vec![],
+            exit: Exit::Code(0),
+            started: std::time::UNIX_EPOCH,
+            notes: vec![],
+            asked,
+            failed: vec![],
+            stopped: Some(stop),
+            main: None,
+            timeline: vec![],
+        })
+    }
+
+    #[test]
+    fn why_a_run_stopped() {
+        let failed = |k, exit| Stop::Failed {
+            round: Round::Repeat(k),
+            exit,
+        };
+        assert_eq!(
+            stopped_at(failed(1, Exit::Code(1)), 2, 4).unwrap(),
+            "stopped after repeat 2 of 4: the command exited with status 1; --ignore-failure \
+             to go on"
+        );
+        assert_eq!(
+            stopped_at(failed(0, Exit::Signal(11)), 1, 3).unwrap(),
+            "stopped after repeat 1 of 3: the command was killed by SIGSEGV (signal 11); \
+             --ignore-failure to go on"
+        );
+        // The last repeat failing cut nothing short: how it ended is said elsewhere.
+        assert_eq!(stopped_at(failed(3, Exit::Code(1)), 4, 4), None);
+        let hook = |hook, round| Stop::HookFailed {
+            hook,
+            round,
+            exit: Exit::Code(3),
+        };
+        assert_eq!(
+            stopped_at(hook(Hook::Prepare, Round::Warmup(0)), 0, 2).unwrap(),
+            "stopped before warmup run 1: the --prepare command exited with status 3"
+        );
+        assert_eq!(
+            stopped_at(hook(Hook::Cleanup, Round::Repeat(1)), 2, 5).unwrap(),
+            "stopped after repeat 2 of 5: the --cleanup command exited with status 3"
+        );
+        assert_eq!(
+            stop_code(&hook(Hook::Cleanup, Round::Repeat(1))),
+            "cleanup_failed"
         );
     }
 

@@ -74,11 +74,7 @@ pub fn median(values: &[f64]) -> f64 {
         let (a, b) = (sorted[mid - 1], sorted[mid]);
         // (a + b) / 2 is what Python's statistics.median computes; halve first on overflow.
         let m = (a + b) / 2.0;
-        if m.is_finite() {
-            m
-        } else {
-            a / 2.0 + b / 2.0
-        }
+        if m.is_finite() { m } else { a / 2.0 + b / 2.0 }
     }
 }
 

@@ -11,9 +11,10 @@ use std::collections::HashMap;
 use crate::blob::{Record, Run};
 use crate::metrics::Metric;
 use crate::report::{
-    metric_units, Cell, Column, Header, NoteLayout, Report, Section, ShownIn, Table, Tone,
+    Cell, Column, Header, NoteLayout, Report, Section, ShownIn, Table, Tone, metric_units,
 };
 use crate::stats::Stat;
+use crate::units::{Quantity, human};
 
 /// Marker appended to the name of a row whose samples are not all clean measurements.
 pub(crate) const INCOMPLETE_MARK: &str = " *";
@@ -216,6 +217,96 @@ fn push_metric(table: &mut Table, run: &Run, m: Metric, stats: &[Option<Stat>], 
     }
 }
 
+/// `report` (one section, a row per record of `run`, in order) split into one section per
+/// command of a several-command run, titled by the command's name (the records' group);
+/// within a section a row is named by its region or process alone.
+pub(crate) fn by_command(mut report: Report, run: &Run) -> Report {
+    let Some(section) = report.sections.pop() else {
+        return report;
+    };
+    let Table { columns, rows } = section.table;
+    let mut sections: Vec<Section> = Vec::new();
+    let mut groups: Vec<Vec<&Record>> = Vec::new();
+    for (mut row, r) in rows.into_iter().zip(&run.records) {
+        let title = r.group.clone();
+        if sections.last().is_none_or(|s| s.title != title) {
+            sections.push(Section {
+                title,
+                table: Table {
+                    columns: columns.clone(),
+                    rows: Vec::new(),
+                },
+            });
+            groups.push(Vec::new());
+        }
+        let group = groups.last_mut().expect("pushed with its section");
+        group.push(r);
+        let mark = if r.incomplete.is_empty() {
+            ""
+        } else {
+            INCOMPLETE_MARK
+        };
+        row[0] = Cell::Text(format!("{}{mark}", r.name));
+        sections
+            .last_mut()
+            .expect("pushed above")
+            .table
+            .rows
+            .push(row);
+    }
+    // Two rows of one command with the same short name keep their full ids.
+    for (section, records) in sections.iter_mut().zip(&groups) {
+        let names = row_names(records.iter().copied());
+        for ((row, r), n) in section.table.rows.iter_mut().zip(records).zip(names) {
+            if n != r.name {
+                let mark = if r.incomplete.is_empty() {
+                    ""
+                } else {
+                    INCOMPLETE_MARK
+                };
+                row[0] = Cell::Text(format!("{n}{mark}"));
+            }
+        }
+    }
+    report.sections = sections;
+    report
+}
+
+/// `report` with one line about the helper processes left out of its rows (what a shim
+/// such as pyenv's ran before the program): how many, which programs, how much memory.
+pub(crate) fn fold_helpers(mut report: Report, helpers: &[Record]) -> Report {
+    if helpers.is_empty() {
+        return report;
+    }
+    let mut programs: Vec<&str> = Vec::new();
+    for h in helpers {
+        let base = h.name.split_once('#').map_or(h.name.as_str(), |(b, _)| b);
+        if !programs.contains(&base) {
+            programs.push(base);
+        }
+    }
+    let shown = if programs.len() > 6 {
+        format!("{}, ...", programs[..6].join(", "))
+    } else {
+        programs.join(", ")
+    };
+    let headline = |m: Metric| helpers.iter().filter_map(move |h| h.value(m, Stat::Min));
+    let largest = headline(Metric::Peak).fold(0.0, f64::max);
+    let allocated: f64 = headline(Metric::Allocated).sum();
+    report.notes.insert(
+        0,
+        format!(
+            "+ {} helper process{} that ran before the program ({shown}): largest peak {}, \
+             {} allocated in all; --all-processes lists them",
+            helpers.len(),
+            if helpers.len() == 1 { "" } else { "es" },
+            human(Quantity::Bytes, largest),
+            human(Quantity::Bytes, allocated),
+        ),
+    );
+    report
+}
+
 /// Short names where they are unique, full ids where two benchmarks share a name.
 pub(crate) fn row_names<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<String> {
     let records: Vec<&Record> = records.into_iter().collect();
@@ -245,7 +336,13 @@ mod tests {
         assert_eq!(repeats_text([5, 5]), "5 repeats");
         assert_eq!(repeats_text([1, 5]), "1–5 repeats");
         assert_eq!(
-            caption(&[Metric::Peak, Metric::Allocated, Metric::Allocations], "region", "", "3 repeats", false),
+            caption(
+                &[Metric::Peak, Metric::Allocated, Metric::Allocations],
+                "region",
+                "",
+                "3 repeats",
+                false
+            ),
             "memory: exact bytes requested from malloc/mmap inside each region (peak = high-water of live bytes, allocated = sum of requests, allocs = allocation calls); 3 repeats; headline: min"
         );
     }

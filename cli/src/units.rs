@@ -103,7 +103,8 @@ impl Quantity {
         }
     }
 
-    fn unit_for_value(self, v: f64) -> Unit {
+    /// The largest unit `v` reaches (the smallest when it reaches none, or is not finite).
+    pub fn unit_for_value(self, v: f64) -> Unit {
         let units = self.units();
         if !v.is_finite() {
             return units[0];
@@ -186,11 +187,11 @@ fn human_parts(q: Quantity, raw: f64) -> (String, Unit) {
     let units = q.units();
     if let Some(pos) = units.iter().position(|u| u.symbol == unit.symbol) {
         let next_ratio = units.get(pos + 1).map(|n| n.factor / unit.factor);
-        if let Some(ratio) = next_ratio {
-            if text.parse::<f64>().is_ok_and(|t| t >= ratio) {
-                unit = units[pos + 1];
-                text = three_figures(raw.abs() / unit.factor);
-            }
+        if let Some(ratio) = next_ratio
+            && text.parse::<f64>().is_ok_and(|t| t >= ratio)
+        {
+            unit = units[pos + 1];
+            text = three_figures(raw.abs() / unit.factor);
         }
     }
     if unit.symbol == "B" {

@@ -11,7 +11,7 @@ use benchmem_launcher::{
     Exit, Incomplete, Note, Problem, RunResult, Sample, Series, SeriesKind, SilentEnd, Stats,
 };
 use common::{benchmem_in, python};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn sample(
     peak: u64,
@@ -69,6 +69,11 @@ fn result(exit: Exit) -> RunResult {
         exit,
         started: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         notes: vec![],
+        asked: 2,
+        failed: vec![],
+        stopped: None,
+        main: Some("prog".into()),
+        timeline: vec![],
     }
 }
 
@@ -99,7 +104,15 @@ fn document_shape() {
     assert_eq!(v["machine_info"]["system"], "Linux");
     let load = &v["benchmarks"][1];
     assert_eq!(load["name"], "load");
-    assert_eq!(load["fullname"], "./prog --fast::load");
+    // Ids carry neither the program's path nor its arguments: two builds compare.
+    assert_eq!(load["fullname"], "load");
+    assert_eq!(v["benchmarks"][0]["fullname"], "prog");
+    assert_eq!(v["benchmem"]["command"], json!(["./prog", "--fast"]));
+    assert_eq!(
+        v["benchmem"]["commands"],
+        json!([{"command": ["./prog", "--fast"], "repeats": 2, "repeats_asked": 2,
+                "exit_status": 0, "process_row": "prog", "failed_repeats": []}])
+    );
     assert_eq!(load["group"], Value::Null);
     assert_eq!(load["params"], Value::Null);
     assert_eq!(
@@ -109,7 +122,9 @@ fn document_shape() {
     );
     assert_eq!(
         load["extra_info"]["benchmem_incomplete"],
-        json!(["repeat 2, pid 4243: region never closed: killed by SIGKILL (signal 9): measured up to then"])
+        json!([
+            "repeat 2, pid 4243: region never closed: killed by SIGKILL (signal 9): measured up to then"
+        ])
     );
     // A stable code beside each text, in the same order.
     assert_eq!(

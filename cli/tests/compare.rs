@@ -120,7 +120,9 @@ fn stat_all_and_single_stats() {
     );
     assert_eq!(
         r.lines().last().copied(),
-        Some("values: max over each run's repeats; (N.NN): multiple of the best run; memory in binary units")
+        Some(
+            "values: max over each run's repeats; (N.NN): multiple of the best run; memory in binary units"
+        )
     );
 }
 
@@ -261,9 +263,11 @@ fn diff_colour_only_on_request_of_a_terminal() {
     // Piped (as in every test): no colour.
     let plain = benchmem_in(dir, &args, &[]);
     assert!(!plain.stdout.contains('\x1b'));
-    assert!(plain
-        .stdout
-        .contains("│ test_tuples[1000] │ peak   │ 83.1 KiB │ 2.08 MiB │ +2463.1% │"));
+    assert!(
+        plain
+            .stdout
+            .contains("│ test_tuples[1000] │ peak   │ 83.1 KiB │ 2.08 MiB │ +2463.1% │")
+    );
     // CLICOLOR_FORCE stands in for a terminal: growth red.
     let forced = benchmem_in(dir, &args, &[("CLICOLOR_FORCE", "1")]);
     assert!(
@@ -524,7 +528,14 @@ fn bad_input_is_one_line_and_status_2() {
     let o = path("other.json");
     assert_eq!(
         bad(&["compare", &b, &o]),
-        format!("benchmem: no benchmark in common: {b} and {o} share no benchmark id (pytest-benchmark fullname)\n")
+        format!(
+            "benchmem: no benchmark in common: {b} and {o} share no benchmark id (pytest-benchmark fullname)\n\
+             \x20 {b}: test_lists.py::test_tuples[10], test_lists.py::test_tuples[1000], \
+             test_lists.py::test_dicts[10], test_lists.py::test_dicts[1000]\n\
+             \x20 {o}: test_lists.py::test_sets[10]\n\
+             \x20 ids are pytest node ids (module::test[param]): compare runs of the same suite, \
+             or match short names with --group-by name\n"
+        )
     );
     assert_eq!(
         bad(&["compare", &b, "--fail-on", "peak:10%"]),

@@ -13,7 +13,7 @@ use benchmem_launcher::{
     Exit, Incomplete, RunResult, Sample, Series, SeriesKind, SilentEnd, Stats,
 };
 use common::benchmem_in;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn sample(allocs: u64, repeat: usize, killed: bool) -> Sample {
     Sample {
@@ -50,6 +50,11 @@ fn run(allocs: &[u64], killed: &[usize]) -> Value {
         exit: Exit::Code(0),
         started: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         notes: vec![],
+        asked: allocs.len(),
+        failed: vec![],
+        stopped: None,
+        main: None,
+        timeline: vec![],
     };
     run_document(&result, Path::new("/nonexistent"))
 }
@@ -178,6 +183,6 @@ fn malformed_positions_are_one_line() {
     assert_eq!(r.status, 2);
     assert_eq!(
         r.stderr,
-        "benchmem: head.json: benchmark './prog::work': extra_info.benchmem_incomplete_samples[0] is 3, not the position of one of its 3 samples\n"
+        "benchmem: head.json: benchmark 'work': extra_info.benchmem_incomplete_samples[0] is 3, not the position of one of its 3 samples\n"
     );
 }

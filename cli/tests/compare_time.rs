@@ -5,7 +5,7 @@
 mod common;
 
 use common::benchmem_in;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// A benchmark with these round times (seconds) and an exact memory series.
 fn bench(name: &str, times: &[f64], with_data: bool) -> Value {

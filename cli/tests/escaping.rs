@@ -5,7 +5,7 @@
 mod common;
 
 use common::benchmem_in;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const ESC: &str = "\x1b[31mred\x1b[0m\x1b]0;title\x07";
 const NEWLINE: &str = "ok\n::error::pwned";
@@ -149,9 +149,10 @@ fn show_escapes_table_markdown_and_csv() {
         md.stdout
     );
     assert!(!md.stdout.contains("[x](http"), "{}", md.stdout);
-    assert!(md
-        .stdout
-        .contains(r"| \\x1b\[31mred\\x1b\[0m\\x1b\]0;title\\x07 \* |"));
+    assert!(
+        md.stdout
+            .contains(r"| \\x1b\[31mred\\x1b\[0m\\x1b\]0;title\\x07 \* |")
+    );
     assert!(
         md.stdout.contains(r"| ok\\n::error::pwned |"),
         "{}",

@@ -52,6 +52,11 @@ fn run() -> Value {
         exit: Exit::Code(0),
         started: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         notes: vec![],
+        asked: 3,
+        failed: vec![],
+        stopped: None,
+        main: Some("prog".into()),
+        timeline: vec![],
     };
     run_document(&result, Path::new("/nonexistent"))
 }
@@ -107,7 +112,7 @@ fn without_a_terminal_or_columns_lines_fit_80_and_flat_metrics_take_one_column()
     assert!(r.stdout.contains("│ tests/integration/"), "{}", r.stdout);
     let csv = benchmem_in(dir.path(), &["show", "run.json", "--format", "csv"], &[]);
     assert!(
-        csv.stdout.contains(&format!("\n{LONG},./prog::{LONG},")),
+        csv.stdout.contains(&format!("\n{LONG},{LONG},")),
         "{}",
         csv.stdout
     );

@@ -135,7 +135,9 @@ fn time_only_file() {
     assert_eq!(r.status, 2);
     assert_eq!(
         r.stderr,
-        format!("benchmem: {t}: no benchmark has peak, allocated, allocations (memory comes from `benchmem run` or the pytest plugin's extra_info.benchmem)\n")
+        format!(
+            "benchmem: {t}: no benchmark has peak, allocated, allocations (memory comes from `benchmem run` or the pytest plugin's extra_info.benchmem)\n"
+        )
     );
     let r = benchmem(&["show", &t, "--columns", "time"]);
     assert_eq!(r.status, 0);

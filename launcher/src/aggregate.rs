@@ -19,6 +19,7 @@ use crate::{Exit, Sample, Series, SeriesKind};
 pub struct Aggregator {
     roots: Vec<Series>,
     regions: Vec<Series>,
+    helpers: Vec<Series>,
     index: HashMap<(SeriesKind, String), usize>,
     /// (pid, image) of processes that sent samples in the current repeat.
     senders: HashSet<(u32, u32)>,
@@ -43,6 +44,7 @@ impl Aggregator {
         let list = match kind {
             SeriesKind::Root => &mut self.roots,
             SeriesKind::Region => &mut self.regions,
+            SeriesKind::Helper => &mut self.helpers,
         };
         let i = *self.index.entry((kind, name.clone())).or_insert_with(|| {
             list.push(Series {
@@ -70,14 +72,16 @@ impl Aggregator {
             .push(sample);
     }
 
-    /// Adds the processes' own reports once a repeat is over.
+    /// Adds the processes' own reports once a repeat is over; `name` renames the command's
+    /// own process row. Returns the name of that row, when it has one.
     pub fn repeat_done(
         &mut self,
         repeat: usize,
         reports: Vec<ProcessReport>,
         ended: &Ended,
         linger: Duration,
-    ) {
+        name: Option<&str>,
+    ) -> Option<String> {
         if reports.is_empty() {
             self.note(Note::NotInterposed);
         }
@@ -102,26 +106,52 @@ impl Aggregator {
                 linger,
             });
         }
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        // The command's own program: the last image of its pid.
+        let main = reports
+            .iter()
+            .filter(|p| p.pid == ended.pid)
+            .max_by_key(|p| p.image)
+            .map(|p| (p.pid, p.image, p.start_ns));
+        let mut seen: HashMap<(SeriesKind, String), usize> = HashMap::new();
+        if let Some(n) = name {
+            // Taken: another process of that name is `NAME#2`, never merged into it.
+            seen.insert((SeriesKind::Root, n.to_string()), 1);
+        }
+        let mut main_key = None;
         for p in reports {
-            let transient = p.ending == Ending::Execed
-                && p.root.allocations == 0
-                && p.open.is_empty()
-                && !self.senders.contains(&(p.pid, p.image));
+            let marked = !p.open.is_empty() || self.senders.contains(&(p.pid, p.image));
+            let transient = p.ending == Ending::Execed && p.root.allocations == 0 && !marked;
             if transient {
                 continue; // a fork that only exec'd: nothing to show
             }
-            let base = name_of(&p.name);
-            let k = seen.entry(base.clone()).or_insert(0);
-            *k += 1;
-            let key = if *k == 1 { base } else { format!("{base}#{k}") };
             let silent_end = silent_end(&p, ended, linger);
             let unmeasured = p.unmeasured.clone().map(Incomplete::Unmeasured);
             let incomplete = (p.ending == Ending::Silent)
                 .then(|| Incomplete::Ended(silent_end.clone()))
                 // A process whose malloc calls never reached benchmem.
                 .or_else(|| unmeasured.clone());
-            self.series(SeriesKind::Root, key).samples.push(Sample {
+            let is_main = main.is_some_and(|(pid, image, _)| (p.pid, p.image) == (pid, image));
+            let kind = match main {
+                Some((pid, _, start))
+                    if !is_main && !marked && incomplete.is_none() && helper(&p, pid, start) =>
+                {
+                    SeriesKind::Helper
+                }
+                _ => SeriesKind::Root,
+            };
+            let key = match name.filter(|_| is_main) {
+                Some(n) => n.to_string(),
+                None => {
+                    let base = name_of(&p.name);
+                    let k = seen.entry((kind, base.clone())).or_insert(0);
+                    *k += 1;
+                    if *k == 1 { base } else { format!("{base}#{k}") }
+                }
+            };
+            if is_main {
+                main_key = Some(key.clone());
+            }
+            self.series(kind, key).samples.push(Sample {
                 stats: p.root,
                 duration_ns: p.duration_ns,
                 repeat,
@@ -167,6 +197,7 @@ impl Aggregator {
             }
         }
         self.senders.clear();
+        main_key
     }
 
     pub(crate) fn note(&mut self, note: Note) {
@@ -175,11 +206,26 @@ impl Aggregator {
         }
     }
 
-    /// Root rows first (in process start order), then marked regions in order of first sample.
+    /// Root rows first (in process start order), then marked regions in order of first
+    /// sample, then helper processes.
     pub fn finish(mut self) -> (Vec<Series>, Vec<Note>) {
         self.roots.append(&mut self.regions);
+        self.roots.append(&mut self.helpers);
         (self.roots, self.notes)
     }
+}
+
+/// Whether `p`, which marked no region and ended cleanly, is a helper of the command's own
+/// program (the last image of pid `main`, which started at `main_start`): an earlier image
+/// of that pid (what a shim exec'd through), or a process that ran and ended before the
+/// program started (the `$(readlink ...)` of a shim script). Processes the program started
+/// are never helpers: they are its work.
+fn helper(p: &ProcessReport, main: u32, main_start: u64) -> bool {
+    if p.pid == main {
+        return true;
+    }
+    let ended = p.duration_ns.map(|d| p.start_ns.saturating_add(d));
+    p.start_ns < main_start && ended.is_some_and(|end| end <= main_start)
 }
 
 /// How a process image that never said how it ended did end, as far as anyone saw.
@@ -235,7 +281,101 @@ fn alive(pid: u32) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::name_of;
+    use super::*;
+    use crate::Stats;
+
+    /// A process image that allocated once and ended as `ending`, alive from `start` for
+    /// `life` (ns).
+    fn image(
+        pid: u32,
+        image: u32,
+        name: &str,
+        ending: Ending,
+        start: u64,
+        life: u64,
+    ) -> ProcessReport {
+        ProcessReport {
+            pid,
+            image,
+            name: name.as_bytes().to_vec(),
+            ending,
+            start_ns: start,
+            root: Stats {
+                peak_bytes: 100,
+                total_bytes: 100,
+                allocations: 1,
+                retained_bytes: 0,
+            },
+            duration_ns: Some(life),
+            open: Vec::new(),
+            dropped_events: 0,
+            problems: Vec::new(),
+            reaped: None,
+            exec: None,
+            unmeasured: None,
+        }
+    }
+
+    fn names(series: &[Series], kind: SeriesKind) -> Vec<&str> {
+        series
+            .iter()
+            .filter(|s| s.kind == kind)
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_shims_processes_are_helpers_and_the_programs_children_are_not() {
+        let ended = Ended {
+            exit: Exit::Code(0),
+            pid: 10,
+            reaped: HashMap::new(),
+            running: Vec::new(),
+            forwarded: Vec::new(),
+        };
+        // pid 10: env, then bash (the shim), then python; the shim's $(readlink) subshell
+        // before python started; a bash started by python, after it started.
+        let reports = vec![
+            image(10, 0, "env", Ending::Execed, 0, 5),
+            image(10, 1, "bash", Ending::Execed, 5, 20),
+            image(11, 0, "readlink", Ending::Exited(0), 8, 4),
+            image(10, 2, "python3", Ending::Exited(0), 25, 100),
+            image(12, 0, "bash", Ending::Exited(0), 40, 10),
+        ];
+        let mut agg = Aggregator::default();
+        let main = agg.repeat_done(0, reports, &ended, Duration::ZERO, Some("py"));
+        assert_eq!(main.as_deref(), Some("py"));
+        let (series, _) = agg.finish();
+        assert_eq!(names(&series, SeriesKind::Root), ["py", "bash"]);
+        assert_eq!(
+            names(&series, SeriesKind::Helper),
+            ["env", "bash", "readlink"]
+        );
+    }
+
+    #[test]
+    fn a_name_given_to_the_command_is_not_shared() {
+        let ended = Ended {
+            exit: Exit::Code(0),
+            pid: 10,
+            reaped: HashMap::new(),
+            running: Vec::new(),
+            forwarded: Vec::new(),
+        };
+        // The program forks a child of its own name: it stays a row apart.
+        let reports = vec![
+            image(10, 0, "bench", Ending::Exited(0), 0, 50),
+            image(11, 0, "bench", Ending::Exited(0), 10, 5),
+            image(12, 0, "worker", Ending::Exited(0), 20, 5),
+        ];
+        let mut agg = Aggregator::default();
+        agg.repeat_done(0, reports, &ended, Duration::ZERO, Some("worker"));
+        let (series, _) = agg.finish();
+        assert_eq!(
+            names(&series, SeriesKind::Root),
+            ["worker", "bench", "worker#2"]
+        );
+    }
 
     #[test]
     fn names_that_are_not_utf8_stay_distinct() {

@@ -7,8 +7,8 @@
 //! The personality flag is set on the launcher itself: it takes effect at the next exec,
 //! and children inherit it (the kernel drops it for setuid programs).
 
-/// `ADDR_NO_RANDOMIZE` from `<sys/personality.h>`.
-const ADDR_NO_RANDOMIZE: libc::c_ulong = 0x0040000;
+/// The personality flag that turns randomization off.
+const ADDR_NO_RANDOMIZE: libc::c_ulong = libc::ADDR_NO_RANDOMIZE as libc::c_ulong;
 /// Asks `personality` for the current value without changing it.
 const QUERY: libc::c_ulong = 0xffff_ffff;
 
@@ -22,9 +22,10 @@ pub fn disable_for_children() -> std::io::Result<()> {
     }
     let want = cur as libc::c_ulong | ADDR_NO_RANDOMIZE;
     // SAFETY: as above.
-    if unsafe { libc::personality(want) } == -1
-        || unsafe { libc::personality(QUERY) } as libc::c_ulong & ADDR_NO_RANDOMIZE == 0
-    {
+    let set = unsafe { libc::personality(want) };
+    // SAFETY: as above; a seccomp filter may accept the call and still keep the flag off.
+    let now = unsafe { libc::personality(QUERY) };
+    if set == -1 || now as libc::c_ulong & ADDR_NO_RANDOMIZE == 0 {
         return Err(std::io::Error::last_os_error());
     }
     Ok(())

@@ -6,14 +6,14 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use benchmem_wire::names::STATE_PREFIX;
 use benchmem_wire::state::{
-    ProcessState, PROBLEM_DEEPBIND, PROBLEM_EVENTS_LOST, PROBLEM_MALLOC_SHADOWED,
-    PROBLEM_NEW_BYPASSES_MALLOC, PROBLEM_TABLE_FULL, PROBLEM_TOO_MANY_REGIONS, PROBLEM_VALGRIND,
-    REGION_OPEN, STATE_SIZE, STATUS_EXECED, STATUS_EXITED,
+    PROBLEM_DEEPBIND, PROBLEM_EVENTS_LOST, PROBLEM_MALLOC_SHADOWED, PROBLEM_NEW_BYPASSES_MALLOC,
+    PROBLEM_TABLE_FULL, PROBLEM_TOO_MANY_REGIONS, PROBLEM_VALGRIND, ProcessState, REGION_OPEN,
+    STATE_SIZE, STATUS_EXECED, STATUS_EXITED,
 };
 
+use crate::Stats;
 use crate::blind::{self, Scanner};
 use crate::incomplete::{Problem, UnfollowedExec, Unmeasured};
-use crate::Stats;
 
 /// PROT_NONE reservations made accessible below this many bytes are not reported: the
 /// note is there to explain a material gap between benchmem's numbers and RSS, and below

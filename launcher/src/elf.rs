@@ -177,10 +177,10 @@ impl Elf {
         let mut out = Vec::new();
         for (dynamic, strings) in self.tables(SHT_DYNAMIC) {
             for d in dynamic.chunks_exact(16) {
-                if le64(d, 0) == DT_NEEDED {
-                    if let Some(name) = c_str(&strings, le64(d, 8)) {
-                        out.push(name.to_vec());
-                    }
+                if le64(d, 0) == DT_NEEDED
+                    && let Some(name) = c_str(&strings, le64(d, 8))
+                {
+                    out.push(name.to_vec());
                 }
             }
         }

@@ -8,7 +8,7 @@
 //! were ignored and the signal mask; [`Inherited::apply`] restores them in the child just
 //! before exec.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
 
 static CAPTURED: AtomicBool = AtomicBool::new(false);
 /// Bit `fd` set: standard descriptor `fd` was closed.
@@ -100,6 +100,13 @@ impl Inherited {
             ignored: IGNORED.load(Relaxed),
             mask: MASK.load(Relaxed),
         }
+    }
+
+    /// The same, except that standard descriptor `fd` is given to the command (a file for
+    /// its stdin, /dev/null for its stdout) and so must not be closed.
+    pub fn giving(mut self, fd: i32) -> Inherited {
+        self.closed_std &= !(1u8 << fd);
+        self
     }
 
     /// Whether `sig` was ignored when benchmem started.

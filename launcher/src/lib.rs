@@ -13,6 +13,7 @@ mod aslr;
 mod blind;
 mod collect;
 mod elf;
+mod embedded;
 mod forward_signals;
 mod incomplete;
 mod inherit;
@@ -23,12 +24,18 @@ mod result;
 mod run;
 mod rundir;
 mod spawn;
+mod timeline;
 
+pub use embedded::embed_preload;
 pub use incomplete::{
     Incomplete, LostVariable, Note, Problem, SilentEnd, Unfollowable, UnfollowedExec, Unmeasured,
 };
 pub use inherit::capture as capture_inherited;
 pub use options::{OtherAbi, RunError, RunOptions};
 pub use preflight::Sanitizer;
-pub use result::{Exit, RunResult, Sample, Series, SeriesKind, Stats};
-pub use run::run;
+pub use result::{
+    Exit, Hook, ProcessTimeline, Progress, RegionSpan, Round, RunResult, Sample, Series,
+    SeriesKind, Stats, Stop,
+};
+pub use run::{check, find_preload, run, run_observed};
+pub use timeline::INTERVAL as TIMELINE_INTERVAL;

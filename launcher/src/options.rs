@@ -11,12 +11,26 @@ pub struct RunOptions {
     pub command: Vec<OsString>,
     /// Fresh runs of the command (≥ 1).
     pub repeats: usize,
-    /// The preload library; default: `BENCHMEM_PRELOAD`, else found next to the running executable.
+    /// The preload library; default: what [`crate::find_preload`] finds.
     pub preload: Option<PathBuf>,
     /// How long to wait for descendants still running after the command itself exited.
     pub linger: Duration,
     /// Leave address-space layout randomization on (default: off, see `aslr.rs`).
     pub keep_aslr: bool,
+    /// Unmeasured runs of the command before the first repeat (warming caches); their
+    /// standard output is discarded.
+    pub warmup: usize,
+    /// Go on after a repeat whose command fails, instead of stopping there.
+    pub ignore_failure: bool,
+    /// A shell command run (`sh -c`, unmeasured) before every run of the command.
+    pub prepare: Option<OsString>,
+    /// A shell command run (`sh -c`, unmeasured) after every run of the command.
+    pub cleanup: Option<OsString>,
+    /// A file every run reads as standard input, opened afresh each time.
+    pub input: Option<PathBuf>,
+    /// The name of the command's own process row (its last image), instead of the
+    /// program's name or `BENCHMEM_REGION`.
+    pub name: Option<String>,
 }
 
 impl RunOptions {
@@ -28,6 +42,12 @@ impl RunOptions {
             preload: None,
             linger: Duration::from_secs(5),
             keep_aslr: false,
+            warmup: 0,
+            ignore_failure: false,
+            prepare: None,
+            cleanup: None,
+            input: None,
+            name: None,
         }
     }
 }
@@ -45,23 +65,40 @@ pub enum RunError {
     #[error("cannot run `{0}`: {1}")]
     CannotRun(String, String),
     /// The program is statically linked: the dynamic loader never runs, so LD_PRELOAD is ignored.
-    #[error("cannot measure `{0}`: it is statically linked, so LD_PRELOAD cannot interpose its allocator; link it dynamically")]
+    #[error(
+        "cannot measure `{0}`: it is statically linked, so LD_PRELOAD cannot interpose its allocator; link it dynamically"
+    )]
     Static(String),
     /// setuid/setgid/capabilities: the loader ignores LD_PRELOAD for such programs.
-    #[error("cannot measure `{0}`: it is setuid/setgid or has file capabilities, so the loader ignores LD_PRELOAD; run a copy without those bits")]
+    #[error(
+        "cannot measure `{0}`: it is setuid/setgid or has file capabilities, so the loader ignores LD_PRELOAD; run a copy without those bits"
+    )]
     Privileged(String),
     /// The program is an ELF of another class or machine than the preload.
     #[error("cannot measure `{0}`: it is a {abi} binary but the preload is built for this machine's 64-bit ABI", abi = .1.adjective())]
     WrongAbi(String, OtherAbi),
     /// The preload library could not be found.
-    #[error("cannot find libbenchmem_preload.so next to {0}: build it with `cargo build -p benchmem-preload` or set BENCHMEM_PRELOAD")]
+    #[error(
+        "cannot find libbenchmem_preload.so next to {0}: build it with `cargo build -p benchmem-preload` or set BENCHMEM_PRELOAD"
+    )]
     NoPreload(String),
+    /// The preload this program carries could not be written out for the loader.
+    #[error(
+        "cannot write out the preload library benchmem carries: {0}; set XDG_CACHE_HOME to a directory of yours, or BENCHMEM_PRELOAD"
+    )]
+    PreloadCache(std::io::Error),
     /// Starting the program failed.
     #[error("cannot start `{0}`: {1}")]
     Spawn(String, std::io::Error),
     /// The run directory or socket could not be set up.
     #[error("cannot set up the run directory: {0}")]
     Setup(std::io::Error),
+    /// The `--input` file cannot be opened.
+    #[error("--input {0}: {1}: give a readable file")]
+    Input(String, String),
+    /// A `--prepare` or `--cleanup` command could not be started at all.
+    #[error("cannot start {0} `{1}` through sh -c: {2}")]
+    Hook(&'static str, String, std::io::Error),
 }
 
 /// How a program's ABI differs from the preload's.

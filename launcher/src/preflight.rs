@@ -17,7 +17,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::elf::{read_up_to, Elf, SymbolTable, HOST_MACHINE};
+use benchmem_wire::names;
+
+use crate::elf::{Elf, HOST_MACHINE, SymbolTable, read_up_to};
 use crate::{OtherAbi, RunError};
 
 /// Finds `program` the way `execvp` would; when it cannot, says why in words that point
@@ -91,8 +93,7 @@ pub fn check(path: &Path) -> Result<Verdict, RunError> {
 /// the preload.
 pub fn preloaded_sanitizer() -> Option<(Sanitizer, String)> {
     let list = std::env::var_os("LD_PRELOAD")?;
-    list.as_bytes()
-        .split(|&b| b == b':' || b == b' ')
+    names::preload_entries(list.as_bytes())
         .find_map(|lib| Some((sanitizer_of_library(lib)?, lib)))
         .map(|(s, lib)| (s, String::from_utf8_lossy(lib).into_owned()))
 }
@@ -196,32 +197,23 @@ pub enum Sanitizer {
     Unknown,
 }
 
-/// The sanitizers told apart, each with its key as in the runtime's file and symbol names
-/// (`libasan.so`, `__asan_init`).
-const SANITIZERS: [(Sanitizer, &str); 5] = [
-    (Sanitizer::Address, "asan"),
-    (Sanitizer::HwAddress, "hwasan"),
-    (Sanitizer::Thread, "tsan"),
-    (Sanitizer::Memory, "msan"),
-    (Sanitizer::Leak, "lsan"),
-];
-
+/// The sanitizer of a key of `benchmem_wire::names::SANITIZER_KEYS` (`asan`), the one
+/// list both sides read runtime names with.
 fn by_key(key: &[u8]) -> Option<Sanitizer> {
-    SANITIZERS
-        .iter()
-        .find(|(_, k)| k.as_bytes() == key)
-        .map(|&(s, _)| s)
+    Some(match key {
+        b"asan" => Sanitizer::Address,
+        b"hwasan" => Sanitizer::HwAddress,
+        b"tsan" => Sanitizer::Thread,
+        b"msan" => Sanitizer::Memory,
+        b"lsan" => Sanitizer::Leak,
+        _ => return None,
+    })
 }
 
-/// The sanitizer whose runtime library this is: gcc's `libasan.so.8`, clang's
-/// `libclang_rt.asan-x86_64.so` or `libclang_rt.asan.so`, by path or bare name.
+/// The sanitizer whose runtime library this is (`libasan.so.8`, clang's
+/// `libclang_rt.asan-x86_64.so`), by path or bare name, as the preload tells it.
 fn sanitizer_of_library(lib: &[u8]) -> Option<Sanitizer> {
-    let base = lib.rsplit(|&b| b == b'/').next()?;
-    let rest = base.strip_prefix(b"lib")?;
-    let rest = rest.strip_prefix(b"clang_rt.").unwrap_or(rest);
-    let key = rest.split(|&b| b == b'.' || b == b'-').next()?;
-    let is_library = base.windows(3).any(|w| w == b".so");
-    by_key(key).filter(|_| is_library)
+    by_key(names::sanitizer_runtime(lib)?.as_bytes())
 }
 
 /// The sanitizer whose initialisation this symbol is (`__asan_init`). Instrumented code

@@ -236,9 +236,9 @@ fn loader_finds_preload(dir: &Path) -> bool {
     }
 }
 
-/// A stable name for a path (not `DefaultHasher`, whose output may change between Rust
-/// versions, which would leave one directory per toolchain behind).
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// A stable hash of a path or of a file's bytes (not `DefaultHasher`, whose output may
+/// change between Rust versions, which would leave one directory per toolchain behind).
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 pub use benchmem_wire::Stats;
 
 use crate::incomplete::{Incomplete, Note};
+pub use crate::timeline::{ProcessTimeline, RegionSpan};
 
 /// Whether a series is a process's whole life or a region the program marked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -13,6 +14,10 @@ pub enum SeriesKind {
     Root,
     /// A region marked through the region API.
     Region,
+    /// The root region of a helper process: one that ran and ended before the command's
+    /// own program started (the images a shim such as pyenv's went through, the `env`,
+    /// `bash` and `readlink` it ran) and marked no region. Kept, but folded in tables.
+    Helper,
 }
 
 /// One measurement of a region.
@@ -60,6 +65,60 @@ impl Exit {
     }
 }
 
+/// One run of the command: an unmeasured warmup run or a measured repeat (0-based).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Round {
+    /// The k-th warmup run.
+    Warmup(usize),
+    /// The k-th measured repeat.
+    Repeat(usize),
+}
+
+/// A shell command run around every run of the command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hook {
+    /// `--prepare`, before.
+    Prepare,
+    /// `--cleanup`, after.
+    Cleanup,
+}
+
+/// Why a run stopped before all the repeats asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The command failed (non-zero status or killed) in this round.
+    Failed {
+        /// The round.
+        round: Round,
+        /// How the command ended.
+        exit: Exit,
+    },
+    /// A `--prepare` or `--cleanup` command failed around this round.
+    HookFailed {
+        /// Which.
+        hook: Hook,
+        /// The round it ran around.
+        round: Round,
+        /// How the hook ended.
+        exit: Exit,
+    },
+    /// benchmem received a signal during this round and passed it on.
+    Interrupted {
+        /// The round.
+        round: Round,
+    },
+}
+
+/// What a run has done so far, told to the observer of [`crate::run_observed`] as it
+/// happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The round is about to start (its `--prepare` already ran).
+    Started(Round),
+    /// The round ended (its `--cleanup` already ran).
+    Finished(Round),
+}
+
 /// Everything `benchmem run` measured.
 #[derive(Clone, Debug)]
 pub struct RunResult {
@@ -76,4 +135,15 @@ pub struct RunResult {
     pub started: SystemTime,
     /// Run-level problems worth telling the user (lost events, processes still running, ...).
     pub notes: Vec<Note>,
+    /// Repeats asked for.
+    pub asked: usize,
+    /// Repeats (0-based) whose command failed and that were kept (`ignore_failure`),
+    /// with how the command ended.
+    pub failed: Vec<(usize, Exit)>,
+    /// Why the run stopped before `asked` repeats, if it did.
+    pub stopped: Option<Stop>,
+    /// The name of the command's own process row (its last image), when it has one.
+    pub main: Option<String>,
+    /// Live bytes over time of every process of every repeat, with region spans.
+    pub timeline: Vec<ProcessTimeline>,
 }

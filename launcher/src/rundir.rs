@@ -2,13 +2,14 @@
 
 use std::collections::HashSet;
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
-use benchmem_wire::event::{self, encode_stop, Event, MAX_EVENT};
-use benchmem_wire::names::{SOCKET_NAME, STATE_PREFIX};
+use benchmem_wire::event::{self, Event, MAX_EVENT, encode_stop};
+use benchmem_wire::names::{self, SOCKET_NAME};
 use crossbeam_channel::Sender;
 
 use crate::Stats;
@@ -240,7 +241,9 @@ impl Gate<'_> {
         if self.known.contains(&(pid, image)) {
             return true;
         }
-        let state = self.dir.join(format!("{STATE_PREFIX}{pid}-{image}"));
+        let mut name = [0u8; 32];
+        let n = names::state_file_name(pid, image, &mut name);
+        let state = self.dir.join(std::ffi::OsStr::from_bytes(&name[..n]));
         let ours = std::fs::symlink_metadata(state).is_ok_and(|m| m.is_file());
         if ours {
             self.known.insert((pid, image));

@@ -39,20 +39,38 @@ pub struct Straggler {
     pub detached: bool,
 }
 
+/// What the command's standard descriptors are, when not benchmem's own.
+#[derive(Debug, Default)]
+pub struct Stdio {
+    /// Its standard input (`--input`).
+    pub stdin: Option<std::fs::File>,
+    /// Its standard output goes to /dev/null (warmup runs).
+    pub discard_stdout: bool,
+}
+
 /// Runs `command` with `env` added, waits for it, then for its descendants still in its
 /// session, for up to `linger`.
 pub fn run(
     command: &[OsString],
     env: &[(&str, OsString)],
     linger: Duration,
+    stdio: Stdio,
 ) -> Result<Ended, RunError> {
     become_subreaper();
     let shown = || command[0].to_string_lossy().into_owned();
-    let inherited = Inherited::get();
+    let mut inherited = Inherited::get();
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]);
     for (k, v) in env {
         cmd.env(k, v);
+    }
+    if let Some(f) = stdio.stdin {
+        cmd.stdin(f);
+        inherited = inherited.giving(0);
+    }
+    if stdio.discard_stdout {
+        cmd.stdout(std::process::Stdio::null());
+        inherited = inherited.giving(1);
     }
     // SAFETY: `apply` makes raw system calls only, which is what may run between fork
     // and exec. A pre-exec step also makes the standard library fork and `execvp`

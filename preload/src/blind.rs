@@ -11,49 +11,22 @@
 //! And, as it happens: `dlopen(.., RTLD_DEEPBIND)`, whose library binds its own malloc
 //! calls to libc's.
 
-use core::ffi::{c_char, c_void, CStr};
+use core::ffi::{c_char, c_void};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
+use benchmem_wire::names::{LD_PRELOAD_C, base_name, preload_entries};
 use benchmem_wire::state::{
-    set_field, Header, OWNER_CAP, PATH_CAP, PROBLEM_DEEPBIND, PROBLEM_MALLOC_SHADOWED,
-    PROBLEM_VALGRIND,
+    Header, OWNER_CAP, PATH_CAP, PROBLEM_DEEPBIND, PROBLEM_MALLOC_SHADOWED, PROBLEM_VALGRIND,
+    set_field,
 };
 
-use crate::{account, tls};
+use crate::once::OnceBytes;
+use crate::{hot, sys, tls};
 
-/// A name found at start, copied into each state this image makes (fork children too).
-struct Name<const N: usize> {
-    bytes: core::cell::UnsafeCell<[u8; N]>,
-    len: core::sync::atomic::AtomicUsize,
-}
-
-// SAFETY: written only from the constructor (one thread), before any state is published;
-// read afterwards.
-unsafe impl<const N: usize> Sync for Name<N> {}
-
-impl<const N: usize> Name<N> {
-    const fn new() -> Self {
-        Name {
-            bytes: core::cell::UnsafeCell::new([0; N]),
-            len: core::sync::atomic::AtomicUsize::new(0),
-        }
-    }
-    /// Sets the name (cut to `N` bytes). Constructor only.
-    fn set(&self, s: &[u8]) {
-        let n = s.len().min(N);
-        // SAFETY: see the Sync impl.
-        unsafe { (&mut *self.bytes.get())[..n].copy_from_slice(&s[..n]) };
-        self.len.store(n, Relaxed);
-    }
-    fn get(&self) -> &[u8] {
-        // SAFETY: see the Sync impl.
-        unsafe { &(&*self.bytes.get())[..self.len.load(Relaxed)] }
-    }
-}
-
-static EXE: Name<PATH_CAP> = Name::new();
-static MALLOC_OWNER: Name<OWNER_CAP> = Name::new();
-static NEW_OWNER: Name<OWNER_CAP> = Name::new();
+// Names found at start, copied into each state this image makes (fork children too).
+static EXE: OnceBytes<PATH_CAP> = OnceBytes::new();
+static MALLOC_OWNER: OnceBytes<OWNER_CAP> = OnceBytes::new();
+static NEW_OWNER: OnceBytes<OWNER_CAP> = OnceBytes::new();
 /// `PROBLEM_*` bits found at start (or by a `dlopen`), for every state of this image.
 static PROBLEMS: AtomicU64 = AtomicU64::new(0);
 static LOOKED: AtomicBool = AtomicBool::new(false);
@@ -95,23 +68,12 @@ pub fn init() {
 /// Records the file of the C++ `operator new` that bypasses malloc (its base name).
 ///
 /// # Safety
-/// `new` is the address of a loaded function; call with the guard raised (dladdr).
+/// Call with the guard raised (dladdr may allocate).
 pub unsafe fn set_new_owner(new: *const c_void) {
-    if let Some(f) = object_of(new) {
-        NEW_OWNER.set(f.rsplit(|&b| b == b'/').next().unwrap_or(f));
+    // SAFETY: the caller's contract.
+    if let Some(f) = unsafe { crate::real::object_file(new) } {
+        NEW_OWNER.set(base_name(f));
     }
-}
-
-/// The file name of the object holding `addr`, as the loader has it.
-///
-/// # Safety
-/// As [`set_new_owner`].
-unsafe fn object_of(addr: *const c_void) -> Option<&'static [u8]> {
-    let mut info: libc::Dl_info = core::mem::zeroed();
-    if addr.is_null() || libc::dladdr(addr, &mut info) == 0 || info.dli_fname.is_null() {
-        return None;
-    }
-    Some(CStr::from_ptr(info.dli_fname).to_bytes())
 }
 
 /// Copies what was found at start into a new state of this image.
@@ -130,17 +92,9 @@ fn valgrind_tool() -> Option<&'static [u8]> {
     if !running_on_valgrind() {
         return None;
     }
-    // SAFETY: getenv reads the environment without allocating.
-    let list = unsafe {
-        let p = libc::getenv(c"LD_PRELOAD".as_ptr());
-        if p.is_null() {
-            return None;
-        }
-        CStr::from_ptr(p).to_bytes()
-    };
-    list.split(|&b| b == b':' || b == b' ').find_map(|e| {
-        let file = e.rsplit(|&b| b == b'/').next()?;
-        let tool = file.strip_prefix(b"vgpreload_")?;
+    let list = sys::getenv(LD_PRELOAD_C)?;
+    preload_entries(list).find_map(|e| {
+        let tool = base_name(e).strip_prefix(b"vgpreload_")?;
         let tool = &tool[..tool.iter().position(|&b| b == b'-')?];
         (tool != b"core").then_some(tool)
     })
@@ -186,11 +140,11 @@ fn malloc_shadowed() -> Option<&'static [u8]> {
         // Compared by object, with a function of ours that is not exported: the address
         // of an exported one (our malloc) would itself be looked up, and found shadowed.
         let ours = init as *const c_void;
-        if bound.is_null() || crate::real::same_object(bound, ours) {
+        if bound.is_null() || crate::real::same_object(bound, ours) || is_plt_stub(bound) {
             return None;
         }
         // The executable's own name in the loader is empty: say it by its path.
-        match object_of(bound) {
+        match crate::real::object_file(bound) {
             Some(f) if !f.is_empty() => Some(f),
             _ => Some(EXE.get())
                 .filter(|e| !e.is_empty())
@@ -199,14 +153,40 @@ fn malloc_shadowed() -> Option<&'static [u8]> {
     }
 }
 
+unsafe extern "C" {
+    fn dladdr1(
+        addr: *const c_void,
+        info: *mut libc::Dl_info,
+        extra: *mut *mut c_void,
+        flags: core::ffi::c_int,
+    ) -> core::ffi::c_int;
+}
+
+/// `dladdr1`'s request for the symbol table entry.
+const RTLD_DL_SYMENT: core::ffi::c_int = 1;
+
+/// Whether `addr` is a position-dependent program's canonical PLT entry for the symbol: an
+/// undefined symbol with an address of its own (so that `&malloc` compares equal
+/// everywhere), which jumps to the definition the loader found, ours. Debian's
+/// `/usr/bin/python3` is such a program: its malloc calls do reach the preload.
+///
+/// # Safety
+/// `addr` is an address `dlsym` returned; call with the guard raised (dladdr may allocate).
+unsafe fn is_plt_stub(addr: *const c_void) -> bool {
+    let mut info = core::mem::MaybeUninit::<libc::Dl_info>::zeroed();
+    let mut sym: *mut c_void = core::ptr::null_mut();
+    // SAFETY: out-pointers to our own locals; RTLD_DL_SYMENT asks for the ElfW(Sym) entry.
+    let found = unsafe { dladdr1(addr, info.as_mut_ptr(), &mut sym, RTLD_DL_SYMENT) } != 0;
+    // SAFETY: when found, `sym` points into the object's loaded symbol table.
+    found && !sym.is_null() && unsafe { (*(sym as *const libc::Elf64_Sym)).st_shndx } == 0
+}
+
 /// Notes a `dlopen` with `RTLD_DEEPBIND`.
 #[cfg_attr(test, allow(dead_code))]
 fn deepbind_seen() {
     PROBLEMS.fetch_or(PROBLEM_DEEPBIND, Relaxed);
-    let st = account::state();
-    if !st.is_null() {
-        // SAFETY: the state stays mapped for the life of the process.
-        unsafe { (*st).header.problems.fetch_or(PROBLEM_DEEPBIND, Relaxed) };
+    if let Some(st) = hot::current() {
+        st.header.problems.fetch_or(PROBLEM_DEEPBIND, Relaxed);
     }
 }
 
@@ -219,7 +199,7 @@ static REAL_DLOPEN: core::sync::atomic::AtomicUsize = core::sync::atomic::Atomic
 #[cfg(target_arch = "x86_64")]
 #[cfg_attr(test, allow(dead_code))]
 extern "C" fn dlopen_slow(flags: core::ffi::c_int) -> usize {
-    sys_keep(|| {
+    sys::keep_errno(|| {
         if flags & libc::RTLD_DEEPBIND != 0 {
             deepbind_seen();
         }
@@ -235,21 +215,16 @@ extern "C" fn dlopen_slow(flags: core::ffi::c_int) -> usize {
     })
 }
 
-#[cfg_attr(test, allow(dead_code))]
-fn sys_keep<R>(f: impl FnOnce() -> R) -> R {
-    crate::sys::keep_errno(f)
-}
-
 /// `dlopen`, passed straight to the real one by a jump, so the real one sees its caller's
 /// return address: glibc picks the caller's namespace and `RUNPATH` from it, and a hook
 /// that called it would make every `dlopen` look like ours. Only `RTLD_DEEPBIND` (or the
-/// first call, to resolve the real function) takes a detour through [`dlopen_slow`].
+/// first call, to resolve the real function) takes a detour through `dlopen_slow`.
 ///
 /// # Safety
 /// C `dlopen`.
 #[cfg(all(target_arch = "x86_64", not(test)))]
 #[unsafe(naked)]
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn dlopen(file: *const c_char, flags: core::ffi::c_int) -> *mut c_void {
     core::arch::naked_asm!(
         "test esi, {deepbind}",

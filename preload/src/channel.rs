@@ -8,47 +8,39 @@
 //! Sends never block for long and never raise `SIGPIPE`; when the launcher is gone the
 //! sample is counted as lost in the state file, and the program goes on.
 
-use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicI32, AtomicU64, Ordering::Relaxed};
-
-use crate::spin::Spin;
+use crate::spin::SpinLock;
 use crate::sys::keep_errno;
 
-struct Channel {
-    lock: Spin,
-    fd: AtomicI32,
-    dev: AtomicU64,
-    ino: AtomicU64,
-    addr: UnsafeCell<libc::sockaddr_un>,
-    addr_len: AtomicI32,
+/// The launcher's address and our socket.
+pub struct Channel {
+    /// Our socket, or -1 when none is open.
+    fd: i32,
+    /// Device and inode of `fd` when we opened it (to know it is still ours).
+    dev: u64,
+    ino: u64,
+    addr: libc::sockaddr_un,
+    /// Length of `addr`; 0 until [`setup`] (then nothing is sent).
+    addr_len: libc::socklen_t,
 }
 
-// SAFETY: `addr` is written once in `setup`, before any send, and only read afterwards.
-unsafe impl Sync for Channel {}
-
-static CH: Channel = Channel {
-    lock: Spin::new(),
-    fd: AtomicI32::new(-1),
-    dev: AtomicU64::new(0),
-    ino: AtomicU64::new(0),
-    addr: UnsafeCell::new(libc::sockaddr_un {
+/// The channel behind its lock (one send at a time).
+pub static CHANNEL: SpinLock<Channel> = SpinLock::new(Channel {
+    fd: -1,
+    dev: 0,
+    ino: 0,
+    addr: libc::sockaddr_un {
         sun_family: 0,
         sun_path: [0; 108],
-    }),
-    addr_len: AtomicI32::new(0),
-};
-
-/// The lock guarding the socket (taken around fork).
-pub fn lock() -> &'static Spin {
-    &CH.lock
-}
+    },
+    addr_len: 0,
+});
 
 /// Points the channel at `<dir>/<socket name>`. Returns false if the path is too long.
 pub fn setup(dir: &[u8]) -> bool {
     let name = benchmem_wire::names::SOCKET_NAME.as_bytes();
     let len = dir.len() + 1 + name.len();
-    // SAFETY: single-threaded initialisation before any send.
-    let addr = unsafe { &mut *CH.addr.get() };
+    let mut ch = CHANNEL.lock();
+    let addr = &mut ch.addr;
     if len >= addr.sun_path.len() {
         return false;
     }
@@ -57,10 +49,7 @@ pub fn setup(dir: &[u8]) -> bool {
         addr.sun_path[i] = b as libc::c_char;
     }
     addr.sun_path[len] = 0;
-    CH.addr_len.store(
-        (core::mem::size_of::<libc::sa_family_t>() + len + 1) as i32,
-        Relaxed,
-    );
+    ch.addr_len = (core::mem::size_of::<libc::sa_family_t>() + len + 1) as libc::socklen_t;
     true
 }
 
@@ -75,103 +64,99 @@ fn identity(fd: i32) -> Option<(u64, u64)> {
     }
 }
 
-fn open_socket() -> i32 {
-    // SAFETY: plain socket/fcntl/close calls on fds we own.
-    unsafe {
-        let fd = libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return -1;
-        }
-        // Far from the low numbers programs open, close and reuse.
-        let high = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 700);
-        let fd = if high >= 0 {
-            libc::close(fd);
-            high
-        } else {
-            fd
-        };
-        match identity(fd) {
-            Some((dev, ino)) => {
-                CH.dev.store(dev, Relaxed);
-                CH.ino.store(ino, Relaxed);
-                CH.fd.store(fd, Relaxed);
-                fd
-            }
-            None => -1,
-        }
-    }
-}
-
-/// Our socket's fd, reopened if the program closed or reused it.
-fn socket() -> i32 {
-    let fd = CH.fd.load(Relaxed);
-    if fd >= 0 && identity(fd) == Some((CH.dev.load(Relaxed), CH.ino.load(Relaxed))) {
-        return fd;
-    }
-    // Not ours any more: never close it, it may be the program's now.
-    CH.fd.store(-1, Relaxed);
-    open_socket()
-}
-
 /// Sends one datagram; false when it could not be delivered (launcher gone or stuck).
 pub fn send(msg: &[u8]) -> bool {
-    if CH.addr_len.load(Relaxed) == 0 {
-        return false;
-    }
-    keep_errno(|| {
-        CH.lock.lock();
-        let ok = send_locked(msg);
-        CH.lock.unlock();
-        ok
-    })
+    keep_errno(|| CHANNEL.lock().send(msg))
 }
 
-fn send_locked(msg: &[u8]) -> bool {
-    // The launcher's queue holds few datagrams (net.unix.max_dgram_qlen, often 10) but
-    // its reader drains it at once: yield first, then sleep briefly, for at most 2 s.
-    let deadline = crate::sys::now_ns() + 2_000_000_000;
-    let mut tries = 0u32;
-    loop {
-        let fd = socket();
-        if fd < 0 {
+impl Channel {
+    fn open_socket(&mut self) -> i32 {
+        // SAFETY: plain socket/fcntl/close calls on fds we own.
+        unsafe {
+            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+            if fd < 0 {
+                return -1;
+            }
+            // Far from the low numbers programs open, close and reuse.
+            let high = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 700);
+            let fd = if high >= 0 {
+                libc::close(fd);
+                high
+            } else {
+                fd
+            };
+            match identity(fd) {
+                Some((dev, ino)) => {
+                    self.dev = dev;
+                    self.ino = ino;
+                    self.fd = fd;
+                    fd
+                }
+                None => -1,
+            }
+        }
+    }
+
+    /// Our socket's fd, reopened if the program closed or reused it.
+    fn socket(&mut self) -> i32 {
+        let fd = self.fd;
+        if fd >= 0 && identity(fd) == Some((self.dev, self.ino)) {
+            return fd;
+        }
+        // Not ours any more: never close it, it may be the program's now.
+        self.fd = -1;
+        self.open_socket()
+    }
+
+    fn send(&mut self, msg: &[u8]) -> bool {
+        if self.addr_len == 0 {
             return false;
         }
-        // SAFETY: msg and addr are valid for the lengths given.
-        let r = unsafe {
-            libc::sendto(
-                fd,
-                msg.as_ptr() as *const libc::c_void,
-                msg.len(),
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                CH.addr.get() as *const libc::sockaddr,
-                CH.addr_len.load(Relaxed) as libc::socklen_t,
-            )
-        };
-        if r >= 0 {
-            return true;
-        }
-        // SAFETY: reading this thread's errno.
-        match unsafe { *libc::__errno_location() } {
-            libc::EINTR => continue,
-            libc::EAGAIN | libc::ENOBUFS => {
-                if crate::sys::now_ns() > deadline {
-                    return false;
-                }
-                tries += 1;
-                if tries < 50 {
-                    // SAFETY: no preconditions.
-                    unsafe { libc::syscall(libc::SYS_sched_yield) };
-                } else {
-                    let ts = libc::timespec {
-                        tv_sec: 0,
-                        tv_nsec: 50_000,
-                    };
-                    // SAFETY: a plain sleep.
-                    unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
-                }
+        // The launcher's queue holds few datagrams (net.unix.max_dgram_qlen, often 10) but
+        // its reader drains it at once: yield first, then sleep briefly, for at most 2 s.
+        let deadline = crate::sys::now_ns() + 2_000_000_000;
+        let mut tries = 0u32;
+        loop {
+            let fd = self.socket();
+            if fd < 0 {
+                return false;
             }
-            libc::EBADF | libc::ENOTSOCK => CH.fd.store(-1, Relaxed),
-            _ => return false, // ECONNREFUSED, ENOENT: the launcher is gone
+            // SAFETY: msg and addr are valid for the lengths given.
+            let r = unsafe {
+                libc::sendto(
+                    fd,
+                    msg.as_ptr() as *const libc::c_void,
+                    msg.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                    &self.addr as *const libc::sockaddr_un as *const libc::sockaddr,
+                    self.addr_len,
+                )
+            };
+            if r >= 0 {
+                return true;
+            }
+            match crate::sys::errno() {
+                libc::EINTR => continue,
+                libc::EAGAIN | libc::ENOBUFS => {
+                    if crate::sys::now_ns() > deadline {
+                        return false;
+                    }
+                    tries += 1;
+                    if tries < 50 {
+                        // SAFETY: no preconditions.
+                        unsafe { libc::syscall(libc::SYS_sched_yield) };
+                    } else {
+                        let ts = libc::timespec {
+                            tv_sec: 0,
+                            tv_nsec: 50_000,
+                        };
+                        // SAFETY: a plain sleep.
+                        unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
+                    }
+                }
+                libc::EBADF | libc::ENOTSOCK => self.fd = -1,
+                _ => return false, // ECONNREFUSED, ENOENT: the launcher is gone
+            }
         }
     }
 }

@@ -24,64 +24,47 @@
 //! environment given to a sanitizer build are built in stack buffers (a mapping of our
 //! own when they are too small).
 
-use core::ffi::{c_char, c_int, CStr};
+use core::ffi::{CStr, c_char, c_int};
+use core::marker::PhantomData;
 use core::mem::size_of;
 use core::sync::atomic::{
     AtomicU32, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release},
 };
 
+use benchmem_wire::names::{ENV_DIR, LD_PRELOAD, base_name, preload_entries};
 use benchmem_wire::state::{
-    set_field, ProcessState, EXEC_HAS_DIR, EXEC_HAS_PRELOAD, EXEC_PATH_CUT, EXEC_SANITIZER,
-    PATH_CAP,
+    EXEC_HAS_DIR, EXEC_HAS_PRELOAD, EXEC_PATH_CUT, EXEC_SANITIZER, PATH_CAP, ProcessState,
+    set_field,
 };
 
+use crate::once::OnceBytes;
 use crate::real::{self, Real};
-use crate::{account, process, sanitizer, sys, tls};
+use crate::{hot, sanitizer, statefile, sys, tls};
 
-extern "C" {
+unsafe extern "C" {
     static environ: *const *const c_char;
 }
 
 /// Our own file name as the loader has it (from `dladdr`), for matching `LD_PRELOAD`.
-static mut OWN: [u8; PATH_CAP] = [0; PATH_CAP];
-static OWN_LEN: AtomicUsize = AtomicUsize::new(0);
+static OWN: OnceBytes<PATH_CAP> = OnceBytes::new();
 /// The file name the launcher preloads, used when `dladdr` gave nothing.
 const OWN_NAME: &[u8] = b"libbenchmem_preload.so";
 
 /// Finds our own path once, from the constructor (single-threaded).
 pub fn init() {
     let _g = tls::Guard::enter();
-    // SAFETY: dladdr on the address of one of our functions fills `info` with pointers
-    // into the loader's own data, valid while we are loaded; it does not allocate in
-    // glibc (and any allocation would pass through, the guard being raised). OWN is
-    // written only here, before any exec hook can read it.
-    unsafe {
-        let mut info: libc::Dl_info = core::mem::zeroed();
-        if libc::dladdr(init as *const core::ffi::c_void, &mut info) == 0
-            || info.dli_fname.is_null()
-        {
-            return;
-        }
-        let name = CStr::from_ptr(info.dli_fname).to_bytes();
-        if name.len() <= PATH_CAP {
-            (&mut *core::ptr::addr_of_mut!(OWN))[..name.len()].copy_from_slice(name);
-            OWN_LEN.store(name.len(), Relaxed);
-        }
+    // SAFETY: the guard is raised; `init` is one of our functions.
+    let name = unsafe { real::object_file(init as *const core::ffi::c_void) };
+    if let Some(name) = name.filter(|n| n.len() <= PATH_CAP) {
+        OWN.set(name);
     }
 }
 
 fn own() -> &'static [u8] {
-    let n = OWN_LEN.load(Relaxed);
-    if n == 0 {
-        return OWN_NAME;
-    }
-    // SAFETY: written once in `init`, before OWN_LEN says it is there.
-    unsafe { &(&*core::ptr::addr_of!(OWN))[..n] }
-}
-
-fn base_name(p: &[u8]) -> &[u8] {
-    p.rsplit(|&b| b == b'/').next().unwrap_or(p)
+    Some(OWN.get())
+        .filter(|o| !o.is_empty())
+        .unwrap_or(OWN_NAME)
 }
 
 /// Whether an `LD_PRELOAD` entry is this library (its path, or a file of its name: the
@@ -93,38 +76,67 @@ fn is_us(entry: &[u8]) -> bool {
 
 /// Whether an `LD_PRELOAD` value names this library.
 fn names_us(list: &[u8]) -> bool {
-    list.split(|&b| b == b':' || b == b' ').any(is_us)
+    preload_entries(list).any(is_us)
+}
+
+/// The value of an environment entry `NAME=value` when it is variable `name`.
+fn env_value<'a>(entry: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    entry.strip_prefix(name.as_bytes())?.strip_prefix(b"=")
+}
+
+/// An environment as exec is given it: null, or a NULL-terminated array of
+/// NUL-terminated strings.
+#[derive(Clone, Copy)]
+struct Envp<'a>(*const *const c_char, PhantomData<&'a CStr>);
+
+impl<'a> Envp<'a> {
+    /// # Safety
+    /// `p` is null or a NULL-terminated array of NUL-terminated strings, which stay as
+    /// they are for `'a` (the exec call they were given to).
+    unsafe fn new(p: *const *const c_char) -> Envp<'a> {
+        Envp(p, PhantomData)
+    }
+
+    fn as_ptr(self) -> *const *const c_char {
+        self.0
+    }
+
+    /// The entries, in order.
+    fn entries(self) -> impl Iterator<Item = &'a CStr> {
+        let mut i = 0;
+        core::iter::from_fn(move || {
+            if self.0.is_null() {
+                return None;
+            }
+            // SAFETY: `i` is at most the index of the terminating NULL (`new`'s contract):
+            // every entry before it was a non-null string.
+            let e = unsafe { *self.0.add(i) };
+            if e.is_null() {
+                return None;
+            }
+            i += 1;
+            // SAFETY: a NUL-terminated string of the array, alive for 'a.
+            Some(unsafe { CStr::from_ptr(e) })
+        })
+    }
 }
 
 /// `EXEC_HAS_*` bits for the environment `envp` passed to exec. The loader takes the
 /// last `LD_PRELOAD`; the preload's getenv the first `BENCHMEM_DIR`.
-///
-/// # Safety
-/// `envp` is null or a NULL-terminated array of NUL-terminated strings.
-unsafe fn carried(envp: *const *const c_char) -> u32 {
-    if envp.is_null() {
-        return 0;
-    }
+fn carried(envp: Envp) -> u32 {
     let (mut preload, mut dir) = (None, None);
-    let mut i = 0;
-    loop {
-        let e = *envp.add(i);
-        if e.is_null() {
-            break;
-        }
-        let s = CStr::from_ptr(e).to_bytes();
-        if let Some(v) = s.strip_prefix(b"LD_PRELOAD=") {
+    for s in envp.entries().map(CStr::to_bytes) {
+        if let Some(v) = env_value(s, LD_PRELOAD) {
             preload = Some(v);
-        } else if let Some(v) = s.strip_prefix(b"BENCHMEM_DIR=") {
+        } else if let Some(v) = env_value(s, ENV_DIR) {
             dir = dir.or(Some(v));
         }
-        i += 1;
     }
     let mut bits = 0;
     if preload.is_some_and(names_us) {
         bits |= EXEC_HAS_PRELOAD;
     }
-    if dir.is_some_and(|d| !d.is_empty() && d == process::run_dir()) {
+    if dir.is_some_and(|d| !d.is_empty() && d == statefile::run_dir()) {
         bits |= EXEC_HAS_DIR;
     }
     bits
@@ -152,10 +164,10 @@ impl Buf {
     fn bytes(&self) -> &[u8] {
         &self.b[..self.n]
     }
-    /// The contents NUL-terminated (`push` always leaves room).
-    fn c_str(&mut self) -> *const c_char {
+    /// The contents NUL-terminated (`push` always leaves room), up to a NUL inside them.
+    fn c_str(&mut self) -> &CStr {
         self.b[self.n] = 0;
-        self.b.as_ptr() as *const c_char
+        CStr::from_bytes_until_nul(&self.b[..=self.n]).unwrap_or_default()
     }
     /// The current directory, followed by `/`.
     fn cwd(&mut self) -> bool {
@@ -172,15 +184,24 @@ impl Buf {
     }
 }
 
-/// What an exec call was given.
+/// What an exec call was given (None: a null pointer).
 #[derive(Clone, Copy)]
-pub enum Target {
+enum Target<'a> {
     /// A path (`execve`, `execv`).
-    Path(*const c_char),
+    Path(Option<&'a CStr>),
     /// A file searched in `PATH` when it has no slash (`execvp`, `execvpe`).
-    Search(*const c_char),
+    Search(Option<&'a CStr>),
     /// An open file (`fexecve`).
     Fd(c_int),
+}
+
+/// `p` as a C string.
+///
+/// # Safety
+/// `p` is null or a NUL-terminated string that stays as it is for `'a`.
+unsafe fn c_str<'a>(p: *const c_char) -> Option<&'a CStr> {
+    // SAFETY: the caller's contract.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) })
 }
 
 /// `p` made absolute against the current directory when it is relative.
@@ -198,40 +219,29 @@ fn absolute(mut p: &[u8], out: &mut Buf) {
 /// Where `file` is in `PATH`, as execvp looks (glibc's default path when unset), made
 /// absolute; `file` itself when no directory has it.
 fn search(file: &[u8], out: &mut Buf) {
-    // SAFETY: getenv reads the environment without allocating.
-    let path = unsafe {
-        let p = libc::getenv(c"PATH".as_ptr());
-        if p.is_null() {
-            &b"/bin:/usr/bin"[..]
-        } else {
-            CStr::from_ptr(p).to_bytes()
-        }
-    };
+    let path = sys::getenv(c"PATH").unwrap_or(b"/bin:/usr/bin");
     for dir in path.split(|&b| b == b':') {
         let mut cand = Buf::new();
         let dir = if dir.is_empty() { &b"."[..] } else { dir };
         if !(cand.push(dir) && cand.push(b"/") && cand.push(file)) {
             continue;
         }
-        // SAFETY: a NUL-terminated path in our buffer.
-        if unsafe { libc::access(cand.c_str(), libc::X_OK) } == 0 {
+        // SAFETY: a NUL-terminated path.
+        if unsafe { libc::access(cand.c_str().as_ptr(), libc::X_OK) } == 0 {
             return absolute(cand.bytes(), out);
         }
     }
     absolute(file, out)
 }
 
-impl Target {
+impl Target<'_> {
     /// The program, as absolute as can be found, into `out`.
-    ///
-    /// # Safety
-    /// Pointers are NUL-terminated strings (or null), as exec requires.
-    unsafe fn resolve(self, out: &mut Buf) {
+    fn resolve(self, out: &mut Buf) {
         match self {
-            Target::Path(p) | Target::Search(p) if p.is_null() => out.n = 0,
-            Target::Path(p) => absolute(CStr::from_ptr(p).to_bytes(), out),
-            Target::Search(p) => {
-                let f = CStr::from_ptr(p).to_bytes();
+            Target::Path(None) | Target::Search(None) => out.n = 0,
+            Target::Path(Some(p)) => absolute(p.to_bytes(), out),
+            Target::Search(Some(p)) => {
+                let f = p.to_bytes();
                 if f.contains(&b'/') || f.is_empty() {
                     absolute(f, out)
                 } else {
@@ -244,11 +254,14 @@ impl Target {
                 let k = benchmem_wire::names::write_decimal(fd.max(0) as u64, &mut num);
                 link.push(b"/proc/self/fd/");
                 link.push(&num[..k]);
-                let n = libc::readlink(
-                    link.c_str(),
-                    out.b.as_mut_ptr() as *mut c_char,
-                    out.b.len() - 1,
-                );
+                // SAFETY: readlink writes at most the given length into our buffer.
+                let n = unsafe {
+                    libc::readlink(
+                        link.c_str().as_ptr(),
+                        out.b.as_mut_ptr() as *mut c_char,
+                        out.b.len() - 1,
+                    )
+                };
                 out.n = n.max(0) as usize;
             }
         }
@@ -271,26 +284,23 @@ enum Record {
     /// In this image's state.
     Shared(&'static ProcessState),
     /// In a state file of a vfork child's own, whose path this is.
-    Own([u8; 512]),
+    Own(statefile::Path),
 }
 
 /// Records an exec about to happen, and finds whether the program must run without the
 /// preload. A vfork child (or a raw clone sharing our memory) must not write the state it
 /// shares with its parent: it records into a state file of its own pid, made for the
-/// purpose (see [`process::vfork_child_state`]).
-///
-/// # Safety
-/// As [`Target::resolve`]; `envp` as in [`carried`].
-unsafe fn begin(target: Target, envp: *const *const c_char) -> Pending {
+/// purpose (see [`statefile::create_for_vfork_child`]).
+fn begin(target: Target, envp: Envp) -> Pending {
     sys::keep_errno(|| {
         let none = Pending {
             record: Record::None,
             scrub: false,
         };
-        let st = account::state();
+        let st = hot::current();
         let bits = carried(envp);
         let preloaded = bits & EXEC_HAS_PRELOAD != 0;
-        if st.is_null() && !preloaded {
+        if st.is_none() && !preloaded {
             return none;
         }
         // Raised here, dropped before the real exec: in a vfork child this is the parent's
@@ -306,23 +316,20 @@ unsafe fn begin(target: Target, envp: *const *const c_char) -> Pending {
                 _ => path.n > 0 && sanitizer::needs_runtime_first(path.c_str()),
             };
         let flags = bits | if scrub { EXEC_SANITIZER } else { 0 };
-        if st.is_null() {
+        let Some(st) = st else {
             return Pending { scrub, ..none };
-        }
-        let st = &*st;
+        };
         let h = &st.header;
-        let record = if libc::syscall(libc::SYS_getpid) as u32 == h.pid.load(Relaxed) {
+        let record = if sys::getpid_raw() == h.pid.load(Relaxed) {
             h.exec_flags.store(flags, Relaxed);
             if !set_field(&h.exec_len, &h.exec_path, path.bytes()) {
                 h.exec_flags.fetch_or(EXEC_PATH_CUT, Relaxed);
             }
             Record::Shared(st)
         } else {
-            let mut own = [0u8; 512];
-            if process::vfork_child_state(h, path.bytes(), flags, &mut own) {
-                Record::Own(own)
-            } else {
-                Record::None
+            match statefile::create_for_vfork_child(h, path.bytes(), flags) {
+                Some(own) => Record::Own(own),
+                None => Record::None,
             }
         };
         Pending { record, scrub }
@@ -334,11 +341,8 @@ fn failed(p: Pending) {
     match p.record {
         Record::None => {}
         Record::Shared(st) => st.header.exec_len.store(0, Relaxed),
-        Record::Own(path) => sys::keep_errno(|| {
-            // SAFETY: the NUL-terminated path of the file this exec call created; it was
-            // never mapped, and nobody else writes it while this child lives.
-            unsafe { libc::unlink(path.as_ptr().cast()) };
-        }),
+        // Never mapped, and nobody else writes it while this child lives.
+        Record::Own(path) => path.remove(),
     }
 }
 
@@ -354,21 +358,14 @@ const STACK_TEXT: usize = 1024;
 /// (as a sanitizer build given to `run` does). Built in stack buffers, or in one mapping
 /// when they are too small (unmapped when `f` returns; see [`Leftover`] for a vfork
 /// child's); when no mapping can be made, `f` gets `envp` as it is.
-///
-/// # Safety
-/// `envp` as in [`carried`].
 #[inline(never)]
-unsafe fn scrubbed(
-    envp: *const *const c_char,
-    f: impl FnOnce(*const *const c_char) -> c_int,
-) -> c_int {
-    if envp.is_null() {
-        return f(envp);
+fn scrubbed(envp: Envp, f: impl FnOnce(*const *const c_char) -> c_int) -> c_int {
+    if envp.as_ptr().is_null() {
+        return f(envp.as_ptr());
     }
     let (mut vars, mut text) = (0usize, 0usize);
-    while !(*envp.add(vars)).is_null() {
-        let e = CStr::from_ptr(*envp.add(vars)).to_bytes_with_nul();
-        if e.strip_prefix(b"LD_PRELOAD=").is_some() {
+    for e in envp.entries().map(CStr::to_bytes_with_nul) {
+        if env_value(e, LD_PRELOAD).is_some() {
             text += e.len();
         }
         vars += 1;
@@ -384,24 +381,26 @@ unsafe fn scrubbed(
         let len = sys::page_round(ptr_bytes + text);
         let m = sys::map(len);
         if m.is_null() {
-            return f(envp);
+            return f(envp.as_ptr());
         }
         mapped = Some(Leftover::hold(m, len));
-        // SAFETY: a fresh mapping of `len` bytes, page-aligned: the pointer array at
-        // its start, the text after it, neither overlapping the other.
-        (
-            core::slice::from_raw_parts_mut(m as *mut *const c_char, vars + 1),
-            core::slice::from_raw_parts_mut(m.add(ptr_bytes), len - ptr_bytes),
-        )
+        // SAFETY: a fresh mapping of `len` bytes, page-aligned, ours alone until `f`
+        // returns: the pointer array at its start, the text after it, neither
+        // overlapping the other.
+        unsafe {
+            (
+                core::slice::from_raw_parts_mut(m as *mut *const c_char, vars + 1),
+                core::slice::from_raw_parts_mut(m.add(ptr_bytes), len - ptr_bytes),
+            )
+        }
     };
     let (mut k, mut t) = (0, 0);
-    for i in 0..vars {
-        let e = *envp.add(i);
-        let bytes = CStr::from_ptr(e).to_bytes();
-        if bytes.strip_prefix(b"BENCHMEM_DIR=").is_some() {
+    for entry in envp.entries().take(vars) {
+        let (e, bytes) = (entry.as_ptr(), entry.to_bytes());
+        if env_value(bytes, ENV_DIR).is_some() {
             continue;
         }
-        if let Some(list) = bytes.strip_prefix(b"LD_PRELOAD=") {
+        if let Some(list) = env_value(bytes, LD_PRELOAD) {
             if !names_us(list) {
                 ptrs[k] = e;
                 k += 1;
@@ -412,12 +411,10 @@ unsafe fn scrubbed(
                 buf[t..t + s.len()].copy_from_slice(s);
                 t += s.len();
             };
-            put(b"LD_PRELOAD=");
+            put(LD_PRELOAD.as_bytes());
+            put(b"=");
             let mut kept = 0;
-            for lib in list
-                .split(|&b| b == b':' || b == b' ')
-                .filter(|l| !l.is_empty() && !is_us(l))
-            {
+            for lib in preload_entries(list).filter(|l| !is_us(l)) {
                 if kept > 0 {
                     put(b":");
                 }
@@ -471,8 +468,7 @@ static LEFTOVERS: [Slot; 8] = [const {
 
 impl Leftover {
     fn hold(addr: *mut u8, len: usize) -> Leftover {
-        // SAFETY: raw getpid: the cached one is the parent's in a vfork child.
-        let pid = unsafe { libc::syscall(libc::SYS_getpid) } as u32;
+        let pid = sys::getpid_raw();
         let slot = LEFTOVERS.iter().position(|s| {
             s.pid
                 .compare_exchange(0, u32::MAX, Acquire, Relaxed)
@@ -540,8 +536,7 @@ fn real() -> Option<&'static Real> {
 }
 
 fn enosys() -> c_int {
-    // SAFETY: this thread's errno.
-    unsafe { *libc::__errno_location() = libc::ENOSYS };
+    sys::set_errno(libc::ENOSYS);
     -1
 }
 
@@ -554,25 +549,34 @@ unsafe fn real_execve(
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> c_int {
-    match real().and_then(|r| r.execve) {
-        Some(f) => f(path, argv, envp),
-        None => libc::syscall(libc::SYS_execve, path, argv, envp) as c_int,
+    // SAFETY: the caller's contract is execve's.
+    unsafe {
+        match real().and_then(|r| r.execve) {
+            Some(f) => f(path, argv, envp),
+            None => libc::syscall(libc::SYS_execve, path, argv, envp) as c_int,
+        }
     }
 }
 
 /// # Safety
 /// C `execve`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn execve(
     path: *const c_char,
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> c_int {
-    let p = begin(Target::Path(path), envp);
-    let r = if p.scrub {
-        scrubbed(envp, |e| real_execve(path, argv, e))
-    } else {
-        real_execve(path, argv, envp)
+    // SAFETY: exec's contract: a path and an environment of C strings, unchanged during
+    // the call.
+    let (target, env) = unsafe { (Target::Path(c_str(path)), Envp::new(envp)) };
+    let p = begin(target, env);
+    // SAFETY: the program's arguments, or the scrubbed copy of its environment.
+    let r = unsafe {
+        if p.scrub {
+            scrubbed(env, |e| real_execve(path, argv, e))
+        } else {
+            real_execve(path, argv, envp)
+        }
     };
     failed(p);
     r
@@ -580,16 +584,21 @@ pub unsafe extern "C" fn execve(
 
 /// # Safety
 /// C `execv`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn execv(path: *const c_char, argv: *const *const c_char) -> c_int {
-    let p = begin(Target::Path(path), environ);
+    // SAFETY: as in `execve`; `environ` is the process's environment.
+    let (target, env) = unsafe { (Target::Path(c_str(path)), Envp::new(environ)) };
+    let p = begin(target, env);
     // execv is execve with `environ`: a scrubbed copy takes its place.
-    let r = if p.scrub {
-        scrubbed(environ, |e| real_execve(path, argv, e))
-    } else {
-        match real().and_then(|r| r.execv) {
-            Some(f) => f(path, argv),
-            None => real_execve(path, argv, environ),
+    // SAFETY: as in `execve`.
+    let r = unsafe {
+        if p.scrub {
+            scrubbed(env, |e| real_execve(path, argv, e))
+        } else {
+            match real().and_then(|r| r.execv) {
+                Some(f) => f(path, argv),
+                None => real_execve(path, argv, env.as_ptr()),
+            }
         }
     };
     failed(p);
@@ -606,23 +615,29 @@ unsafe fn real_execvpe(
     envp: *const *const c_char,
 ) -> c_int {
     match real().and_then(|r| r.execvpe) {
-        Some(f) => f(file, argv, envp),
+        // SAFETY: the caller's contract is execvpe's.
+        Some(f) => unsafe { f(file, argv, envp) },
         None => enosys(),
     }
 }
 
 /// # Safety
 /// C `execvp`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int {
-    let p = begin(Target::Search(file), environ);
+    // SAFETY: as in `execv`.
+    let (target, env) = unsafe { (Target::Search(c_str(file)), Envp::new(environ)) };
+    let p = begin(target, env);
     // execvp is execvpe with `environ`: a scrubbed copy takes its place.
-    let r = if p.scrub {
-        scrubbed(environ, |e| real_execvpe(file, argv, e))
-    } else {
-        match real().and_then(|r| r.execvp) {
-            Some(f) => f(file, argv),
-            None => enosys(),
+    // SAFETY: as in `execve`.
+    let r = unsafe {
+        if p.scrub {
+            scrubbed(env, |e| real_execvpe(file, argv, e))
+        } else {
+            match real().and_then(|r| r.execvp) {
+                Some(f) => f(file, argv),
+                None => enosys(),
+            }
         }
     };
     failed(p);
@@ -631,17 +646,22 @@ pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char)
 
 /// # Safety
 /// C `execvpe`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn execvpe(
     file: *const c_char,
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> c_int {
-    let p = begin(Target::Search(file), envp);
-    let r = if p.scrub {
-        scrubbed(envp, |e| real_execvpe(file, argv, e))
-    } else {
-        real_execvpe(file, argv, envp)
+    // SAFETY: as in `execve`.
+    let (target, env) = unsafe { (Target::Search(c_str(file)), Envp::new(envp)) };
+    let p = begin(target, env);
+    // SAFETY: as in `execve`.
+    let r = unsafe {
+        if p.scrub {
+            scrubbed(env, |e| real_execvpe(file, argv, e))
+        } else {
+            real_execvpe(file, argv, envp)
+        }
     };
     failed(p);
     r
@@ -649,19 +669,22 @@ pub unsafe extern "C" fn execvpe(
 
 /// # Safety
 /// C `fexecve`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn fexecve(
     fd: c_int,
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> c_int {
-    let p = begin(Target::Fd(fd), envp);
+    // SAFETY: as in `execve`.
+    let env = unsafe { Envp::new(envp) };
+    let p = begin(Target::Fd(fd), env);
     let call = |e: *const *const c_char| match real().and_then(|r| r.fexecve) {
-        Some(f) => f(fd, argv, e),
+        // SAFETY: the program's arguments, or the scrubbed copy of its environment.
+        Some(f) => unsafe { f(fd, argv, e) },
         None => enosys(),
     };
     let r = if p.scrub {
-        scrubbed(envp, call)
+        scrubbed(env, call)
     } else {
         call(envp)
     };

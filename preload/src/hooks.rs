@@ -4,84 +4,71 @@
 //! pass straight through; otherwise raise the guard, call the real function, and account
 //! the result. The guard stays raised around the real call so allocations the allocator
 //! makes for itself (an mmap inside malloc, musl's memalign calling malloc) are not
-//! counted twice. A block's record (its [`trailer`], or its table entry) is taken
+//! counted twice. A block's record (its [`trailer`], or its pointer-table entry) is taken
 //! *before* the real free/realloc, so another thread cannot be handed the same address
 //! while we still hold it.
 
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use core::sync::atomic::Ordering::Relaxed;
 
-use benchmem_wire::state::{ProcessState, PROBLEM_TABLE_FULL};
+use benchmem_wire::state::{PROBLEM_TABLE_FULL, ProcessState};
 
-use crate::ranges::Ranges;
-use crate::real::{self, arena, Real};
-use crate::table::{Table, SIZE_BIG};
-use crate::tls::{self, ThreadState};
+use crate::bookkeeping::{ANY_RESERVED, BIG, MAPPINGS, POINTERS, RESERVED};
+use crate::pointers::SIZE_BIG;
+use crate::ranges::RangeSet;
+use crate::real::{self, Real, arena};
+use crate::tls;
 use crate::trailer::{self, TRAILER};
-use crate::{account, process, sys};
+use crate::{hot, sys};
 
-static TABLE: Table = Table::new();
-static BIG: Ranges = Ranges::new();
-static MAPPINGS: Ranges = Ranges::new();
-static RESERVED: Ranges = Ranges::new();
-/// Whether RESERVED may hold anything (so mprotect and munmap skip its lock otherwise).
-static ANY_RESERVED: AtomicBool = AtomicBool::new(false);
 /// Reservations recorded at most (24 bytes each: 1.5 MiB of bookkeeping at most). Past
 /// that, new ones are not recorded and their later mprotect goes unnoticed.
 const MAX_RESERVED: usize = 65_536;
 
-/// The pointer table.
-pub fn table() -> &'static Table {
-    &TABLE
-}
-/// Allocations of 4 GiB and more (their sizes).
-pub fn big() -> &'static Ranges {
-    &BIG
-}
-/// Tracked anonymous mappings.
-pub fn mappings() -> &'static Ranges {
-    &MAPPINGS
-}
-/// Anonymous `PROT_NONE` reservations made outside any allocator call (not counted).
-pub fn reserved() -> &'static Ranges {
-    &RESERVED
-}
-
 /// What a tracked call needs: this thread, the real functions, the state, and whether
 /// the process has a single thread (read once per call: a hook cannot create threads).
 struct Ctx {
-    t: *mut ThreadState,
+    t: tls::Current,
     real: &'static Real,
     st: &'static ProcessState,
     single: bool,
 }
 
-/// Some(ctx) with the guard raised when this call is to be counted.
+/// What a hook does with a call.
+enum Call {
+    /// Count it: the guard stays raised until the context drops.
+    Track(Ctx),
+    /// Pass it to the real function, uncounted: this thread is already inside a hook, or
+    /// nothing is tracked.
+    Pass(&'static Real),
+    /// The real functions are not known yet (a call from inside `dlsym` while they are
+    /// being resolved): serve it from the bootstrap arena or the raw system call.
+    Bootstrap,
+}
+
+/// How this call is to be served; with the guard raised when it is to be counted.
 #[inline(always)]
-fn enter() -> Result<Ctx, Option<&'static Real>> {
+fn enter() -> Call {
     let t = tls::current();
-    // SAFETY: this thread's own state.
-    if unsafe { (*t).guard } != 0 {
-        return Err(real::get());
+    if t.guard() != 0 {
+        return match real::get() {
+            Some(r) => Call::Pass(r),
+            None => Call::Bootstrap,
+        };
     }
     let Some(real) = real::resolve() else {
-        return Err(None);
+        return Call::Bootstrap;
     };
-    let st = account::state();
-    if st.is_null() {
-        return Err(Some(real));
-    }
-    // SAFETY: as above; the state stays mapped for the life of the process.
-    unsafe {
-        (*t).guard = 1;
-        let single = real.single_threaded();
-        Ok(Ctx {
-            t,
-            real,
-            st: &*st,
-            single,
-        })
-    }
+    let Some(st) = hot::current() else {
+        return Call::Pass(real);
+    };
+    t.set_guard(1);
+    Call::Track(Ctx {
+        t,
+        real,
+        st,
+        single: real.single_threaded(),
+    })
 }
 
 impl Ctx {
@@ -99,8 +86,7 @@ impl Ctx {
 impl Drop for Ctx {
     #[inline(always)]
     fn drop(&mut self) {
-        // SAFETY: this thread's own state.
-        unsafe { (*self.t).guard = 0 };
+        self.t.set_guard(0);
     }
 }
 
@@ -110,14 +96,19 @@ enum Held {
     /// In the block's trailer: (size, epoch).
     Trailer(u64, u32),
     /// In the pointer table: (size or [`SIZE_BIG`], epoch).
-    Table(u32, u32),
+    Pointer(u32, u32),
 }
 
+/// Accounts the allocation of `size` bytes at `p` and records its size and epoch.
+///
+/// # Safety
+/// `p` is a live block the real allocator just returned for this request.
 #[inline(always)]
-fn track(c: &Ctx, p: *mut c_void, size: usize) {
-    let epoch = account::alloc(c.st, c.t, size as u64, c.single);
+unsafe fn track(c: &Ctx, p: *mut c_void, size: usize) {
+    let epoch = hot::alloc(c.st, c.t, size as u64, c.single);
     if let Some(usable) = c.real.trailer_usable {
-        // SAFETY: p is a live block the real allocator just returned.
+        // SAFETY: p is a live block of glibc's allocator (the caller's contract), whose
+        // usable size `usable` tells, and the record is written only where it fits.
         unsafe {
             let u = usable(p);
             if trailer::fits(size, u) {
@@ -125,23 +116,24 @@ fn track(c: &Ctx, p: *mut c_void, size: usize) {
             }
         }
     }
-    track_in_table(c, p, size as u64, epoch);
+    track_in_pointer_table(c, p, size as u64, epoch);
 }
 
 /// Records a block without room for a trailer in the pointer table.
 #[cold]
 #[inline(never)]
-fn track_in_table(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
+fn track_in_pointer_table(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
     let small = if size >= SIZE_BIG as u64 {
         SIZE_BIG
     } else {
         size as u32
     };
-    match TABLE.insert(p as u64, small, epoch, c.single) {
+    // SAFETY: `single` was read for this call, which creates no thread.
+    match unsafe { POINTERS.insert(p as u64, small, epoch, c.single) } {
         Ok(None) => {}
-        Ok(Some((s, e))) => release(c, p, Held::Table(s, e)),
+        Ok(Some((s, e))) => release(c, p, Held::Pointer(s, e)),
         Err(_) => {
-            table_full(c);
+            bookkeeping_full(c);
             return;
         }
     }
@@ -154,32 +146,32 @@ fn track_in_table(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
 #[cold]
 #[inline(never)]
 fn track_big(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
-    BIG.lock.lock();
-    // SAFETY: lock held.
-    if unsafe { BIG.insert_locked(p as usize, size as usize, epoch) }.is_err() {
-        table_full(c);
+    if BIG.lock().insert(p as usize, size as usize, epoch).is_err() {
+        bookkeeping_full(c);
     }
-    BIG.lock.unlock();
 }
 
 #[cold]
 #[inline(never)]
-fn table_full(c: &Ctx) {
+fn bookkeeping_full(c: &Ctx) {
     c.st.header.problems.fetch_or(PROBLEM_TABLE_FULL, Relaxed);
 }
 
-/// Takes `p`'s record (trailer or table entry), if it is a tracked block.
+/// Takes `p`'s record (trailer or pointer-table entry), if it is a tracked block.
+///
+/// # Safety
+/// `p` is a live block of the real allocator (the program frees or moves it).
 #[inline(always)]
-fn untrack(c: &Ctx, p: *mut c_void) -> Option<Held> {
+unsafe fn untrack(c: &Ctx, p: *mut c_void) -> Option<Held> {
     if let Some(usable) = c.real.trailer_usable {
-        // SAFETY: p is a live block of the real allocator (the program frees it).
+        // SAFETY: p is a live block of glibc's allocator (the caller's contract), whose
+        // usable size `usable` tells.
         if let Some((s, e)) = unsafe { trailer::take(p, usable(p)) } {
             return Some(Held::Trailer(s, e));
         }
     }
-    TABLE
-        .remove(p as u64, c.single)
-        .map(|(s, e)| Held::Table(s, e))
+    // SAFETY: `single` was read for this call, which creates no thread.
+    unsafe { POINTERS.remove(p as u64, c.single) }.map(|(s, e)| Held::Pointer(s, e))
 }
 
 /// Accounts the free of a block whose record was taken.
@@ -187,43 +179,39 @@ fn untrack(c: &Ctx, p: *mut c_void) -> Option<Held> {
 fn release(c: &Ctx, p: *mut c_void, held: Held) {
     let (size, epoch) = match held {
         Held::Trailer(s, e) => (s, e),
-        Held::Table(SIZE_BIG, e) => (big_size(p), e),
-        Held::Table(s, e) => (s as u64, e),
+        Held::Pointer(SIZE_BIG, e) => (big_size(p), e),
+        Held::Pointer(s, e) => (s as u64, e),
     };
-    account::free(c.st, size, epoch, c.single);
+    hot::free(c.st, size, epoch, c.single);
 }
 
 /// The size of an allocation of 4 GiB or more, taken out of the big list.
 #[cold]
 #[inline(never)]
 fn big_size(p: *mut c_void) -> u64 {
-    BIG.lock.lock();
-    // SAFETY: lock held.
-    let s = unsafe { BIG.take_locked(p as usize) }.map_or(0, |(len, _)| len);
-    BIG.lock.unlock();
-    s
+    BIG.lock().take(p as usize).map_or(0, |(len, _)| len)
 }
 
-/// Puts back the record of a block whose realloc failed (the old block is still live).
-fn restore(c: &Ctx, p: *mut c_void, held: Held) {
+/// Puts back the record of a block whose realloc failed.
+///
+/// # Safety
+/// `p` is still a live block, and `held` the record taken from it.
+unsafe fn restore(c: &Ctx, p: *mut c_void, held: Held) {
     match held {
         Held::Trailer(s, e) => {
             if let Some(usable) = c.real.trailer_usable {
-                // SAFETY: p is still live, and held that record a moment ago.
+                // SAFETY: p is live and held that record a moment ago (the caller's
+                // contract), so it fits.
                 unsafe { trailer::write(p, usable(p), s, e) }
             }
         }
-        Held::Table(s, e) => {
-            if TABLE.insert(p as u64, s, e, c.single).is_err() {
-                table_full(c);
+        Held::Pointer(s, e) => {
+            // SAFETY: `single` was read for this call, which creates no thread.
+            if unsafe { POINTERS.insert(p as u64, s, e, c.single) }.is_err() {
+                bookkeeping_full(c);
             }
         }
     }
-}
-
-fn set_errno(e: c_int) {
-    // SAFETY: this thread's errno.
-    unsafe { *libc::__errno_location() = e };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -232,6 +220,10 @@ fn set_errno(e: c_int) {
 /// Shared body of every allocator that returns a pointer: `call(real, n)` makes the real
 /// call for `n` bytes, `size` is what the program asked for, `align` serves the
 /// bootstrap arena.
+///
+/// # Safety
+/// `call` returns what the real allocator returned for the request: null, or a live
+/// block of at least `n` bytes.
 #[inline(always)]
 unsafe fn allocate(
     size: usize,
@@ -239,15 +231,17 @@ unsafe fn allocate(
     call: impl Fn(&Real, usize) -> *mut c_void,
 ) -> *mut c_void {
     match enter() {
-        Ok(c) => {
+        Call::Track(c) => {
             let p = call(c.real, c.padded(size));
             if !p.is_null() {
-                track(&c, p, size);
+                // SAFETY: the block the real allocator just returned (the caller's
+                // contract).
+                unsafe { track(&c, p, size) };
             }
             p
         }
-        Err(Some(r)) => call(r, size),
-        Err(None) => arena::alloc(size, align),
+        Call::Pass(r) => call(r, size),
+        Call::Bootstrap => arena::alloc(size, align),
     }
 }
 
@@ -257,7 +251,7 @@ fn or_enomem<F>(f: Option<F>, call: impl FnOnce(F) -> *mut c_void) -> *mut c_voi
     match f {
         Some(f) => call(f),
         None => {
-            set_errno(libc::ENOMEM);
+            sys::set_errno(libc::ENOMEM);
             core::ptr::null_mut()
         }
     }
@@ -265,51 +259,72 @@ fn or_enomem<F>(f: Option<F>, call: impl FnOnce(F) -> *mut c_void) -> *mut c_voi
 
 /// # Safety
 /// C `malloc`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
-    allocate(size, 16, |r, n| (r.malloc)(n))
+    // SAFETY: the real malloc's block, as it returned it.
+    unsafe { allocate(size, 16, |r, n| (r.malloc)(n)) }
 }
 
 /// # Safety
 /// C `calloc`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
     // An overflowing product must fail as the real calloc fails it, so it is passed as is.
-    match n.checked_mul(size) {
-        Some(total) => allocate(total, 16, |r, t| (r.calloc)(1, t)),
-        None => allocate(usize::MAX, 16, |r, _| (r.calloc)(n, size)),
+    // SAFETY: the real calloc's block, as it returned it.
+    unsafe {
+        match n.checked_mul(size) {
+            Some(total) => allocate(total, 16, |r, t| (r.calloc)(1, t)),
+            None => allocate(usize::MAX, 16, |r, _| (r.calloc)(n, size)),
+        }
     }
 }
 
 /// # Safety
 /// C `free`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn free(p: *mut c_void) {
     if p.is_null() || arena::contains(p) {
         return;
     }
     match enter() {
-        Ok(c) => {
+        // SAFETY: free's contract: p is a live block of the allocator, freed once.
+        Call::Track(c) => unsafe {
             if let Some(e) = untrack(&c, p) {
                 release(&c, p, e);
             }
             (c.real.free)(p)
-        }
-        Err(Some(r)) => (r.free)(p),
-        Err(None) => {} // cannot happen for a pointer the real allocator made; leak
+        },
+        // SAFETY: as above.
+        Call::Pass(r) => unsafe { (r.free)(p) },
+        Call::Bootstrap => {} // cannot happen for a pointer the real allocator made; leak
     }
 }
 
 /// Moves an allocation out of the bootstrap arena into the real heap.
+///
+/// # Safety
+/// `p` is a block of the bootstrap arena.
 unsafe fn realloc_from_arena(p: *mut c_void, size: usize) -> *mut c_void {
-    let n = malloc(size);
+    // SAFETY: malloc has no preconditions beyond C's.
+    let n = unsafe { malloc(size) };
     if !n.is_null() {
-        core::ptr::copy_nonoverlapping(p as *const u8, n as *mut u8, size.min(arena::size_of(p)));
+        // SAFETY: the arena block holds `size_of(p)` bytes (the caller's contract), the
+        // new block `size`; they are distinct blocks.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                p as *const u8,
+                n as *mut u8,
+                size.min(arena::size_of(p)),
+            )
+        };
     }
     n
 }
 
 /// Body of a tracked realloc (reallocarray is a realloc once its product is known).
+///
+/// # Safety
+/// realloc's contract for `p`; `call(n)` is the real realloc of `p` to `n` bytes.
 #[inline(always)]
 unsafe fn realloc_tracked(
     c: &Ctx,
@@ -317,49 +332,60 @@ unsafe fn realloc_tracked(
     size: usize,
     call: impl FnOnce(usize) -> *mut c_void,
 ) -> *mut c_void {
-    let old = if p.is_null() { None } else { untrack(c, p) };
+    let old = if p.is_null() {
+        None
+    } else {
+        // SAFETY: p is a live block (realloc's contract).
+        unsafe { untrack(c, p) }
+    };
     // realloc(p, 0) keeps its meaning (glibc frees p and returns NULL): no padding.
     let r = call(if size == 0 { 0 } else { c.padded(size) });
     if r.is_null() {
         match old {
             // glibc: realloc(p, 0) frees p and returns NULL.
             Some(e) if size == 0 => release(c, p, e),
-            Some(e) => restore(c, p, e),
+            // SAFETY: a failed realloc leaves p as it was, live.
+            Some(e) => unsafe { restore(c, p, e) },
             None => {}
         }
     } else {
         if let Some(e) = old {
             release(c, p, e);
         }
-        track(c, r, size);
+        // SAFETY: the block the real realloc just returned.
+        unsafe { track(c, r, size) };
     }
     r
 }
 
 /// # Safety
 /// C `realloc`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
     if !p.is_null() && arena::contains(p) {
-        return realloc_from_arena(p, size);
+        // SAFETY: a block of the arena.
+        return unsafe { realloc_from_arena(p, size) };
     }
     match enter() {
-        Ok(c) => realloc_tracked(&c, p, size, |n| (c.real.realloc)(p, n)),
-        Err(Some(r)) => (r.realloc)(p, size),
-        Err(None) => arena::alloc(size, 16),
+        // SAFETY: realloc's contract, passed on; the closure is the real realloc of p.
+        Call::Track(c) => unsafe { realloc_tracked(&c, p, size, |n| (c.real.realloc)(p, n)) },
+        // SAFETY: realloc's contract, passed on.
+        Call::Pass(r) => unsafe { (r.realloc)(p, size) },
+        Call::Bootstrap => arena::alloc(size, 16),
     }
 }
 
 /// # Safety
 /// C `reallocarray`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void {
     // Once the product is known not to overflow, reallocarray is that realloc (glibc's
     // is exactly this), padding and bootstrap arena included.
     match n.checked_mul(size) {
-        Some(total) => realloc(p, total),
+        // SAFETY: reallocarray's contract is realloc's.
+        Some(total) => unsafe { realloc(p, total) },
         None => {
-            set_errno(libc::ENOMEM);
+            sys::set_errno(libc::ENOMEM);
             core::ptr::null_mut()
         }
     }
@@ -367,27 +393,30 @@ pub unsafe extern "C" fn reallocarray(p: *mut c_void, n: usize, size: usize) -> 
 
 /// # Safety
 /// C `posix_memalign`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int {
     let call = |r: &Real, n: usize| match r.posix_memalign {
-        Some(f) => f(out, align, n),
+        // SAFETY: posix_memalign's contract, passed on (`out` is writable).
+        Some(f) => unsafe { f(out, align, n) },
         None => libc::ENOMEM,
     };
     match enter() {
-        Ok(c) => {
+        Call::Track(c) => {
             let rc = call(c.real, c.padded(size));
             if rc == 0 {
-                track(&c, *out, size);
+                // SAFETY: the real call succeeded: `*out` is the block it just made.
+                unsafe { track(&c, *out, size) };
             }
             rc
         }
-        Err(Some(r)) => call(r, size),
-        Err(None) => {
+        Call::Pass(r) => call(r, size),
+        Call::Bootstrap => {
             let p = arena::alloc(size, align);
             if p.is_null() {
                 return libc::ENOMEM;
             }
-            *out = p;
+            // SAFETY: `out` is writable (posix_memalign's contract).
+            unsafe { *out = p };
             0
         }
     }
@@ -395,38 +424,46 @@ pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, siz
 
 /// # Safety
 /// C `aligned_alloc`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
-    allocate(size, align, |r, n| {
-        or_enomem(r.aligned_alloc, |f| f(align, n))
-    })
+    // SAFETY: the real aligned_alloc's block, as it returned it.
+    unsafe {
+        allocate(size, align, |r, n| {
+            or_enomem(r.aligned_alloc, |f| f(align, n))
+        })
+    }
 }
 
 /// # Safety
 /// C `memalign`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
-    allocate(size, align, |r, n| or_enomem(r.memalign, |f| f(align, n)))
+    // SAFETY: the real memalign's block, as it returned it.
+    unsafe { allocate(size, align, |r, n| or_enomem(r.memalign, |f| f(align, n))) }
 }
 
 /// # Safety
 /// C `valloc`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn valloc(size: usize) -> *mut c_void {
-    allocate(size, sys::page_size(), |r, n| or_enomem(r.valloc, |f| f(n)))
+    // SAFETY: the real valloc's block, as it returned it.
+    unsafe { allocate(size, sys::page_size(), |r, n| or_enomem(r.valloc, |f| f(n))) }
 }
 
 /// # Safety
 /// C `pvalloc`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
     // pvalloc rounds up to whole pages, so it is asked for `size` as is: 8 more bytes
     // could cost a page, and glibc's block already ends 8 bytes past its pages (pvalloc
-    // of 1 to 4096 bytes is 4104 usable), room for the record. Without room, the table
-    // serves.
-    allocate(size, sys::page_size(), |r, _| {
-        or_enomem(r.pvalloc, |f| f(size))
-    })
+    // of 1 to 4096 bytes is 4104 usable), room for the record. Without room, the pointer
+    // table serves.
+    // SAFETY: the real pvalloc's block, as it returned it.
+    unsafe {
+        allocate(size, sys::page_size(), |r, _| {
+            or_enomem(r.pvalloc, |f| f(size))
+        })
+    }
 }
 
 /// The usable size of a block, less its trailer: the program may use every byte we
@@ -434,7 +471,7 @@ pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
 ///
 /// # Safety
 /// C `malloc_usable_size`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
     if p.is_null() {
         return 0;
@@ -445,14 +482,18 @@ pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
     let Some(r) = real::resolve() else {
         return 0;
     };
-    let Some(usable) = r.usable else {
+    let Some(usable) = r.malloc_usable_size else {
         return 0;
     };
-    let u = usable(p);
-    if r.trailer_usable.is_some() && trailer::peek(p, u).is_some() {
-        u - TRAILER
-    } else {
-        u
+    // SAFETY: p is a live block of the allocator (malloc_usable_size's contract), whose
+    // usable size is `u`.
+    unsafe {
+        let u = usable(p);
+        if r.trailer_usable.is_some() && trailer::peek(p, u).is_some() {
+            u - TRAILER
+        } else {
+            u
+        }
     }
 }
 
@@ -464,54 +505,51 @@ pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
 // Reservations made outside any allocator call are remembered (not counted) so that an
 // mprotect making them accessible, the way a runtime with a heap of its own (V8, a
 // coroutine library's stacks) takes memory into use, can be reported. glibc's arenas
-// reserve and mprotect inside malloc, with the guard raised: never seen here. Lock order:
-// mappings, then reservations.
+// reserve and mprotect inside malloc, with the guard raised: never seen here. Mappings
+// are locked before reservations, as in `bookkeeping::LOCK_ORDER`.
 
 /// Forgets the reservations in `[addr, addr + len)`; returns how many bytes they held.
-unsafe fn unreserve(addr: usize, len: usize) -> u64 {
+fn unreserve(addr: usize, len: usize) -> u64 {
     if !ANY_RESERVED.load(Relaxed) {
         return 0;
     }
-    RESERVED.lock.lock();
-    let n = RESERVED.remove_locked(addr, sys::page_round(len), |_, _| {});
-    RESERVED.lock.unlock();
-    n
+    RESERVED
+        .lock()
+        .remove(addr, sys::page_round(len), |_, _| {})
 }
 
 /// Remembers the reservation `[addr, addr + len)`.
-unsafe fn reserve(addr: usize, len: usize) {
-    RESERVED.lock.lock();
+fn reserve(addr: usize, len: usize) {
+    let mut reserved = RESERVED.lock();
     // A stale entry there (unmapped by a raw system call) would overlap the new one.
-    RESERVED.remove_locked(addr, sys::page_round(len), |_, _| {});
-    if RESERVED.len_locked() < MAX_RESERVED
-        && RESERVED
-            .insert_locked(addr, sys::page_round(len), 0)
-            .is_ok()
-    {
+    reserved.remove(addr, sys::page_round(len), |_, _| {});
+    if reserved.len() < MAX_RESERVED && reserved.insert(addr, sys::page_round(len), 0).is_ok() {
         ANY_RESERVED.store(true, Relaxed);
     }
-    RESERVED.lock.unlock();
 }
 
 /// Accounts every tracked byte in `[addr, addr + len)` as freed; returns how many.
-unsafe fn unmap_range(c: &Ctx, addr: usize, len: usize) -> u64 {
-    MAPPINGS.remove_locked(addr, sys::page_round(len), |bytes, epoch| {
-        account::free(c.st, bytes, epoch, c.single)
+fn unmap_range(c: &Ctx, mappings: &mut RangeSet, addr: usize, len: usize) -> u64 {
+    mappings.remove(addr, sys::page_round(len), |bytes, epoch| {
+        hot::free(c.st, bytes, epoch, c.single)
     })
 }
 
 /// Accounts a new tracked mapping `[addr, addr + len)`: one allocation of `len` bytes.
-unsafe fn map_range(c: &Ctx, addr: usize, len: usize) {
-    let epoch = account::alloc(c.st, c.t, len as u64, c.single);
-    if MAPPINGS.insert_locked(addr, len, epoch).is_err() {
-        table_full(c);
+fn map_range(c: &Ctx, mappings: &mut RangeSet, addr: usize, len: usize) {
+    let epoch = hot::alloc(c.st, c.t, len as u64, c.single);
+    if mappings.insert(addr, len, epoch).is_err() {
+        bookkeeping_full(c);
     }
 }
 
 /// Shared body of mmap and mmap64 (`pick` chooses which real one).
+///
+/// # Safety
+/// mmap's contract.
 #[inline(always)]
 unsafe fn mmap_hook(
-    pick: fn(&Real) -> real::MmapFn,
+    pick: fn(&Real) -> real::sig::mmap,
     addr: *mut c_void,
     len: usize,
     prot: c_int,
@@ -519,38 +557,42 @@ unsafe fn mmap_hook(
     fd: c_int,
     off: i64,
 ) -> *mut c_void {
+    // SAFETY (every call below): mmap's contract, passed on with the program's arguments.
     let c = match enter() {
-        Ok(c) => c,
-        Err(Some(r)) => return pick(r)(addr, len, prot, flags, fd, off),
-        Err(None) => return sys::raw_mmap(addr, len, prot, flags, fd, off),
+        Call::Track(c) => c,
+        // SAFETY: see above.
+        Call::Pass(r) => return unsafe { pick(r)(addr, len, prot, flags, fd, off) },
+        // SAFETY: see above.
+        Call::Bootstrap => return unsafe { sys::raw_mmap(addr, len, prot, flags, fd, off) },
     };
     let anon = flags & libc::MAP_ANONYMOUS != 0;
     let counted = anon && prot != libc::PROT_NONE;
     let reservation = anon && prot == libc::PROT_NONE;
     if !counted && !reservation && flags & libc::MAP_FIXED == 0 {
-        return pick(c.real)(addr, len, prot, flags, fd, off);
+        // SAFETY: see above.
+        return unsafe { pick(c.real)(addr, len, prot, flags, fd, off) };
     }
-    MAPPINGS.lock.lock();
-    let r = pick(c.real)(addr, len, prot, flags, fd, off);
+    let mut mappings = MAPPINGS.lock();
+    // SAFETY: see above.
+    let r = unsafe { pick(c.real)(addr, len, prot, flags, fd, off) };
     if r != libc::MAP_FAILED {
         if flags & libc::MAP_FIXED != 0 {
-            unmap_range(&c, r as usize, len);
+            unmap_range(&c, &mut mappings, r as usize, len);
             unreserve(r as usize, len);
         }
         if counted {
-            map_range(&c, r as usize, len);
+            map_range(&c, &mut mappings, r as usize, len);
         }
         if reservation {
             reserve(r as usize, len);
         }
     }
-    MAPPINGS.lock.unlock();
     r
 }
 
 /// # Safety
 /// C `mmap`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn mmap(
     addr: *mut c_void,
     len: usize,
@@ -559,12 +601,13 @@ pub unsafe extern "C" fn mmap(
     fd: c_int,
     off: i64,
 ) -> *mut c_void {
-    mmap_hook(|r| r.mmap, addr, len, prot, flags, fd, off)
+    // SAFETY: mmap's contract, passed on.
+    unsafe { mmap_hook(|r| r.mmap, addr, len, prot, flags, fd, off) }
 }
 
 /// # Safety
 /// C `mmap64`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn mmap64(
     addr: *mut c_void,
     len: usize,
@@ -573,26 +616,29 @@ pub unsafe extern "C" fn mmap64(
     fd: c_int,
     off: i64,
 ) -> *mut c_void {
-    mmap_hook(|r| r.mmap64, addr, len, prot, flags, fd, off)
+    // SAFETY: mmap64's contract is mmap's, passed on.
+    unsafe { mmap_hook(|r| r.mmap64, addr, len, prot, flags, fd, off) }
 }
 
 /// # Safety
 /// C `munmap`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> c_int {
     match enter() {
-        Ok(c) => {
-            MAPPINGS.lock.lock();
-            let r = (c.real.munmap)(addr, len);
+        Call::Track(c) => {
+            let mut mappings = MAPPINGS.lock();
+            // SAFETY: munmap's contract, passed on.
+            let r = unsafe { (c.real.munmap)(addr, len) };
             if r == 0 {
-                unmap_range(&c, addr as usize, len);
+                unmap_range(&c, &mut mappings, addr as usize, len);
                 unreserve(addr as usize, len);
             }
-            MAPPINGS.lock.unlock();
             r
         }
-        Err(Some(r)) => (r.munmap)(addr, len),
-        Err(None) => libc::syscall(libc::SYS_munmap, addr, len) as c_int,
+        // SAFETY: munmap's contract, passed on.
+        Call::Pass(r) => unsafe { (r.munmap)(addr, len) },
+        // SAFETY: munmap's contract, passed on.
+        Call::Bootstrap => unsafe { libc::syscall(libc::SYS_munmap, addr, len) as c_int },
     }
 }
 
@@ -601,7 +647,7 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> c_int {
 ///
 /// # Safety
 /// C `mremap`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn mremap(
     old: *mut c_void,
     old_len: usize,
@@ -609,28 +655,30 @@ pub unsafe extern "C" fn mremap(
     flags: c_int,
     new_addr: *mut c_void,
 ) -> *mut c_void {
-    let raw =
-        || libc::syscall(libc::SYS_mremap, old, old_len, new_len, flags, new_addr) as *mut c_void;
+    // SAFETY: mremap's contract, passed on.
+    let raw = || unsafe {
+        libc::syscall(libc::SYS_mremap, old, old_len, new_len, flags, new_addr) as *mut c_void
+    };
     let call = |r: &Real| match r.mremap {
-        Some(f) => f(old, old_len, new_len, flags, new_addr),
+        // SAFETY: mremap's contract, passed on.
+        Some(f) => unsafe { f(old, old_len, new_len, flags, new_addr) },
         None => raw(),
     };
     match enter() {
-        Ok(c) => {
-            MAPPINGS.lock.lock();
+        Call::Track(c) => {
+            let mut mappings = MAPPINGS.lock();
             let r = call(c.real);
             // A tracked mapping resized: the free of the old one, one allocation of the new.
-            if r != libc::MAP_FAILED && unmap_range(&c, old as usize, old_len) > 0 {
-                map_range(&c, r as usize, new_len);
+            if r != libc::MAP_FAILED && unmap_range(&c, &mut mappings, old as usize, old_len) > 0 {
+                map_range(&c, &mut mappings, r as usize, new_len);
             }
             if r != libc::MAP_FAILED {
                 unreserve(old as usize, old_len);
             }
-            MAPPINGS.lock.unlock();
             r
         }
-        Err(Some(r)) => call(r),
-        Err(None) => raw(),
+        Call::Pass(r) => call(r),
+        Call::Bootstrap => raw(),
     }
 }
 
@@ -640,16 +688,18 @@ pub unsafe extern "C" fn mremap(
 ///
 /// # Safety
 /// C `mprotect`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: usize, prot: c_int) -> c_int {
-    let raw = || libc::syscall(libc::SYS_mprotect, addr, len, prot) as c_int;
+    // SAFETY: mprotect's contract, passed on.
+    let raw = || unsafe { libc::syscall(libc::SYS_mprotect, addr, len, prot) as c_int };
     let call = |r: &Real| match r.mprotect {
-        Some(f) => f(addr, len, prot),
+        // SAFETY: mprotect's contract, passed on.
+        Some(f) => unsafe { f(addr, len, prot) },
         None => raw(),
     };
     let opens = prot & (libc::PROT_READ | libc::PROT_WRITE) != 0;
     match enter() {
-        Ok(c) if opens && ANY_RESERVED.load(Relaxed) => {
+        Call::Track(c) if opens && ANY_RESERVED.load(Relaxed) => {
             let r = call(c.real);
             if r == 0 {
                 let n = unreserve(addr as usize, len);
@@ -659,36 +709,8 @@ pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: usize, prot: c_int) ->
             }
             r
         }
-        Ok(c) => call(c.real),
-        Err(Some(r)) => call(r),
-        Err(None) => raw(),
+        Call::Track(c) => call(c.real),
+        Call::Pass(r) => call(r),
+        Call::Bootstrap => raw(),
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// Exits that skip exit handlers still record how the process ended.
-
-/// Shared body of _exit and _Exit (`pick` chooses which real one).
-unsafe fn exit_now(code: c_int, pick: fn(&Real) -> Option<real::Exit>) -> ! {
-    process::mark_exit(code);
-    if let Some(f) = real::get().and_then(pick) {
-        f(code)
-    }
-    libc::syscall(libc::SYS_exit_group, code);
-    core::hint::unreachable_unchecked()
-}
-
-/// # Safety
-/// C `_exit`.
-#[cfg_attr(not(test), no_mangle)]
-pub unsafe extern "C" fn _exit(code: c_int) -> ! {
-    exit_now(code, |r| r.exit)
-}
-
-/// # Safety
-/// C `_Exit`.
-#[cfg_attr(not(test), no_mangle)]
-#[allow(non_snake_case)] // the C name
-pub unsafe extern "C" fn _Exit(code: c_int) -> ! {
-    exit_now(code, |r| r.exit2)
 }

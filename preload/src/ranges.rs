@@ -2,12 +2,10 @@
 //!
 //! Used for anonymous mappings (an `munmap` may free any part of one, `mremap` moves it)
 //! and for the rare allocations of 4 GiB or more whose size does not fit the pointer
-//! table's 32-bit field. Callers hold [`Ranges::lock`] around the `*_locked` methods, so
-//! a range and the kernel's mapping change together.
+//! table's 32-bit field. A set lives in a [`Ranges`] lock, which callers hold across the
+//! system call a change mirrors, so a range and the kernel's mapping change together.
 
-use core::cell::UnsafeCell;
-
-use crate::spin::Spin;
+use crate::spin::SpinLock;
 use crate::sys;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,24 +15,23 @@ struct Range {
     epoch: u32,
 }
 
-struct Inner {
+/// A set of ranges, in memory of its own (raw `mmap`, never the heap).
+pub struct RangeSet {
+    /// `len` ranges, sorted by start, in a mapping of `bytes` bytes with room for `cap`.
     items: *mut Range,
     len: usize,
     cap: usize,
     bytes: usize,
 }
 
-/// A set of ranges behind one lock.
-pub struct Ranges {
-    /// Held around every `*_locked` call and the system call it mirrors.
-    pub lock: Spin,
-    inner: UnsafeCell<Inner>,
-}
+// SAFETY: `items` is a mapping this set alone owns; moving the set to another thread
+// moves that ownership with it.
+unsafe impl Send for RangeSet {}
 
-// SAFETY: `inner` is only touched with `lock` held.
-unsafe impl Sync for Ranges {}
+/// A range set behind its lock.
+pub type Ranges = SpinLock<RangeSet>;
 
-impl Default for Ranges {
+impl Default for RangeSet {
     fn default() -> Self {
         Self::new()
     }
@@ -44,89 +41,76 @@ impl Default for Ranges {
 #[derive(Debug)]
 pub struct Full;
 
-impl Ranges {
+impl RangeSet {
     /// An empty set.
     pub const fn new() -> Self {
-        Ranges {
-            lock: Spin::new(),
-            inner: UnsafeCell::new(Inner {
-                items: core::ptr::null_mut(),
-                len: 0,
-                cap: 0,
-                bytes: 0,
-            }),
+        RangeSet {
+            items: core::ptr::null_mut(),
+            len: 0,
+            cap: 0,
+            bytes: 0,
         }
     }
 
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn inner(&self) -> &mut Inner {
-        &mut *self.inner.get()
-    }
-
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn slice(&self) -> &mut [Range] {
-        let s = self.inner();
-        if s.items.is_null() {
+    fn slice(&mut self) -> &mut [Range] {
+        if self.items.is_null() {
             &mut []
         } else {
-            core::slice::from_raw_parts_mut(s.items, s.len)
+            // SAFETY: `items` holds `len` initialised ranges, borrowed with `self`.
+            unsafe { core::slice::from_raw_parts_mut(self.items, self.len) }
         }
     }
 
     /// Index of the first range ending after `addr`.
-    unsafe fn first_after(&self, addr: usize) -> usize {
+    fn first_after(&mut self, addr: usize) -> usize {
         self.slice().partition_point(|r| r.end <= addr)
     }
 
-    unsafe fn reserve(&self, extra: usize) -> Result<(), Full> {
-        let s = self.inner();
-        if s.len + extra <= s.cap {
+    /// Makes room for `extra` more ranges.
+    fn reserve(&mut self, extra: usize) -> Result<(), Full> {
+        if self.len + extra <= self.cap {
             return Ok(());
         }
-        let bytes = sys::page_round((s.bytes * 2).max(4096));
+        let bytes = sys::page_round((self.bytes * 2).max(4096));
         let items = sys::map(bytes) as *mut Range;
         if items.is_null() {
             return Err(Full);
         }
-        if !s.items.is_null() {
-            core::ptr::copy_nonoverlapping(s.items, items, s.len);
-            sys::unmap(s.items as *mut u8, s.bytes);
+        if !self.items.is_null() {
+            // SAFETY: the new mapping is larger than the old one, which holds `len`
+            // ranges and is ours alone; nothing refers to it once its ranges are copied.
+            unsafe {
+                core::ptr::copy_nonoverlapping(self.items, items, self.len);
+                sys::unmap(self.items as *mut u8, self.bytes);
+            }
         }
-        s.items = items;
-        s.bytes = bytes;
-        s.cap = bytes / core::mem::size_of::<Range>();
+        self.items = items;
+        self.bytes = bytes;
+        self.cap = bytes / core::mem::size_of::<Range>();
         Ok(())
     }
 
     /// Adds `[start, start + len)`, which must not overlap a range already held.
-    ///
-    /// # Safety
-    /// `lock` must be held.
-    pub unsafe fn insert_locked(&self, start: usize, len: usize, epoch: u32) -> Result<(), Full> {
+    pub fn insert(&mut self, start: usize, len: usize, epoch: u32) -> Result<(), Full> {
         self.reserve(1)?;
         let at = self.first_after(start);
-        let s = self.inner();
-        core::ptr::copy(s.items.add(at), s.items.add(at + 1), s.len - at);
-        *s.items.add(at) = Range {
-            start,
-            end: start.saturating_add(len),
-            epoch,
-        };
-        s.len += 1;
+        // SAFETY: `reserve` left room for one more range after the `len` held, and
+        // `at <= len`: the tail moves up by one within the mapping.
+        unsafe {
+            core::ptr::copy(self.items.add(at), self.items.add(at + 1), self.len - at);
+            *self.items.add(at) = Range {
+                start,
+                end: start.saturating_add(len),
+                epoch,
+            };
+        }
+        self.len += 1;
         Ok(())
     }
 
     /// Cuts `[start, start + len)` out of the set, calling `freed(bytes, epoch)` for every
     /// piece removed. Returns the bytes removed.
-    ///
-    /// # Safety
-    /// `lock` must be held.
-    pub unsafe fn remove_locked(
-        &self,
-        start: usize,
-        len: usize,
-        mut freed: impl FnMut(u64, u32),
-    ) -> u64 {
+    pub fn remove(&mut self, start: usize, len: usize, mut freed: impl FnMut(u64, u32)) -> u64 {
         let end = start.saturating_add(len);
         let i = self.first_after(start);
         let mut j = i;
@@ -174,43 +158,45 @@ impl Ranges {
             // Cannot split: drop the right remainder rather than corrupt the set.
             n = j - i;
         }
-        let s = self.inner();
-        let tail = s.len - j;
-        core::ptr::copy(s.items.add(j), s.items.add(i + n), tail);
-        for (k, r) in keep.iter().take(n).enumerate() {
-            *s.items.add(i + k) = *r;
+        let tail = self.len - j;
+        // SAFETY: ranges `i..j` go and `n` take their place, with `n <= j - i` or room
+        // reserved for one more (`n <= j - i + 1`): every index stays below `cap`.
+        unsafe {
+            core::ptr::copy(self.items.add(j), self.items.add(i + n), tail);
+            for (k, r) in keep.iter().take(n).enumerate() {
+                *self.items.add(i + k) = *r;
+            }
         }
-        s.len = i + n + tail;
+        self.len = i + n + tail;
         total
     }
 
     /// Removes the range starting exactly at `start`, returning its length and epoch.
-    ///
-    /// # Safety
-    /// `lock` must be held.
-    pub unsafe fn take_locked(&self, start: usize) -> Option<(u64, u32)> {
+    pub fn take(&mut self, start: usize) -> Option<(u64, u32)> {
         let i = self.first_after(start);
         let r = *self.slice().get(i)?;
         if r.start != start {
             return None;
         }
-        let s = self.inner();
-        core::ptr::copy(s.items.add(i + 1), s.items.add(i), s.len - i - 1);
-        s.len -= 1;
+        // SAFETY: `i < len` (the range was found): the ranges after it move down by one.
+        unsafe { core::ptr::copy(self.items.add(i + 1), self.items.add(i), self.len - i - 1) };
+        self.len -= 1;
         Some(((r.end - r.start) as u64, r.epoch))
     }
 
     /// Ranges held.
-    ///
-    /// # Safety
-    /// `lock` must be held.
-    pub unsafe fn len_locked(&self) -> usize {
-        self.inner().len
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no range is held.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Bytes currently held (for tests).
     #[cfg(test)]
-    unsafe fn held(&self) -> u64 {
+    fn held(&mut self) -> u64 {
         self.slice().iter().map(|r| (r.end - r.start) as u64).sum()
     }
 }
@@ -221,41 +207,31 @@ mod tests {
 
     #[test]
     fn partial_unmaps_free_exactly_the_overlap() {
-        let r = Ranges::new();
-        unsafe {
-            r.insert_locked(0x10000, 10000, 1).unwrap();
-            r.insert_locked(0x40000, 4096, 2).unwrap();
-            let mut seen = vec![];
-            // punch a page out of the middle of the first mapping
-            assert_eq!(
-                r.remove_locked(0x11000, 4096, |b, e| seen.push((b, e))),
-                4096
-            );
-            assert_eq!(seen, vec![(4096, 1)]);
-            assert_eq!(r.held(), 10000 - 4096 + 4096);
-            // unmap everything from the start across both
-            assert_eq!(
-                r.remove_locked(0x10000, 0x40000, |_, _| {}),
-                10000 - 4096 + 4096
-            );
-            assert_eq!(r.held(), 0);
-            assert_eq!(r.remove_locked(0x10000, 0x40000, |_, _| {}), 0);
-        }
+        let mut r = RangeSet::new();
+        r.insert(0x10000, 10000, 1).unwrap();
+        r.insert(0x40000, 4096, 2).unwrap();
+        let mut seen = vec![];
+        // punch a page out of the middle of the first mapping
+        assert_eq!(r.remove(0x11000, 4096, |b, e| seen.push((b, e))), 4096);
+        assert_eq!(seen, vec![(4096, 1)]);
+        assert_eq!(r.held(), 10000 - 4096 + 4096);
+        // unmap everything from the start across both
+        assert_eq!(r.remove(0x10000, 0x40000, |_, _| {}), 10000 - 4096 + 4096);
+        assert_eq!(r.held(), 0);
+        assert_eq!(r.remove(0x10000, 0x40000, |_, _| {}), 0);
     }
 
     #[test]
     fn take_finds_exact_starts_only() {
-        let r = Ranges::new();
-        unsafe {
-            let step = 8usize << 32;
-            for i in 0..1000usize {
-                r.insert_locked((1000 - i) * step, 5 << 32, i as u32)
-                    .unwrap();
-            }
-            assert_eq!(r.take_locked(step + 1), None);
-            assert_eq!(r.take_locked(step), Some((5 << 32, 999)));
-            assert_eq!(r.take_locked(step), None);
-            assert_eq!(r.held(), 999 * (5u64 << 32));
+        let mut r = RangeSet::new();
+        let step = 8usize << 32;
+        for i in 0..1000usize {
+            r.insert((1000 - i) * step, 5 << 32, i as u32).unwrap();
         }
+        assert_eq!(r.take(step + 1), None);
+        assert_eq!(r.take(step), Some((5 << 32, 999)));
+        assert_eq!(r.take(step), None);
+        assert_eq!(r.held(), 999 * (5u64 << 32));
+        assert_eq!(r.len(), 999);
     }
 }

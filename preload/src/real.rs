@@ -7,77 +7,142 @@
 //! (a preloaded or linked jemalloc stays in charge).
 
 use core::cell::UnsafeCell;
-use core::ffi::{c_char, c_int, c_void};
+use core::ffi::{CStr, c_char, c_int, c_void};
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-type Malloc = unsafe extern "C" fn(usize) -> *mut c_void;
-type Free = unsafe extern "C" fn(*mut c_void);
-type Usable = unsafe extern "C" fn(*mut c_void) -> usize;
-type Calloc = unsafe extern "C" fn(usize, usize) -> *mut c_void;
-type Realloc = unsafe extern "C" fn(*mut c_void, usize) -> *mut c_void;
-type PosixMemalign = unsafe extern "C" fn(*mut *mut c_void, usize, usize) -> c_int;
-type Memalign = unsafe extern "C" fn(usize, usize) -> *mut c_void;
-pub type MmapFn = unsafe extern "C" fn(*mut c_void, usize, c_int, c_int, c_int, i64) -> *mut c_void;
-type Munmap = unsafe extern "C" fn(*mut c_void, usize) -> c_int;
-type Mremap = unsafe extern "C" fn(*mut c_void, usize, usize, c_int, *mut c_void) -> *mut c_void;
-/// `_exit` / `_Exit`.
-pub type Exit = unsafe extern "C" fn(c_int) -> !;
-/// `execve` / `execvpe`: program, argv, envp.
-pub type ExecEnv =
-    unsafe extern "C" fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int;
-/// `execv` / `execvp`: program, argv.
-pub type Exec = unsafe extern "C" fn(*const c_char, *const *const c_char) -> c_int;
-/// `fexecve`: fd, argv, envp.
-pub type Fexecve = unsafe extern "C" fn(c_int, *const *const c_char, *const *const c_char) -> c_int;
-/// `mprotect`.
-pub type Mprotect = unsafe extern "C" fn(*mut c_void, usize, c_int) -> c_int;
+/// Declares the functions we call through: one entry per function gives its C type (in
+/// [`sig`], named as the function), its field in [`Real`] and its `dlsym` lookup by its
+/// C name. `required` ones must exist (else nothing is tracked); `optional` ones may be
+/// missing from an old or other libc.
+macro_rules! real_functions {
+    ($(
+        $(#[$doc:meta])*
+        $kind:ident $name:ident: fn($($arg:ty),*) $(-> $ret:ty)?;
+    )*) => {
+        /// The C type of each function we call through, named as the function.
+        #[allow(non_camel_case_types)]
+        pub mod sig {
+            use super::*;
+            $(
+                #[doc = concat!("`", stringify!($name), "`.")]
+                pub type $name = unsafe extern "C" fn($($arg),*) $(-> $ret)?;
+            )*
+        }
 
-/// The resolved functions. Optional ones may be missing from an old or other libc.
-pub struct Real {
-    pub malloc: Malloc,
-    pub free: Free,
-    pub calloc: Calloc,
-    pub realloc: Realloc,
-    pub posix_memalign: Option<PosixMemalign>,
-    pub aligned_alloc: Option<Memalign>,
-    pub memalign: Option<Memalign>,
-    pub valloc: Option<Malloc>,
-    pub pvalloc: Option<Malloc>,
-    /// The allocator's `malloc_usable_size`.
-    pub usable: Option<Usable>,
-    /// The same function when heap blocks carry a [`crate::trailer`] record: the allocator
-    /// is glibc's. glibc rounds chunks to 16 bytes, so the record grows a block by at most
-    /// one step; allocators with coarse size classes (jemalloc's 4096 → 5120) would pay
-    /// far more, and keep sizes in the pointer table. A field of its own so the hot path
-    /// decides with one load.
-    pub trailer_usable: Option<Usable>,
-    pub mmap: MmapFn,
-    pub mmap64: MmapFn,
-    pub munmap: Munmap,
-    pub mremap: Option<Mremap>,
-    pub exit: Option<Exit>,
-    pub exit2: Option<Exit>,
-    pub execve: Option<ExecEnv>,
-    pub execv: Option<Exec>,
-    pub execvp: Option<Exec>,
-    pub execvpe: Option<ExecEnv>,
-    pub fexecve: Option<Fexecve>,
-    pub mprotect: Option<Mprotect>,
-    /// glibc's `__libc_single_threaded`: nonzero until the first thread is created
-    /// (glibc clears it in `pthread_create` before the new thread exists).
-    single_threaded_flag: *const u8,
+        /// The resolved functions.
+        #[allow(non_snake_case)] // the C names (`_Exit`)
+        pub struct Real {
+            $(
+                #[doc = concat!("`", stringify!($name), "`.")]
+                $(#[$doc])*
+                pub $name: real_functions!(@field $kind $name),
+            )*
+            /// `malloc_usable_size` when heap blocks carry a [`crate::trailer`] record: the
+            /// allocator is glibc's. glibc rounds chunks to 16 bytes, so the record grows a
+            /// block by at most one step; allocators with coarse size classes (jemalloc's
+            /// 4096 → 5120) would pay far more, and keep sizes in the pointer table. A field
+            /// of its own so the hot path decides with one load.
+            pub trailer_usable: Option<sig::malloc_usable_size>,
+            /// glibc's `__libc_single_threaded`: nonzero until the first thread is created
+            /// (glibc clears it in `pthread_create` before the new thread exists).
+            single_threaded_flag: *const u8,
+        }
+
+        /// Looks every listed function up; None when a required one is missing.
+        ///
+        /// # Safety
+        /// dlsym may allocate: call with the guard raised.
+        #[allow(non_snake_case)] // locals named as the functions (`_Exit`)
+        unsafe fn lookup() -> Option<Real> {
+            $(
+                let $name = real_functions!(@lookup $kind $name);
+            )*
+            let mut real = Real {
+                $($name,)*
+                trailer_usable: None,
+                single_threaded_flag: core::ptr::null(),
+            };
+            // SAFETY: the caller raised the guard.
+            real.trailer_usable = unsafe { glibc_usable(real.malloc, real.malloc_usable_size) };
+            // SAFETY: as above.
+            real.single_threaded_flag = unsafe { sym(c"__libc_single_threaded") } as *const u8;
+            Some(real)
+        }
+    };
+    (@field required $name:ident) => { sig::$name };
+    (@field optional $name:ident) => { Option<sig::$name> };
+    (@lookup required $name:ident) => {{
+        // SAFETY: the caller raised the guard.
+        let p = unsafe { sym(c_name!($name)) };
+        if p == 0 {
+            return None;
+        }
+        // SAFETY: the function of that C name has that C type.
+        unsafe { core::mem::transmute::<usize, sig::$name>(p) }
+    }};
+    (@lookup optional $name:ident) => {{
+        // SAFETY: the caller raised the guard.
+        let p = unsafe { sym(c_name!($name)) };
+        // SAFETY: the function of that C name has that C type.
+        (p != 0).then(|| unsafe { core::mem::transmute::<usize, sig::$name>(p) })
+    }};
 }
 
-// SAFETY: the raw pointer is to a libc global that lives as long as the process.
+/// The C name of an identifier, NUL-terminated.
+macro_rules! c_name {
+    ($name:ident) => {
+        match CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes()) {
+            Ok(c) => c,
+            Err(_) => unreachable!(),
+        }
+    };
+}
+
+real_functions! {
+    required malloc: fn(usize) -> *mut c_void;
+    required free: fn(*mut c_void);
+    required calloc: fn(usize, usize) -> *mut c_void;
+    required realloc: fn(*mut c_void, usize) -> *mut c_void;
+    optional posix_memalign: fn(*mut *mut c_void, usize, usize) -> c_int;
+    optional aligned_alloc: fn(usize, usize) -> *mut c_void;
+    optional memalign: fn(usize, usize) -> *mut c_void;
+    optional valloc: fn(usize) -> *mut c_void;
+    optional pvalloc: fn(usize) -> *mut c_void;
+    /// The allocator's, whichever it is.
+    optional malloc_usable_size: fn(*mut c_void) -> usize;
+    required mmap: fn(*mut c_void, usize, c_int, c_int, c_int, i64) -> *mut c_void;
+    required mmap64: fn(*mut c_void, usize, c_int, c_int, c_int, i64) -> *mut c_void;
+    required munmap: fn(*mut c_void, usize) -> c_int;
+    /// Variadic in C: the fifth argument is read only with `MREMAP_FIXED`.
+    optional mremap: fn(*mut c_void, usize, usize, c_int, *mut c_void) -> *mut c_void;
+    optional mprotect: fn(*mut c_void, usize, c_int) -> c_int;
+    optional _exit: fn(c_int) -> !;
+    optional _Exit: fn(c_int) -> !;
+    optional execve: fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int;
+    optional execv: fn(*const c_char, *const *const c_char) -> c_int;
+    optional execvp: fn(*const c_char, *const *const c_char) -> c_int;
+    optional execvpe: fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int;
+    optional fexecve: fn(c_int, *const *const c_char, *const *const c_char) -> c_int;
+    optional wait4: fn(libc::pid_t, *mut c_int, c_int, *mut c_void) -> libc::pid_t;
+    optional waitpid: fn(libc::pid_t, *mut c_int, c_int) -> libc::pid_t;
+    optional wait: fn(*mut c_int) -> libc::pid_t;
+    optional wait3: fn(*mut c_int, c_int, *mut c_void) -> libc::pid_t;
+    optional waitid: fn(libc::idtype_t, libc::id_t, *mut libc::siginfo_t, c_int) -> c_int;
+}
+
+// SAFETY: function pointers, and a pointer to a libc global that lives as long as the
+// process and is only read.
 unsafe impl Sync for Real {}
+// SAFETY: as for Sync.
 unsafe impl Send for Real {}
 
-struct Slot(UnsafeCell<Option<Real>>);
+struct Slot(UnsafeCell<MaybeUninit<Real>>);
 // SAFETY: written once by the resolving thread before STATE becomes READY (Release),
 // read only after observing READY (Acquire).
 unsafe impl Sync for Slot {}
 
-static REAL: Slot = Slot(UnsafeCell::new(None));
+static REAL: Slot = Slot(UnsafeCell::new(MaybeUninit::uninit()));
 static STATE: AtomicU8 = AtomicU8::new(UNRESOLVED);
 const UNRESOLVED: u8 = 0;
 const RESOLVING: u8 = 1;
@@ -88,8 +153,8 @@ const FAILED: u8 = 3;
 #[inline(always)]
 pub fn get() -> Option<&'static Real> {
     if STATE.load(Ordering::Acquire) == READY {
-        // SAFETY: see `Slot`.
-        unsafe { (*REAL.0.get()).as_ref() }
+        // SAFETY: READY is published after the slot is written (see `Slot`).
+        Some(unsafe { (*REAL.0.get()).assume_init_ref() })
     } else {
         None
     }
@@ -124,22 +189,23 @@ pub fn resolve() -> Option<&'static Real> {
 
 #[cold]
 fn resolve_slow() -> Option<&'static Real> {
-    let t = crate::tls::current();
-    // SAFETY: this thread's own state.
-    if unsafe { (*t).guard } != 0 && STATE.load(Ordering::Acquire) == RESOLVING {
+    if crate::tls::current().guard() != 0 && STATE.load(Ordering::Acquire) == RESOLVING {
         return None; // nested inside our own dlsym
     }
     match STATE.compare_exchange(UNRESOLVED, RESOLVING, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => {
             let _g = crate::tls::Guard::enter();
-            // SAFETY: only this thread writes, before publishing READY.
-            let ok = unsafe {
-                let r = lookup();
-                let ok = r.is_some();
-                *REAL.0.get() = r;
-                ok
+            // SAFETY: the guard is raised (lookup's dlsym may allocate); only this thread
+            // writes the slot, and before publishing READY.
+            let outcome = match unsafe { lookup() } {
+                Some(r) => {
+                    // SAFETY: as above.
+                    unsafe { (*REAL.0.get()).write(r) };
+                    READY
+                }
+                None => FAILED,
             };
-            STATE.store(if ok { READY } else { FAILED }, Ordering::Release);
+            STATE.store(outcome, Ordering::Release);
             get()
         }
         Err(_) => {
@@ -155,28 +221,13 @@ fn resolve_slow() -> Option<&'static Real> {
     }
 }
 
-unsafe fn sym(name: &[u8]) -> usize {
-    libc::dlsym(libc::RTLD_NEXT, name.as_ptr() as *const c_char) as usize
-}
-
-macro_rules! required {
-    ($name:literal, $ty:ty) => {{
-        let p = sym(concat!($name, "\0").as_bytes());
-        if p == 0 {
-            return None;
-        }
-        core::mem::transmute::<usize, $ty>(p)
-    }};
-}
-macro_rules! optional {
-    ($name:literal, $ty:ty) => {{
-        let p = sym(concat!($name, "\0").as_bytes());
-        if p == 0 {
-            None
-        } else {
-            Some(core::mem::transmute::<usize, $ty>(p))
-        }
-    }};
+/// `dlsym(RTLD_NEXT, name)` as an address (0 when missing).
+///
+/// # Safety
+/// dlsym may allocate: call with the guard raised.
+unsafe fn sym(name: &CStr) -> usize {
+    // SAFETY: a NUL-terminated name.
+    unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) as usize }
 }
 
 /// Whether the code at `a` and at `b` lies in the same loaded object (both non-null).
@@ -184,49 +235,52 @@ macro_rules! optional {
 /// # Safety
 /// dladdr may allocate: call with the guard raised.
 pub unsafe fn same_object(a: *const c_void, b: *const c_void) -> bool {
-    let mut x: libc::Dl_info = core::mem::zeroed();
-    let mut y: libc::Dl_info = core::mem::zeroed();
-    !a.is_null()
-        && !b.is_null()
-        && libc::dladdr(a, &mut x) != 0
-        && libc::dladdr(b, &mut y) != 0
-        && !x.dli_fbase.is_null()
-        && x.dli_fbase == y.dli_fbase
+    // SAFETY: all-zero is a valid Dl_info, which dladdr fills; the caller raised the guard.
+    unsafe {
+        let mut x: libc::Dl_info = core::mem::zeroed();
+        let mut y: libc::Dl_info = core::mem::zeroed();
+        !a.is_null()
+            && !b.is_null()
+            && libc::dladdr(a, &mut x) != 0
+            && libc::dladdr(b, &mut y) != 0
+            && !x.dli_fbase.is_null()
+            && x.dli_fbase == y.dli_fbase
+    }
 }
 
-unsafe fn lookup() -> Option<Real> {
-    let malloc = required!("malloc", Malloc);
-    let usable = optional!("malloc_usable_size", Usable);
-    // glibc's malloc: defined by the object that defines glibc's version function (not a
-    // jemalloc, tcmalloc or glibc's debug malloc preloaded or linked in front of it).
-    let glibc_version = libc::dlsym(libc::RTLD_DEFAULT, c"gnu_get_libc_version".as_ptr());
-    let trailer_usable = usable.filter(|_| same_object(malloc as *const c_void, glibc_version));
-    Some(Real {
-        malloc,
-        free: required!("free", Free),
-        calloc: required!("calloc", Calloc),
-        realloc: required!("realloc", Realloc),
-        posix_memalign: optional!("posix_memalign", PosixMemalign),
-        aligned_alloc: optional!("aligned_alloc", Memalign),
-        memalign: optional!("memalign", Memalign),
-        valloc: optional!("valloc", Malloc),
-        pvalloc: optional!("pvalloc", Malloc),
-        usable,
-        trailer_usable,
-        mmap: required!("mmap", MmapFn),
-        mmap64: required!("mmap64", MmapFn),
-        munmap: required!("munmap", Munmap),
-        mremap: optional!("mremap", Mremap),
-        exit: optional!("_exit", Exit),
-        exit2: optional!("_Exit", Exit),
-        execve: optional!("execve", ExecEnv),
-        execv: optional!("execv", Exec),
-        execvp: optional!("execvp", Exec),
-        execvpe: optional!("execvpe", ExecEnv),
-        fexecve: optional!("fexecve", Fexecve),
-        mprotect: optional!("mprotect", Mprotect),
-        single_threaded_flag: sym(b"__libc_single_threaded\0") as *const u8,
-    })
+/// The file name of the loaded object holding `addr`, as the loader has it (empty for
+/// the executable); None when `addr` is null or in no loaded object.
+///
+/// # Safety
+/// dladdr may allocate: call with the guard raised.
+pub unsafe fn object_file(addr: *const c_void) -> Option<&'static [u8]> {
+    // SAFETY: all-zero is a valid Dl_info; dladdr fills it with pointers into the
+    // loader's own data, valid while that object stays loaded (ours, or libraries the
+    // program does not unload while it runs).
+    unsafe {
+        let mut info: libc::Dl_info = core::mem::zeroed();
+        if addr.is_null() || libc::dladdr(addr, &mut info) == 0 || info.dli_fname.is_null() {
+            return None;
+        }
+        Some(CStr::from_ptr(info.dli_fname).to_bytes())
+    }
+}
+
+/// `usable` when `malloc` is glibc's: defined by the object that defines glibc's version
+/// function (not a jemalloc, tcmalloc or glibc's debug malloc preloaded or linked in
+/// front of it).
+///
+/// # Safety
+/// As [`same_object`].
+unsafe fn glibc_usable(
+    malloc: sig::malloc,
+    usable: Option<sig::malloc_usable_size>,
+) -> Option<sig::malloc_usable_size> {
+    // SAFETY: a NUL-terminated name; the caller raised the guard.
+    let glibc_version =
+        unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"gnu_get_libc_version".as_ptr()) };
+    // SAFETY: the caller raised the guard.
+    usable.filter(|_| unsafe { same_object(malloc as *const c_void, glibc_version) })
 }
 
 /// Memory for allocations made while the real functions are being resolved.

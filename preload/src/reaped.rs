@@ -13,77 +13,20 @@
 //! fork and exit it pairs with.
 
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicUsize, Ordering};
 
-use benchmem_wire::state::{Header, REAPED_KNOWN};
-
-use crate::{process, sys, tls};
-
-type Wait4 = unsafe extern "C" fn(libc::pid_t, *mut c_int, c_int, *mut c_void) -> libc::pid_t;
-type Waitpid = unsafe extern "C" fn(libc::pid_t, *mut c_int, c_int) -> libc::pid_t;
-type Wait = unsafe extern "C" fn(*mut c_int) -> libc::pid_t;
-type Wait3 = unsafe extern "C" fn(*mut c_int, c_int, *mut c_void) -> libc::pid_t;
-type Waitid =
-    unsafe extern "C" fn(libc::idtype_t, libc::id_t, *mut libc::siginfo_t, c_int) -> c_int;
-
-/// `dlsym(RTLD_NEXT, name)`, looked up once and kept in `slot`.
-///
-/// # Safety
-/// `name` is NUL-terminated and names a function of type `T` (a function pointer).
-unsafe fn next<T: Copy>(slot: &AtomicUsize, name: &[u8]) -> Option<T> {
-    let mut p = slot.load(Ordering::Acquire);
-    if p == 0 {
-        // dlsym may allocate: those calls are ours, not the program's.
-        let _g = tls::Guard::enter();
-        // SAFETY: name is NUL-terminated (caller's contract).
-        p = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()) } as usize;
-        slot.store(p, Ordering::Release);
-    }
-    // SAFETY: T is a function pointer type matching the symbol (caller's contract), of
-    // the size of usize.
-    (p != 0).then(|| unsafe { core::mem::transmute_copy::<usize, T>(&p) })
-}
+use crate::{real, statefile, sys};
 
 /// What a hook returns when libc lacks the function (never on glibc): -1 with ENOSYS.
 fn unavailable<T: From<i8>>() -> T {
-    // SAFETY: this thread's errno slot.
-    unsafe { *libc::__errno_location() = libc::ENOSYS };
+    sys::set_errno(libc::ENOSYS);
     T::from(-1)
 }
 
 /// Writes `status` into the newest state file of `pid` in this run, if there is one.
 fn record(pid: libc::pid_t, status: c_int) {
-    if pid <= 0 || !process::reporting() {
-        return;
+    if pid > 0 {
+        statefile::set_reaped(pid as u32, status);
     }
-    sys::keep_errno(|| {
-        let mut buf = [0u8; 512];
-        let mut newest = -1;
-        for image in 0..4096u32 {
-            let path = process::state_path(&mut buf, pid as u32, image);
-            // SAFETY: path is NUL-terminated; open does not allocate.
-            let fd = unsafe { libc::open(path, libc::O_WRONLY | libc::O_CLOEXEC) };
-            if fd < 0 {
-                break;
-            }
-            if newest >= 0 {
-                // SAFETY: an fd this function opened.
-                unsafe { libc::close(newest) };
-            }
-            newest = fd;
-        }
-        if newest < 0 {
-            return;
-        }
-        let value = (REAPED_KNOWN | (status as u32 & 0xffff)).to_ne_bytes();
-        let at = core::mem::offset_of!(Header, reaped) as libc::off_t;
-        // SAFETY: writes 4 bytes of our own state file at the field's offset (the header
-        // starts the file); the field is an aligned u32 read only by the launcher.
-        unsafe {
-            libc::pwrite(newest, value.as_ptr().cast(), value.len(), at);
-            libc::close(newest);
-        }
-    });
 }
 
 /// Records the outcome of a call that returned `pid` with `status` (null: not asked).
@@ -106,16 +49,14 @@ unsafe fn after(pid: libc::pid_t, status: *const c_int) {
 ///
 /// # Safety
 /// As `wait4(2)`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn wait4(
     pid: libc::pid_t,
     status: *mut c_int,
     options: c_int,
     rusage: *mut c_void,
 ) -> libc::pid_t {
-    static REAL: AtomicUsize = AtomicUsize::new(0);
-    // SAFETY: the symbol is libc's wait4.
-    let Some(real) = (unsafe { next::<Wait4>(&REAL, b"wait4\0") }) else {
+    let Some(real) = real::resolve().and_then(|r| r.wait4) else {
         return unavailable();
     };
     // A caller that passes no status still reaps: ask for it ourselves.
@@ -132,15 +73,13 @@ pub unsafe extern "C" fn wait4(
 ///
 /// # Safety
 /// As `waitpid(2)`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn waitpid(
     pid: libc::pid_t,
     status: *mut c_int,
     options: c_int,
 ) -> libc::pid_t {
-    static REAL: AtomicUsize = AtomicUsize::new(0);
-    // SAFETY: the symbol is libc's waitpid.
-    let Some(real) = (unsafe { next::<Waitpid>(&REAL, b"waitpid\0") }) else {
+    let Some(real) = real::resolve().and_then(|r| r.waitpid) else {
         return unavailable();
     };
     let mut own = 0;
@@ -156,11 +95,9 @@ pub unsafe extern "C" fn waitpid(
 ///
 /// # Safety
 /// As `wait(2)`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn wait(status: *mut c_int) -> libc::pid_t {
-    static REAL: AtomicUsize = AtomicUsize::new(0);
-    // SAFETY: the symbol is libc's wait.
-    let Some(real) = (unsafe { next::<Wait>(&REAL, b"wait\0") }) else {
+    let Some(real) = real::resolve().and_then(|r| r.wait) else {
         return unavailable();
     };
     let mut own = 0;
@@ -176,15 +113,13 @@ pub unsafe extern "C" fn wait(status: *mut c_int) -> libc::pid_t {
 ///
 /// # Safety
 /// As `wait3(2)`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn wait3(
     status: *mut c_int,
     options: c_int,
     rusage: *mut c_void,
 ) -> libc::pid_t {
-    static REAL: AtomicUsize = AtomicUsize::new(0);
-    // SAFETY: the symbol is libc's wait3.
-    let Some(real) = (unsafe { next::<Wait3>(&REAL, b"wait3\0") }) else {
+    let Some(real) = real::resolve().and_then(|r| r.wait3) else {
         return unavailable();
     };
     let mut own = 0;
@@ -200,16 +135,14 @@ pub unsafe extern "C" fn wait3(
 ///
 /// # Safety
 /// As `waitid(2)`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn waitid(
     idtype: libc::idtype_t,
     id: libc::id_t,
     info: *mut libc::siginfo_t,
     options: c_int,
 ) -> c_int {
-    static REAL: AtomicUsize = AtomicUsize::new(0);
-    // SAFETY: the symbol is libc's waitid.
-    let Some(real) = (unsafe { next::<Waitid>(&REAL, b"waitid\0") }) else {
+    let Some(real) = real::resolve().and_then(|r| r.waitid) else {
         return unavailable();
     };
     // SAFETY: forwarding the caller's arguments.

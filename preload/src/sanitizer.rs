@@ -9,13 +9,15 @@
 //!
 //! What is looked for is a runtime *library*: a name in `DT_NEEDED`, read with `pread`
 //! from the ELF header, the program headers and the dynamic section into stack buffers
-//! (no malloc, no mapping: a vfork child's mappings would be its parent's). A runtime
+//! ([`benchmem_wire::elf`]: no malloc, no mapping: a vfork child's mappings would be its
+//! parent's). A runtime
 //! linked into the program (gcc's `-static-libasan`, clang's default) is not looked for:
 //! the program itself comes before every preloaded library, so such a build runs
 //! unharmed with the preload loaded (its malloc is its own, and its row says so).
 
-use core::ffi::{c_char, c_int};
+use core::ffi::{CStr, c_int};
 
+use benchmem_wire::elf::Elf;
 use benchmem_wire::names::sanitizer_runtime;
 
 /// An open file, closed when dropped.
@@ -23,15 +25,15 @@ struct File(c_int);
 
 impl File {
     /// Opens `path` for reading if it is a regular file.
-    ///
-    /// # Safety
-    /// `path` is a NUL-terminated string.
-    unsafe fn open(path: *const c_char) -> Option<File> {
+    fn open(path: &CStr) -> Option<File> {
         // Non-blocking: a FIFO given to exec must not hang the hook before exec refuses it.
-        let fd = libc::open(
-            path,
-            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY,
-        );
+        // SAFETY: a NUL-terminated path; open does not allocate.
+        let fd = unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY,
+            )
+        };
         (fd >= 0).then_some(File(fd)).filter(|f| is_regular(f.0))
     }
 }
@@ -70,8 +72,8 @@ fn read_at(fd: c_int, off: u64, buf: &mut [u8]) -> usize {
             )
         };
         if r < 0 {
-            // SAFETY: errno of the failed pread (callers keep the program's errno).
-            if unsafe { *libc::__errno_location() } == libc::EINTR {
+            // Callers keep the program's errno.
+            if crate::sys::errno() == libc::EINTR {
                 continue;
             }
             return 0;
@@ -84,71 +86,9 @@ fn read_at(fd: c_int, off: u64, buf: &mut [u8]) -> usize {
     n
 }
 
-/// Little-endian unsigned integer of `n` bytes at `at` (0 when out of bounds).
-fn le(b: &[u8], at: usize, n: usize) -> u64 {
-    b.get(at..at + n).map_or(0, |s| {
-        s.iter().rev().fold(0u64, |acc, &x| (acc << 8) | x as u64)
-    })
-}
-
-/// The ELF class: offsets and sizes differ between 64-bit and 32-bit files.
-#[derive(Clone, Copy)]
-struct Class {
-    wide: bool,
-}
-
-impl Class {
-    /// An address-sized field, at `at64` in a 64-bit structure and `at32` in a 32-bit one.
-    fn word(self, b: &[u8], at64: usize, at32: usize) -> u64 {
-        if self.wide {
-            le(b, at64, 8)
-        } else {
-            le(b, at32, 4)
-        }
-    }
-    fn phdr_size(self) -> usize {
-        if self.wide {
-            56
-        } else {
-            32
-        }
-    }
-    fn dyn_size(self) -> usize {
-        if self.wide {
-            16
-        } else {
-            8
-        }
-    }
-}
-
-const PT_LOAD: u64 = 1;
-const PT_DYNAMIC: u64 = 2;
-const DT_NULL: u64 = 0;
-const DT_NEEDED: u64 = 1;
-const DT_STRTAB: u64 = 5;
-const DT_STRSZ: u64 = 10;
-/// Loadable segments kept for address translation (programs have four or five).
-const MAX_LOADS: usize = 16;
-/// Program headers read at most (the loader itself refuses far fewer than `PN_XNUM`).
-const MAX_PHDRS: usize = 512;
-/// Bytes of dynamic section read at most (a few hundred in practice).
-const MAX_DYNAMIC: u64 = 64 * 1024;
-
-/// A loadable segment: where its bytes are in the file and in memory.
-#[derive(Clone, Copy, Default)]
-struct Load {
-    offset: u64,
-    vaddr: u64,
-    filesz: u64,
-}
-
 /// Whether the program at `path` loads a sanitizer runtime library (see the module
 /// documentation). A `#!` script is judged by its interpreter (one level, as the kernel).
-///
-/// # Safety
-/// `path` is a NUL-terminated string.
-pub unsafe fn needs_runtime_first(path: *const c_char) -> bool {
+pub fn needs_runtime_first(path: &CStr) -> bool {
     File::open(path).is_some_and(|f| file_needs_runtime_first(f.0, 0))
 }
 
@@ -164,15 +104,11 @@ fn file_needs_runtime_first(fd: c_int, depth: u32) -> bool {
     if head.starts_with(b"#!") {
         return depth == 0 && interpreter_needs_runtime_first(&head[2..]);
     }
-    if n < 64 || &head[..4] != b"\x7fELF" || head[5] != 1 {
-        return false;
-    }
-    let class = match head[4] {
-        1 => Class { wide: false },
-        2 => Class { wide: true },
-        _ => return false,
-    };
-    needs_runtime(fd, class, head)
+    Elf::parse(head).is_some_and(|elf| {
+        elf.any_needed(&mut |off, buf: &mut [u8]| read_at(fd, off, buf), |name| {
+            sanitizer_runtime(name).is_some()
+        })
+    })
 }
 
 /// The interpreter named on a `#!` line (what follows `#!`), checked in turn.
@@ -191,120 +127,10 @@ fn interpreter_needs_runtime_first(line: &[u8]) -> bool {
         return false;
     }
     path[..end].copy_from_slice(&rest[..end]);
-    // SAFETY: NUL-terminated by the zeroed byte after `end`.
-    unsafe { File::open(path.as_ptr().cast()) }.is_some_and(|f| file_needs_runtime_first(f.0, 1))
-}
-
-/// The `DT_NEEDED` names of an ELF file whose header is `ehdr`, checked for a sanitizer
-/// runtime.
-fn needs_runtime(fd: c_int, class: Class, ehdr: &[u8]) -> bool {
-    let phoff = class.word(ehdr, 32, 28);
-    let (phentsize, phnum) = if class.wide {
-        (le(ehdr, 54, 2) as usize, le(ehdr, 56, 2) as usize)
-    } else {
-        (le(ehdr, 42, 2) as usize, le(ehdr, 44, 2) as usize)
-    };
-    let mut chunk = [0u8; 1024];
-    if phentsize < class.phdr_size() || phentsize > chunk.len() || phnum > MAX_PHDRS {
-        return false;
-    }
-    let mut loads = [Load::default(); MAX_LOADS];
-    let (mut nloads, mut dynamic) = (0, None);
-    let per_read = chunk.len() / phentsize;
-    let mut i = 0;
-    while i < phnum {
-        let k = per_read.min(phnum - i);
-        let want = k * phentsize;
-        let at = phoff.saturating_add((i * phentsize) as u64);
-        if read_at(fd, at, &mut chunk[..want]) != want {
-            return false;
-        }
-        for ph in chunk[..want].chunks_exact(phentsize) {
-            let (offset, vaddr, filesz) = (
-                class.word(ph, 8, 4),
-                class.word(ph, 16, 8),
-                class.word(ph, 32, 16),
-            );
-            match le(ph, 0, 4) {
-                PT_LOAD if nloads < MAX_LOADS => {
-                    loads[nloads] = Load {
-                        offset,
-                        vaddr,
-                        filesz,
-                    };
-                    nloads += 1;
-                }
-                PT_DYNAMIC => dynamic = Some((offset, filesz.min(MAX_DYNAMIC))),
-                _ => {}
-            }
-        }
-        i += k;
-    }
-    let Some(dynamic) = dynamic else {
-        return false; // statically linked: no runtime library to load
-    };
-    let (mut strtab, mut strsz) = (None, 0);
-    each_dynamic(fd, class, dynamic, |tag, val| {
-        match tag {
-            DT_STRTAB => strtab = Some(val),
-            DT_STRSZ => strsz = val,
-            _ => {}
-        }
-        false
-    });
-    let Some(strtab) = strtab.and_then(|v| file_offset(&loads[..nloads], v)) else {
-        return false;
-    };
-    each_dynamic(fd, class, dynamic, |tag, val| {
-        if tag != DT_NEEDED || val >= strsz {
-            return false;
-        }
-        let mut name = [0u8; 128];
-        let n = read_at(fd, strtab.saturating_add(val), &mut name);
-        let name = &name[..n];
-        name.iter()
-            .position(|&b| b == 0)
-            .is_some_and(|end| sanitizer_runtime(&name[..end]).is_some())
-    })
-}
-
-/// Calls `f(tag, value)` for each entry of the dynamic section at `(offset, size)` up to
-/// `DT_NULL`; stops early, returning true, when `f` does.
-fn each_dynamic(
-    fd: c_int,
-    class: Class,
-    (offset, size): (u64, u64),
-    mut f: impl FnMut(u64, u64) -> bool,
-) -> bool {
-    let entry = class.dyn_size();
-    let mut chunk = [0u8; 512];
-    let mut done = 0u64;
-    while done + entry as u64 <= size {
-        let want = ((size - done) as usize).min(chunk.len()) / entry * entry;
-        let got = read_at(fd, offset.saturating_add(done), &mut chunk[..want]) / entry * entry;
-        if got == 0 {
-            return false;
-        }
-        for e in chunk[..got].chunks_exact(entry) {
-            let (tag, val) = (class.word(e, 0, 0), class.word(e, 8, 4));
-            if tag == DT_NULL {
-                return false;
-            }
-            if f(tag, val) {
-                return true;
-            }
-        }
-        done += got as u64;
-    }
-    false
-}
-
-/// Where the byte at address `vaddr` is in the file, from the loadable segments.
-fn file_offset(loads: &[Load], vaddr: u64) -> Option<u64> {
-    loads
-        .iter()
-        .find(|l| vaddr >= l.vaddr && vaddr - l.vaddr < l.filesz)
-        .map(|l| l.offset + (vaddr - l.vaddr))
+    CStr::from_bytes_until_nul(&path)
+        .ok()
+        .and_then(File::open)
+        .is_some_and(|f| file_needs_runtime_first(f.0, 1))
 }
 
 #[cfg(test)]
@@ -312,9 +138,7 @@ mod tests {
     use super::*;
 
     fn check(path: &str) -> bool {
-        let c = std::ffi::CString::new(path).unwrap();
-        // SAFETY: a NUL-terminated path.
-        unsafe { needs_runtime_first(c.as_ptr()) }
+        needs_runtime_first(&std::ffi::CString::new(path).unwrap())
     }
 
     #[test]

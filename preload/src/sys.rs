@@ -57,14 +57,15 @@ fn map_rw(len: usize, flags: i32, fd: i32) -> *mut u8 {
 /// `p`/`len` came from [`map`] or [`map_shared`] and nothing uses that memory any more.
 pub unsafe fn unmap(p: *mut u8, len: usize) {
     keep_errno(|| {
-        libc::syscall(libc::SYS_munmap, p, len);
+        // SAFETY: the caller's contract: the memory is ours and unused.
+        unsafe { libc::syscall(libc::SYS_munmap, p, len) };
     });
 }
 
 /// Raw mmap with the program's arguments, for when the real symbol is not yet known.
 ///
 /// # Safety
-/// Same contract as mmap(2).
+/// Same contract as mmap(2): with `MAP_FIXED`, nothing may use what was mapped at `addr`.
 pub unsafe fn raw_mmap(
     addr: *mut c_void,
     len: usize,
@@ -73,7 +74,8 @@ pub unsafe fn raw_mmap(
     fd: i32,
     off: i64,
 ) -> *mut c_void {
-    let r = libc::syscall(libc::SYS_mmap, addr, len, prot, flags, fd, off);
+    // SAFETY: the caller's contract is mmap's.
+    let r = unsafe { libc::syscall(libc::SYS_mmap, addr, len, prot, flags, fd, off) };
     if r == -1 {
         libc::MAP_FAILED
     } else {
@@ -111,4 +113,40 @@ pub fn page_size() -> usize {
 pub fn page_round(n: usize) -> usize {
     let p = page_size();
     n.saturating_add(p - 1) & !(p - 1)
+}
+
+/// This thread's `errno`.
+pub fn errno() -> i32 {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Sets this thread's `errno`.
+pub fn set_errno(e: i32) {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() = e };
+}
+
+/// The value of environment variable `name` (getenv reads the environment without
+/// allocating). The bytes stay valid unless the program changes that variable, which
+/// ours are not meant for.
+pub fn getenv(name: &core::ffi::CStr) -> Option<&'static [u8]> {
+    // SAFETY: a NUL-terminated name; getenv returns null or a NUL-terminated value.
+    unsafe {
+        let p = libc::getenv(name.as_ptr());
+        (!p.is_null()).then(|| core::ffi::CStr::from_ptr(p).to_bytes())
+    }
+}
+
+/// This process's id from the kernel: in a vfork child, glibc's cached `getpid` is the
+/// parent's.
+pub fn getpid_raw() -> u32 {
+    // SAFETY: getpid has no preconditions and cannot fail.
+    unsafe { libc::syscall(libc::SYS_getpid) as u32 }
+}
+
+/// The parent's id from the kernel (see [`getpid_raw`]).
+pub fn getppid_raw() -> u32 {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    unsafe { libc::syscall(libc::SYS_getppid) as u32 }
 }

@@ -32,7 +32,7 @@ core::arch::global_asm!(
 /// This thread's state (x86_64: initial-exec TLS).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub fn current() -> *mut ThreadState {
+fn state_ptr() -> *mut ThreadState {
     let p: *mut ThreadState;
     // SAFETY: reads the thread pointer and the GOT slot the linker filled with our
     // block's offset from it.
@@ -56,21 +56,62 @@ std::thread_local! {
 /// This thread's state (other architectures: const-initialised thread_local, no destructor).
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-pub fn current() -> *mut ThreadState {
+fn state_ptr() -> *mut ThreadState {
     STATE.with(|s| s.get())
 }
 
+/// This thread's state, as a handle that stays on this thread: made only by [`current`],
+/// and neither `Send` nor `Sync` (the raw pointer inside sees to that), so only the
+/// thread that owns the state ever reads or writes it, and never while a reference to it
+/// exists (none is handed out).
+#[derive(Clone, Copy)]
+pub struct Current(*mut ThreadState);
+
+/// This thread's state.
+#[inline(always)]
+pub fn current() -> Current {
+    Current(state_ptr())
+}
+
+impl Current {
+    /// The reentrancy guard.
+    #[inline(always)]
+    pub fn guard(self) -> u32 {
+        // SAFETY: this thread's own state (see `Current`), alive as long as the thread.
+        unsafe { (*self.0).guard }
+    }
+
+    /// Sets the reentrancy guard; returns what it was.
+    #[inline(always)]
+    pub fn set_guard(self, v: u32) -> u32 {
+        // SAFETY: as in `guard`.
+        unsafe { core::ptr::replace(&raw mut (*self.0).guard, v) }
+    }
+
+    /// The counter slot (see [`ThreadState::slot`]).
+    #[inline(always)]
+    pub fn slot(self) -> u32 {
+        // SAFETY: as in `guard`.
+        unsafe { (*self.0).slot }
+    }
+
+    /// Sets the counter slot.
+    #[inline(always)]
+    pub fn set_slot(self, v: u32) {
+        // SAFETY: as in `guard`.
+        unsafe { (*self.0).slot = v }
+    }
+}
+
 /// Sets the guard for the lifetime of the returned value.
-pub struct Guard(*mut ThreadState, u32);
+pub struct Guard(Current, u32);
 
 impl Guard {
     /// Raises this thread's guard.
     #[inline(always)]
     pub fn enter() -> Guard {
         let t = current();
-        // SAFETY: t is this thread's own state.
-        let prev = unsafe { (*t).guard };
-        unsafe { (*t).guard = 1 };
+        let prev = t.set_guard(1);
         Guard(t, prev)
     }
 }
@@ -78,7 +119,6 @@ impl Guard {
 impl Drop for Guard {
     #[inline(always)]
     fn drop(&mut self) {
-        // SAFETY: as in `enter`.
-        unsafe { (*self.0).guard = self.1 };
+        self.0.set_guard(self.1);
     }
 }

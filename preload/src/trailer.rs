@@ -60,11 +60,15 @@ pub fn fits(size: usize, usable: usize) -> bool {
 pub unsafe fn write(p: *mut c_void, usable: usize, size: u64, epoch: u32) {
     let slack = (usable - TRAILER - size as usize) as u16;
     let check = check(p, slack, epoch);
-    at(p, usable).write_unaligned(Record {
-        epoch,
-        slack,
-        check,
-    });
+    // SAFETY: the record's 8 bytes are the block's last (`fits` leaves room for them),
+    // within the `usable` bytes of a live block (the caller's contract).
+    unsafe {
+        at(p, usable).write_unaligned(Record {
+            epoch,
+            slack,
+            check,
+        })
+    };
 }
 
 /// The (size, epoch) recorded in `p`'s block, if it holds a valid record.
@@ -76,7 +80,9 @@ pub unsafe fn peek(p: *mut c_void, usable: usize) -> Option<(u64, u32)> {
     if usable < TRAILER {
         return None;
     }
-    let r = at(p, usable).read_unaligned();
+    // SAFETY: the last 8 of the `usable` bytes of a live block (the caller's contract):
+    // readable, whatever they hold (any bytes are a `Record`).
+    let r = unsafe { at(p, usable).read_unaligned() };
     let room = usable - TRAILER;
     if r.check == check(p, r.slack, r.epoch) && r.slack as usize <= room {
         Some(((room - r.slack as usize) as u64, r.epoch))
@@ -91,9 +97,12 @@ pub unsafe fn peek(p: *mut c_void, usable: usize) -> Option<(u64, u32)> {
 /// As for [`peek`].
 #[inline(always)]
 pub unsafe fn take(p: *mut c_void, usable: usize) -> Option<(u64, u32)> {
-    let r = peek(p, usable);
+    // SAFETY: the caller's contract is peek's.
+    let r = unsafe { peek(p, usable) };
     if r.is_some() {
-        (*at(p, usable)).check = 0;
+        // SAFETY: the record just read, inside the live block; written unaligned like the
+        // rest of it (no reference to it is made).
+        unsafe { (&raw mut (*at(p, usable)).check).write_unaligned(0) };
     }
     r
 }
@@ -109,6 +118,7 @@ mod tests {
     fn a_record_is_read_once_and_bound_to_its_block() {
         let mut b = Block([0xAB; 96]);
         let p = b.0.as_mut_ptr() as *mut c_void;
+        // SAFETY: `p` is a 96-byte block (a record's address is checked before its use).
         unsafe {
             assert_eq!(peek(p, 96), None, "arbitrary bytes are not a record");
             write(p, 96, 80, 7);

@@ -1,4 +1,6 @@
-"""The ``benchmem`` console command: runs the Rust binary bundled with the package."""
+"""``python -m pytest_benchmem._cli ARGS``: runs the ``benchmem`` binary installed with the
+package (the wheel puts it on the environment's PATH as ``benchmem``; this finds it
+without PATH, and honours ``BENCHMEM_BIN``)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import os
 import sys
 from typing import List, Optional
 
-from .locate import ENV_PRELOAD, find_binary, find_preload
+from .locate import find_binary
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -16,18 +18,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         where = f" ({binary} does not exist)" if binary is not None else ""
         sys.stderr.write(
             "benchmem: the benchmem binary is not installed with this package"
-            f"{where}; reinstall with `pip install benchmem` on a machine with cargo, "
-            "or set BENCHMEM_BIN\n"
+            f"{where}; reinstall with `pip install benchmem`, or set BENCHMEM_BIN\n"
         )
         return 2
-    env = dict(os.environ)
-    preload = find_preload()
-    if ENV_PRELOAD not in env and preload is not None and preload.parent != binary.parent:
-        # The binary looks for the preload next to itself; tell it when it lives elsewhere.
-        env[ENV_PRELOAD] = str(preload)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(str(binary), [str(binary), *args], env)
+    os.execv(str(binary), [str(binary), *args])
     return 127  # not reached
 
 

@@ -14,7 +14,10 @@ those lets a plugin:
   ``has_error``, as pytest-benchmark does when the timed call raises;
 - add columns to its results table: :func:`wrap_display` replaces the ``display``
   method of the session object (``config._benchmarksession``), and :class:`Results`
-  reads the groups, the sort key and the saved runs shown for comparison from it.
+  reads the groups, the sort key and the saved runs shown for comparison from it
+  (:func:`results` reads them after the table);
+- read a saved run as ``--benchmark-compare`` finds it: :func:`load_saved` asks the
+  session's ``storage`` (``load()`` for the latest, ``load(REF)`` for a reference).
 
 ``tests/test_pytest_benchmark_adapter.py`` checks every one of these against the
 installed pytest-benchmark, so an upgrade that changes them fails there, by name,
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import pytest
 
@@ -37,8 +40,11 @@ __all__ = [
     "fixture_used",
     "install_class",
     "is_fixture",
+    "load_saved",
     "mark_failed",
+    "results",
     "session",
+    "storage_location",
     "wrap_display",
 ]
 
@@ -104,6 +110,35 @@ def _results(bs: Any) -> Results:
     by_sort = operator.itemgetter(bs.sort)
     compared = {str(path): mapping for path, mapping in (getattr(bs, "compared_mapping", None) or {}).items()}
     return Results([sorted(benchmarks, key=by_sort) for _, benchmarks in groups], compared)
+
+
+def results(config: pytest.Config) -> Optional[Results]:
+    """What the results table shows (once pytest-benchmark has grouped this run's
+    benchmarks at session finish), or None without pytest-benchmark."""
+    bs = session(config)
+    if bs is None:
+        return None
+    return _results(bs)
+
+
+def load_saved(config: pytest.Config, ref: Union[bool, str]) -> Optional[Tuple[str, Mapping[str, Any]]]:
+    """The saved run ``--benchmark-compare`` would compare with, as ``(path relative to
+    the storage, document)``: the latest (``ref=True``) or the latest matching ``ref``;
+    None when there is none (or without pytest-benchmark). Raises what the storage raises."""
+    bs = session(config)
+    if bs is None:
+        return None
+    loaded = list(bs.storage.load()) if ref is True else list(bs.storage.load(ref))
+    if not loaded:
+        return None
+    path, doc = loaded[-1]
+    return str(path), doc
+
+
+def storage_location(config: pytest.Config) -> str:
+    """Where pytest-benchmark saves runs (``--benchmark-storage``)."""
+    bs = session(config)
+    return str(getattr(bs, "storage", "")) if bs is not None else ""
 
 
 Display = Callable[[Any], Any]

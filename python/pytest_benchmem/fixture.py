@@ -1,10 +1,16 @@
 """The memory pass inside pytest-benchmark's fixture: the ``benchmark_memory`` fixture
 and, with ``--benchmark-memory``, every plain ``benchmark()`` call.
 
-Each call first runs the memory pass (untracked warmup, then the measured repeats, see
+Each call first runs the memory pass (untracked warmup, then the measured passes, see
 :func:`pytest_benchmem.measure.run_memory_pass`), once per test, then pytest-benchmark's
-own timing of the same callable, then checks the marker's ceilings. The result is kept
-on the fixture and its blob in ``extra_info["benchmem"]`` (so in pytest-benchmark's JSON).
+own timing of the same callable (or, with ``--benchmark-disable``, one plain call), then
+checks the marker's ceilings. The result is kept on the fixture and its blob in
+``extra_info["benchmem"]`` (so in pytest-benchmark's JSON).
+
+Where the passes run: in this process when it runs under the preload (pytest restarts
+itself under it); in a fresh process started under it when pytest runs inside another
+program (``pytest.main()``) and so cannot restart; in a fresh process per pass with the
+marker's ``isolate=True`` (:mod:`pytest_benchmem.worker`).
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ import pytest
 
 from . import _pytest_benchmark_adapter as pb
 from . import markers, options, restart
-from .measure import MemoryResult, run_memory_pass
+from .measure import Sampling, run_memory_pass
 from .region import is_active
+from .results import MemoryResult
 from .units import format_count, human_bytes
+from .worker import WorkerError, isolated_passes, passes_in_child
 
 __all__ = ["BenchmarkMemory", "MemoryBenchmarkFixture", "attach", "memory_then_time"]
 
@@ -41,34 +49,50 @@ def _memory_pass(
     setup: Optional[Callable[[], Any]],
     teardown: Optional[Callable[..., Any]],
 ) -> Optional[MemoryResult]:
-    """Run the memory pass once per test (idempotent); None when benchmarks are disabled."""
+    """Run the memory pass once per test (idempotent); None with ``--benchmark-skip``."""
     done: Optional[MemoryResult] = getattr(bench, RESULT_ATTR, None)
     if done is not None:
         return done
     item = _item_of(bench)
     config = item.config
-    if not options.benchmarks_enabled(config):
+    if not options.memory_enabled(config):
         return None
-    if not is_active():
-        restart.ensure_preload(config, "memory requested")  # once per session; may not return
-        pytest.fail(restart.unavailable_message(config), pytrace=False)
     settings = markers.settings(item)
+    sampling = Sampling(settings.repeats, max_time=settings.max_time)
+    if not settings.isolate and not is_active():
+        restart.ensure_preload(config, "memory requested")  # once per session; may not return
+        if not restart.state(config).child:
+            pytest.fail(restart.unavailable_message(config), pytrace=False)
+    name = bench.fullname
+    keep_aslr = options.keep_aslr(config)
+    problem: Optional[str] = None
+    result: Optional[MemoryResult] = None
     try:
-        result, _ = run_memory_pass(
-            bench.fullname,
-            target,
-            args,
-            kwargs,
-            setup=setup,
-            teardown=teardown,
-            repeats=settings.repeats,
-            warmup=settings.warmup,
-        )
+        if settings.isolate:
+            result = isolated_passes(
+                name, target, args, kwargs, setup=setup, teardown=teardown, calls=settings.calls,
+                sampling=sampling, keep_aslr=keep_aslr,
+            )
+        elif is_active():
+            result, _ = run_memory_pass(
+                name, target, args, kwargs, setup=setup, teardown=teardown, warmup=settings.warmup,
+                calls=settings.calls, sampling=sampling,
+            )
+        else:
+            result = passes_in_child(
+                name, target, args, kwargs, setup=setup, teardown=teardown, warmup=settings.warmup,
+                calls=settings.calls, sampling=sampling, keep_aslr=keep_aslr,
+            )
+    except WorkerError as e:
+        problem = str(e)
     except Exception:
         pb.mark_failed(bench)
         raise
+    if problem is not None or result is None:
+        pb.mark_failed(bench)
+        pytest.fail(problem or f"benchmem: {name}: no memory measured", pytrace=False)
     setattr(bench, RESULT_ATTR, result)
-    bench.extra_info["benchmem"] = result.blob()
+    bench.extra_info["benchmem"] = result.as_dict()
     return result
 
 
@@ -81,7 +105,9 @@ def _check_ceilings(bench: Any) -> None:
     settings = markers.settings(_item_of(bench))
     breaches: List[str] = []
     for metric, key, limit in settings.ceilings:
-        series = result.series(metric.name)
+        series = result.values(metric.key)
+        if not series:
+            continue
         worst = max(series)
         if worst > limit:
             show: Callable[[int], str] = human_bytes if metric.is_bytes else format_count
@@ -100,7 +126,8 @@ def memory_then_time(
     setup: Optional[Callable[[], Any]] = None,
     teardown: Optional[Callable[..., Any]] = None,
 ) -> Any:
-    """The memory pass, then pytest-benchmark's timing (``timed``), then the ceilings."""
+    """The memory pass, then pytest-benchmark's timing (``timed``: with
+    ``--benchmark-disable``, one plain call), then the ceilings."""
     if not pb.fixture_used(bench):  # already used: pytest-benchmark raises FixtureAlreadyUsed
         _memory_pass(bench, target, args, kwargs, setup, teardown)
     result = timed()
@@ -149,10 +176,10 @@ class BenchmarkMemory:
 
     ``benchmark_memory(fn, *args, **kwargs)`` or ``benchmark_memory.pedantic(target,
     args=(), kwargs=None, setup=None, rounds=1, warmup_rounds=0, iterations=1)``
-    return what pytest-benchmark returns. Afterwards ``.result`` is the
-    :class:`MemoryResult` (every pass), ``.peak_bytes`` its headline (minimum) peak, and
-    the blob is in ``.extra_info["benchmem"]``. Other attributes are the ``benchmark``
-    fixture's.
+    return what pytest-benchmark returns; ``teardown=`` is passed on too. Afterwards
+    ``.result`` is the :class:`MemoryResult` (every pass), ``.peak_bytes`` its headline
+    (minimum) peak, and the blob is in ``.extra_info["benchmem"]``. Other attributes are
+    the ``benchmark`` fixture's.
     """
 
     def __init__(self, benchmark: Any) -> None:
@@ -183,7 +210,7 @@ class BenchmarkMemory:
     @property
     def peak_bytes(self) -> Optional[int]:
         r = self.result
-        return r.peak if r is not None else None
+        return r.peak_bytes if r is not None else None
 
     @property
     def extra_info(self) -> Dict[str, Any]:

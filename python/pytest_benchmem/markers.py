@@ -1,38 +1,62 @@
 """The ``benchmem`` marker: per-test memory-pass settings and ceilings.
 
-``@pytest.mark.benchmem(repeats=N, warmup=N, max_peak=SIZE, max_allocated=SIZE,
-max_allocations=N, max_retained=SIZE)``; the closest marker wins per keyword (function
-over class over module), and a keyword wins over the command-line option.
+``@pytest.mark.benchmem(repeats=N, warmup=N, isolate=True, calls=N, profile_native=True,
+max_peak=SIZE, max_allocated=SIZE, max_allocations=N, max_retained=SIZE)``; the closest
+marker wins per keyword (function over class over module), and a keyword wins over the
+command-line option. Unknown keywords are ignored, with a warning.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
 from . import options
-from .measure import METRICS, Metric
+from .results import METRICS, MemoryMetric
 from .units import parse_count, parse_size
 
 __all__ = ["MARKER", "MARKER_KWARGS", "MARKER_HELP", "Settings", "check", "marker_kwargs", "settings"]
 
 MARKER = "benchmem"
-MARKER_KWARGS = ("repeats", "warmup", "max_peak", "max_allocated", "max_allocations", "max_retained")
+MARKER_KWARGS = (
+    "repeats",
+    "warmup",
+    "isolate",
+    "calls",
+    "profile_native",
+    "max_peak",
+    "max_allocated",
+    "max_allocations",
+    "max_retained",
+)
 MARKER_HELP = (
-    f"{MARKER}(repeats=N, warmup=N, max_peak=SIZE, max_allocated=SIZE, max_allocations=N, "
-    "max_retained=SIZE): benchmem memory-pass settings and ceilings for this test."
+    f"{MARKER}(repeats=N, warmup=N, isolate=True, calls=N, profile_native=True, max_peak=SIZE, "
+    "max_allocated=SIZE, max_allocations=N, max_retained=SIZE): benchmem memory-pass settings "
+    "and ceilings for this test. repeats: exactly N passes (default: adaptive); warmup: untracked "
+    "calls first; isolate: each pass in a fresh process, recording its rss; calls: calls per "
+    "pass; max_*: fail the test when the worst pass exceeds the ceiling."
 )
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The memory pass of one test: passes, warmup calls, ceilings."""
+    """The memory pass of one test."""
 
-    repeats: int
+    #: Exactly this many passes; None: adaptive.
+    repeats: Optional[int]
     warmup: int
-    ceilings: Tuple[Tuple[Metric, str, int], ...]  # (metric, marker kwarg, limit)
+    #: Each pass in a fresh process (records rss).
+    isolate: bool
+    #: Calls of the target in one measured pass.
+    calls: int
+    #: Time budget of the adaptive passes.
+    max_time: Optional[float]
+    #: (metric, marker kwarg, limit) for each ceiling.
+    ceilings: Tuple[Tuple[MemoryMetric, str, int], ...]
+    #: Keywords the marker does not know (ignored).
+    unknown: Tuple[str, ...] = ()
 
 
 def marker_kwargs(item: pytest.Item) -> Dict[str, Any]:
@@ -51,17 +75,24 @@ def _int_kwarg(name: str, value: Any, minimum: int) -> int:
     return value
 
 
+def _bool_kwarg(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{MARKER} mark: {name} must be True or False, got {value!r}")
+    return value
+
+
 def settings(item: pytest.Item) -> Settings:
     """The test's settings: its markers over the options over the defaults. Raises
     ValueError, in one line, on bad marker arguments."""
     kw = marker_kwargs(item)
-    unknown = sorted(set(kw) - set(MARKER_KWARGS))
-    if unknown:
-        raise ValueError(f"{MARKER} mark can't have {unknown[0]!r} keyword argument (allowed: {', '.join(MARKER_KWARGS)})")
+    unknown = tuple(sorted(set(kw) - set(MARKER_KWARGS)))
     config = item.config
     repeats = kw.get("repeats", options.repeats_option(config))
     warmup = kw.get("warmup", options.warmup_option(config))
-    ceilings: List[Tuple[Metric, str, int]] = []
+    isolate = _bool_kwarg("isolate", kw.get("isolate", False))
+    _bool_kwarg("profile_native", kw.get("profile_native", False))
+    calls = _int_kwarg("calls", kw.get("calls", 1), 1)
+    ceilings: List[Tuple[MemoryMetric, str, int]] = []
     for metric in METRICS:
         key = f"max_{metric.name}"
         if key in kw and kw[key] is not None:
@@ -70,13 +101,31 @@ def settings(item: pytest.Item) -> Settings:
             except ValueError as e:
                 raise ValueError(f"{MARKER} mark: {key}: {e}") from None
             ceilings.append((metric, key, limit))
-    return Settings(_int_kwarg("repeats", repeats, 1), _int_kwarg("warmup", warmup, 0), tuple(ceilings))
+    return Settings(
+        None if repeats is None else _int_kwarg("repeats", repeats, 1),
+        _int_kwarg("warmup", warmup, 0),
+        isolate,
+        calls,
+        options.max_time_option(config),
+        tuple(ceilings),
+        unknown,
+    )
 
 
 def check(item: pytest.Item) -> None:
-    """Fail a test with bad marker arguments in one clear line, before it runs."""
-    if item.get_closest_marker(MARKER) is not None:
-        try:
-            settings(item)
-        except ValueError as e:
-            pytest.fail(f"{item.nodeid}: {e}", pytrace=False)
+    """Before the test runs: fail it, in one clear line, on bad marker arguments; warn
+    once about keywords the marker does not know (they are ignored)."""
+    if item.get_closest_marker(MARKER) is None:
+        return
+    try:
+        found = settings(item)
+    except ValueError as e:
+        pytest.fail(f"{item.nodeid}: {e}", pytrace=False)
+    if found.unknown:
+        names = ", ".join(repr(k) for k in found.unknown)
+        item.warn(
+            pytest.PytestWarning(
+                f"{MARKER} mark: unknown keyword{'s' if len(found.unknown) > 1 else ''} {names} ignored "
+                f"(known: {', '.join(MARKER_KWARGS)})"
+            )
+        )

@@ -1,12 +1,13 @@
 """The restart: memory is counted by the benchmem preload, which must be loaded when the
 interpreter starts. When memory is requested and the preload is not active, pytest is
-re-executed once, with the same command line, under ``LD_PRELOAD``; when it cannot be,
-why is recorded and the memory tests fail with that message.
+re-executed once, with the same command line, under ``LD_PRELOAD``. When pytest runs
+inside another program (``pytest.main()``, as IDE runners call it), it cannot be: each
+memory pass then runs in a fresh process started under the preload (:mod:`.worker`).
+When no preload can be used, why is recorded and the memory tests fail with that message.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import sys
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from typing import List, Optional
 import pytest
 
 from . import options
-from .locate import ENV_PRELOAD, find_preload
+from .aslr import ADDR_NO_RANDOMIZE, fix_addresses
+from .locate import find_preload, missing_preload_message, preloaded_environ
 from .region import is_active
 
 __all__ = [
@@ -38,8 +40,10 @@ ENV_RESTARTED = "BENCHMEM_PYTEST_RESTARTED"
 class State:
     """Per-session restart state (``config.stash``)."""
 
-    #: Why memory cannot be measured in this process (None: it can, or not checked yet).
+    #: Why memory cannot be measured (None: it can, or not checked yet).
     unavailable: Optional[str] = None
+    #: pytest runs inside another program: memory passes run in a fresh process each.
+    child: bool = False
     restart_checked: bool = False
     #: The preload found, if any.
     preload: Optional[str] = None
@@ -81,23 +85,6 @@ def how_to_run(preload: Optional[str]) -> str:
     )
 
 
-ADDR_NO_RANDOMIZE = 0x0040000
-
-
-def fix_addresses() -> bool:
-    """Turns address-space randomization off for the next exec (as `benchmem run` does for
-    its command: see launcher/src/aslr.rs); False when the kernel or a seccomp filter
-    refuses, which only costs determinism."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        cur = libc.personality(ctypes.c_ulong(0xFFFFFFFF))
-        if cur == -1:
-            return False
-        return bool(libc.personality(ctypes.c_ulong(cur | ADDR_NO_RANDOMIZE)) != -1)
-    except (OSError, AttributeError):
-        return False
-
-
 def ensure_preload(config: pytest.Config, why: str) -> None:
     """Make sure memory can be measured: restart under the preload (no return), or
     record why it cannot (the memory tests then fail with that message)."""
@@ -109,18 +96,9 @@ def ensure_preload(config: pytest.Config, why: str) -> None:
         return
     found = find_preload()
     st.preload = str(found) if found is not None else None
-    if found is None or not found.is_file():
-        if os.environ.get(ENV_PRELOAD):
-            st.unavailable = (
-                f"benchmem: {ENV_PRELOAD}={os.environ[ENV_PRELOAD]} does not exist; point it at "
-                "libbenchmem_preload.so or unset it to use the one installed with benchmem"
-            )
-        else:
-            st.unavailable = (
-                "benchmem: cannot find libbenchmem_preload.so (looked at $BENCHMEM_PRELOAD, the "
-                "package's _bin/ and the Cargo target directories); reinstall benchmem with "
-                "`pip install benchmem` on a machine with cargo, or set BENCHMEM_PRELOAD"
-            )
+    problem = missing_preload_message()
+    if problem is not None or found is None:
+        st.unavailable = problem
         return
     if os.environ.get(ENV_RESTARTED) == str(os.getpid()):
         st.unavailable = (
@@ -130,17 +108,17 @@ def ensure_preload(config: pytest.Config, why: str) -> None:
         return
     argv = restart_argv(config)
     if argv is None:
-        st.unavailable = (
-            "benchmem: memory is measured by the benchmem preload, which this process was not "
-            "started with, and pytest runs inside another program (pytest.main()), so it "
-            f"cannot restart itself: {how_to_run(st.preload)}"
-        )
+        # pytest.main() inside another program: its process cannot be restarted, so each
+        # memory pass runs in a fresh process started under the preload.
+        st.child = True
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if config.option.verbose > 0 and reporter is not None:
+            reporter.write_line(
+                f"benchmem: {why}: pytest runs inside another program (pytest.main()); each memory "
+                f"pass runs in a fresh process under the preload (LD_PRELOAD={found})"
+            )
         return
-    env = dict(os.environ)
-    existing = env.get("LD_PRELOAD", "").strip()
-    # Ours first, as `benchmem run` does: a preloaded allocator stays the one our hooks
-    # call through to, instead of taking malloc away from them.
-    env["LD_PRELOAD"] = f"{found}:{existing}" if existing else str(found)
+    env = preloaded_environ(found)
     env[ENV_RESTARTED] = str(os.getpid())
     if config.option.verbose > 0:
         sys.stdout.write(f"benchmem: {why}: restarting pytest under the preload (LD_PRELOAD={found})\n")

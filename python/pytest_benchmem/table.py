@@ -16,18 +16,23 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .measure import METRICS, Metric, MemoryResult, compute_stat
+from .compare import growth
+from .results import ALL_METRICS, MemoryMetric, MemoryResult, compute_stat
 from .units import format_count, format_scaled, pick_unit
 
-__all__ = ["CAPTION", "MemoryTable", "TableDecorator", "DIVIDER"]
+__all__ = ["CAPTION", "SPLIT_CAPTION", "MemoryTable", "TableDecorator", "DIVIDER"]
 
 CAPTION = "memory (right of \u2502): a separate, untimed pass, not the timed rounds"
+SPLIT_CAPTION = "memory: a separate, untimed pass, not the timed rounds"
 DIVIDER = "\u2502"
 MISSING = "\u2014"
 SEPARATOR = "  \u2022  "
+DELTA = "\u0394 peak"
 
 Segment = Tuple[str, Dict[str, bool]]
 Lookup = Callable[[Mapping[str, Any]], Optional[MemoryResult]]
+#: A row's baseline (``--benchmark-memory-compare``): None when the saved run lacks it.
+BaseLookup = Callable[[Mapping[str, Any]], Optional[MemoryResult]]
 
 
 @dataclass(frozen=True)
@@ -43,33 +48,50 @@ class Block:
 
 
 class MemoryTable:
-    """Which memory columns to show and how to render them for a group of benchmarks."""
+    """Which memory columns to show and how to render them: the metrics (in order), the
+    statistics each spreads into when any benchmark has more than one pass, the metrics
+    left out (named in the caption), and, when comparing with a saved run, its label
+    (adds ``base (unit)`` and ``Δ peak``)."""
 
-    def __init__(self, metrics: Sequence[Metric], stats: Sequence[str], spread: bool) -> None:
+    def __init__(
+        self,
+        metrics: Sequence[MemoryMetric],
+        stats: Sequence[str],
+        spread: bool,
+        hidden: Sequence[str] = (),
+        baseline_label: Optional[str] = None,
+    ) -> None:
         self.metrics = list(metrics)
         self.stats = list(stats)
         self.spread = spread
+        self.hidden = list(hidden)
+        self.baseline_label = baseline_label
 
-    def hidden_metrics(self) -> List[str]:
-        return [m.name for m in METRICS if m not in self.metrics]
+    @property
+    def comparing(self) -> bool:
+        return self.baseline_label is not None
 
-    def caption(self) -> str:
-        parts = [CAPTION]
-        hidden = self.hidden_metrics()
-        if hidden:
-            parts.append("also available via --benchmark-memory-columns: " + ",".join(hidden))
+    def caption(self, split: bool = False) -> str:
+        parts = [SPLIT_CAPTION if split else CAPTION]
+        if self.hidden:
+            parts.append("also available via --benchmark-memory-columns: " + ", ".join(self.hidden))
+        if self.comparing:
+            parts.append(f"{DELTA} vs {self.baseline_label}")
         return SEPARATOR.join(parts)
 
-    def headers_and_cells(self, results: Sequence[Optional[MemoryResult]]) -> List[Tuple[str, List[str]]]:
+    def headers_and_cells(
+        self, results: Sequence[Optional[MemoryResult]], bases: Optional[Sequence[Optional[MemoryResult]]] = None
+    ) -> List[Tuple[str, List[str]]]:
         columns: List[Tuple[str, List[str]]] = []
         stats = self.stats if self.spread else ["min"]
         for metric in self.metrics:
             values: Dict[str, List[Optional[float]]] = {}
             for stat in stats:
-                values[stat] = [
-                    compute_stat(r.series(metric.name), stat) if r is not None and r.series(metric.name) else None
-                    for r in results
-                ]
+                column: List[Optional[float]] = []
+                for r in results:
+                    series = r.values(metric.key) if r is not None else []
+                    column.append(compute_stat(series, stat) if series else None)
+                values[stat] = column
             unit_name, factor = "", 1
             if metric.is_bytes:
                 # One unit for the metric's whole group of columns, so they compare at a glance.
@@ -85,10 +107,27 @@ class MemoryTable:
                     for v in values[stat]
                 ]
                 columns.append((label, cells))
+        if self.comparing:
+            base_list = list(bases) if bases is not None else [None] * len(results)
+            peaks = [float(r.peak_bytes) for r in list(results) + base_list if r is not None]
+            unit_name, factor = pick_unit(peaks)
+            base_cells: List[str] = []
+            delta_cells: List[str] = []
+            for r, b in zip(results, base_list):
+                if b is None or r is None:
+                    base_cells.append(MISSING if b is None else format_scaled(b.peak_bytes, factor))
+                    delta_cells.append(MISSING)
+                else:
+                    base_cells.append(format_scaled(b.peak_bytes, factor))
+                    delta_cells.append(growth(b.peak_bytes, r.peak_bytes))
+            columns.append((f"base ({unit_name})", base_cells))
+            columns.append((DELTA, delta_cells))
         return columns
 
-    def block(self, results: Sequence[Optional[MemoryResult]]) -> Block:
-        columns = self.headers_and_cells(results)
+    def block(
+        self, results: Sequence[Optional[MemoryResult]], bases: Optional[Sequence[Optional[MemoryResult]]] = None
+    ) -> Block:
+        columns = self.headers_and_cells(results, bases)
         header = " " + DIVIDER
         rows = [" " + DIVIDER for _ in results]
         for label, cells in columns:
@@ -96,6 +135,32 @@ class MemoryTable:
             header += label.rjust(width)
             rows = [row + cell.rjust(width) for row, cell in zip(rows, cells)]
         return Block(header, rows)
+
+    def split_lines(
+        self,
+        names: Sequence[str],
+        results: Sequence[MemoryResult],
+        bases: Optional[Sequence[Optional[MemoryResult]]] = None,
+    ) -> List[str]:
+        """A table of its own (``--benchmark-memory-table=split``): one row per benchmark,
+        heaviest peak first, in pytest-benchmark's table style."""
+        order = sorted(range(len(results)), key=lambda i: -results[i].peak_bytes)
+        ordered = [results[i] for i in order]
+        ordered_bases = [bases[i] for i in order] if bases is not None else None
+        columns = self.headers_and_cells(ordered, ordered_bases)
+        label = "Name"
+        name_width = max([len(label), *(len(names[i]) for i in order)])
+        header = label.ljust(name_width)
+        rows = [names[i].ljust(name_width) for i in order]
+        for title, cells in columns:
+            width = 2 + max([len(title), *(len(c) for c in cells)])
+            header += title.rjust(width)
+            rows = [row + cell.rjust(width) for row, cell in zip(rows, cells)]
+        width = len(header)
+        n = len(results)
+        title = f" Memory: {n} benchmark{'s' if n != 1 else ''} "
+        rule = "-" * width
+        return [title.center(width, "-"), header, rule, *rows, rule, self.caption(split=True)]
 
 
 _TITLE_RE = re.compile(r"^-* benchmark.*: \d+ tests?.* -*$")
@@ -110,16 +175,18 @@ class TableDecorator:
         groups: Sequence[Sequence[Mapping[str, Any]]],
         lookup: Lookup,
         table: MemoryTable,
+        base: Optional[BaseLookup] = None,
     ) -> None:
         """``groups``: each group's rows (flat benchmark dicts) in the order the table
-        prints them; ``lookup``: a row's memory, or None."""
+        prints them; ``lookup``: a row's memory, or None; ``base``: a row's baseline."""
         self._tr = tr
         self._table = table
         self._groups: List[Tuple[List[Any], Optional[Block]]] = []
         for benchmarks in groups:
             ordered = list(benchmarks)
             results = [lookup(b) for b in ordered]
-            block = table.block(results) if any(r is not None for r in results) else None
+            bases = [base(b) for b in ordered] if base is not None else None
+            block = table.block(results, bases) if any(r is not None for r in results) else None
             self._groups.append((ordered, block))
         self._next_group = 0
         self._segments: List[Segment] = []

@@ -6,7 +6,9 @@ holds cases both sides are tested against.
 
 from __future__ import annotations
 
+import decimal
 import math
+import numbers
 import re
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -41,17 +43,34 @@ def _three_figures(v: float) -> str:
     return f"{v:.{decimals}f}"
 
 
-def human_bytes(n: Union[int, float], precision: Optional[int] = None) -> str:
+def _number(n: object) -> Union[int, float]:
+    """Any real number (int, float, numpy and Decimal scalars, Fraction) as an int or float."""
+    if isinstance(n, (bool, str, bytes)) or n is None:
+        raise TypeError(f"human_bytes expects a number of bytes, got {n!r}")
+    if isinstance(n, numbers.Integral):
+        return int(n)
+    if isinstance(n, (numbers.Real, decimal.Decimal)):
+        return float(n)
+    if isinstance(n, numbers.Number) or not hasattr(n, "__float__"):
+        raise TypeError(f"human_bytes expects a number of bytes, got {n!r}")
+    try:
+        return float(n)  # a numeric type not registered with numbers
+    except (TypeError, ValueError):
+        raise TypeError(f"human_bytes expects a number of bytes, got {n!r}") from None
+
+
+def human_bytes(n: object, precision: Optional[int] = None) -> str:
     """A byte count in prose, as the ``benchmem`` command writes it: three significant
     figures in the largest binary unit it reaches (``1221536 -> "1.16 MiB"``,
     ``85094 -> "83.1 KiB"``), whole bytes below 1 KiB (``"1,023 B"``), ``"—"`` for NaN.
-    ``precision`` asks for that many decimals instead of three figures."""
-    if isinstance(n, bool) or not isinstance(n, (int, float)):
-        raise TypeError(f"human_bytes expects a number of bytes, got {n!r}")
-    if not math.isfinite(n):
+    ``precision`` asks for that many decimals instead of three figures. Takes any real
+    number: int, float, numpy integers and floats (``human_bytes(df["value"].iloc[0])``),
+    Decimal, Fraction; anything else raises TypeError."""
+    x = _number(n)
+    if not math.isfinite(x):
         return MISSING
-    sign = "-" if n < 0 else ""
-    a = abs(n)
+    sign = "-" if x < 0 else ""
+    a = abs(x)
     index = 0
     for i, (_, f) in enumerate(UNITS):
         if a >= f:

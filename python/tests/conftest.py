@@ -77,6 +77,7 @@ class Suite:
 
     def write(self, name: str, source: str) -> Path:
         p = self.path / name
+        p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(textwrap.dedent(source))
         return p
 

@@ -83,9 +83,9 @@ def test_metric_names_rejected(name: str) -> None:
 def test_run_labels(case: Dict[str, List[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert run_labels(case["files"]) == case["labels"]
-    # load_long_df's run column too.
+    # load_long_df's snapshot column too.
     for f in set(case["files"]):
         Path(f).parent.mkdir(parents=True, exist_ok=True)
-        Path(f).write_text(json.dumps({"benchmarks": [{"name": "t", "stats": {"min": 1.0}}]}))
+        Path(f).write_text(json.dumps({"benchmarks": [{"name": "t", "fullname": "m.py::t", "stats": {"min": 1.0}}]}))
     df, _ = load_long_df(case["files"], metric="time")
-    assert list(df["run"]) == case["labels"]
+    assert list(df["snapshot"]) == case["labels"]

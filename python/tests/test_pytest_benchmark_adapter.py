@@ -87,7 +87,8 @@ PROBE_SUITE = """
     import os
 
     def test_b(benchmark):
-        benchmark.extra_info["benchmem"] = {"peak_bytes": [int(os.environ["PEAK"])]}
+        peak = int(os.environ["PEAK"])
+        benchmark.extra_info["benchmem"] = {"peak_bytes": [peak], "allocations": [1], "total_bytes": [peak]}
         benchmark(lambda: None)
 """
 
@@ -99,15 +100,15 @@ def test_session_display_groups_and_saved_runs(suite: Suite) -> None:
     first = suite.pytest("-q", storage, "--benchmark-save=base", env=_env(PEAK="111"))
     assert first.rc == 0, first.out + first.err
     assert json.loads((suite.path / "seen.json").read_text()) == [
-        {"name": "test_b", "compared": False, "extra_info": {"benchmem": {"peak_bytes": [111]}}}
+        {"name": "test_b", "compared": False, "extra_info": {"benchmem": {"peak_bytes": [111], "allocations": [1], "total_bytes": [111]}}}
     ]
     # Compared with the saved run: its row reads the saved run's own extra_info.
     second = suite.pytest("-q", storage, "--benchmark-compare=0001", env=_env(PEAK="222"))
     assert second.rc == 0, second.out + second.err
     seen = json.loads((suite.path / "seen.json").read_text())
     assert sorted(seen, key=lambda r: r["compared"]) == [
-        {"name": "test_b", "compared": False, "extra_info": {"benchmem": {"peak_bytes": [222]}}},
-        {"name": "test_b", "compared": True, "extra_info": {"benchmem": {"peak_bytes": [111]}}},
+        {"name": "test_b", "compared": False, "extra_info": {"benchmem": {"peak_bytes": [222], "allocations": [1], "total_bytes": [222]}}},
+        {"name": "test_b", "compared": True, "extra_info": {"benchmem": {"peak_bytes": [111], "allocations": [1], "total_bytes": [111]}}},
     ], seen
 
 

@@ -141,9 +141,9 @@ def test_memory_pass_is_deterministic(preload: Path) -> None:
         res = {}
         for f in (empty, big, ints):
             r, value = run_memory_pass(f.__name__, f, repeats=5, warmup=1)
-            res[f.__name__] = r.blob()
+            res[f.__name__] = r.as_dict()
         r, _ = run_memory_pass("setup", lambda data: len(data), setup=lambda: ((bytearray(5_000_000),), {}), repeats=3)
-        res["setup"] = r.blob()
+        res["setup"] = r.as_dict()
         print(json.dumps(res))
         """,
         preload,

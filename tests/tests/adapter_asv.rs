@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use benchmem_tests::{benchmem, python, root, run_limited, Blob, Outcome, Series};
+use benchmem_tests::{Blob, Outcome, Series, benchmem, python, root, run_limited};
 use serde_json::Value;
 
 /// A git checkout of the asv project in a temporary directory (asv reads the commit),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use benchmem_tests::{compile, measure, native, root, Series};
+use benchmem_tests::{Series, compile, measure, native, root};
 use serde_json::Value;
 
 const MIB: u64 = 1 << 20;

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use benchmem_tests::{measure, measure_env, native, native_env, root, run_limited, Series};
+use benchmem_tests::{Series, measure, measure_env, native, native_env, root, run_limited};
 use serde_json::Value;
 
 /// Builds the crate's examples with cargo (same profile and target directory as this
@@ -175,9 +175,10 @@ fn criterion_reports_memory_instead_of_time() {
     let peaks = blob.series("criterion").peak;
     assert!(peaks.iter().all(|&p| p == 0 || p == 1000), "{peaks:?}");
     assert!(peaks.contains(&1000) && peaks.contains(&0), "{peaks:?}");
-    assert!(!out
-        .stderr
-        .contains("not running under the benchmem preload"));
+    assert!(
+        !out.stderr
+            .contains("not running under the benchmem preload")
+    );
 }
 
 /// Without the preload criterion runs, every value is 0 and the measurement says why.

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use benchmem_tests::{compile, jemalloc, same_as_native, same_as_native_env, Blob, Series};
+use benchmem_tests::{Blob, Series, compile, jemalloc, same_as_native, same_as_native_env};
 
 /// Every incomplete reason of every row, and the run's notes, in one string.
 fn everything_said(blob: &Blob) -> String {
@@ -100,10 +100,11 @@ fn an_allocator_of_the_program_s_own_is_said() {
     let (_, blob, _d) = same_as_native(&prog, &[]);
     let row = blob.incomplete("own_malloc").join(" | ");
     assert!(row.contains("links an allocator of its own"), "{row:?}");
-    assert!(blob
-        .incomplete("work")
-        .join(" ")
-        .contains("allocator of its own"));
+    assert!(
+        blob.incomplete("work")
+            .join(" ")
+            .contains("allocator of its own")
+    );
     // Called by a prefixed name (its malloc is libc's): named by the symbol.
     let prog = compile("own_malloc.c", &["-DPREFIXED"]);
     let (_, blob, _d) = same_as_native(&prog, &[]);
@@ -173,4 +174,14 @@ fn cxx_note_names_the_allocator_that_is_there() {
         notes.contains("operator new/delete here are libjemalloc.so.2's own"),
         "{notes:?}"
     );
+}
+
+#[test]
+fn a_position_dependent_program_taking_malloc_s_address_is_measured() {
+    // Its `malloc` symbol is a PLT entry, not an allocator: no note, exact numbers.
+    let prog = compile("malloc_address.c", &["-no-pie", "-fno-pie"]);
+    let (out, blob, _d) = same_as_native(&prog, &[]);
+    assert_eq!(out.stdout, "done\n");
+    assert!(blob.is_clean(), "{}", everything_said(&blob));
+    assert_eq!(blob.series("known"), Series::of(1, (1000, 1000, 1, 0)));
 }

@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use benchmem_tests::{
-    assert_same_program, benchmem, compile, measure, measure_env, native, native_env, run_limited,
-    Series,
+    Series, assert_same_program, benchmem, compile, measure, measure_env, native, native_env,
+    run_limited,
 };
 
 /// Runs a sanitizer build natively and under benchmem: the same program, unmeasured, and

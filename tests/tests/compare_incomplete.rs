@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use benchmem_tests::{benchmem, compile, run_limited, Blob, Outcome};
+use benchmem_tests::{Blob, Outcome, benchmem, compile, run_limited};
 
 /// `benchmem run -n 3 --json run.json -- sh -c 'PROG; exit 0'` in `dir`, with the
 /// program's allocation count and doomed run.

@@ -1,6 +1,6 @@
 //! Every metric equals the answer the program knows by construction, to the byte.
 
-use benchmem_tests::{compile, measure, Series};
+use benchmem_tests::{Series, compile, measure};
 
 fn one(s: (u64, u64, u64, u64)) -> Series {
     Series::of(1, s)

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use benchmem_tests::{benchmem, run_limited, Blob, Outcome};
+use benchmem_tests::{Blob, Outcome, benchmem, run_limited};
 
 /// `benchmem run --json <json> -- touch <marker>`.
 fn run_touch(json: &Path, marker: &Path) -> Outcome {
@@ -74,10 +74,12 @@ fn symlink_to_a_file_is_written_through() {
     let link = dir.path().join("link.json");
     std::os::unix::fs::symlink("real.json", &link).unwrap();
     saved(&link, &real);
-    assert!(std::fs::symlink_metadata(&link)
-        .unwrap()
-        .file_type()
-        .is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("real.json"));
     // The replaced file's mode is kept.
     assert_eq!(std::fs::metadata(&real).unwrap().mode() & 0o777, 0o640);
@@ -102,10 +104,12 @@ fn dangling_symlink_creates_its_target() {
     let link = dir.path().join("link.json");
     std::os::unix::fs::symlink(target_dir.join("new.json"), &link).unwrap();
     saved(&link, &target_dir.join("new.json"));
-    assert!(std::fs::symlink_metadata(&link)
-        .unwrap()
-        .file_type()
-        .is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
 }
 
 /// A directory like /tmp: world-writable and sticky, owned by root (us).
@@ -175,14 +179,18 @@ fn devices_directories_and_fifos_are_refused() {
     let link = dir.path().join("null.json");
     std::os::unix::fs::symlink(&null, &link).unwrap();
     refused(&link, "a character device, not a regular file");
-    assert!(std::fs::symlink_metadata(&link)
-        .unwrap()
-        .file_type()
-        .is_symlink());
-    assert!(std::fs::metadata(&null)
-        .unwrap()
-        .file_type()
-        .is_char_device());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::metadata(&null)
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
 }
 
 #[test]

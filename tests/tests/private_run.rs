@@ -2,7 +2,7 @@
 //! sender the kernel vouches for — the very process the sample names, started under the
 //! preload in this run. Everything else is counted in a note, never measured.
 
-use benchmem_tests::{compile, measure, Series};
+use benchmem_tests::{Series, compile, measure};
 
 #[test]
 fn run_directory_is_owner_only() {

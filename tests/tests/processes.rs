@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use benchmem_tests::{bm, compile, measure, measure_env, python, root, Series};
+use benchmem_tests::{Series, bm, compile, measure, measure_env, python, root};
 
 #[test]
 fn forked_and_execed_children_are_measured() {

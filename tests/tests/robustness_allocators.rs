@@ -3,7 +3,7 @@
 //! (a statically linked child; statically linked and setuid commands are refused up front,
 //! see processes.rs): exact numbers, or a clear line saying what was not seen.
 
-use benchmem_tests::{compile, jemalloc, same_as_native, same_as_native_env, Series};
+use benchmem_tests::{Series, compile, jemalloc, same_as_native, same_as_native_env};
 
 fn check_c_regions(blob: &benchmem_tests::Blob) {
     // malloc 1000 → realloc 5000, calloc 100, posix_memalign 256, aligned_alloc 8192.

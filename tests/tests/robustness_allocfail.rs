@@ -1,7 +1,7 @@
 //! Robustness: failing allocation calls count nothing and return exactly
 //! what libc returns, with the same errno; errno is never disturbed by benchmem.
 
-use benchmem_tests::{compile, same_as_native, Series};
+use benchmem_tests::{Series, compile, same_as_native};
 
 #[test]
 fn failures_count_nothing_and_keep_libc_results() {

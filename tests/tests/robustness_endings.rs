@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use benchmem_tests::{measure, native, python, root, Blob};
+use benchmem_tests::{Blob, measure, native, python, root};
 
 /// The incomplete reasons of every process row.
 fn row_reasons(blob: &Blob) -> Vec<(String, Vec<String>)> {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use benchmem_tests::{assert_same_program, compile, measure_env, native, Series};
+use benchmem_tests::{Series, assert_same_program, compile, measure_env, native};
 
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)

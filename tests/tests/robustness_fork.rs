@@ -2,7 +2,7 @@
 //! vfork, posix_spawn, and forks while another thread is inside malloc: no deadlock,
 //! every process reported, the program's output and statuses unchanged.
 
-use benchmem_tests::{compile, same_as_native, Series};
+use benchmem_tests::{Series, compile, same_as_native};
 
 #[test]
 fn a_thousand_forks_every_process_reported() {

@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use benchmem_tests::{bm, compile, measure_env, Outcome};
-use serde_json::{json, Value};
+use benchmem_tests::{Outcome, bm, compile, measure_env};
+use serde_json::{Value, json};
 
 /// Asserts `benchmem args...` refused its input cleanly, naming `what` in one line.
 fn refused(args: &[&str], what: &str) {

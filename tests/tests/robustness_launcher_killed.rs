@@ -53,10 +53,8 @@ fn the_program_outlives_a_killed_launcher() {
 
     // Orphans of the launcher come to us, so we can see how the program ends.
     // SAFETY: prctl with integer arguments; this test binary holds only this test.
-    assert_eq!(
-        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) },
-        0
-    );
+    let subreaper = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    assert_eq!(subreaper, 0);
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
     let mut launcher = Command::new(benchmem())

@@ -12,7 +12,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use benchmem_tests::{benchmem, compile, jemalloc, preload, run_limited, Series};
+use benchmem_tests::{Series, benchmem, compile, jemalloc, preload, run_limited};
 
 const N: u64 = 10_000_000;
 /// Fixed costs: the preload's static state, its state file, the code itself.

@@ -1,7 +1,7 @@
 //! Robustness: regions used every odd way are measured exactly or
 //! marked incomplete with the reason; odd names stay distinct and the blob stays readable.
 
-use benchmem_tests::{bm, compile, same_as_native, Series};
+use benchmem_tests::{Series, bm, compile, same_as_native};
 
 fn one(s: (u64, u64, u64, u64)) -> Series {
     Series::of(1, s)

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use benchmem_tests::{benchmem, compile, measure, native, run_limited, Blob, Outcome};
+use benchmem_tests::{Blob, Outcome, benchmem, compile, measure, native, run_limited};
 
 /// Runs `cmd` with standard descriptor `fd` closed and the given signals ignored and
 /// blocked, as a parent might start it.

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use benchmem_tests::{
-    assert_same_program, compile, measure, measure_env, native, native_env, Blob, Outcome,
+    Blob, Outcome, assert_same_program, compile, measure, measure_env, native, native_env,
 };
 
 const SH: &str = "/bin/sh";

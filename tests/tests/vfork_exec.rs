@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use benchmem_tests::{
-    assert_same_program, compile, measure, native, python, Blob, Outcome, Series,
+    Blob, Outcome, Series, assert_same_program, compile, measure, native, python,
 };
 
 const SH: &str = "/bin/sh";

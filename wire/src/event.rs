@@ -3,8 +3,8 @@
 //! Fixed little-endian layout, at most [`MAX_EVENT`] bytes (well under `PIPE_BUF`), so a
 //! send is atomic and many processes can share one socket.
 
-use crate::names::NAME_CAP;
 use crate::Stats;
+use crate::names::NAME_CAP;
 
 /// Bytes before the name.
 pub const HEADER_LEN: usize = 64;

@@ -7,6 +7,8 @@
 //!   launcher can always read what was measured up to the end.
 //! - [`event`]: one datagram per closed region (a sample), sent over an `AF_UNIX` socket.
 //!
+//! Beside them, what both sides must read alike: names ([`names`]) and ELF files ([`elf`]).
+//!
 //! This crate has no dependencies and never allocates in the functions the preload calls.
 #![no_std]
 #![warn(missing_docs)]
@@ -14,6 +16,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod elf;
 pub mod event;
 pub mod names;
 pub mod state;

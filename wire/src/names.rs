@@ -1,14 +1,50 @@
 //! Environment variables and file names shared by the launcher and the preload.
 
-/// Directory of the run: holds the event socket and one state file per process image.
-/// Set by the launcher; without it the preload still counts (for the region API) but reports nothing.
-pub const ENV_DIR: &str = "BENCHMEM_DIR";
-/// Name of each process's root region; default: the program's basename.
-pub const ENV_REGION: &str = "BENCHMEM_REGION";
-/// Path of the preload library, overriding the launcher's search.
-pub const ENV_PRELOAD: &str = "BENCHMEM_PRELOAD";
-/// Set to `1` to keep the preload loaded but count nothing (a control for overhead checks).
-pub const ENV_DISABLE: &str = "BENCHMEM_DISABLE";
+use core::ffi::CStr;
+
+/// Defines a name once, as `&str` for the launcher and NUL-terminated as `&CStr` for the
+/// preload (which passes it to `getenv` and cannot build C strings on the heap).
+macro_rules! names {
+    ($($(#[$doc:meta])* $name:ident, $c_name:ident = $value:literal;)*) => {$(
+        $(#[$doc])*
+        pub const $name: &str = $value;
+        #[doc = concat!("[`", stringify!($name), "`], NUL-terminated.")]
+        pub const $c_name: &CStr =
+            match CStr::from_bytes_with_nul(concat!($value, "\0").as_bytes()) {
+                Ok(c) => c,
+                Err(_) => panic!("a name holds no NUL"),
+            };
+    )*};
+}
+
+names! {
+    /// Directory of the run: holds the event socket and one state file per process image.
+    /// Set by the launcher; without it the preload still counts (for the region API) but
+    /// reports nothing.
+    ENV_DIR, ENV_DIR_C = "BENCHMEM_DIR";
+    /// Name of each process's root region; default: the program's basename.
+    ENV_REGION, ENV_REGION_C = "BENCHMEM_REGION";
+    /// Path of the preload library, overriding the launcher's search.
+    ENV_PRELOAD, ENV_PRELOAD_C = "BENCHMEM_PRELOAD";
+    /// Set to `1` to keep the preload loaded but count nothing (a control for overhead
+    /// checks).
+    ENV_DISABLE, ENV_DISABLE_C = "BENCHMEM_DISABLE";
+    /// The loader's list of libraries to load first: how the launcher brings the preload
+    /// into a program, and what the preload looks for in an environment given to exec.
+    LD_PRELOAD, LD_PRELOAD_C = "LD_PRELOAD";
+}
+
+/// The entries of an [`LD_PRELOAD`] value as the loader reads them: separated by colons
+/// or spaces, empty ones skipped.
+pub fn preload_entries(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    list.split(|&b| b == b':' || b == b' ')
+        .filter(|e| !e.is_empty())
+}
+
+/// The last component of a path (the path itself when it has no `/`).
+pub fn base_name(path: &[u8]) -> &[u8] {
+    path.rsplit(|&b| b == b'/').next().unwrap_or(path)
+}
 
 /// The event socket's file name inside the run directory.
 pub const SOCKET_NAME: &str = "events.sock";
@@ -53,7 +89,7 @@ pub const SANITIZER_KEYS: [&str; 5] = ["asan", "hwasan", "tsan", "msan", "lsan"]
 /// `libasan.so.8`, clang's `libclang_rt.asan-x86_64.so` or `libclang_rt.asan.so`, by
 /// path or bare name. Not `libasan_preinit.o` nor `libmsan_helpers.so`.
 pub fn sanitizer_runtime(lib: &[u8]) -> Option<&'static str> {
-    let base = lib.rsplit(|&b| b == b'/').next()?;
+    let base = base_name(lib);
     let rest = base.strip_prefix(b"lib")?;
     let rest = rest.strip_prefix(b"clang_rt.").unwrap_or(rest);
     let key = rest.split(|&b| b == b'.' || b == b'-').next()?;
@@ -61,6 +97,24 @@ pub fn sanitizer_runtime(lib: &[u8]) -> Option<&'static str> {
         return None;
     }
     SANITIZER_KEYS.iter().copied().find(|k| k.as_bytes() == key)
+}
+
+/// Writes the name of the state file of image `image` of `pid` into `buf`
+/// (`s-<pid>-<image>`, see [`STATE_PREFIX`]), returning its length, cut to `buf` (no
+/// allocation; 24 bytes always suffice).
+pub fn state_file_name(pid: u32, image: u32, buf: &mut [u8]) -> usize {
+    let mut n = put(buf, 0, STATE_PREFIX.as_bytes());
+    n += write_decimal(pid as u64, &mut buf[n..]);
+    n += put(buf, n, b"-");
+    n += write_decimal(image as u64, &mut buf[n..]);
+    n
+}
+
+/// Copies as much of `s` as fits into `buf` at `at`; returns the bytes copied.
+fn put(buf: &mut [u8], at: usize, s: &[u8]) -> usize {
+    let k = s.len().min(buf.len() - at);
+    buf[at..at + k].copy_from_slice(&s[..k]);
+    k
 }
 
 /// Write `n` in decimal into `buf`, returning the digits written (no allocation).
@@ -119,6 +173,37 @@ mod tests {
         assert_eq!(sanitizer_runtime(b"libmsan_helpers.so"), None);
         assert_eq!(sanitizer_runtime(b"libc.so.6"), None);
         assert_eq!(sanitizer_runtime(b"asan.so"), None);
+    }
+
+    #[test]
+    fn c_names_are_the_names() {
+        assert_eq!(ENV_DIR_C.to_bytes(), ENV_DIR.as_bytes());
+        assert_eq!(ENV_REGION_C.to_bytes(), ENV_REGION.as_bytes());
+        assert_eq!(ENV_PRELOAD_C.to_bytes(), ENV_PRELOAD.as_bytes());
+        assert_eq!(ENV_DISABLE_C.to_bytes(), ENV_DISABLE.as_bytes());
+        assert_eq!(LD_PRELOAD_C.to_bytes(), LD_PRELOAD.as_bytes());
+    }
+
+    #[test]
+    fn preload_lists_and_base_names() {
+        let v: [&[u8]; 3] = [b"/a/lib1.so", b"lib2.so", b"lib3.so"];
+        assert!(preload_entries(b"/a/lib1.so: lib2.so::lib3.so ").eq(v));
+        assert_eq!(preload_entries(b"").count(), 0);
+        assert_eq!(base_name(b"/a/b/c.so"), b"c.so");
+        assert_eq!(base_name(b"c.so"), b"c.so");
+        assert_eq!(base_name(b"/a/"), b"");
+    }
+
+    #[test]
+    fn state_file_names() {
+        let mut buf = [0u8; 24];
+        let n = state_file_name(u32::MAX, u32::MAX, &mut buf);
+        assert_eq!(&buf[..n], b"s-4294967295-4294967295");
+        let n = state_file_name(42, 0, &mut buf);
+        assert_eq!(&buf[..n], b"s-42-0");
+        let mut short = [0u8; 5];
+        assert_eq!(state_file_name(12345, 1, &mut short), 5);
+        assert_eq!(&short, b"s-123");
     }
 
     #[test]

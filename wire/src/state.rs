@@ -4,7 +4,7 @@
 //! live counters there. The launcher reads the file after the process is gone, so what
 //! was measured survives a `SIGKILL`, an `_exit` or a lost event socket.
 //!
-//! The accounting model (see the preload's `account` module for the writer side):
+//! The accounting model (see the preload's `hot` and `regions` modules for the writer side):
 //! - `L`, the live bytes of every allocation tracked in this process, and `M`, the
 //!   highest `L` since the last *fold*, change together in one 16-byte word ([`Hot`]).
 //! - A region `R` keeps `offset` such that `live(R) = L + offset`, and `peak`, its
@@ -16,8 +16,8 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 
-use crate::names::NAME_CAP;
 use crate::Stats;
+use crate::names::NAME_CAP;
 
 /// First word of a valid state file.
 pub const MAGIC: u64 = 0x3156_4d45_4d48_4342; // "BCHMEMV1", little-endian
@@ -220,8 +220,8 @@ pub fn unpack(live_gen: u64) -> (u64, u16) {
 
 /// Join live bytes and generation into the hot word.
 #[inline(always)]
-pub fn pack(live: u64, gen: u16) -> u64 {
-    (live & LIVE_MASK) | ((gen as u64) << LIVE_BITS)
+pub fn pack(live: u64, generation: u16) -> u64 {
+    (live & LIVE_MASK) | ((generation as u64) << LIVE_BITS)
 }
 
 /// The stats of a region from its slot and the process counters: the one place where
@@ -277,9 +277,7 @@ impl ProcessState {
 
     /// The root region's name.
     pub fn name(&self) -> &[u8] {
-        let len = (self.header.name_len.load(Relaxed) as usize).min(NAME_CAP);
-        // SAFETY: written once before the header is published.
-        unsafe { &(&*self.header.name.get())[..len] }
+        self.header.name()
     }
 
     /// The program an exec call under way was given (empty when none).
@@ -309,6 +307,13 @@ impl ProcessState {
 }
 
 impl Header {
+    /// The root region's name.
+    pub fn name(&self) -> &[u8] {
+        let len = (self.name_len.load(Relaxed) as usize).min(NAME_CAP);
+        // SAFETY: written once before the header is published.
+        unsafe { &(&*self.name.get())[..len] }
+    }
+
     /// The wait status the parent reaped this process with, if a parent under the preload
     /// reaped it.
     pub fn reaped_status(&self) -> Option<i32> {

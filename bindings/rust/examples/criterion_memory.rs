@@ -10,7 +10,7 @@
 
 use benchmem_region::criterion::{Allocated, Allocations, Peak, PeakBencher};
 use criterion::measurement::Measurement;
-use criterion::{black_box, criterion_group, criterion_main, BatchSize, Bencher, Criterion};
+use criterion::{BatchSize, Bencher, Criterion, black_box, criterion_group, criterion_main};
 
 fn vec_1000() -> Vec<u8> {
     Vec::with_capacity(black_box(1000))

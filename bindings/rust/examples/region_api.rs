@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 
-use benchmem_region::{is_active, region, Region, Stats};
+use benchmem_region::{Region, Stats, is_active, region};
 
 fn line(name: &str, stats: Option<Stats>) -> String {
     let s = stats.unwrap_or_default();

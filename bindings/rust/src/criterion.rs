@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Bencher, Throughput};
 
-use crate::{is_active, Region, Stats};
+use crate::{Region, Stats, is_active};
 
 /// Tells once per process that the figures are zeros because the preload is absent.
 fn warn_if_inactive() {
@@ -163,7 +163,7 @@ impl ValueFormatter for CountFormatter {
 }
 
 macro_rules! measurement {
-    ($(#[$doc:meta])* $ty:ident, $fmt:ident, |$s:ident| $metric:expr) => {
+    ($(#[$doc:meta])* $ty:ident, $fmt:ident, |$s:ident| $metric:expr_2021) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Default)]
         pub struct $ty {

@@ -25,7 +25,7 @@
 
 #![warn(missing_docs)]
 
-use core::ffi::{c_char, c_int, CStr};
+use core::ffi::{CStr, c_char, c_int};
 use std::ffi::CString;
 use std::sync::OnceLock;
 

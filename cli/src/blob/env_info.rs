@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 /// pytest-benchmark's `machine_info` for this host. The Python fields stay empty: benchmem
 /// measured a native command, not a Python interpreter.

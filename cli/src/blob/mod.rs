@@ -6,10 +6,11 @@ mod env_info;
 mod from_run;
 mod pytest_stats;
 mod read;
+pub(crate) mod timeline;
 mod write;
 
 pub(crate) use document::Document;
 pub(crate) use env_info::commit_info;
-pub(crate) use from_run::{document_from_run, document_with_commit};
-pub(crate) use read::{parse_run, read_run, BlobError, Clean, Record, Run};
-pub(crate) use write::{check_destination, write_document};
+pub(crate) use from_run::{Measured, document_from_run, document_of_runs, overall_status};
+pub(crate) use read::{BlobError, Clean, Record, Run, parse_run, read_json, read_run};
+pub(crate) use write::{check_destination_for, write_document, write_file};

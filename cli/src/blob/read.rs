@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::metrics::{Metric, MEMORY};
+use crate::metrics::{MEMORY, Metric};
 use crate::stats::Stat;
 
 /// Files larger than this are refused before parsing: no benchmark run is that big, and
@@ -42,6 +42,17 @@ pub const INCOMPLETE_SAMPLES_KEY: &str = "benchmem_incomplete_samples";
 /// Key of the positions (0-based) of the incomplete samples in `stats.data`, which holds
 /// only the samples that were timed.
 pub const INCOMPLETE_ROUNDS_KEY: &str = "benchmem_incomplete_rounds";
+/// Key, in benchmem's run description, of why a command's run stopped early (one line per
+/// command that did).
+pub const STOPPED_KEY: &str = "stopped";
+
+/// Key of what a benchmark is in each benchmark's `extra_info`: `process`, `region` or
+/// [`HELPER_KIND`].
+pub const KIND_KEY: &str = "benchmem_kind";
+
+/// [`KIND_KEY`] of a helper process (one a shim ran before the program): kept in the
+/// blob, folded into one line in tables.
+pub const HELPER_KIND: &str = "helper";
 
 /// A saved run that could not be used, with the file it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +94,8 @@ pub struct Record {
     pub incomplete_samples: Flagged,
     /// Which entries of the time series (`stats.data`) are incomplete.
     pub incomplete_rounds: Flagged,
+    /// A helper process's row (`extra_info.benchmem_kind` is `helper`).
+    pub helper: bool,
 }
 
 /// Which entries of a series are incomplete samples.
@@ -237,9 +250,20 @@ pub struct Run {
     pub notes: Vec<String>,
     /// Repeats of the command, when benchmem made the run.
     pub repeats: Option<u64>,
+    /// Why commands stopped before their repeats were done, one line each.
+    pub stopped: Vec<String>,
+    /// How many commands benchmem measured in this run (0: not a run of benchmem's).
+    pub commands: usize,
 }
 
 impl Run {
+    /// The run without helper processes' rows, and those rows.
+    pub fn split_helpers(mut self) -> (Run, Vec<Record>) {
+        let (helpers, records) = self.records.into_iter().partition(|r| r.helper);
+        self.records = records;
+        (self, helpers)
+    }
+
     /// Whether any benchmark measured `metric`.
     pub fn has(&self, metric: Metric) -> bool {
         self.records.iter().any(|r| r.has(metric))
@@ -248,6 +272,12 @@ impl Run {
 
 /// Read and check a saved run.
 pub fn read_run(path: &Path) -> Result<Run, BlobError> {
+    parse_run(&read_json(path)?, path)
+}
+
+/// Read a saved run's JSON document, bounded in size, without checking its benchmarks
+/// (for readers of keys [`parse_run`] leaves alone: raw params, the timeline).
+pub fn read_json(path: &Path) -> Result<Value, BlobError> {
     let file = path.display().to_string();
     let err = |problem: String| BlobError {
         file: file.clone(),
@@ -277,9 +307,7 @@ pub fn read_run(path: &Path) -> Result<Run, BlobError> {
             MAX_FILE_BYTES / (1024 * 1024)
         )));
     }
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| err(format!("not a readable JSON file ({e})")))?;
-    parse_run(&value, path)
+    serde_json::from_slice(&bytes).map_err(|e| err(format!("not a readable JSON file ({e})")))
 }
 
 fn io_problem(e: &std::io::Error) -> String {
@@ -323,11 +351,21 @@ pub fn parse_run(value: &Value, path: &Path) -> Result<Run, BlobError> {
         }
         records.push(rec);
     }
+    let stopped = match run_info.and_then(|o| o.get(STOPPED_KEY)) {
+        Some(Value::Array(a)) => a.iter().map(display_value).collect(),
+        _ => Vec::new(),
+    };
+    let commands = match run_info.and_then(|o| o.get("commands")) {
+        Some(Value::Array(a)) => a.len(),
+        _ => usize::from(run_info.is_some()),
+    };
     Ok(Run {
         path: path.to_path_buf(),
         records,
         notes,
         repeats,
+        stopped,
+        commands,
     })
 }
 
@@ -395,7 +433,7 @@ fn parse_benchmark(b: &Value, index: usize, repeats: Option<u64>) -> Result<Reco
                             return Err(format!(
                                 "extra_info.{key}[{i}] is {}, not the position of one of its {len} samples",
                                 short(v)
-                            ))
+                            ));
                         }
                     }
                 }
@@ -419,6 +457,7 @@ fn parse_benchmark(b: &Value, index: usize, repeats: Option<u64>) -> Result<Reco
         _ if incomplete.is_empty() => (Flagged::At(Vec::new()), Flagged::At(Vec::new())),
         _ => legacy_positions(&incomplete, samples, rounds, repeats),
     };
+    let helper = extra.and_then(|e| e.get(KIND_KEY)) == Some(&Value::from(HELPER_KIND));
     Ok(Record {
         name,
         fullname,
@@ -430,6 +469,7 @@ fn parse_benchmark(b: &Value, index: usize, repeats: Option<u64>) -> Result<Reco
         incomplete,
         incomplete_samples,
         incomplete_rounds,
+        helper,
     })
 }
 
@@ -523,7 +563,7 @@ fn parse_rounds(s: &Map<String, Value>) -> Result<Option<Vec<f64>>, String> {
             return Err(format!(
                 "stats.data is {}, not a list of round times",
                 kind(other)
-            ))
+            ));
         }
     };
     data.iter()
@@ -552,7 +592,7 @@ fn parse_memory(m: &Map<String, Value>) -> Result<BTreeMap<Metric, Vec<u64>>, St
                 return Err(format!(
                     "extra_info.benchmem.{key} is {}, not a list of per-repeat values",
                     kind(other)
-                ))
+                ));
             }
         };
         let mut values = Vec::with_capacity(series.len());
@@ -627,11 +667,26 @@ mod tests {
     #[test]
     fn malformed_inputs_name_the_problem() {
         let cases = [
-            (json!([1, 2]), "r.json: not a pytest-benchmark run (no 'benchmarks' key)"),
-            (json!({"benchmarks": {}}), "r.json: 'benchmarks' is not a list"),
-            (json!({"benchmarks": [3]}), "r.json: benchmarks[0] is not an object"),
-            (json!({"benchmarks": [{}]}), "r.json: benchmarks[0] has no 'fullname' or 'name'"),
-            (json!({"benchmarks": [{"name": 5}]}), "r.json: benchmarks[0].name is not a string"),
+            (
+                json!([1, 2]),
+                "r.json: not a pytest-benchmark run (no 'benchmarks' key)",
+            ),
+            (
+                json!({"benchmarks": {}}),
+                "r.json: 'benchmarks' is not a list",
+            ),
+            (
+                json!({"benchmarks": [3]}),
+                "r.json: benchmarks[0] is not an object",
+            ),
+            (
+                json!({"benchmarks": [{}]}),
+                "r.json: benchmarks[0] has no 'fullname' or 'name'",
+            ),
+            (
+                json!({"benchmarks": [{"name": 5}]}),
+                "r.json: benchmarks[0].name is not a string",
+            ),
             (
                 bench(json!({"benchmem": {"peak_bytes": [1, -5]}})),
                 "r.json: benchmark 'm.py::t': extra_info.benchmem.peak_bytes[1] is -5, not a whole number ≥ 0",

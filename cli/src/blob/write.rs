@@ -20,7 +20,7 @@ use super::document::Document;
 /// Symbolic links followed at most while resolving a path (the kernel's own limit).
 const MAX_LINKS: usize = 40;
 
-/// Where a `--json` path leads, checked to be writable.
+/// Where a `--json` (or `--export-*`) path leads, checked to be writable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
     /// The file to replace or create: every symbolic link on the way resolved.
@@ -35,18 +35,25 @@ impl Destination {
     }
 }
 
-/// Checks that a run can be saved at `path`, without writing there: it leads to a regular
-/// file the user may write, or to a missing name in a directory where files can be
-/// created. The error is one line, `<path>: <what>: <what to do>`.
-pub fn check_destination(path: &Path) -> Result<Destination, String> {
-    let refuse = |what: String, todo: &str| format!("{}: {what}: {todo}", path.display());
+/// Checks that a run can be saved at `path`, given with `flag` (which the advice names),
+/// without writing there: it leads to a regular file the user may write, or to a missing
+/// name in a directory where files can be created. The error is one line,
+/// `<path>: <what>: <what to do>`.
+pub fn check_destination_for(path: &Path, flag: &str) -> Result<Destination, String> {
+    let refuse = |what: String, todo: &str| {
+        format!(
+            "{}: {what}: {}",
+            path.display(),
+            todo.replace("--json", flag)
+        )
+    };
     let another = "choose another --json path";
     // The kernel's own view first: magic links such as /dev/stdout -> /proc/self/fd/1
     // lead to pipes and terminals that have no path of their own to resolve.
-    if let Ok(m) = std::fs::metadata(path) {
-        if !m.is_file() {
-            return Err(refuse(format!("{}, not a regular file", kind(&m)), another));
-        }
+    if let Ok(m) = std::fs::metadata(path)
+        && !m.is_file()
+    {
+        return Err(refuse(format!("{}, not a regular file", kind(&m)), another));
     }
     let dest = resolve(path).map_err(|(what, todo)| refuse(what, todo))?;
     if dest.mode.is_some() {
@@ -260,17 +267,26 @@ fn may_write(file: &Path) -> bool {
     unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
 
-/// Write `doc` to where `path` leads (see [`check_destination`]) as pretty JSON,
+/// Write `doc` to where `path` leads (see [`check_destination_for`]) as pretty JSON,
 /// atomically, keeping an existing file's permission bits. The error is one line naming
 /// the path.
 pub fn write_document(doc: &Document, path: &Path) -> Result<(), String> {
+    let mut text = serde_json::to_vec_pretty(doc)
+        .map_err(|e| format!("{}: cannot encode the run: {e}", path.display()))?;
+    text.push(b'\n');
+    write_file(&text, path, "--json")
+}
+
+/// Write `bytes` to where `path`, given with `flag`, leads, atomically as
+/// [`write_document`] does.
+pub fn write_file(bytes: &[u8], path: &Path, flag: &str) -> Result<(), String> {
     // Again: the path may have changed while the command ran.
-    let dest = check_destination(path)?;
+    let dest = check_destination_for(path, flag)?;
     let fail =
         |what: &str, e: &dyn std::fmt::Display| format!("{}: cannot {what}: {e}", path.display());
     let mut tmp = tempfile::Builder::new()
         .prefix(".benchmem-")
-        .suffix(".json.tmp")
+        .suffix(".tmp")
         // Like any file the user creates (0666 less the umask), not tempfile's private 0600.
         .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dest.dir())
@@ -281,9 +297,7 @@ pub fn write_document(doc: &Document, path: &Path) -> Result<(), String> {
             .set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(|e| fail("keep the file's mode", &e))?;
     }
-    let mut text = serde_json::to_vec_pretty(doc).map_err(|e| fail("encode the run", &e))?;
-    text.push(b'\n');
-    tmp.write_all(&text)
+    tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| fail("write", &e))?;
     tmp.persist(&dest.file)

@@ -2,8 +2,10 @@
 //! work (printed as `benchmem: <message>`).
 
 mod compare;
+mod docs;
 pub(crate) mod run;
 mod show;
+pub(crate) mod sweep;
 
 use crate::args::{Cli, Command};
 use crate::error::Result;
@@ -14,5 +16,13 @@ pub(crate) fn dispatch(cli: Cli) -> Result {
         Command::Run(a) => run::run(a),
         Command::Show(a) => show::show(a),
         Command::Compare(a) => compare::compare(a),
+        Command::Plot(a) => crate::plot::plot(a),
+        Command::Sweep(a) => sweep::sweep(a),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
+        Command::PreloadPath => {
+            println!("{}", benchmem_launcher::find_preload()?.display());
+            Ok(crate::EXIT_OK)
+        }
     }
 }

@@ -18,7 +18,7 @@ use crate::gate::percent_change;
 use crate::metrics::Metric;
 use crate::significance::Noise;
 use crate::stats::Stat;
-use crate::units::{cell, human, ColumnUnit, Quantity};
+use crate::units::{ColumnUnit, Quantity, cell, human};
 
 /// Output format of every report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -10,6 +10,7 @@
 
 use tabled::builder::Builder;
 use tabled::settings::object::Columns;
+use tabled::settings::style::HorizontalLine;
 use tabled::settings::{Alignment, Style};
 
 use super::wrap::{cell_lines, prose_lines, width as text_width};
@@ -194,7 +195,7 @@ fn tables(t: &Table, painter: Painter, width: usize) -> String {
         .map(|(k, chunk)| {
             let mut set: Vec<usize> = keys.iter().chain(chunk).copied().collect();
             set.sort_unstable();
-            let drawn = draw(&columns, &set, t, width, stacked);
+            let drawn = draw(&columns, &set, t, painter, width, stacked);
             if k + 1 < chunks.len() {
                 drawn + "\n"
             } else {
@@ -206,7 +207,14 @@ fn tables(t: &Table, painter: Painter, width: usize) -> String {
 
 /// The columns `set` (indexes into `columns`, in order) as one boxed table, narrowed to
 /// `width` as far as their minimums allow.
-fn draw(columns: &[Drawn], set: &[usize], t: &Table, width: usize, stacked: bool) -> String {
+fn draw(
+    columns: &[Drawn],
+    set: &[usize],
+    t: &Table,
+    painter: Painter,
+    width: usize,
+    stacked: bool,
+) -> String {
     let mut widths: Vec<usize> = set.iter().map(|&i| columns[i].natural()).collect();
     // Names give first, down to a width that still reads as a name; then the headers of
     // numbers; then names again, down to their minimum.
@@ -237,13 +245,14 @@ fn draw(columns: &[Drawn], set: &[usize], t: &Table, width: usize, stacked: bool
     b.push_record(set.iter().zip(&widths).enumerate().map(|(k, (&i, &w))| {
         let mut header = columns[i].header.clone();
         // A table of a stack that starts a metric's columns names its unit.
-        if stacked && (k == 0 || !same_metric(&columns[set[k - 1]], &columns[i])) {
-            if let Header::Metric {
+        let starts = k == 0 || !same_metric(&columns[set[k - 1]], &columns[i]);
+        if stacked
+            && starts
+            && let Header::Metric {
                 name_unit: false, ..
             } = columns[i].column.header
-            {
-                header = escape::text(&columns[i].column.header.display_naming_unit()).into_owned();
-            }
+        {
+            header = escape::text(&columns[i].column.header.display_naming_unit()).into_owned();
         }
         broken(&header, w, true)
     }));
@@ -283,7 +292,16 @@ fn draw(columns: &[Drawn], set: &[usize], t: &Table, width: usize, stacked: bool
         }));
     }
     let mut table = b.build();
-    table.with(Style::rounded());
+    if painter.ascii() {
+        // One rule under the header, as the rounded style has, not one between every row.
+        table.with(
+            Style::ascii()
+                .remove_horizontal()
+                .horizontals([(1, HorizontalLine::full('-', '+', '+', '+'))]),
+        );
+    } else {
+        table.with(Style::rounded());
+    }
     for (k, &i) in set.iter().enumerate() {
         if columns[i].column.align == Align::Right {
             table.modify(Columns::one(k), Alignment::right());

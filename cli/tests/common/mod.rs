@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 // The Python interpreter that has pytest and pytest-benchmark: the same rule as the
 // end-to-end harness (BENCHMEM_TEST_PYTHON, else the repository's .venv, else python3).

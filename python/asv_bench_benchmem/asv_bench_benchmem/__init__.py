@@ -10,7 +10,12 @@ the allocation count or the bytes still live at its end. See
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from .benchmarks.exact import METRICS, BenchmemBenchmark
 
 __all__ = ["METRICS", "BenchmemBenchmark"]
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("asv_bench_benchmem")  # the Cargo workspace's version
+except _metadata.PackageNotFoundError:  # a source checkout on PYTHONPATH, not installed
+    __version__ = "0+unknown"

@@ -2,10 +2,10 @@
 //! then each later run's value and its signed Δ%, red for growth and green for shrinkage
 //! on a terminal.
 
-use super::matrix::{shown_value, Matrix, Side};
+use super::matrix::{Matrix, Side, shown_value};
 use crate::metrics::Metric;
 use crate::report::{Cell, Column, Header, ShownIn, Table};
-use crate::significance::{time_noise, Noise};
+use crate::significance::{Noise, time_noise};
 use crate::stats::Stat;
 
 /// The diff of `ids` (in order) over `metrics` × `stats`.

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::args::{GroupKey, SortBy};
-use crate::blob::{read_run, Record, Run};
+use crate::blob::{Record, Run, read_run};
 use crate::error::Result;
 use crate::metrics::Metric;
 use crate::stats::Stat;
@@ -58,7 +58,8 @@ pub(crate) fn load(files: &[PathBuf], labels: &[String]) -> Result<Matrix> {
     let mut ids: Vec<String> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (path, label) in files.iter().zip(labels) {
-        let run = read_run(path)?;
+        // Helper processes (what a shim ran before the program) are not compared.
+        let (run, _) = read_run(path)?.split_helpers();
         if run.records.is_empty() {
             return Err(format!("{}: no benchmarks in this run", path.display()).into());
         }
@@ -107,11 +108,7 @@ fn default_labels(files: &[PathBuf]) -> Vec<String> {
         .zip(&stems)
         .map(|(p, s)| {
             let clash = files.iter().zip(&stems).any(|(q, t)| t == s && q != p);
-            if clash {
-                with_parent(p)
-            } else {
-                s.clone()
-            }
+            if clash { with_parent(p) } else { s.clone() }
         })
         .collect();
     // The same file given twice still gets two distinct labels.

@@ -6,6 +6,7 @@ mod matrix;
 mod side_by_side;
 mod verdict;
 
+use crate::EXIT_OK;
 use crate::args::{CompareArgs, GroupKey};
 use crate::blob::Clean;
 use crate::console::{self, Painter, Stream};
@@ -13,7 +14,6 @@ use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::report::wrap::push_prose;
 use crate::report::{Format, NoteLayout, Report, Section};
-use crate::EXIT_OK;
 
 /// Compare the runs of `args`.
 pub(crate) fn compare(args: CompareArgs) -> Result {
@@ -24,11 +24,7 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
         _ => return Err(Error::Input("no runs given".into())),
     };
     if m.sides.len() > 1 && m.common().is_empty() {
-        return Err(format!(
-            "no benchmark in common: {} share no benchmark id (pytest-benchmark fullname)",
-            files.join(" and ")
-        )
-        .into());
+        return Err(nothing_in_common(&m, &files));
     }
     if m.sides.len() < 2 && args.diff {
         return Err(Error::Input(
@@ -108,11 +104,8 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
         .concat(),
         layout: NoteLayout::Block,
     };
-    let out = report.render(
-        args.format,
-        Painter::for_stdout_in(args.format),
-        console::report_width(args.format),
-    );
+    let painter = Painter::for_stdout_in(args.format).with_style(args.style);
+    let out = report.render(args.format, painter, console::report_width(args.format));
     let verdict = verdict::Verdict::check(&m, &ids, &args);
     let mut body = out.body;
     if let (Some(v), Format::Md) = (&verdict, args.format) {
@@ -134,6 +127,42 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
     }
     console::stderr(&log);
     Ok(v.status())
+}
+
+/// Runs that share no id: what the ids were on each side, and how to line them up.
+fn nothing_in_common(m: &matrix::Matrix, files: &[String]) -> Error {
+    let mut lines = vec![format!(
+        "no benchmark in common: {} share no benchmark id (pytest-benchmark fullname)",
+        files.join(" and ")
+    )];
+    for (side, file) in m.sides.iter().zip(files) {
+        let ids: Vec<&str> = side
+            .run
+            .records
+            .iter()
+            .map(|r| r.fullname.as_str())
+            .collect();
+        let more = match ids.len() {
+            n if n > 4 => format!(" and {} more", n - 4),
+            _ => String::new(),
+        };
+        lines.push(format!(
+            "{file}: {}{more}",
+            ids[..ids.len().min(4)].join(", ")
+        ));
+    }
+    let by_benchmem = m.sides.iter().all(|s| s.run.commands > 0);
+    lines.push(if by_benchmem {
+        "benchmem run names a benchmark by its region and a process row by its program's \
+         name: give both runs the same --name for the program's row, or match short names \
+         with --group-by name"
+            .to_string()
+    } else {
+        "ids are pytest node ids (module::test[param]): compare runs of the same suite, or \
+         match short names with --group-by name"
+            .to_string()
+    });
+    Error::Lines(lines)
 }
 
 /// The caption for people, and the one for CSV (whose numbers are raw).

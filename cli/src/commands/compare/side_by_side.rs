@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use super::matrix::{shown_value, Matrix};
+use super::matrix::{Matrix, shown_value};
 use crate::metrics::Metric;
-use crate::report::{metric_units, Cell, Column, Header, Section, ShownIn, Table, Tone};
-use crate::significance::{time_noise, Noise};
+use crate::report::{Cell, Column, Header, Section, ShownIn, Table, Tone, metric_units};
+use crate::significance::{Noise, time_noise};
 use crate::stats::Stat;
 use crate::units::ColumnUnit;
 

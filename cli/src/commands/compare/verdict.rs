@@ -6,7 +6,7 @@ use super::matrix::Matrix;
 use crate::args::CompareArgs;
 use crate::blob::Clean;
 use crate::escape;
-use crate::gate::{check_ceiling, check_growth, Breach, Growth};
+use crate::gate::{Breach, Growth, check_ceiling, check_growth};
 use crate::metrics::Metric;
 use crate::{EXIT_GATE, EXIT_OK};
 
@@ -113,11 +113,7 @@ impl Verdict {
 
     /// The exit status: 1 when a gate failed.
     pub fn status(&self) -> i32 {
-        if self.failed() {
-            EXIT_GATE
-        } else {
-            EXIT_OK
-        }
+        if self.failed() { EXIT_GATE } else { EXIT_OK }
     }
 
     /// The headline: how many failed, or that every gate passed.

@@ -4,12 +4,13 @@
 use core::ffi::{c_char, c_int};
 use core::sync::atomic::Ordering::Relaxed;
 
-use benchmem_wire::event::{encode_region_end, MAX_EVENT};
-use benchmem_wire::state::PROBLEM_EVENTS_LOST;
 use benchmem_wire::Stats;
+use benchmem_wire::event::{MAX_EVENT, encode_region_end};
+use benchmem_wire::state::PROBLEM_EVENTS_LOST;
 
-use crate::account::{self, Ended};
-use crate::{channel, process, tls};
+use crate::hot;
+use crate::regions::{self, Ended};
+use crate::{channel, process, statefile, tls};
 
 /// Not running under the preload's tracking (or a bad argument).
 const ERR_INACTIVE: c_int = -1;
@@ -18,14 +19,15 @@ const ERR_INACTIVE: c_int = -1;
 ///
 /// # Safety
 /// `name` is null or a NUL-terminated string.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn benchmem_region_begin(name: *const c_char) -> c_int {
-    let st = account::state();
-    if st.is_null() || name.is_null() {
+    let Some(st) = hot::current().filter(|_| !name.is_null()) else {
         return ERR_INACTIVE;
-    }
+    };
     let _g = tls::Guard::enter();
-    account::begin(&*st, core::ffi::CStr::from_ptr(name).to_bytes())
+    // SAFETY: a NUL-terminated string (the caller's contract), not null.
+    let name = unsafe { core::ffi::CStr::from_ptr(name) };
+    regions::begin(st, name.to_bytes())
 }
 
 /// Closes region `id`, writing its sample to `out` (may be null) and sending it to the
@@ -33,24 +35,24 @@ pub unsafe extern "C" fn benchmem_region_begin(name: *const c_char) -> c_int {
 ///
 /// # Safety
 /// `out` is null or points to a writable `benchmem_stats`.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn benchmem_region_end(id: c_int, out: *mut Stats) -> c_int {
-    let st = account::state();
     if !out.is_null() {
-        *out = Stats::default();
+        // SAFETY: writable when not null (the caller's contract).
+        unsafe { *out = Stats::default() };
     }
-    if st.is_null() {
+    let Some(st) = hot::current() else {
         return ERR_INACTIVE;
-    }
-    let st = &*st;
+    };
     let _g = tls::Guard::enter();
     let mut e = Ended::new();
-    let rc = account::end(st, id, &mut e);
+    let rc = regions::end(st, id, &mut e);
     if rc != 0 {
         return rc;
     }
     if !out.is_null() {
-        *out = e.stats;
+        // SAFETY: as above.
+        unsafe { *out = e.stats };
     }
     let (pid, image) = process::identity();
     let mut buf = [0u8; MAX_EVENT];
@@ -62,7 +64,7 @@ pub unsafe extern "C" fn benchmem_region_end(id: c_int, out: *mut Stats) -> c_in
         &e.stats,
         e.duration_ns,
     );
-    if process::reporting() && !channel::send(&buf[..n]) {
+    if statefile::reporting() && !channel::send(&buf[..n]) {
         st.header.dropped_events.fetch_add(1, Relaxed);
         st.header.problems.fetch_or(PROBLEM_EVENTS_LOST, Relaxed);
     }
@@ -70,7 +72,7 @@ pub unsafe extern "C" fn benchmem_region_end(id: c_int, out: *mut Stats) -> c_in
 }
 
 /// 1 when this process is being measured by the preload, else 0.
-#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub extern "C" fn benchmem_is_active() -> c_int {
-    (!account::state().is_null()) as c_int
+    hot::current().is_some() as c_int
 }

@@ -10,10 +10,9 @@
 //! and grows by 1.5× at 3/4 load (short probe runs): 16-byte entries cost 21 to 32 bytes per live
 //! allocation, at least one page per shard used.
 
-use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::spin::Spin;
+use crate::spin::SpinLock;
 use crate::sys;
 
 /// Number of shards (a power of two).
@@ -33,30 +32,31 @@ const ENTRY: usize = core::mem::size_of::<Entry>();
 /// Entries in a shard's first array: one page. A low first load keeps probe runs short.
 const FIRST_CAP: usize = 256;
 
+/// One shard behind its lock, alone on its cache line.
 #[repr(C, align(64))]
-struct Shard {
-    lock: Spin,
-    inner: UnsafeCell<Inner>,
-}
+struct Shard(SpinLock<Entries>);
 
-#[derive(Clone, Copy)]
-struct Inner {
+/// A shard's open-addressing array.
+struct Entries {
+    /// `cap` slots (a key of 0 is empty) in a mapping of `bytes` bytes, `len` of them used.
     entries: *mut Entry,
     cap: usize,
     len: usize,
     bytes: usize,
 }
 
-/// The table. All-zero is a valid empty table, so it can live in a `static`.
-pub struct Table {
+// SAFETY: `entries` is a mapping this shard alone owns; moving the shard to another
+// thread moves that ownership with it.
+unsafe impl Send for Entries {}
+
+/// The pointer table. All-zero is a valid empty table, so it can live in a `static`.
+pub struct PointerTable {
     shards: [Shard; SHARDS],
+    /// Bytes mapped by every shard (grown under its own lock, hence atomic).
     mapped: AtomicU64,
 }
 
-// SAFETY: each shard's `inner` is only touched with its lock held.
-unsafe impl Sync for Table {}
-
-impl Default for Table {
+impl Default for PointerTable {
     fn default() -> Self {
         Self::new()
     }
@@ -81,42 +81,38 @@ fn hash(key: u64) -> u64 {
 fn home(key: u64, h: u64, cap: usize) -> usize {
     let base = (((h << 8) as u128 * cap as u128) >> 64) as usize;
     let i = base + ((key >> 4) & 15) as usize;
-    if i >= cap {
-        i - cap
-    } else {
-        i
-    }
+    if i >= cap { i - cap } else { i }
 }
 
-impl Table {
+impl PointerTable {
     /// An empty table.
     pub const fn new() -> Self {
-        Table {
+        PointerTable {
             shards: [const {
-                Shard {
-                    lock: Spin::new(),
-                    inner: UnsafeCell::new(Inner {
-                        entries: core::ptr::null_mut(),
-                        cap: 0,
-                        len: 0,
-                        bytes: 0,
-                    }),
-                }
+                Shard(SpinLock::new(Entries {
+                    entries: core::ptr::null_mut(),
+                    cap: 0,
+                    len: 0,
+                    bytes: 0,
+                }))
             }; SHARDS],
             mapped: AtomicU64::new(0),
         }
     }
 
     #[inline(always)]
-    fn shard(&self, h: u64) -> &Shard {
-        &self.shards[(h >> 56) as usize & (SHARDS - 1)]
+    fn shard(&self, h: u64) -> &SpinLock<Entries> {
+        &self.shards[(h >> 56) as usize & (SHARDS - 1)].0
     }
 
     /// Records `key`. If it was already present (a free we never saw), returns the stale
     /// entry so the caller can account it as freed. `single`: the process has one thread,
     /// so the shard lock is skipped.
+    ///
+    /// # Safety
+    /// `single` as in [`SpinLock::lock_unless_single`], for the table's shard locks.
     #[inline]
-    pub fn insert(
+    pub unsafe fn insert(
         &self,
         key: u64,
         size: u32,
@@ -124,36 +120,69 @@ impl Table {
         single: bool,
     ) -> Result<Option<(u32, u32)>, Full> {
         let h = hash(key);
-        let shard = self.shard(h);
-        let lock = !single;
-        if lock {
-            shard.lock.lock();
-        }
-        // SAFETY: lock held, or this is the only thread.
-        let r = unsafe { self.insert_locked(&mut *shard.inner.get(), h, key, size, epoch) };
-        if lock {
-            shard.lock.unlock();
-        }
-        r
+        // SAFETY: the caller's contract.
+        let mut shard = unsafe { self.shard(h).lock_unless_single(single) };
+        shard.insert(h, key, size, epoch, &self.mapped)
     }
 
-    unsafe fn insert_locked(
-        &self,
-        s: &mut Inner,
+    /// Removes `key`, returning its (size, epoch) if it was tracked.
+    ///
+    /// # Safety
+    /// As [`PointerTable::insert`].
+    #[inline]
+    pub unsafe fn remove(&self, key: u64, single: bool) -> Option<(u32, u32)> {
+        let h = hash(key);
+        // SAFETY: the caller's contract.
+        let mut shard = unsafe { self.shard(h).lock_unless_single(single) };
+        shard.remove(h, key)
+    }
+
+    /// Bytes of memory the table holds mapped.
+    pub fn mapped_bytes(&self) -> u64 {
+        self.mapped.load(Relaxed)
+    }
+
+    /// Takes every shard lock, in order, with no guard (before fork, so the child gets
+    /// consistent shards).
+    pub fn lock_for_fork(&self) {
+        for s in &self.shards {
+            s.0.lock_for_fork();
+        }
+    }
+
+    /// Releases every shard lock (after fork).
+    ///
+    /// # Safety
+    /// As [`SpinLock::force_unlock`], for every shard: taken by [`Self::lock_for_fork`].
+    pub unsafe fn force_unlock(&self) {
+        for s in &self.shards {
+            // SAFETY: the caller's contract.
+            unsafe { s.0.force_unlock() };
+        }
+    }
+}
+
+impl Entries {
+    /// Records `key` (hash `h`); returns the entry it replaced, if any. `mapped` counts
+    /// the table's memory.
+    fn insert(
+        &mut self,
         h: u64,
         key: u64,
         size: u32,
         epoch: u32,
+        mapped: &AtomicU64,
     ) -> Result<Option<(u32, u32)>, Full> {
-        if (s.len + 1) * 4 > s.cap * 3 && !self.grow(s) {
+        if (self.len + 1) * 4 > self.cap * 3 && !self.grow(mapped) {
             return Err(Full);
         }
-        let mut i = home(key, h, s.cap);
+        let mut i = home(key, h, self.cap);
         loop {
-            let e = &mut *s.entries.add(i);
+            // SAFETY: `i < cap`, and the array holds `cap` entries.
+            let e = unsafe { &mut *self.entries.add(i) };
             if e.key == 0 {
                 *e = Entry { key, size, epoch };
-                s.len += 1;
+                self.len += 1;
                 return Ok(None);
             }
             if e.key == key {
@@ -162,37 +191,29 @@ impl Table {
                 return Ok(Some(old));
             }
             i += 1;
-            if i == s.cap {
+            if i == self.cap {
                 i = 0;
             }
         }
     }
 
-    /// Removes `key`, returning its (size, epoch) if it was tracked.
-    #[inline]
-    pub fn remove(&self, key: u64, single: bool) -> Option<(u32, u32)> {
-        let h = hash(key);
-        let shard = self.shard(h);
-        let lock = !single;
-        if lock {
-            shard.lock.lock();
-        }
-        // SAFETY: lock held, or this is the only thread.
-        let r = unsafe { Self::remove_locked(&mut *shard.inner.get(), h, key) };
-        if lock {
-            shard.lock.unlock();
-        }
-        r
-    }
-
-    unsafe fn remove_locked(s: &mut Inner, h: u64, key: u64) -> Option<(u32, u32)> {
-        if s.len == 0 {
+    /// Removes `key` (hash `h`), returning its (size, epoch) if it was there.
+    fn remove(&mut self, h: u64, key: u64) -> Option<(u32, u32)> {
+        if self.len == 0 {
             return None;
         }
-        let cap = s.cap;
+        let cap = self.cap;
+        // Every index below is a home slot or wraps at `cap`: in bounds of the array,
+        // which is this shard's, borrowed mutably with `self`.
+        let at = |i: usize| -> *mut Entry {
+            debug_assert!(i < cap);
+            // SAFETY: `i < cap`, and the array holds `cap` entries.
+            unsafe { self.entries.add(i) }
+        };
         let mut i = home(key, h, cap);
         loop {
-            let e = *s.entries.add(i);
+            // SAFETY: in bounds (see `at`).
+            let e = unsafe { *at(i) };
             if e.key == 0 {
                 return None;
             }
@@ -204,7 +225,8 @@ impl Table {
                 i = 0;
             }
         }
-        let found = *s.entries.add(i);
+        // SAFETY: in bounds (see `at`).
+        let found = unsafe { *at(i) };
         // Backward-shift: pull later entries of the cluster into the hole when the hole
         // lies on their probe path (between their home and their slot, cyclically).
         let mut hole = i;
@@ -214,7 +236,8 @@ impl Table {
             if j == cap {
                 j = 0;
             }
-            let e = *s.entries.add(j);
+            // SAFETY: in bounds (see `at`).
+            let e = unsafe { *at(j) };
             if e.key == 0 {
                 break;
             }
@@ -225,22 +248,26 @@ impl Table {
                 k <= hole && k > j
             };
             if movable {
-                *s.entries.add(hole) = e;
+                // SAFETY: in bounds (see `at`).
+                unsafe { *at(hole) = e };
                 hole = j;
             }
         }
-        (*s.entries.add(hole)).key = 0;
-        s.len -= 1;
+        // SAFETY: in bounds (see `at`).
+        unsafe { (*at(hole)).key = 0 };
+        self.len -= 1;
         Some((found.size, found.epoch))
     }
 
+    /// Moves the entries into an array 1.5 times larger (the first: one page); false when
+    /// no memory could be mapped. `mapped` counts the table's memory.
     #[cold]
     #[inline(never)]
-    unsafe fn grow(&self, s: &mut Inner) -> bool {
-        let cap = if s.cap == 0 {
+    fn grow(&mut self, mapped: &AtomicU64) -> bool {
+        let cap = if self.cap == 0 {
             FIRST_CAP
         } else {
-            s.cap + s.cap / 2
+            self.cap + self.cap / 2
         };
         let bytes = sys::page_round(cap * ENTRY);
         let entries = sys::map(bytes) as *mut Entry;
@@ -248,57 +275,36 @@ impl Table {
             return false;
         }
         let cap = bytes / ENTRY;
-        for i in 0..s.cap {
-            let e = *s.entries.add(i);
-            if e.key != 0 {
-                let mut j = home(e.key, hash(e.key), cap);
-                while (*entries.add(j)).key != 0 {
-                    j += 1;
-                    if j == cap {
-                        j = 0;
+        // SAFETY: the old array holds `self.cap` entries and the new, zeroed one `cap`
+        // (more than `len`, so every probe finds a free slot); indices stay below each.
+        // The old mapping is ours alone and unused once its entries are moved.
+        unsafe {
+            for i in 0..self.cap {
+                let e = *self.entries.add(i);
+                if e.key != 0 {
+                    let mut j = home(e.key, hash(e.key), cap);
+                    while (*entries.add(j)).key != 0 {
+                        j += 1;
+                        if j == cap {
+                            j = 0;
+                        }
                     }
+                    *entries.add(j) = e;
                 }
-                *entries.add(j) = e;
+            }
+            if !self.entries.is_null() {
+                sys::unmap(self.entries as *mut u8, self.bytes);
             }
         }
-        if !s.entries.is_null() {
-            sys::unmap(s.entries as *mut u8, s.bytes);
-        }
-        self.mapped.fetch_add(bytes as u64, Relaxed);
-        self.mapped.fetch_sub(s.bytes as u64, Relaxed);
-        *s = Inner {
+        mapped.fetch_add(bytes as u64, Relaxed);
+        mapped.fetch_sub(self.bytes as u64, Relaxed);
+        *self = Entries {
             entries,
             cap,
-            len: s.len,
+            len: self.len,
             bytes,
         };
         true
-    }
-
-    /// Bytes of memory the table holds mapped.
-    pub fn mapped_bytes(&self) -> u64 {
-        self.mapped.load(Relaxed)
-    }
-
-    /// Takes every shard lock (before fork, so the child gets consistent shards).
-    pub fn lock_all(&self) {
-        for s in &self.shards {
-            s.lock.lock();
-        }
-    }
-
-    /// Releases every shard lock (after fork, in the parent).
-    pub fn unlock_all(&self) {
-        for s in &self.shards {
-            s.lock.unlock();
-        }
-    }
-
-    /// Forces every shard lock open (after fork, in the child).
-    pub fn reset_locks(&self) {
-        for s in &self.shards {
-            s.lock.reset();
-        }
     }
 }
 
@@ -316,35 +322,42 @@ mod tests {
 
     #[test]
     fn matches_a_hashmap_under_random_churn() {
-        let t = Box::new(Table::new());
+        let t = Box::new(PointerTable::new());
         let mut model: HashMap<u64, (u32, u32)> = HashMap::new();
         let mut x = 7u64;
         for step in 0..400_000u32 {
             let key = (lcg(&mut x) % 50_000 + 1) * 16;
             if lcg(&mut x).is_multiple_of(3) {
-                assert_eq!(t.remove(key, false), model.remove(&key), "step {step}");
+                // SAFETY: `single` is false.
+                let got = unsafe { t.remove(key, false) };
+                assert_eq!(got, model.remove(&key), "step {step}");
             } else {
                 let v = (step, step ^ 5);
-                let prev = t.insert(key, v.0, v.1, false).unwrap();
+                // SAFETY: `single` is false.
+                let prev = unsafe { t.insert(key, v.0, v.1, false) }.unwrap();
                 assert_eq!(prev, model.insert(key, v), "step {step}");
             }
         }
         for (k, v) in model {
-            assert_eq!(t.remove(k, false), Some(v));
+            // SAFETY: `single` is false.
+            assert_eq!(unsafe { t.remove(k, false) }, Some(v));
         }
         assert!(t.mapped_bytes() > 0);
     }
 
     #[test]
     fn bytes_per_live_entry_stay_bounded() {
-        let t = Box::new(Table::new());
+        let t = Box::new(PointerTable::new());
         let n = 1_000_000u64;
         for i in 1..=n {
-            t.insert(i * 16, 1, 0, true).unwrap();
+            // SAFETY: the table is this test's own: no other thread takes its locks.
+            unsafe { t.insert(i * 16, 1, 0, true) }.unwrap();
         }
         let per = t.mapped_bytes() as f64 / n as f64;
         assert!(per <= 32.0, "{per} bytes per live allocation");
-        assert_eq!(t.remove(16, true), Some((1, 0)));
-        assert_eq!(t.remove(16, true), None);
+        // SAFETY: as above.
+        assert_eq!(unsafe { t.remove(16, true) }, Some((1, 0)));
+        // SAFETY: as above.
+        assert_eq!(unsafe { t.remove(16, true) }, None);
     }
 }
