@@ -401,6 +401,14 @@ pub(crate) struct CompareArgs {
     /// Fail (exit 1) when the head exceeds an absolute ceiling: `peak:100MiB`.
     #[arg(long, value_name = "METRIC:LIMIT", value_parser = Ceiling::parse)]
     pub max: Vec<Ceiling>,
+    /// Fail (exit 1) when a gate cannot be evaluated: a benchmark with no complete sample,
+    /// or a gated metric that one side did not measure.
+    #[arg(long)]
+    pub strict: bool,
+    /// Gate time on fewer rounds than a test can tell from noise (5 a side): the change
+    /// is then gated on its threshold alone.
+    #[arg(long)]
+    pub allow_few_samples: bool,
 }
 
 impl CompareArgs {

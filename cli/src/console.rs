@@ -111,6 +111,54 @@ impl Painter {
     }
 }
 
+/// A standard stream a report is written to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// Lines are laid out for at least this many columns: narrower, no table can fit.
+pub const MIN_WIDTH: usize = 40;
+
+/// Where neither `COLUMNS` nor a terminal says (a pipe, a file, a CI log), lines fit this
+/// many columns, as hyperfine's do.
+pub const DEFAULT_WIDTH: usize = 80;
+
+/// The width every line written to `stream` must fit: `COLUMNS` when it holds a number,
+/// else the width of the terminal the stream is (TIOCGWINSZ), else [`DEFAULT_WIDTH`];
+/// never under [`MIN_WIDTH`].
+pub fn width(stream: Stream) -> usize {
+    let from_env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0);
+    let from_tty = || {
+        let size = match stream {
+            Stream::Stdout => terminal_size::terminal_size_of(std::io::stdout()),
+            Stream::Stderr => terminal_size::terminal_size_of(std::io::stderr()),
+        };
+        size.map(|(w, _)| usize::from(w.0)).filter(|&w| w > 0)
+    };
+    from_env
+        .or_else(from_tty)
+        .unwrap_or(DEFAULT_WIDTH)
+        .max(MIN_WIDTH)
+}
+
+/// The width a report in `format` on standard output is laid out for: a terminal table
+/// fits standard output, a CSV's caption and notes (beside it) standard error; Markdown
+/// is laid out by whatever renders it.
+pub fn report_width(format: Format) -> Option<usize> {
+    match format {
+        Format::Table => Some(width(Stream::Stdout)),
+        Format::Csv => Some(width(Stream::Stderr)),
+        Format::Md => None,
+    }
+}
+
 /// Write to standard output; a closed pipe ends the output quietly.
 pub fn stdout(text: &str) {
     let mut out = std::io::stdout().lock();

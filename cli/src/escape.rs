@@ -61,8 +61,8 @@ pub fn text(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Append `line` to `out` escaped by [`text`], then a newline: for reports assembled line
-/// by line whose lines quote names.
+/// Append `line` to `out` escaped by [`text`], then a newline: for lines that must stay
+/// whole (an error, which is one line).
 pub fn push_line(out: &mut String, line: &str) {
     out.push_str(&text(line));
     out.push('\n');
@@ -95,6 +95,17 @@ pub fn markdown(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// The message of a GitHub Actions workflow command (`::error title=...::MESSAGE`):
+/// [`text`], then `%`, carriage return and line feed as `%25`, `%0D` and `%0A`, the
+/// runner's own escapes. The message stays on its command's line, so no name in it can
+/// start a command of its own, and the runner shows it as [`text`] does.
+pub fn workflow_message(s: &str) -> String {
+    text(s)
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// A CSV text cell (name, id, label; never a number): [`text`], then a leading `'` when
@@ -153,6 +164,16 @@ mod tests {
         assert_eq!(line("\n::error::x"), "\\n::error::x");
         assert_eq!(line("a::b"), "a::b");
         assert_eq!(line(":a"), ":a");
+    }
+
+    #[test]
+    fn workflow_messages_stay_on_their_line() {
+        assert_eq!(
+            workflow_message("100% of x\n::error::y\r"),
+            "100%25 of x\\n::error::y\\r"
+        );
+        assert_eq!(workflow_message("a %0A b"), "a %250A b");
+        assert!(!workflow_message("\u{2028}\x1b").contains(['\u{2028}', '\x1b']));
     }
 
     #[test]

@@ -7,10 +7,11 @@
 //! base's largest one. A noisy metric whose repeats overlap between runs then never fails
 //! by chance; a deterministic one (allocations) fails the same way under both spellings.
 
-use crate::blob::Record;
+use crate::blob::{Clean, Record};
 use crate::metrics::Metric;
+use crate::significance::{self, Noise};
 use crate::stats::Stat;
-use crate::units::{human, parse_amount};
+use crate::units::{Quantity, human, parse_amount};
 
 /// How much growth a gate allows.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -82,7 +83,24 @@ impl FailOn {
                 }
                 Threshold::Percent(pct)
             }
-            None => Threshold::Absolute(amount(metric, value)?),
+            None => {
+                // `peak:10` could mean 10 % or 10 bytes: a gate must not guess.
+                let bare =
+                    !value.is_empty() && value.chars().all(|c| c.is_ascii_digit() || c == '.');
+                match metric.quantity() {
+                    Quantity::Bytes if bare => {
+                        return Err(format!(
+                            "'{s}': '{value}' is ambiguous: write {value}%, {value}B or {value}KiB"
+                        ));
+                    }
+                    Quantity::Seconds if bare => {
+                        return Err(format!(
+                            "'{s}': '{value}' is ambiguous: write {value}%, {value}s or {value}ms"
+                        ));
+                    }
+                    _ => Threshold::Absolute(amount(metric, value)?),
+                }
+            }
         };
         Ok(FailOn {
             metric,
@@ -144,64 +162,140 @@ pub struct Breach {
 
 impl Breach {
     /// The line, with the metric padded to `width`:
-    /// `peak  test_x[1000]: 83.1 KiB → 2.08 MiB (+2463.8%)`.
+    /// `peak  test_x[1000]: 83.1 KiB → 2.08 MiB (+2463.8% > 10%)`.
     pub fn line(&self, width: usize) -> String {
+        format!(
+            "{:width$}  {}",
+            self.metric.cli_name(),
+            self.message_after_metric()
+        )
+    }
+
+    /// The breach in one line that stands alone (an annotation, a list item):
+    /// `peak test_x[1000]: 83.1 KiB → 2.08 MiB (+2463.8% > 10%)`.
+    pub fn message(&self) -> String {
+        format!("{} {}", self.metric.cli_name(), self.message_after_metric())
+    }
+
+    /// What follows the metric: `test_x[1000]: 83.1 KiB → 2.08 MiB (+2463.8% > 10%)`.
+    pub fn message_after_metric(&self) -> String {
         let q = self.metric.quantity();
         let values = match self.base {
             Some(b) => format!("{} → {}", human(q, b), human(q, self.head)),
             None => human(q, self.head),
         };
-        format!(
-            "{:width$}  {}: {values} {}",
-            self.metric.cli_name(),
-            self.id,
-            self.detail
-        )
+        format!("{}: {values} {}", self.id, self.detail)
     }
 }
 
+/// What a growth gate found on one benchmark.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Growth {
+    /// Within the threshold.
+    Within,
+    /// Beyond it: the gate fails.
+    Breach(Breach),
+    /// A time change beyond the threshold that the test cannot tell from noise: the gate
+    /// does not fail, and says so.
+    Noise(Breach),
+}
+
 /// Check one growth gate on one benchmark. `Err` says why it could not be checked.
+///
+/// A time gate fails only when the change is also significant (Mann-Whitney U over the
+/// clean rounds, [`crate::significance`]); with fewer than
+/// [`MIN_GATE_SAMPLES`](crate::significance::MIN_GATE_SAMPLES) rounds a side (allowed
+/// only by `--allow-few-samples`) or without per-round times it fails on the threshold
+/// alone, and its line says the change was not tested.
 pub fn check_growth(
     gate: &FailOn,
     id: &str,
     base: &Record,
     head: &Record,
     stat: Stat,
-) -> Result<Option<Breach>, String> {
+) -> Result<Growth, String> {
     let m = gate.metric;
     let (bs, hs) = if gate.strict {
         (Stat::Max, Stat::Min)
     } else {
         (stat, stat)
     };
-    let (b, h) = match (base.value(m, bs), head.value(m, hs)) {
-        (Some(b), Some(h)) => (b, h),
-        (None, _) => return Err(format!("{m} not measured for {id} in the base run")),
-        (_, None) => return Err(format!("{m} not measured for {id} in the head run")),
-    };
+    let b = clean_value(base, m, bs, id, "base")?;
+    let h = clean_value(head, m, hs, id, "head")?;
     if !gate.breached(b, h) {
-        return Ok(None);
+        return Ok(Growth::Within);
     }
     let mut detail = match gate.threshold {
-        Threshold::Percent(_) => format!("({})", percent_change(b, h)),
+        Threshold::Percent(p) => format!("{} > {p}%", percent_change(b, h)),
         Threshold::Absolute(a) => format!(
-            "(+{}, {}; allowed +{})",
+            "+{}, {}; allowed +{}",
             human(m.quantity(), h - b),
             percent_change(b, h),
             human(m.quantity(), a)
         ),
     };
+    let mut noise = false;
+    if m == Metric::Time {
+        let test = significance::time_noise(base, head);
+        let few = [base, head].iter().any(|r| {
+            significance::clean_rounds(r).is_some_and(|n| n < significance::MIN_GATE_SAMPLES)
+        });
+        let said = test.map_or_else(|| "untested".to_string(), |t| t.describe());
+        match test {
+            _ if few => detail.push_str(&format!("; {said}: too few rounds to test")),
+            Some(t @ Noise::Tested { .. }) if !t.significant() => {
+                noise = true;
+                detail.push_str(&format!("; {said}: not significant"));
+            }
+            Some(Noise::Tested { .. }) => detail.push_str(&format!("; {said}")),
+            Some(Noise::Untested) | None => {
+                detail.push_str("; untested: a run keeps no per-round times")
+            }
+        }
+    }
+    let mut detail = format!("({detail})");
     if gate.strict {
         detail
             .push_str(" [strict: every head repeat above every base repeat; base max → head min]");
     }
-    Ok(Some(Breach {
+    let breach = Breach {
         metric: m,
         id: id.to_string(),
         base: Some(b),
         head: h,
         detail,
-    }))
+    };
+    Ok(if noise {
+        Growth::Noise(breach)
+    } else {
+        Growth::Breach(breach)
+    })
+}
+
+/// The value a gate compares: `stat` over the clean samples of `record` (incomplete ones
+/// measured less than the program did and would pass any gate). `Err` says why there is
+/// none.
+fn clean_value(
+    record: &Record,
+    m: Metric,
+    stat: Stat,
+    id: &str,
+    side: &str,
+) -> Result<f64, String> {
+    if !record.has(m) {
+        return Err(format!("{m} not measured for {id} in the {side} run"));
+    }
+    match record.clean(m) {
+        Clean::None { total } => Err(format!(
+            "{id} has no complete {m} sample in the {side} run (all {total} incomplete)"
+        )),
+        Clean::Unknown => Err(format!(
+            "{id} has incomplete {m} samples in the {side} run and the file does not say which"
+        )),
+        Clean::All | Clean::Some { .. } => record
+            .clean_value(m, stat)
+            .ok_or_else(|| format!("{m} not measured for {id} in the {side} run")),
+    }
 }
 
 /// Check one ceiling on one benchmark of the head run. `Err` says why it could not be checked.
@@ -212,9 +306,7 @@ pub fn check_ceiling(
     stat: Stat,
 ) -> Result<Option<Breach>, String> {
     let m = c.metric;
-    let h = head
-        .value(m, stat)
-        .ok_or_else(|| format!("{m} not measured for {id} in the head run"))?;
+    let h = clean_value(head, c.metric, stat, id, "head")?;
     Ok((h > c.limit).then(|| Breach {
         metric: m,
         id: id.to_string(),
@@ -277,6 +369,10 @@ mod tests {
             Threshold::Absolute(100.0)
         );
         assert_eq!(
+            FailOn::parse("peak:10B").unwrap().threshold,
+            Threshold::Absolute(10.0)
+        );
+        assert_eq!(
             FailOn::parse("time:2ms").unwrap().threshold,
             Threshold::Absolute(0.002)
         );
@@ -308,6 +404,18 @@ mod tests {
         assert_eq!(
             err("peak:10%:loose"),
             "'peak:10%:loose': unknown gate mode 'loose' (the only one is ':strict')"
+        );
+        assert_eq!(
+            err("peak:10"),
+            "'peak:10': '10' is ambiguous: write 10%, 10B or 10KiB"
+        );
+        assert_eq!(
+            err("peak:2.5:strict"),
+            "'peak:2.5:strict': '2.5' is ambiguous: write 2.5%, 2.5B or 2.5KiB"
+        );
+        assert_eq!(
+            err("time:2"),
+            "'time:2': '2' is ambiguous: write 2%, 2s or 2ms"
         );
         assert_eq!(
             err("peak:5MB"),
@@ -348,11 +456,15 @@ mod tests {
             id: "test_x[1000]".into(),
             base: Some(85094.0),
             head: 2181038.0,
-            detail: format!("({})", percent_change(85094.0, 2181038.0)),
+            detail: format!("({} > 10%)", percent_change(85094.0, 2181038.0)),
         };
         assert_eq!(
-            b.line(4),
-            "peak  test_x[1000]: 83.1 KiB → 2.08 MiB (+2463.1%)"
+            b.line(11),
+            "peak         test_x[1000]: 83.1 KiB → 2.08 MiB (+2463.1% > 10%)"
+        );
+        assert_eq!(
+            b.message(),
+            "peak test_x[1000]: 83.1 KiB → 2.08 MiB (+2463.1% > 10%)"
         );
         assert_eq!(percent_change(100.0, 100.0), "0.0%");
         assert_eq!(percent_change(2001.0, 2002.0), "+0.05%");

@@ -17,6 +17,7 @@ mod plot;
 mod progress;
 mod reasons;
 mod report;
+mod significance;
 mod stats;
 mod table;
 mod units;
@@ -40,7 +41,8 @@ pub fn run_document(result: &RunResult, cwd: &Path) -> serde_json::Value {
 }
 
 /// The report `benchmem run` prints on stderr for `result` with the default columns,
-/// without colour: the same table a later `show` of the saved run prints.
+/// without colour, where stderr is no terminal and `COLUMNS` is unset (80 columns): the
+/// same table a later `show` of the saved run prints there.
 pub fn run_report(result: &RunResult, cwd: &Path) -> String {
     let columns = args::TableArgs::default();
     commands::run::report(
@@ -49,6 +51,7 @@ pub fn run_report(result: &RunResult, cwd: &Path) -> String {
         &columns.metrics(),
         &columns.stats(),
         console::Painter::plain(),
+        console::DEFAULT_WIDTH,
     )
 }
 

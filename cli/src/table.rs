@@ -11,13 +11,13 @@ use std::collections::HashMap;
 use crate::blob::{Record, Run};
 use crate::metrics::Metric;
 use crate::report::{
-    Cell, Column, Header, NoteLayout, Report, Section, ShownIn, Table, Tone, group_unit,
+    Cell, Column, Header, NoteLayout, Report, Section, ShownIn, Table, Tone, metric_units,
 };
 use crate::stats::Stat;
 use crate::units::{Quantity, human};
 
 /// Marker appended to the name of a row whose samples are not all clean measurements.
-const INCOMPLETE_MARK: &str = " *";
+pub(crate) const INCOMPLETE_MARK: &str = " *";
 
 /// What a run/show table says it measured: one line.
 fn caption(metrics: &[Metric], subject: &str, timing: &str, repeats: &str, stddev: bool) -> String {
@@ -47,6 +47,21 @@ fn caption(metrics: &[Metric], subject: &str, timing: &str, repeats: &str, stdde
         parts.push("stddev: sample (n−1)".to_string());
     }
     parts.join("; ")
+}
+
+/// What the caption says of metrics shown in one column for want of spread:
+/// `no spread in peak and allocs: every repeat measured the same, one column each`.
+pub(crate) fn no_spread(metrics: &[Metric]) -> String {
+    let names: Vec<&str> = metrics.iter().map(|m| m.header()).collect();
+    let list = match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.join(""),
+    };
+    if metrics.len() == 1 {
+        format!("no spread in {list}: every repeat measured the same, one column")
+    } else {
+        format!("no spread in {list}: every repeat measured the same, one column each")
+    }
 }
 
 /// How many samples the records hold, as caption text: `1 repeat`, `5 repeats`,
@@ -107,35 +122,22 @@ pub(crate) fn run_table(run: &Run, metrics: &[Metric], spread: &[Stat]) -> Resul
             })
             .collect(),
     };
+    // A metric whose every series holds one value repeated has nothing to spread: people
+    // get one column, CSV keeps one per stat so its schema does not change with the data.
+    let mut collapsed = Vec::new();
     for &m in &shown {
-        let values: Vec<(Stat, Vec<Option<f64>>)> = stats
-            .iter()
-            .map(|s| {
-                let st = s.unwrap_or(Stat::Min);
-                (st, run.records.iter().map(|r| r.value(m, st)).collect())
-            })
-            .collect();
-        let present: Vec<(Stat, Vec<f64>)> = values
-            .iter()
-            .map(|(s, v)| (*s, v.iter().flatten().copied().collect()))
-            .collect();
-        let unit = group_unit(m, &present);
-        for (i, (stat, (_, vals))) in stats.iter().zip(&values).enumerate() {
-            table.columns.push(Column::numbers(Header::Metric {
-                metric: m,
-                stat: *stat,
-                stat_shown: stat.is_some(),
-                unit,
-                first_of_group: i == 0,
-            }));
-            for (row, v) in table.rows.iter_mut().zip(vals) {
-                row.push(Cell::Scaled {
-                    raw: *v,
-                    unit,
-                    best: None,
-                    tone: Tone::Plain,
-                });
-            }
+        let flat = multi
+            && stats.len() > 1
+            && run
+                .records
+                .iter()
+                .all(|r| r.value(m, Stat::Min) == r.value(m, Stat::Max));
+        if flat {
+            collapsed.push(m);
+            push_metric(&mut table, run, m, &[None], ShownIn::Display);
+            push_metric(&mut table, run, m, &stats, ShownIn::Data);
+        } else {
+            push_metric(&mut table, run, m, &stats, ShownIn::All);
         }
     }
     let by_benchmem = run.repeats.is_some();
@@ -143,7 +145,7 @@ pub(crate) fn run_table(run: &Run, metrics: &[Metric], spread: &[Stat]) -> Resul
         .records
         .iter()
         .map(|r| shown.iter().map(|m| r.samples(*m)).max().unwrap_or(0));
-    let caption = caption(
+    let data_caption = caption(
         &shown,
         if by_benchmem { "region" } else { "benchmark" },
         if by_benchmem {
@@ -154,6 +156,11 @@ pub(crate) fn run_table(run: &Run, metrics: &[Metric], spread: &[Stat]) -> Resul
         &repeats_text(counts),
         multi && spread.contains(&Stat::Stddev),
     );
+    let caption = if collapsed.is_empty() {
+        data_caption.clone()
+    } else {
+        format!("{data_caption}; {}", no_spread(&collapsed))
+    };
     let mut notes = Vec::new();
     for (n, r) in names.iter().zip(&run.records) {
         for why in &r.incomplete {
@@ -166,10 +173,48 @@ pub(crate) fn run_table(run: &Run, metrics: &[Metric], spread: &[Stat]) -> Resul
     Ok(Report {
         sections: vec![Section { title: None, table }],
         caption,
-        data_caption: None,
+        data_caption: Some(data_caption),
         notes,
         layout: NoteLayout::Statements,
     })
+}
+
+/// The columns of metric `m`, one per stat (`None`: the metric alone, its min), shown in
+/// `formats`.
+fn push_metric(table: &mut Table, run: &Run, m: Metric, stats: &[Option<Stat>], formats: ShownIn) {
+    let values: Vec<Vec<Option<f64>>> = stats
+        .iter()
+        .map(|s| {
+            let st = s.unwrap_or(Stat::Min);
+            run.records.iter().map(|r| r.value(m, st)).collect()
+        })
+        .collect();
+    let present: Vec<Vec<f64>> = values
+        .iter()
+        .map(|v| v.iter().flatten().copied().collect())
+        .collect();
+    let units = metric_units(m, &present);
+    for ((stat, vals), (unit, name_unit)) in stats.iter().zip(&values).zip(units) {
+        table.columns.push(
+            Column::numbers(Header::Metric {
+                metric: m,
+                stat: *stat,
+                stat_shown: stat.is_some(),
+                unit,
+                name_unit,
+            })
+            .only(formats),
+        );
+        for (row, v) in table.rows.iter_mut().zip(vals) {
+            row.push(Cell::Scaled {
+                raw: *v,
+                quantity: m.quantity(),
+                unit,
+                best: None,
+                tone: Tone::Plain,
+            });
+        }
+    }
 }
 
 /// `report` (one section, a row per record of `run`, in order) split into one section per

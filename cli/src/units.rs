@@ -1,9 +1,10 @@
 //! Units: the one place that formats and parses bytes, seconds and counts.
 //!
-//! Byte units are binary (1024-based: B, KiB, MiB, GiB, TiB). A table column uses one unit
-//! for all its cells, chosen like pytest-benchmark and pytest-benchmem do: anchored on the
-//! smallest positive value, so the smallest number still reads as ≥ 1 and larger ones grow
-//! to the left instead of every cell shrinking to `0.00`.
+//! Byte units are binary (1024-based: B, KiB, MiB, GiB, TiB), times go from ns to s.
+//! Every byte and time value a person reads has three significant figures in the largest
+//! unit it reaches (`9.50 MiB`, `83.1 KiB`, `15.6 ms`), in prose and in tables alike. A
+//! table column whose values all land in one unit names it once, in its header, and shows
+//! the numbers alone; a column spanning units gives each value its own. Counts are exact.
 
 /// What kind of number a metric is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,15 +17,13 @@ pub enum Quantity {
     Count,
 }
 
-/// A display unit: cells show `raw / factor` with `decimals` digits after the point.
+/// A display unit: a value reads `raw / factor` in it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Unit {
-    /// Suffix shown in headers (`MiB`, `ms`); empty for counts.
+    /// Its name (`MiB`, `ms`); empty for counts.
     pub symbol: &'static str,
     /// How many raw units (bytes, seconds) make one of this unit.
     pub factor: f64,
-    /// Digits after the decimal point in table cells.
-    pub decimals: usize,
 }
 
 const KIB: f64 = 1024.0;
@@ -33,59 +32,67 @@ const BYTE_UNITS: [Unit; 5] = [
     Unit {
         symbol: "B",
         factor: 1.0,
-        decimals: 0,
     },
     Unit {
         symbol: "KiB",
         factor: KIB,
-        decimals: 2,
     },
     Unit {
         symbol: "MiB",
         factor: KIB * KIB,
-        decimals: 2,
     },
     Unit {
         symbol: "GiB",
         factor: KIB * KIB * KIB,
-        decimals: 2,
     },
     Unit {
         symbol: "TiB",
         factor: KIB * KIB * KIB * KIB,
-        decimals: 2,
     },
 ];
 
-// pytest-benchmark prints times with four decimals in the unit anchored on the minimum.
 const TIME_UNITS: [Unit; 4] = [
     Unit {
         symbol: "ns",
         factor: 1e-9,
-        decimals: 4,
     },
     Unit {
         symbol: "us",
         factor: 1e-6,
-        decimals: 4,
     },
     Unit {
         symbol: "ms",
         factor: 1e-3,
-        decimals: 4,
     },
     Unit {
         symbol: "s",
         factor: 1.0,
-        decimals: 4,
     },
 ];
 
 const COUNT_UNIT: Unit = Unit {
     symbol: "",
     factor: 1.0,
-    decimals: 0,
 };
+
+/// How one table column writes its values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ColumnUnit {
+    /// Every value in this unit, named once in the header: `9.50`, `17.8` (MiB).
+    Shared(Unit),
+    /// Each value with its own unit: `8.59 KiB`, `17.8 MiB`.
+    Each,
+}
+
+impl ColumnUnit {
+    /// The unit to name in the header, if any.
+    pub fn symbol(self) -> Option<&'static str> {
+        match self {
+            ColumnUnit::Shared(u) if !u.symbol.is_empty() => Some(u.symbol),
+            _ => None,
+        }
+    }
+}
 
 impl Quantity {
     fn units(self) -> &'static [Unit] {
@@ -96,17 +103,8 @@ impl Quantity {
         }
     }
 
-    /// The unit for one column holding `values`: the largest unit in which the smallest
-    /// positive finite value is still ≥ 1 (the smallest unit when nothing is positive).
-    pub fn unit_for(self, values: impl IntoIterator<Item = f64>) -> Unit {
-        let anchor = values
-            .into_iter()
-            .filter(|v| v.is_finite() && *v > 0.0)
-            .fold(f64::INFINITY, f64::min);
-        self.unit_for_value(anchor)
-    }
-
-    fn unit_for_value(self, v: f64) -> Unit {
+    /// The largest unit `v` reaches (the smallest when it reaches none, or is not finite).
+    pub fn unit_for_value(self, v: f64) -> Unit {
         let units = self.units();
         if !v.is_finite() {
             return units[0];
@@ -118,33 +116,69 @@ impl Quantity {
             .copied()
             .unwrap_or(units[0])
     }
+
+    /// How a column of `values` is written: in one shared unit when every nonzero finite
+    /// value reads in the same one (zero reads `0` in any), else each in its own. Counts
+    /// always share theirs, which has no name.
+    pub fn column_unit(self, values: impl IntoIterator<Item = f64>) -> ColumnUnit {
+        if self == Quantity::Count {
+            return ColumnUnit::Shared(COUNT_UNIT);
+        }
+        let mut shared: Option<Unit> = None;
+        for v in values.into_iter().filter(|v| v.is_finite() && *v != 0.0) {
+            let (_, unit) = human_parts(self, v);
+            match shared {
+                None => shared = Some(unit),
+                Some(u) if u == unit => {}
+                Some(_) => return ColumnUnit::Each,
+            }
+        }
+        ColumnUnit::Shared(shared.unwrap_or(self.units()[0]))
+    }
 }
 
-/// Format `raw` (bytes, seconds or a count) as a table cell in `unit`, without the unit:
-/// thousands separated by commas, `unit.decimals` digits (counts that are not whole, such
-/// as a mean, get two).
-pub fn format_in(raw: f64, unit: Unit) -> String {
+/// A table cell: `raw` as its column writes it (see [`Quantity::column_unit`]).
+pub fn cell(q: Quantity, raw: f64, unit: ColumnUnit) -> String {
     if !raw.is_finite() {
         return "—".to_string();
     }
-    let v = raw / unit.factor;
-    let decimals = if unit.decimals == 0 && v.fract() != 0.0 && unit.symbol.is_empty() {
-        2
-    } else {
-        unit.decimals
-    };
-    group_thousands(&format!("{v:.decimals$}"))
+    match unit {
+        ColumnUnit::Shared(_) if q == Quantity::Count => count(raw),
+        ColumnUnit::Shared(_) if raw == 0.0 => "0".to_string(),
+        ColumnUnit::Shared(u) => match human_parts(q, raw) {
+            (number, own) if own == u => number,
+            // Not a value of this column: never shown without its unit.
+            _ => human(q, raw),
+        },
+        ColumnUnit::Each => human(q, raw),
+    }
 }
 
-/// A single value with its unit and three significant figures, for lines of prose:
-/// bytes as `1.16 MiB`, `83.1 KiB`, `932 B`; seconds in s/ms/us/ns; counts with
-/// separators only.
+/// A count: whole numbers with thousands separators, others (a mean) with two decimals.
+pub fn count(raw: f64) -> String {
+    if !raw.is_finite() {
+        return "—".to_string();
+    }
+    let decimals = if raw.fract() != 0.0 { 2 } else { 0 };
+    group_thousands(&format!("{raw:.decimals$}"))
+}
+
+/// A single value with its unit and three significant figures: bytes as `1.16 MiB`,
+/// `83.1 KiB`, `932 B`; seconds in s/ms/us/ns; counts with separators only.
 pub fn human(q: Quantity, raw: f64) -> String {
     if !raw.is_finite() {
         return "—".to_string();
     }
+    match human_parts(q, raw) {
+        (number, u) if u.symbol.is_empty() => number,
+        (number, u) => format!("{number} {}", u.symbol),
+    }
+}
+
+/// The number and the unit of [`human`].
+fn human_parts(q: Quantity, raw: f64) -> (String, Unit) {
     if q == Quantity::Count {
-        return format_in(raw, COUNT_UNIT);
+        return (count(raw), COUNT_UNIT);
     }
     let sign = if raw < 0.0 { "-" } else { "" };
     let mut unit = q.unit_for_value(raw.abs());
@@ -163,7 +197,7 @@ pub fn human(q: Quantity, raw: f64) -> String {
     if unit.symbol == "B" {
         text = format!("{:.0}", raw.abs());
     }
-    format!("{sign}{} {}", group_thousands(&text), unit.symbol)
+    (format!("{sign}{}", group_thousands(&text)), unit)
 }
 
 fn three_figures(v: f64) -> String {
@@ -283,27 +317,35 @@ mod tests {
     }
 
     #[test]
-    fn column_unit_anchors_on_smallest_positive() {
-        let u = Quantity::Bytes.unit_for([0.0, 85094.0, 2181038.0]);
-        assert_eq!(u.symbol, "KiB");
-        assert_eq!(format_in(2181038.0, u), "2,129.92");
-        assert_eq!(format_in(85094.0, u), "83.10");
-        assert_eq!(Quantity::Bytes.unit_for([0.0]).symbol, "B");
-        assert_eq!(Quantity::Bytes.unit_for([]).symbol, "B");
-        assert_eq!(
-            format_in(1000.0, Quantity::Bytes.unit_for([1000.0])),
-            "1,000"
-        );
-        assert_eq!(Quantity::Seconds.unit_for([0.002, 1.5]).symbol, "ms");
-        assert_eq!(Quantity::Count.unit_for([5.0]).symbol, "");
+    fn columns_share_a_unit_when_every_value_reads_in_it() {
+        let b = Quantity::Bytes;
+        let mib = b.column_unit([9962496.0, 10485760.0, 0.0]);
+        assert_eq!(mib.symbol(), Some("MiB"));
+        let cells: Vec<String> = [9962496.0, 10485760.0, 0.0, 18626720.0]
+            .iter()
+            .map(|&v| cell(b, v, mib))
+            .collect();
+        assert_eq!(cells, ["9.50", "10.0", "0", "17.8"]);
+        // 8 KiB and 9.5 MiB: each its own, never 9,729.00 KiB.
+        let each = b.column_unit([8192.0, 9962496.0]);
+        assert_eq!(each, ColumnUnit::Each);
+        assert_eq!(cell(b, 9962496.0, each), "9.50 MiB");
+        assert_eq!(cell(b, 0.0, each), "0 B");
+        assert_eq!(b.column_unit([]).symbol(), Some("B"));
+        let t = Quantity::Seconds.column_unit([0.0156137, 0.0185191]);
+        assert_eq!(t.symbol(), Some("ms"));
+        assert_eq!(cell(Quantity::Seconds, 0.0156137, t), "15.6");
+        let c = Quantity::Count.column_unit([5.0, 1e6]);
+        assert_eq!(c.symbol(), None);
+        assert_eq!(cell(Quantity::Count, 100023.0, c), "100,023");
+        assert_eq!(cell(Quantity::Count, f64::NAN, c), "—");
     }
 
     #[test]
     fn counts_whole_or_two_decimals() {
-        let u = Quantity::Count.unit_for([1.0]);
-        assert_eq!(format_in(1234567.0, u), "1,234,567");
-        assert_eq!(format_in(9001.5, u), "9,001.50");
-        assert_eq!(format_in(f64::INFINITY, u), "—");
+        assert_eq!(count(1234567.0), "1,234,567");
+        assert_eq!(count(9001.5), "9,001.50");
+        assert_eq!(count(f64::INFINITY), "—");
     }
 
     #[test]
@@ -392,18 +434,25 @@ mod golden {
                 case[0]
             );
         }
-        for case in cases(&g["byte_columns"], "cases") {
+        for case in cases(&g["table_columns"], "cases") {
             let values: Vec<f64> = case["values"].as_array().unwrap().iter().map(f).collect();
-            let unit = Quantity::Bytes.unit_for(values.iter().copied());
-            assert_eq!(unit.symbol, s(&case["unit"]), "unit of {values:?}");
-            let cells: Vec<String> = values.iter().map(|&v| format_in(v, unit)).collect();
+            let unit = Quantity::Bytes.column_unit(values.iter().copied());
+            assert_eq!(unit.symbol(), case["unit"].as_str(), "unit of {values:?}");
+            let cells: Vec<String> = values
+                .iter()
+                .map(|&v| cell(Quantity::Bytes, v, unit))
+                .collect();
             let want: Vec<&str> = case["cells"].as_array().unwrap().iter().map(s).collect();
             assert_eq!(cells, want, "cells of {values:?}");
         }
-        let count = Quantity::Count.unit_for([1.0]);
+        let unit = Quantity::Count.column_unit([1.0]);
         for case in cases(&g["counts"], "cases") {
             let raw = f(&case[0]);
-            assert_eq!(format_in(raw, count), s(&case[1]), "count cell {raw}");
+            assert_eq!(
+                cell(Quantity::Count, raw, unit),
+                s(&case[1]),
+                "count cell {raw}"
+            );
             assert_eq!(human(Quantity::Count, raw), s(&case[1]), "count {raw}");
         }
         for case in cases(&g["sizes"], "accepted") {

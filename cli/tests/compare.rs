@@ -28,16 +28,17 @@ fn side_by_side_table_with_multipliers() {
         r.lines(),
         vec![
             "╭───────────────────┬──────┬──────────────────┬──────────────────┬──────────────╮",
-            "│ benchmark         │ run  │       peak (KiB) │  allocated (KiB) │       allocs │",
+            // KiB and MiB in one column: each value with its own unit, three figures.
+            "│ benchmark         │ run  │             peak │        allocated │       allocs │",
             "├───────────────────┼──────┼──────────────────┼──────────────────┼──────────────┤",
-            "│ test_dicts[10]    │ base │      2.34 (1.00) │      2.34 (1.00) │    11 (1.00) │",
-            "│                   │ head │      2.34 (1.00) │      2.34 (1.00) │    11 (1.00) │",
-            "│ test_dicts[1000]  │ base │     97.66 (1.00) │    292.97 (1.00) │ 2,001 (1.00) │",
-            "│                   │ head │    105.47 (1.08) │    292.97 (1.00) │ 2,002 (1.00) │",
-            "│ test_tuples[10]   │ base │      1.38 (1.00) │      1.38 (1.00) │    11 (1.00) │",
-            "│                   │ head │      1.38 (1.00) │      1.38 (1.00) │    11 (1.00) │",
-            "│ test_tuples[1000] │ base │     83.10 (1.00) │    117.19 (1.00) │ 1,001 (1.00) │",
-            "│                   │ head │ 2,129.92 (25.63) │ 2,246.09 (19.17) │ 1,001 (1.00) │",
+            "│ test_dicts[10]    │ base │  2.34 KiB (1.00) │  2.34 KiB (1.00) │    11 (1.00) │",
+            "│                   │ head │  2.34 KiB (1.00) │  2.34 KiB (1.00) │    11 (1.00) │",
+            "│ test_dicts[1000]  │ base │  97.7 KiB (1.00) │   293 KiB (1.00) │ 2,001 (1.00) │",
+            "│                   │ head │   105 KiB (1.08) │   293 KiB (1.00) │ 2,002 (1.00) │",
+            "│ test_tuples[10]   │ base │  1.38 KiB (1.00) │  1.38 KiB (1.00) │    11 (1.00) │",
+            "│                   │ head │  1.38 KiB (1.00) │  1.38 KiB (1.00) │    11 (1.00) │",
+            "│ test_tuples[1000] │ base │  83.1 KiB (1.00) │   117 KiB (1.00) │ 1,001 (1.00) │",
+            "│                   │ head │ 2.08 MiB (25.63) │ 2.19 MiB (19.17) │ 1,001 (1.00) │",
             "╰───────────────────┴──────┴──────────────────┴──────────────────┴──────────────╯",
             "values: min over each run's repeats; (N.NN): multiple of the best run; memory in binary units",
         ]
@@ -53,7 +54,9 @@ fn default_columns_include_time_from_pytest_benchmark_stats() {
     let cells: Vec<&str> = header.split('│').map(str::trim).collect();
     // The time unit follows the measured times (us, or ms on a loaded machine).
     assert!(cells[3].starts_with("time ("), "{cells:?}");
-    assert_eq!(&cells[4..7], &["peak (KiB)", "allocated (KiB)", "allocs"]);
+    // Then the change of time from the base, tested.
+    assert_eq!(cells[4], "time Δ");
+    assert_eq!(&cells[5..8], &["peak", "allocated", "allocs"]);
 }
 
 #[test]
@@ -66,14 +69,8 @@ fn retained_is_opt_in_and_time_only_runs_show_dashes() {
         &["--columns", "peak", "-l", "before", "-l", "after"],
     );
     assert_eq!(r.status, 0, "{}", r.stderr);
-    assert_eq!(
-        r.lines()[3],
-        "│ test_dicts[10]    │ before │            — │"
-    );
-    assert_eq!(
-        r.lines()[4],
-        "│                   │ after  │  2.34 (1.00) │"
-    );
+    assert_eq!(r.lines()[3], "│ test_dicts[10]    │ before │           — │");
+    assert_eq!(r.lines()[4], "│                   │ after  │ 2.34 (1.00) │");
 }
 
 #[test]
@@ -86,7 +83,8 @@ fn metric_absent_from_every_run_is_dropped() {
     let cells: Vec<&str> = r.lines()[1].split('│').map(str::trim).collect();
     assert_eq!(&cells[..3], ["", "benchmark", "run"], "{cells:?}");
     assert!(cells[3].starts_with("time ("), "{cells:?}");
-    assert_eq!(cells.len(), 5, "{cells:?}");
+    assert_eq!(cells[4], "time Δ", "{cells:?}");
+    assert_eq!(cells.len(), 6, "{cells:?}");
     // The same file twice still gets two labels.
     assert!(
         r.lines()[3].contains("│ timeonly     │"),
@@ -105,20 +103,20 @@ fn stat_all_and_single_stats() {
     let r = compare(&["--columns", "peak", "--stat", "all"]);
     assert_eq!(
         r.lines()[1],
-        "│ benchmark         │ run  │   peak·min (KiB) │         peak·max │        peak·mean │      peak·median │ peak·stddev │"
+        "│ benchmark         │ run  │         peak·min │         peak·max │        peak·mean │      peak·median │ peak·stddev (KiB) │"
     );
     assert_eq!(
         r.lines()[5],
-        "│ test_dicts[1000]  │ base │     97.66 (1.00) │    101.56 (1.00) │     99.61 (1.00) │     99.61 (1.00) │ 1.95 (1.00) │"
+        "│ test_dicts[1000]  │ base │  97.7 KiB (1.00) │   102 KiB (1.00) │  99.6 KiB (1.00) │  99.6 KiB (1.00) │       1.95 (1.00) │"
     );
     let r = compare(&["--columns", "peak", "--stat", "max"]);
     assert_eq!(
         r.lines()[1],
-        "│ benchmark         │ run  │   peak·max (KiB) │"
+        "│ benchmark         │ run  │         peak·max │"
     );
     assert_eq!(
         r.lines()[6],
-        "│                   │ head │    109.38 (1.08) │"
+        "│                   │ head │   109 KiB (1.08) │"
     );
     assert_eq!(
         r.lines().last().copied(),
@@ -178,9 +176,9 @@ fn group_by_group_and_param() {
     assert_eq!(r.status, 0);
     let l = r.lines();
     assert_eq!(l[0], "group 'dicts': 2 benchmarks");
-    assert_eq!(l[7], "│                  │ head │ 105.47 (45.00) │");
+    assert_eq!(l[7], "│                  │ head │  105 (45.00) │");
     assert_eq!(l[10], "group 'tuples': 2 benchmarks");
-    assert_eq!(l[17], "│                   │ head │ 2,129.92 (>1000.0) │");
+    assert_eq!(l[17], "│                   │ head │ 2.08 MiB (>1000.0) │");
     let r = compare(&[
         "--columns",
         "allocs",
@@ -212,11 +210,11 @@ fn labels() {
     let r = compare(&["--columns", "peak", "-l", "main", "--label", "pr-42"]);
     assert_eq!(
         r.lines()[3],
-        "│ test_dicts[10]    │ main  │      2.34 (1.00) │"
+        "│ test_dicts[10]    │ main  │  2.34 KiB (1.00) │"
     );
     assert_eq!(
         r.lines()[4],
-        "│                   │ pr-42 │      2.34 (1.00) │"
+        "│                   │ pr-42 │  2.34 KiB (1.00) │"
     );
     let r = compare(&["-l", "main"]);
     assert_eq!(r.status, 2);
@@ -235,16 +233,16 @@ fn diff_view_markdown_three_runs() {
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(
         r.stdout,
-        "| benchmark | metric | base | head Δ | noisy Δ |\n\
-         |:---|:---|---:|---:|---:|\n\
-         | test\\_dicts\\[10\\] | peak | 2.34 KiB | 0.0% | 0.0% |\n\
-         |  | allocs | 11 | 0.0% | 0.0% |\n\
-         | test\\_dicts\\[1000\\] | peak | 97.7 KiB | +8.0% | +3.0% |\n\
-         |  | allocs | 2,001 | +0.05% | +0.05% |\n\
-         | test\\_tuples\\[10\\] | peak | 1.38 KiB | 0.0% | 0.0% |\n\
-         |  | allocs | 11 | 0.0% | 0.0% |\n\
-         | test\\_tuples\\[1000\\] | peak | 83.1 KiB | +2463.1% | 0.0% |\n\
-         |  | allocs | 1,001 | 0.0% | 0.0% |\n\
+        "| benchmark | metric | base | head | Δ | noisy | Δ |\n\
+         |:---|:---|---:|---:|---:|---:|---:|\n\
+         | test\\_dicts\\[10\\] | peak | 2.34 KiB | 2.34 KiB | 0.0% | 2.34 KiB | 0.0% |\n\
+         |  | allocs | 11 | 11 | 0.0% | 11 | 0.0% |\n\
+         | test\\_dicts\\[1000\\] | peak | 97.7 KiB | 105 KiB | +8.0% | 101 KiB | +3.0% |\n\
+         |  | allocs | 2,001 | 2,002 | +0.05% | 2,002 | +0.05% |\n\
+         | test\\_tuples\\[10\\] | peak | 1.38 KiB | 1.38 KiB | 0.0% | 1.38 KiB | 0.0% |\n\
+         |  | allocs | 11 | 11 | 0.0% | 11 | 0.0% |\n\
+         | test\\_tuples\\[1000\\] | peak | 83.1 KiB | 2.08 MiB | +2463.1% | 83.1 KiB | 0.0% |\n\
+         |  | allocs | 1,001 | 1,001 | 0.0% | 1,001 | 0.0% |\n\
          \n\
          Δ: signed change from the first run (base) to each later run; values: min over each run's repeats  \n"
     );
@@ -268,7 +266,7 @@ fn diff_colour_only_on_request_of_a_terminal() {
     assert!(
         plain
             .stdout
-            .contains("│ test_tuples[1000] │ peak   │ 83.1 KiB │ +2463.1% │")
+            .contains("│ test_tuples[1000] │ peak   │ 83.1 KiB │ 2.08 MiB │ +2463.1% │")
     );
     // CLICOLOR_FORCE stands in for a terminal: growth red.
     let forced = benchmem_in(dir, &args, &[("CLICOLOR_FORCE", "1")]);
@@ -352,8 +350,8 @@ fn fail_on_percent_lists_every_breach() {
         r.err_lines(),
         vec![
             "2 regressions over threshold (head vs base):",
-            "allocations  test_dicts[1000]: 2,001 → 2,002 (+0.05%)",
-            "peak         test_tuples[1000]: 83.1 KiB → 2.08 MiB (+2463.1%)",
+            "allocations  test_dicts[1000]: 2,001 → 2,002 (+0.05% > 0%)",
+            "peak         test_tuples[1000]: 83.1 KiB → 2.08 MiB (+2463.1% > 10%)",
         ]
     );
 }
@@ -382,7 +380,21 @@ fn fail_on_absolute_and_passing_gates() {
         r.err_lines()[1],
         "allocations  test_dicts[1000]: 2,001 → 2,002 (+1, +0.05%; allowed +0)"
     );
+    // pytest-benchmark took 3 rounds: too few for a time gate, unless asked.
     let r = compare(&["--columns", "peak", "--fail-on", "time:100s"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("benchmem: --fail-on time:100s: "),
+        "{}",
+        r.stderr
+    );
+    let r = compare(&[
+        "--columns",
+        "peak",
+        "--fail-on",
+        "time:100s",
+        "--allow-few-samples",
+    ]);
     assert_eq!(
         (r.status, r.stderr.as_str()),
         (0, "gates passed: 4 checks of head vs base\n")
@@ -430,7 +442,7 @@ fn strict_gates_ignore_overlapping_noise() {
     assert_eq!(plain.status, 1);
     assert_eq!(
         plain.err_lines()[1],
-        "peak  test_dicts[1000]: 97.7 KiB → 101 KiB (+3.0%)"
+        "peak  test_dicts[1000]: 97.7 KiB → 101 KiB (+3.0% > 2%)"
     );
     let strict = noisy("peak:2%:strict");
     assert_eq!(
@@ -444,8 +456,8 @@ fn strict_gates_ignore_overlapping_noise() {
         strict3.err_lines(),
         vec![
             "2 regressions over threshold (head vs base):",
-            "peak  test_dicts[1000]: 102 KiB → 105 KiB (+3.8%) [strict: every head repeat above every base repeat; base max → head min]",
-            "peak  test_tuples[1000]: 83.1 KiB → 2.08 MiB (+2463.1%) [strict: every head repeat above every base repeat; base max → head min]",
+            "peak  test_dicts[1000]: 102 KiB → 105 KiB (+3.8% > 3%) [strict: every head repeat above every base repeat; base max → head min]",
+            "peak  test_tuples[1000]: 83.1 KiB → 2.08 MiB (+2463.1% > 3%) [strict: every head repeat above every base repeat; base max → head min]",
         ]
     );
     let strict5 = compare(&["--columns", "peak", "--fail-on", "peak:5%:strict"]);
@@ -464,8 +476,8 @@ fn added_and_removed_are_reported_not_failed() {
     let r = changed("peak:1000%");
     assert_eq!(r.status, 1, "tuples[1000] still regresses: {}", r.stderr);
     let l = r.lines();
-    assert_eq!(l[7], "│ test_sets[10]     │ changed │             2.93 │");
-    assert_eq!(l[8], "│ test_tuples[10]   │ base    │             1.38 │");
+    assert_eq!(l[7], "│ test_sets[10]     │ changed │         2.93 KiB │");
+    assert_eq!(l[8], "│ test_tuples[10]   │ base    │         1.38 KiB │");
     assert_eq!(
         &l[l.len() - 2..],
         &[
@@ -639,4 +651,94 @@ fn hundred_megabyte_file_is_one_clear_line() {
         bad(&["compare", &b, &ps]),
         format!("benchmem: {ps}: not a pytest-benchmark run (no 'benchmarks' key)\n")
     );
+}
+
+#[test]
+fn a_bare_number_is_refused_as_ambiguous() {
+    let b = path("base.json");
+    let r = benchmem(&["compare", &b, &b, "--fail-on", "peak:10"]);
+    assert_eq!(r.status, 2);
+    assert_eq!(
+        r.err_lines()[0],
+        "error: invalid value 'peak:10' for '--fail-on <METRIC:THRESHOLD[:strict]>': 'peak:10': '10' is ambiguous: write 10%, 10B or 10KiB"
+    );
+    assert!(r.stdout.is_empty());
+}
+
+#[test]
+fn markdown_carries_the_failures_as_a_list() {
+    let r = compare(&[
+        "--columns",
+        "peak",
+        "--format",
+        "md",
+        "--fail-on",
+        "peak:10%",
+        "--fail-on",
+        "allocations:0%",
+    ]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert!(
+        r.stdout.ends_with(
+            "\n**2 regressions over threshold (head vs base):**\n\n\
+             - **allocations** test\\_dicts\\[1000\\]: 2,001 → 2,002 (+0.05% \\> 0%)\n\
+             - **peak** test\\_tuples\\[1000\\]: 83.1 KiB → 2.08 MiB (+2463.1% \\> 10%)\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    // The log still gets its lines.
+    assert_eq!(
+        r.err_lines()[0],
+        "2 regressions over threshold (head vs base):"
+    );
+    let ok = compare(&[
+        "--columns",
+        "peak",
+        "--format",
+        "md",
+        "--fail-on",
+        "peak:5000%",
+    ]);
+    assert_eq!(ok.status, 0);
+    assert!(
+        ok.stdout
+            .ends_with("\n**gates passed: 4 checks of head vs base**\n"),
+        "{}",
+        ok.stdout
+    );
+}
+
+#[test]
+fn github_actions_get_one_error_annotation_per_failed_gate() {
+    let (b, h) = (path("base.json"), path("head.json"));
+    let dir = fixtures().dir.path();
+    let args = [
+        "compare",
+        b.as_str(),
+        h.as_str(),
+        "--columns",
+        "peak",
+        "--fail-on",
+        "peak:10%",
+        "--fail-on",
+        "allocations:0%",
+    ];
+    let r = benchmem_in(dir, &args, &[("GITHUB_ACTIONS", "true")]);
+    assert_eq!(r.status, 1);
+    let annotations: Vec<&str> = r
+        .err_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("::"))
+        .collect();
+    assert_eq!(
+        annotations,
+        [
+            "::error title=benchmem gate::allocations test_dicts[1000]: 2,001 → 2,002 (+0.05%25 > 0%25) (head vs base)",
+            "::error title=benchmem gate::peak test_tuples[1000]: 83.1 KiB → 2.08 MiB (+2463.1%25 > 10%25) (head vs base)",
+        ]
+    );
+    // Anywhere else, none.
+    let plain = benchmem_in(dir, &args, &[("GITHUB_ACTIONS", "false")]);
+    assert!(!plain.stderr.contains("::error"), "{}", plain.stderr);
 }

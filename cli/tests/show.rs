@@ -11,15 +11,17 @@ fn spread_columns_with_repeats() {
     assert_eq!(
         r.lines(),
         vec![
-            "╭───────────────────┬────────────────┬───────────┬──────────┬─────────────────────┬────────────────┬───────────────┬────────────┬─────────────┬────────────╮",
-            "│ name              │ peak·min (KiB) │ peak·mean │ peak·max │ allocated·min (KiB) │ allocated·mean │ allocated·max │ allocs·min │ allocs·mean │ allocs·max │",
-            "├───────────────────┼────────────────┼───────────┼──────────┼─────────────────────┼────────────────┼───────────────┼────────────┼─────────────┼────────────┤",
-            "│ test_tuples[10]   │           1.38 │      1.38 │     1.38 │                1.38 │           1.38 │          1.38 │         11 │          11 │         11 │",
-            "│ test_tuples[1000] │          83.10 │     83.10 │    83.10 │              117.19 │         117.19 │        117.19 │      1,001 │       1,001 │      1,001 │",
-            "│ test_dicts[10]    │           2.34 │      2.34 │     2.34 │                2.34 │           2.34 │          2.34 │         11 │          11 │         11 │",
-            "│ test_dicts[1000]  │          97.66 │     99.61 │   101.56 │              292.97 │         292.97 │        292.97 │      2,001 │       2,001 │      2,001 │",
-            "╰───────────────────┴────────────────┴───────────┴──────────┴─────────────────────┴────────────────┴───────────────┴────────────┴─────────────┴────────────╯",
-            "memory: exact bytes requested from malloc/mmap inside each benchmark (peak = high-water of live bytes, allocated = sum of requests, allocs = allocation calls); 3 repeats; headline: min",
+            // Only peak spreads: allocated and allocs are one column each.
+            "╭───────────────────┬────────────────┬───────────┬──────────┬─────────────────┬────────╮",
+            "│ name              │ peak·min (KiB) │ peak·mean │ peak·max │ allocated (KiB) │ allocs │",
+            "├───────────────────┼────────────────┼───────────┼──────────┼─────────────────┼────────┤",
+            "│ test_tuples[10]   │           1.38 │      1.38 │     1.38 │            1.38 │     11 │",
+            "│ test_tuples[1000] │           83.1 │      83.1 │     83.1 │             117 │  1,001 │",
+            "│ test_dicts[10]    │           2.34 │      2.34 │     2.34 │            2.34 │     11 │",
+            "│ test_dicts[1000]  │           97.7 │      99.6 │      102 │             293 │  2,001 │",
+            "╰───────────────────┴────────────────┴───────────┴──────────┴─────────────────┴────────╯",
+            "memory: exact bytes requested from malloc/mmap inside each benchmark (peak = high-water of live bytes, allocated = sum of requests, allocs = allocation calls); 3 repeats; headline: min; no spread in",
+            "  allocated and allocs: every repeat measured the same, one column each",
         ]
     );
 }
@@ -40,7 +42,7 @@ fn stats_choice_and_stddev_caption() {
     );
     assert_eq!(
         r.lines()[6],
-        "│ test_dicts[1000]  │          97.66 │        1.95 │"
+        "│ test_dicts[1000]  │           97.7 │        1.95 │"
     );
     assert!(r.lines()[8].ends_with("; 3 repeats; headline: min; stddev: sample (n−1)"));
 }
@@ -109,15 +111,19 @@ fn single_pass_stays_one_column_and_incomplete_rows_are_marked() {
     assert_eq!(
         r.lines(),
         vec![
-            // One unit per column, anchored on its smallest positive value (512 B).
-            "╭─────────┬───────────┬─────────────────┬────────┬──────────────╮",
-            "│ name    │  peak (B) │ allocated (KiB) │ allocs │ retained (B) │",
-            "├─────────┼───────────┼─────────────────┼────────┼──────────────┤",
-            "│ load    │ 1,221,536 │      301,130.25 │  9,001 │            0 │",
-            "│ parse * │       512 │            4.00 │      3 │          512 │",
-            "╰─────────┴───────────┴─────────────────┴────────┴──────────────╯",
-            "memory: exact bytes requested from malloc/mmap inside each benchmark (peak = high-water of live bytes, allocated = sum of requests, allocs = allocation calls, retained = still live at the end); 1 repeat; headline: min",
-            "* parse: incomplete: repeat 1, pid 42: killed by signal 9 before the region ended",
+            // Three figures each; a column spanning units gives each value its own, one
+            // whose values share a unit names it once. 80 columns: the lines break.
+            "╭─────────┬──────────┬───────────┬────────┬──────────────╮",
+            "│ name    │     peak │ allocated │ allocs │ retained (B) │",
+            "├─────────┼──────────┼───────────┼────────┼──────────────┤",
+            "│ load    │ 1.16 MiB │   294 MiB │  9,001 │            0 │",
+            "│ parse * │    512 B │  4.00 KiB │      3 │          512 │",
+            "╰─────────┴──────────┴───────────┴────────┴──────────────╯",
+            "memory: exact bytes requested from malloc/mmap inside each benchmark (peak =",
+            "  high-water of live bytes, allocated = sum of requests, allocs = allocation",
+            "  calls, retained = still live at the end); 1 repeat; headline: min",
+            "* parse: incomplete: repeat 1, pid 42: killed by signal 9 before the region",
+            "  ended",
         ]
     );
 }

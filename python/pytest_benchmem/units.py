@@ -10,9 +10,19 @@ import decimal
 import math
 import numbers
 import re
-from typing import Iterable, Optional, Tuple, Union
+from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
-__all__ = ["MISSING", "UNITS", "format_count", "format_scaled", "human_bytes", "parse_count", "parse_size", "pick_unit"]
+__all__ = [
+    "MISSING",
+    "UNITS",
+    "format_column",
+    "format_count",
+    "format_scaled",
+    "human_bytes",
+    "parse_count",
+    "parse_size",
+    "pick_unit",
+]
 
 #: Binary units, 1024-based, smallest first.
 UNITS: Tuple[Tuple[str, int], ...] = (
@@ -142,6 +152,29 @@ def pick_unit(values: Iterable[float]) -> Tuple[str, int]:
         if smallest >= factor:
             chosen = (name, factor)
     return chosen
+
+
+def format_column(values: Sequence[float]) -> Tuple[Optional[str], List[str]]:
+    """A column of bytes as the ``benchmem`` command's tables write it: the column's unit
+    and its cells. Every value reads as :func:`human_bytes` writes it; when every nonzero
+    value lands in the same unit, that unit is the column's and the cells are the numbers
+    alone (zero as ``"0"``), otherwise the unit is None and each cell keeps its own."""
+    units: "set[str]" = set()
+    for v in values:
+        if math.isfinite(v) and v != 0:
+            units.add(human_bytes(v).rsplit(" ", 1)[1])
+    if len(units) > 1:
+        return None, [human_bytes(v) for v in values]
+    unit = units.pop() if units else UNITS[0][0]
+    cells: List[str] = []
+    for v in values:
+        if not math.isfinite(v):
+            cells.append(MISSING)
+        elif v == 0:
+            cells.append("0")
+        else:
+            cells.append(human_bytes(v).rsplit(" ", 1)[0])
+    return unit, cells
 
 
 def format_scaled(value: float, factor: int) -> str:

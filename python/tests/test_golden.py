@@ -13,7 +13,7 @@ import pytest
 from pytest_benchmem import human_bytes, load_long_df, parse_size
 from pytest_benchmem.measure import canonical_metric, metric_by_name
 from pytest_benchmem.readers import run_labels
-from pytest_benchmem.units import format_count, format_scaled, pick_unit
+from pytest_benchmem.units import format_column, format_count, format_scaled, pick_unit
 
 GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden"
 
@@ -38,6 +38,11 @@ def test_byte_columns(case: Dict[str, Any]) -> None:
     name, factor = pick_unit(case["values"])
     assert name == case["unit"]
     assert [format_scaled(v, factor) for v in case["values"]] == case["cells"]
+
+
+@pytest.mark.parametrize("case", UNITS["table_columns"]["cases"])
+def test_table_columns(case: Dict[str, Any]) -> None:
+    assert format_column(case["values"]) == (case["unit"], case["cells"])
 
 
 @pytest.mark.parametrize("raw, text", UNITS["counts"]["cases"])

@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 use super::document::{Benchmark, Document, PytestStats};
 use super::env_info::{commit_info, iso_utc, machine_info, object};
 use super::read::{
-    HELPER_KIND, INCOMPLETE_CODES_KEY, INCOMPLETE_KEY, KIND_KEY, MEMORY_KEY, NOTE_CODES_KEY,
-    STOPPED_KEY,
+    HELPER_KIND, INCOMPLETE_CODES_KEY, INCOMPLETE_KEY, INCOMPLETE_ROUNDS_KEY,
+    INCOMPLETE_SAMPLES_KEY, KIND_KEY, MEMORY_KEY, NOTE_CODES_KEY, STOPPED_KEY,
 };
 use crate::metrics::{MEMORY, Metric};
 use crate::reasons;
@@ -206,6 +206,25 @@ fn benchmark(series: &Series, fullname: String, m: &Measured) -> Benchmark {
     if !texts.is_empty() {
         extra.insert(INCOMPLETE_KEY.into(), Value::Array(texts));
         extra.insert(INCOMPLETE_CODES_KEY.into(), Value::Array(codes));
+        // Which entries are short, so readers leave them out of comparisons. The memory
+        // arrays hold every sample; `stats.data` only the timed ones.
+        let samples: Vec<usize> = series
+            .samples
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.incomplete.is_some())
+            .map(|(i, _)| i)
+            .collect();
+        let rounds: Vec<usize> = series
+            .samples
+            .iter()
+            .filter(|s| s.duration_ns.is_some())
+            .enumerate()
+            .filter(|(_, s)| s.incomplete.is_some())
+            .map(|(i, _)| i)
+            .collect();
+        extra.insert(INCOMPLETE_SAMPLES_KEY.into(), samples.into());
+        extra.insert(INCOMPLETE_ROUNDS_KEY.into(), rounds.into());
     }
     let times: Vec<f64> = series
         .samples

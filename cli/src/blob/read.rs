@@ -35,6 +35,13 @@ pub const INCOMPLETE_CODES_KEY: &str = "benchmem_incomplete_codes";
 /// the same order.
 pub const NOTE_CODES_KEY: &str = "note_codes";
 
+/// Key of the positions (0-based) of the incomplete samples in the `extra_info.benchmem`
+/// arrays.
+pub const INCOMPLETE_SAMPLES_KEY: &str = "benchmem_incomplete_samples";
+
+/// Key of the positions (0-based) of the incomplete samples in `stats.data`, which holds
+/// only the samples that were timed.
+pub const INCOMPLETE_ROUNDS_KEY: &str = "benchmem_incomplete_rounds";
 /// Key, in benchmem's run description, of why a command's run stopped early (one line per
 /// command that did).
 pub const STOPPED_KEY: &str = "stopped";
@@ -77,12 +84,41 @@ pub struct Record {
     pub params: BTreeMap<String, String>,
     /// pytest-benchmark's timing stats (seconds), when present.
     pub time: Option<TimeStats>,
+    /// Every round's time (pytest-benchmark's `stats.data`, seconds), when the file has it.
+    pub time_data: Option<Vec<f64>>,
     /// Per-repeat memory series by metric (only metrics the blob holds).
     pub memory: BTreeMap<Metric, Vec<u64>>,
     /// Why some samples are not clean measurements (`extra_info.benchmem_incomplete`).
     pub incomplete: Vec<String>,
+    /// Which entries of the memory series are incomplete.
+    pub incomplete_samples: Flagged,
+    /// Which entries of the time series (`stats.data`) are incomplete.
+    pub incomplete_rounds: Flagged,
     /// A helper process's row (`extra_info.benchmem_kind` is `helper`).
     pub helper: bool,
+}
+
+/// Which entries of a series are incomplete samples.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flagged {
+    /// These positions (sorted, each once); empty when every sample is clean.
+    At(Vec<usize>),
+    /// Some are, and the file does not say which (a run saved before benchmem recorded the
+    /// positions, whose series do not hold one sample per repeat).
+    Unknown,
+}
+
+/// How many samples of one metric of one benchmark are clean measurements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clean {
+    /// Every sample.
+    All,
+    /// `complete` of `total`, at least one of each.
+    Some { complete: usize, total: usize },
+    /// None of the `total` samples.
+    None { total: usize },
+    /// Some are incomplete, and which is not known.
+    Unknown,
 }
 
 /// The stats benchmem reads from pytest-benchmark's `stats` object.
@@ -124,6 +160,64 @@ impl Record {
                 let series = self.memory.get(&m)?;
                 let values: Vec<f64> = series.iter().map(|&v| v as f64).collect();
                 stat.of(&values)
+            }
+        }
+    }
+
+    /// The value of `metric` reduced by `stat` over the clean samples only; `None` when
+    /// the benchmark lacks the metric or has no sample known to be clean.
+    pub fn clean_value(&self, metric: Metric, stat: Stat) -> Option<f64> {
+        match self.clean(metric) {
+            Clean::All => self.value(metric, stat),
+            Clean::None { .. } | Clean::Unknown => None,
+            Clean::Some { .. } => stat.of(&self.clean_series(metric)?),
+        }
+    }
+
+    /// The clean samples of `metric`, in order; `None` when the benchmark lacks the
+    /// metric, when which samples are clean is not known, or when time has no per-round
+    /// data (pytest-benchmark's `stats.data`).
+    pub fn clean_series(&self, metric: Metric) -> Option<Vec<f64>> {
+        let (all, flagged): (Vec<f64>, _) = match metric {
+            Metric::Time => (self.time_data.clone()?, &self.incomplete_rounds),
+            m => (
+                self.memory.get(&m)?.iter().map(|&v| v as f64).collect(),
+                &self.incomplete_samples,
+            ),
+        };
+        match flagged {
+            Flagged::Unknown => None,
+            Flagged::At(bad) => Some(
+                all.into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| bad.binary_search(i).is_err())
+                    .map(|(_, v)| v)
+                    .collect(),
+            ),
+        }
+    }
+
+    /// How many samples of `metric` are clean measurements.
+    pub fn clean(&self, metric: Metric) -> Clean {
+        let (total, flagged) = match metric {
+            Metric::Time => (
+                self.time_data
+                    .as_ref()
+                    .map_or(self.samples(metric), Vec::len),
+                &self.incomplete_rounds,
+            ),
+            m => (self.samples(m), &self.incomplete_samples),
+        };
+        match flagged {
+            Flagged::Unknown => Clean::Unknown,
+            Flagged::At(bad) if bad.is_empty() => Clean::All,
+            Flagged::At(bad) => {
+                let bad = bad.iter().filter(|&&i| i < total).count();
+                match total - bad {
+                    0 => Clean::None { total },
+                    n if n == total => Clean::All,
+                    complete => Clean::Some { complete, total },
+                }
             }
         }
     }
@@ -237,18 +331,6 @@ pub fn parse_run(value: &Value, path: &Path) -> Result<Run, BlobError> {
         .ok_or_else(|| err("not a pytest-benchmark run (no 'benchmarks' key)".into()))?
         .as_array()
         .ok_or_else(|| err("'benchmarks' is not a list".into()))?;
-    let mut records = Vec::with_capacity(benchmarks.len());
-    let mut seen = HashSet::new();
-    for (i, b) in benchmarks.iter().enumerate() {
-        let rec = parse_benchmark(b, i).map_err(&err)?;
-        if !seen.insert(rec.fullname.clone()) {
-            return Err(err(format!(
-                "benchmark '{}' appears twice; ids must be unique",
-                rec.fullname
-            )));
-        }
-        records.push(rec);
-    }
     let run_info = value.get(RUN_KEY).and_then(Value::as_object);
     let notes = match run_info.and_then(|o| o.get("notes")) {
         Some(Value::Array(a)) => a.iter().map(display_value).collect(),
@@ -257,6 +339,18 @@ pub fn parse_run(value: &Value, path: &Path) -> Result<Run, BlobError> {
     let repeats = run_info
         .and_then(|o| o.get("repeats"))
         .and_then(Value::as_u64);
+    let mut records = Vec::with_capacity(benchmarks.len());
+    let mut seen = HashSet::new();
+    for (i, b) in benchmarks.iter().enumerate() {
+        let rec = parse_benchmark(b, i, repeats).map_err(&err)?;
+        if !seen.insert(rec.fullname.clone()) {
+            return Err(err(format!(
+                "benchmark '{}' appears twice; ids must be unique",
+                rec.fullname
+            )));
+        }
+        records.push(rec);
+    }
     let stopped = match run_info.and_then(|o| o.get(STOPPED_KEY)) {
         Some(Value::Array(a)) => a.iter().map(display_value).collect(),
         _ => Vec::new(),
@@ -275,7 +369,7 @@ pub fn parse_run(value: &Value, path: &Path) -> Result<Run, BlobError> {
     })
 }
 
-fn parse_benchmark(b: &Value, index: usize) -> Result<Record, String> {
+fn parse_benchmark(b: &Value, index: usize, repeats: Option<u64>) -> Result<Record, String> {
     let obj = b
         .as_object()
         .ok_or_else(|| format!("benchmarks[{index}] is not an object"))?;
@@ -307,9 +401,9 @@ fn parse_benchmark(b: &Value, index: usize) -> Result<Record, String> {
             .collect(),
         _ => BTreeMap::new(),
     };
-    let time = match obj.get("stats") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(s)) => parse_time(s).map_err(at)?,
+    let (time, time_data) = match obj.get("stats") {
+        None | Some(Value::Null) => (None, None),
+        Some(Value::Object(s)) => (parse_time(s).map_err(at)?, parse_rounds(s).map_err(at)?),
         Some(_) => return Err(at("'stats' is not an object".into())),
     };
     let extra = match obj.get("extra_info") {
@@ -327,6 +421,42 @@ fn parse_benchmark(b: &Value, index: usize) -> Result<Record, String> {
         Some(Value::String(s)) => vec![s.clone()],
         _ => Vec::new(),
     };
+    let positions = |key: &str, len: usize| -> Result<Option<Vec<usize>>, String> {
+        match extra.and_then(|e| e.get(key)) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(a)) => {
+                let mut at_ = Vec::with_capacity(a.len());
+                for (i, v) in a.iter().enumerate() {
+                    match v.as_u64().and_then(|n| usize::try_from(n).ok()) {
+                        Some(n) if n < len => at_.push(n),
+                        _ => {
+                            return Err(format!(
+                                "extra_info.{key}[{i}] is {}, not the position of one of its {len} samples",
+                                short(v)
+                            ));
+                        }
+                    }
+                }
+                at_.sort_unstable();
+                at_.dedup();
+                Ok(Some(at_))
+            }
+            Some(other) => Err(format!(
+                "extra_info.{key} is {}, not a list of positions",
+                kind(other)
+            )),
+        }
+    };
+    let samples = memory.values().map(Vec::len).max().unwrap_or(0);
+    let rounds = time_data.as_ref().map_or(0, Vec::len);
+    let incomplete_samples = positions(INCOMPLETE_SAMPLES_KEY, samples).map_err(at)?;
+    let incomplete_rounds = positions(INCOMPLETE_ROUNDS_KEY, rounds).map_err(at)?;
+    let (incomplete_samples, incomplete_rounds) = match (incomplete_samples, incomplete_rounds) {
+        (Some(s), Some(r)) => (Flagged::At(s), Flagged::At(r)),
+        (Some(s), None) => (Flagged::At(s), Flagged::At(Vec::new())),
+        _ if incomplete.is_empty() => (Flagged::At(Vec::new()), Flagged::At(Vec::new())),
+        _ => legacy_positions(&incomplete, samples, rounds, repeats),
+    };
     let helper = extra.and_then(|e| e.get(KIND_KEY)) == Some(&Value::from(HELPER_KIND));
     Ok(Record {
         name,
@@ -334,10 +464,51 @@ fn parse_benchmark(b: &Value, index: usize) -> Result<Record, String> {
         group,
         params,
         time,
+        time_data,
         memory,
         incomplete,
+        incomplete_samples,
+        incomplete_rounds,
         helper,
     })
+}
+
+/// Which samples are incomplete in a run saved before benchmem wrote their positions: its
+/// reasons begin `repeat N, `, and a series with exactly one sample per repeat has the
+/// N-th repeat's at position N − 1. Anything else is not known.
+fn legacy_positions(
+    reasons: &[String],
+    samples: usize,
+    rounds: usize,
+    repeats: Option<u64>,
+) -> (Flagged, Flagged) {
+    let per_repeat = repeats.and_then(|r| usize::try_from(r).ok());
+    let parsed: Option<Vec<usize>> = reasons
+        .iter()
+        .map(|why| {
+            let n: usize = why
+                .strip_prefix("repeat ")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            n.checked_sub(1)
+        })
+        .collect();
+    match (parsed, per_repeat) {
+        (Some(mut at_), Some(r)) if samples == r && at_.iter().all(|&i| i < r) => {
+            at_.sort_unstable();
+            at_.dedup();
+            // Every sample was timed only when the two series are as long.
+            let rounds = if rounds == samples {
+                Flagged::At(at_.clone())
+            } else {
+                Flagged::Unknown
+            };
+            (Flagged::At(at_), rounds)
+        }
+        _ => (Flagged::Unknown, Flagged::Unknown),
+    }
 }
 
 fn display_value(v: &Value) -> String {
@@ -379,6 +550,33 @@ fn parse_time(s: &Map<String, Value>) -> Result<Option<TimeStats>, String> {
         }),
         _ => None,
     })
+}
+
+/// pytest-benchmark's `stats.data` (every round, seconds) when the file has it: written
+/// by `--benchmark-json` and by benchmem, left out by `--benchmark-save` without
+/// `--benchmark-save-data`.
+fn parse_rounds(s: &Map<String, Value>) -> Result<Option<Vec<f64>>, String> {
+    let data = match s.get("data") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(a)) => a,
+        Some(other) => {
+            return Err(format!(
+                "stats.data is {}, not a list of round times",
+                kind(other)
+            ));
+        }
+    };
+    data.iter()
+        .enumerate()
+        .map(|(i, v)| match v.as_f64() {
+            Some(t) if t.is_finite() && t >= 0.0 => Ok(t),
+            _ => Err(format!(
+                "stats.data[{i}] is {}, not a duration ≥ 0",
+                short(v)
+            )),
+        })
+        .collect::<Result<Vec<f64>, String>>()
+        .map(Some)
 }
 
 fn parse_memory(m: &Map<String, Value>) -> Result<BTreeMap<Metric, Vec<u64>>, String> {

@@ -12,12 +12,13 @@ use crate::blob::{
     Document, Measured, Run, check_destination_for, commit_info, document_of_runs, overall_status,
     parse_run, write_document, write_file,
 };
-use crate::console::{self, Painter};
+use crate::console::{self, Painter, Stream};
 use crate::error::{Error, Result};
 use crate::escape::push_line;
 use crate::metrics::Metric;
 use crate::progress::Progress;
 use crate::reasons;
+use crate::report::wrap::push_prose;
 use crate::report::{Format, Report};
 use crate::stats::Stat;
 use crate::table::{by_command, fold_helpers, run_table};
@@ -137,15 +138,17 @@ pub(crate) fn run(args: RunArgs) -> Result {
     if args.quiet {
         // Why the run stopped early still explains benchmem's exit status.
         let mut out = String::new();
+        let width = console::width(Stream::Stderr);
         for r in &measured {
             for line in ending(r) {
-                push_line(&mut out, &line);
+                push_prose(&mut out, &line, width);
             }
         }
         console::stderr(&out);
     } else {
         let painter = Painter::for_stderr().with_style(args.table.style);
-        console::stderr(&render(&model, Format::Table, painter));
+        let width = Some(console::width(Stream::Stderr));
+        console::stderr(&render(&model, Format::Table, painter, width));
     }
     if let Some(path) = &args.json {
         // The measurement is lost for CI if the file is missing: fail loudly.
@@ -156,7 +159,8 @@ pub(crate) fn run(args: RunArgs) -> Result {
         ("--export-csv", &args.export_csv, Format::Csv),
     ] {
         if let Some(path) = path {
-            let text = render(&model, format, Painter::plain());
+            // A file has no width: Markdown and CSV are laid out by what reads them.
+            let text = render(&model, format, Painter::plain(), None);
             write_file(text.as_bytes(), path, flag).map_err(Error::Save)?;
         }
     }
@@ -288,13 +292,17 @@ pub(crate) struct TableView {
     pub all_processes: bool,
 }
 
-fn render(model: &Model, format: Format, painter: Painter) -> String {
+/// `model` in `format`, its lines within `width` when given.
+fn render(model: &Model, format: Format, painter: Painter, width: Option<usize>) -> String {
     match model {
-        Model::Table(r) => r.render(format, painter).body,
+        Model::Table(r) => r.render(format, painter, width).body,
         Model::Lines(lines) => {
             let mut out = String::new();
             for l in lines {
-                push_line(&mut out, l);
+                match width {
+                    Some(w) => push_prose(&mut out, l, w),
+                    None => push_line(&mut out, l),
+                }
             }
             out
         }
@@ -387,13 +395,14 @@ fn summary(runs: &[Measured]) -> Vec<String> {
 }
 
 /// The terminal report of a finished single-command run (what `run` prints on stderr),
-/// as [`crate::run_report`] gives it.
+/// as [`crate::run_report`] gives it, every line within `width`.
 pub(crate) fn report(
     result: &RunResult,
     doc: &Document,
     metrics: &[Metric],
     spread: &[Stat],
     painter: Painter,
+    width: usize,
 ) -> String {
     let measured = [Measured {
         label: None,
@@ -404,5 +413,10 @@ pub(crate) fn report(
         spread: spread.to_vec(),
         all_processes: false,
     };
-    render(&model(&measured, doc, &view), Format::Table, painter)
+    render(
+        &model(&measured, doc, &view),
+        Format::Table,
+        painter,
+        Some(width),
+    )
 }

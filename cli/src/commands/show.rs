@@ -24,7 +24,7 @@ pub(crate) fn show(args: ShowArgs) -> Result {
         .notes
         .extend(stopped.iter().map(|s| format!("note: {s}")));
     let painter = Painter::for_stdout_in(args.format).with_style(args.table.style);
-    let out = report.render(args.format, painter);
+    let out = report.render(args.format, painter, console::report_width(args.format));
     console::stdout(&out.body);
     // CSV stays pure data; what the caption and notes say still reaches the user.
     console::stderr(&out.aside);

@@ -155,7 +155,7 @@ fn log_ticks(lo: f64, hi: f64, q: Quantity) -> Vec<f64> {
 /// Round steps (1, 2, 2.5 or 5 × 10^k) of the binary unit the largest value reads in.
 fn linear_ticks(lo: f64, hi: f64, q: Quantity) -> Vec<f64> {
     let factor = if q == Quantity::Bytes {
-        q.unit_for([lo.abs().max(hi.abs())]).factor
+        q.unit_for_value(lo.abs().max(hi.abs())).factor
     } else {
         1.0
     };

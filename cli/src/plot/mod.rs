@@ -270,7 +270,7 @@ pub(crate) fn exact(metric: Metric, v: f64) -> String {
 }
 
 fn group(v: f64) -> String {
-    crate::units::format_in(v, crate::units::Quantity::Count.unit_for([1.0]))
+    crate::units::count(v)
 }
 
 /// `s` with its first letter in upper case, for titles.

@@ -9,14 +9,16 @@
 mod csv;
 mod markdown;
 mod terminal;
+pub(crate) mod wrap;
 
 use std::cmp::Ordering;
 
 use crate::console::Painter;
 use crate::gate::percent_change;
 use crate::metrics::Metric;
+use crate::significance::Noise;
 use crate::stats::Stat;
-use crate::units::{Quantity, Unit, format_in, human};
+use crate::units::{ColumnUnit, Quantity, cell, human};
 
 /// Output format of every report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -78,6 +80,9 @@ pub(crate) struct Column {
     /// On a terminal a cell equal to the one above it is left blank: the eye groups the
     /// rows of one benchmark.
     pub blank_repeats: bool,
+    /// A table too wide for the terminal is split between columns, never between this
+    /// one and the column left of it (a change beside the value it is the change of).
+    pub joined: bool,
 }
 
 impl Column {
@@ -88,6 +93,7 @@ impl Column {
             align: Align::Left,
             shown_in: ShownIn::All,
             blank_repeats: false,
+            joined: false,
         }
     }
 
@@ -98,6 +104,15 @@ impl Column {
             align: Align::Right,
             shown_in: ShownIn::All,
             blank_repeats: false,
+            joined: false,
+        }
+    }
+
+    /// Never drawn in another table than the column left of it.
+    pub fn joined(self) -> Column {
+        Column {
+            joined: true,
+            ..self
         }
     }
 
@@ -152,9 +167,11 @@ pub(crate) enum Header {
         stat: Option<Stat>,
         /// People see the stat only when the table has several.
         stat_shown: bool,
-        /// The unit of the column's values, named on the first column of its metric.
-        unit: Unit,
-        first_of_group: bool,
+        /// How the column writes its values.
+        unit: ColumnUnit,
+        /// Whether the header names the unit (not when the column left of it, of the
+        /// same metric, already does).
+        name_unit: bool,
     },
 }
 
@@ -163,11 +180,12 @@ pub(crate) enum Header {
 pub(crate) enum Cell {
     /// A name, id or label, possibly from the measured program.
     Text(String),
-    /// A value in its column's unit (`1.16`), with its multiple of the best value of its
-    /// group when `best` is there (`2.34 (1.00)`); CSV writes it raw.
+    /// A value as its column writes it (`1.16`, or `1.16 MiB`), with its multiple of the
+    /// best value of its group when `best` is there (`2.34 (1.00)`); CSV writes it raw.
     Scaled {
         raw: Option<f64>,
-        unit: Unit,
+        quantity: Quantity,
+        unit: ColumnUnit,
         best: Option<f64>,
         tone: Tone,
     },
@@ -177,11 +195,17 @@ pub(crate) enum Cell {
         quantity: Quantity,
     },
     /// The change from `base` to `head`: a signed percentage, coloured by direction; CSV
-    /// writes the percentage raw.
+    /// writes the percentage raw. A time change carries its test: `+76.8% (p=0.008 n=5)`,
+    /// or `~ (p=0.310 n=5)` when it does not stand out of the noise.
     Change {
         base: Option<f64>,
         head: Option<f64>,
+        noise: Option<Noise>,
     },
+    /// A p-value: CSV writes it raw; people read it in the change it belongs to.
+    P(Option<f64>),
+    /// Nothing to say (the base run's own change from itself).
+    Empty,
     /// A metric, with its stat for people when there is one (`peak·max`); CSV writes the
     /// metric alone (the stat has a column of its own there).
     Metric { metric: Metric, stat: Option<Stat> },
@@ -204,18 +228,26 @@ pub(crate) struct Rendered {
 }
 
 impl Report {
-    /// The report in `format`; `painter` colours the terminal's.
-    pub fn render(&self, format: Format, painter: Painter) -> Rendered {
+    /// The report in `format`; `painter` colours the terminal's. `width`: the columns
+    /// the terminal's lines must fit in, and those the CSV's caption and notes (which go
+    /// to standard error) must fit in; Markdown is left to its renderer.
+    pub fn render(&self, format: Format, painter: Painter, width: Option<usize>) -> Rendered {
         match format {
             Format::Table => Rendered {
-                body: terminal::render(self, painter),
+                body: terminal::render(self, painter, width),
                 aside: String::new(),
             },
             Format::Md => Rendered {
                 body: markdown::render(self),
                 aside: String::new(),
             },
-            Format::Csv => csv::render(self),
+            Format::Csv => {
+                let mut r = csv::render(self);
+                if let Some(w) = width {
+                    r.aside = wrap::prose(&r.aside, w, 2);
+                }
+                r
+            }
         }
     }
 
@@ -252,11 +284,12 @@ impl Cell {
             Cell::Text(s) => s.clone(),
             Cell::Scaled {
                 raw: Some(x),
+                quantity,
                 unit,
                 best,
                 tone,
             } => {
-                let mut t = format_in(*x, *unit);
+                let mut t = cell(*quantity, *x, *unit);
                 if let Some(b) = best {
                     t.push_str(&format!(" ({})", multiple(*x, *b)));
                 }
@@ -269,10 +302,18 @@ impl Cell {
             Cell::Change {
                 base: Some(b),
                 head: Some(h),
+                noise,
             } => {
-                // A change too small to show stays uncoloured.
-                let text = percent_change(*b, *h);
-                let shown = text != "0.0%";
+                // A change too small to show, or lost in the noise, stays uncoloured.
+                let mut text = percent_change(*b, *h);
+                let shown = text != "0.0%" && noise.is_none_or(|n| n.significant());
+                if let Some(n) = noise {
+                    let tested = matches!(n, Noise::Tested { .. });
+                    if tested && !n.significant() {
+                        text = "~".to_string();
+                    }
+                    text = format!("{text} ({})", n.brief());
+                }
                 let tone = match h.partial_cmp(b) {
                     Some(Ordering::Greater) if shown => Tone::Worse,
                     Some(Ordering::Less) if shown => Tone::Better,
@@ -280,13 +321,16 @@ impl Cell {
                 };
                 toned(text, tone)
             }
+            Cell::P(Some(p)) => format!("{p:.3}"),
+            Cell::Empty => String::new(),
             Cell::Metric { metric, stat } => match stat {
                 Some(s) => format!("{}·{}", metric.header(), s.name()),
                 None => metric.header().to_string(),
             },
             Cell::Scaled { raw: None, .. }
             | Cell::Human { raw: None, .. }
-            | Cell::Change { .. } => "—".to_string(),
+            | Cell::Change { .. }
+            | Cell::P(None) => "—".to_string(),
         }
     }
 
@@ -298,8 +342,11 @@ impl Cell {
             Cell::Change {
                 base: Some(b),
                 head: Some(h),
+                ..
             } if *b > 0.0 => raw_cell(Some((h - b) / b * 100.0)),
             Cell::Change { .. } => String::new(),
+            Cell::P(p) => raw_cell(*p),
+            Cell::Empty => String::new(),
             Cell::Metric { metric, .. } => metric.header().to_string(),
         }
     }
@@ -315,13 +362,27 @@ impl Header {
                 stat,
                 stat_shown,
                 unit,
-                first_of_group,
+                name_unit,
             } => metric_header(
                 *metric,
                 stat.filter(|_| *stat_shown),
-                *unit,
-                *first_of_group,
+                unit.symbol().filter(|_| *name_unit),
             ),
+        }
+    }
+
+    /// The header for people, naming the unit even where the column left of it would
+    /// (a table of a stack may start with this column).
+    fn display_naming_unit(&self) -> String {
+        match self {
+            Header::Metric {
+                metric,
+                stat,
+                stat_shown,
+                unit,
+                ..
+            } => metric_header(*metric, stat.filter(|_| *stat_shown), unit.symbol()),
+            other => other.display(),
         }
     }
 
@@ -366,28 +427,29 @@ fn raw_cell(v: Option<f64>) -> String {
 }
 
 /// Header of one column for people: `peak (MiB)`, `peak·min (MiB)`, `peak·mean`,
-/// `allocs`. The unit goes on the first column of a metric's group only.
-fn metric_header(metric: Metric, stat: Option<Stat>, unit: Unit, first_of_group: bool) -> String {
+/// `allocs`, with the unit when it is named.
+fn metric_header(metric: Metric, stat: Option<Stat>, unit: Option<&str>) -> String {
     let mut h = metric.header().to_string();
     if let Some(s) = stat {
         h.push('·');
         h.push_str(s.name());
     }
-    if first_of_group && !unit.symbol.is_empty() {
-        h.push_str(&format!(" ({})", unit.symbol));
+    if let Some(u) = unit {
+        h.push_str(&format!(" ({u})"));
     }
     h
 }
 
-/// The unit shared by one metric's columns. stddev does not anchor it: a tiny spread
-/// would otherwise drag a column of megabytes down to bytes.
-pub(crate) fn group_unit(metric: Metric, by_stat: &[(Stat, Vec<f64>)]) -> Unit {
-    let anchors: Vec<f64> = by_stat
-        .iter()
-        .filter(|(s, _)| *s != Stat::Stddev || by_stat.len() == 1)
-        .flat_map(|(_, v)| v.iter().copied())
-        .collect();
-    metric.quantity().unit_for(anchors)
+/// The units of one metric's columns (one list of values each), and whether each header
+/// names its unit: a column names it unless the column left of it shares the same.
+pub(crate) fn metric_units(metric: Metric, columns: &[Vec<f64>]) -> Vec<(ColumnUnit, bool)> {
+    let mut out: Vec<(ColumnUnit, bool)> = Vec::with_capacity(columns.len());
+    for values in columns {
+        let unit = metric.quantity().column_unit(values.iter().copied());
+        let named = out.last().is_none_or(|(prev, _)| *prev != unit);
+        out.push((unit, named));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -396,24 +458,31 @@ mod tests {
 
     #[test]
     fn headers() {
-        let mib = Quantity::Bytes.unit_for([2.0 * 1048576.0]);
-        let count = Quantity::Count.unit_for([1.0]);
-        assert_eq!(metric_header(Metric::Peak, None, mib, true), "peak (MiB)");
+        assert_eq!(metric_header(Metric::Peak, None, Some("MiB")), "peak (MiB)");
         assert_eq!(
-            metric_header(Metric::Peak, Some(Stat::Min), mib, true),
+            metric_header(Metric::Peak, Some(Stat::Min), Some("MiB")),
             "peak·min (MiB)"
         );
         assert_eq!(
-            metric_header(Metric::Peak, Some(Stat::Mean), mib, false),
+            metric_header(Metric::Peak, Some(Stat::Mean), None),
             "peak·mean"
         );
+        assert_eq!(metric_header(Metric::Allocations, None, None), "allocs");
         assert_eq!(
-            metric_header(Metric::Allocations, None, count, true),
-            "allocs"
-        );
-        assert_eq!(
-            metric_header(Metric::Allocations, Some(Stat::Max), count, true),
+            metric_header(Metric::Allocations, Some(Stat::Max), None),
             "allocs·max"
+        );
+    }
+
+    #[test]
+    fn a_unit_is_named_once_per_run_of_columns_sharing_it() {
+        let mib = 3.0 * 1048576.0;
+        let units = metric_units(Metric::Peak, &[vec![mib], vec![mib * 1.5], vec![12.0, mib]]);
+        let named: Vec<(Option<&str>, bool)> =
+            units.iter().map(|(u, n)| (u.symbol(), *n)).collect();
+        assert_eq!(
+            named,
+            [(Some("MiB"), true), (Some("MiB"), false), (None, true)]
         );
     }
 
@@ -434,21 +503,9 @@ mod tests {
         assert_eq!(raw_cell(Some(f64::NAN)), "");
     }
 
-    #[test]
-    fn stddev_does_not_anchor_the_unit() {
-        let u = group_unit(
-            Metric::Peak,
-            &[
-                (Stat::Min, vec![3.0 * 1048576.0]),
-                (Stat::Stddev, vec![12.0]),
-            ],
-        );
-        assert_eq!(u.symbol, "MiB");
-    }
-
     /// A two-column report of hostile text, shared by the renderers' tests.
     pub(super) fn hostile() -> Report {
-        let count = Quantity::Count.unit_for([1.0]);
+        let count = Quantity::Count.column_unit([1.0]);
         let columns = vec![
             Column::text("name"),
             Column::text("run\x1b]0;t\x07"),
@@ -457,11 +514,12 @@ mod tests {
                 stat: None,
                 stat_shown: false,
                 unit: count,
-                first_of_group: true,
+                name_unit: true,
             }),
         ];
         let n = |x: f64| Cell::Scaled {
             raw: Some(x),
+            quantity: Quantity::Count,
             unit: count,
             best: None,
             tone: Tone::Plain,

@@ -42,7 +42,15 @@ fn finish(out: Output) -> Run {
 pub fn benchmem_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut c = Command::new(env!("CARGO_BIN_EXE_benchmem"));
     c.args(args).current_dir(dir);
-    for k in ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "RUST_BACKTRACE"] {
+    // Tests see the same output wherever they run: no colour, no terminal width, no CI.
+    for k in [
+        "NO_COLOR",
+        "CLICOLOR",
+        "CLICOLOR_FORCE",
+        "RUST_BACKTRACE",
+        "COLUMNS",
+        "GITHUB_ACTIONS",
+    ] {
         c.env_remove(k);
     }
     for (k, v) in env {
@@ -57,9 +65,10 @@ pub fn benchmem_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     run
 }
 
-/// `benchmem` in the shared fixture directory.
+/// `benchmem` in the shared fixture directory, 200 columns wide: the tests of what a
+/// table says see it whole (those of how it fits a width set `COLUMNS` themselves).
 pub fn benchmem(args: &[&str]) -> Run {
-    benchmem_in(fixtures().dir.path(), args, &[])
+    benchmem_in(fixtures().dir.path(), args, &[("COLUMNS", "200")])
 }
 
 /// Memory blob with the same value on every repeat.

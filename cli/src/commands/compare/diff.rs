@@ -1,9 +1,11 @@
-//! The `--diff` view: one row per benchmark and metric, the first run's value as the base
-//! and a signed Δ% per later run, red for growth and green for shrinkage on a terminal.
+//! The `--diff` view: one row per benchmark and metric, the first run's value as the base,
+//! then each later run's value and its signed Δ%, red for growth and green for shrinkage
+//! on a terminal.
 
-use super::matrix::{Matrix, Side};
+use super::matrix::{Matrix, Side, shown_value};
 use crate::metrics::Metric;
 use crate::report::{Cell, Column, Header, ShownIn, Table};
+use crate::significance::{Noise, time_noise};
 use crate::stats::Stat;
 
 /// The diff of `ids` (in order) over `metrics` × `stats`.
@@ -22,19 +24,29 @@ pub(super) fn table(m: &Matrix, ids: &[String], metrics: &[Metric], stats: &[Sta
         ],
         rows: Vec::new(),
     };
+    // Each later run's value, then its change from the base right of it; with time, the
+    // p-value of its test for CSV.
+    let timed = metrics.contains(&Metric::Time);
     for s in later {
-        table.columns.extend([
-            number(s.label.clone(), ShownIn::Data),
-            number(format!("{}:change_pct", s.label), ShownIn::Data),
-            number(format!("{} Δ", s.label), ShownIn::Display),
-        ]);
+        table.columns.push(number(s.label.clone(), ShownIn::All));
+        table
+            .columns
+            .push(number(format!("{}:change_pct", s.label), ShownIn::Data));
+        if timed {
+            table
+                .columns
+                .push(number(format!("{}:p_value", s.label), ShownIn::Data));
+        }
+        table
+            .columns
+            .push(number("Δ".to_string(), ShownIn::Display).joined());
     }
     let show_stat = stats != [Stat::Min];
     for id in ids {
         let mut first_row = true;
         for &metric in metrics {
             for &stat in stats {
-                let value = |side: &Side| side.get(id).and_then(|r| r.value(metric, stat));
+                let value = |side: &Side| side.get(id).and_then(|r| shown_value(r, metric, stat));
                 let b = value(base);
                 let heads: Vec<Option<f64>> = later.iter().map(value).collect();
                 if b.is_none() && heads.iter().all(Option::is_none) {
@@ -42,7 +54,16 @@ pub(super) fn table(m: &Matrix, ids: &[String], metrics: &[Metric], stats: &[Sta
                 }
                 // The name only on the first of a benchmark's rows: the eye groups them.
                 let name = if first_row {
-                    m.name(id).to_string()
+                    let incomplete = m
+                        .sides
+                        .iter()
+                        .any(|s| s.get(id).is_some_and(|r| !r.incomplete.is_empty()));
+                    let mark = if incomplete {
+                        crate::table::INCOMPLETE_MARK
+                    } else {
+                        ""
+                    };
+                    format!("{}{mark}", m.name(id))
                 } else {
                     String::new()
                 };
@@ -58,9 +79,26 @@ pub(super) fn table(m: &Matrix, ids: &[String], metrics: &[Metric], stats: &[Sta
                     Cell::Text(stat.name().to_string()),
                     Cell::Human { raw: b, quantity },
                 ];
-                for h in heads {
-                    let change = Cell::Change { base: b, head: h };
-                    row.extend([Cell::Human { raw: h, quantity }, change.clone(), change]);
+                for (side, h) in later.iter().zip(heads) {
+                    // Time is noisy: each change carries its test. Memory is exact.
+                    let noise = match (metric, base.get(id), side.get(id)) {
+                        (Metric::Time, Some(rb), Some(rh)) => time_noise(rb, rh),
+                        _ => None,
+                    };
+                    let p = match noise {
+                        Some(Noise::Tested { p, .. }) => Some(p),
+                        _ => None,
+                    };
+                    let change = Cell::Change {
+                        base: b,
+                        head: h,
+                        noise,
+                    };
+                    row.extend([Cell::Human { raw: h, quantity }, change.clone()]);
+                    if timed {
+                        row.push(Cell::P(p));
+                    }
+                    row.push(change);
                 }
                 table.rows.push(row);
             }

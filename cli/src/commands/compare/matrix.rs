@@ -121,6 +121,13 @@ fn default_labels(files: &[PathBuf]) -> Vec<String> {
     out
 }
 
+/// The value compare shows and sorts by: `stat` over the clean samples, or over every
+/// sample when none is known to be clean (the row is marked incomplete either way).
+pub fn shown_value(r: &Record, metric: Metric, stat: Stat) -> Option<f64> {
+    r.clean_value(metric, stat)
+        .or_else(|| r.value(metric, stat))
+}
+
 impl Matrix {
     /// The first record for `id` in run order (its name, group and params describe it).
     pub fn describe(&self, id: &str) -> Option<&Record> {
@@ -156,12 +163,12 @@ impl Matrix {
             self.sides
                 .iter()
                 .rev()
-                .find_map(|s| s.get(id).and_then(|r| r.value(metric, stat)))
+                .find_map(|s| s.get(id).and_then(|r| shown_value(r, metric, stat)))
         };
         let first = |id: &str| {
             self.sides
                 .iter()
-                .find_map(|s| s.get(id).and_then(|r| r.value(metric, stat)))
+                .find_map(|s| s.get(id).and_then(|r| shown_value(r, metric, stat)))
         };
         let mut ids = self.ids.clone();
         match sort {

@@ -4,14 +4,16 @@
 mod diff;
 mod matrix;
 mod side_by_side;
+mod verdict;
 
+use crate::EXIT_OK;
 use crate::args::{CompareArgs, GroupKey};
-use crate::console::{self, Painter};
+use crate::blob::Clean;
+use crate::console::{self, Painter, Stream};
 use crate::error::{Error, Result};
-use crate::escape::push_line;
-use crate::gate::{check_ceiling, check_growth};
-use crate::report::{NoteLayout, Report, Section};
-use crate::{EXIT_GATE, EXIT_OK};
+use crate::metrics::Metric;
+use crate::report::wrap::push_prose;
+use crate::report::{Format, NoteLayout, Report, Section};
 
 /// Compare the runs of `args`.
 pub(crate) fn compare(args: CompareArgs) -> Result {
@@ -60,6 +62,7 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
             .into());
         }
     }
+    few_rounds(&m, &args)?;
     let metrics = m.present(&args.metrics());
     if metrics.is_empty() {
         let wanted: Vec<&str> = args.metrics().iter().map(|m| m.cli_name()).collect();
@@ -71,11 +74,9 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
     }
     let stats = args.stat.stats();
     let ids = m.sorted_ids(args.sort, metrics[0], stats[0]);
-    let sections = if args.diff {
-        vec![Section {
-            title: None,
-            table: diff::table(&m, &ids, &metrics, &stats),
-        }]
+    let (sections, collapsed) = if args.diff {
+        let table = diff::table(&m, &ids, &metrics, &stats);
+        (vec![Section { title: None, table }], Vec::new())
     } else {
         let merged = args.group_by.0 == [GroupKey::Fullname];
         side_by_side::sections(
@@ -84,21 +85,48 @@ pub(crate) fn compare(args: CompareArgs) -> Result {
             merged,
             &metrics,
             &stats,
+            args.stat.gate_stat(),
         )
     };
-    let (caption, data_caption) = captions(&m, &args);
+    let (mut caption, data_caption) = captions(&m, &args, &metrics);
+    if !collapsed.is_empty() {
+        caption.push_str(&format!("; {}", crate::table::no_spread(&collapsed)));
+    }
     let report = Report {
         sections,
         caption,
         data_caption: Some(data_caption),
-        notes: membership(&m, &ids),
+        notes: [
+            time_note(&m, &args, &metrics),
+            incompleteness(&m, &ids, &metrics),
+            membership(&m, &ids),
+        ]
+        .concat(),
         layout: NoteLayout::Block,
     };
     let painter = Painter::for_stdout_in(args.format).with_style(args.style);
-    let out = report.render(args.format, painter);
+    let out = report.render(args.format, painter, console::report_width(args.format));
+    let verdict = verdict::Verdict::check(&m, &ids, &args);
+    let mut body = out.body;
+    if let (Some(v), Format::Md) = (&verdict, args.format) {
+        // The document is the pull-request comment: it carries the verdict too.
+        body.push_str(&v.markdown());
+    }
     console::stderr(&out.aside);
-    console::stdout(&out.body);
-    Ok(gates(&m, &ids, &args))
+    console::stdout(&body);
+    let Some(v) = verdict else {
+        return Ok(EXIT_OK);
+    };
+    let mut log = String::new();
+    let width = console::width(Stream::Stderr);
+    for line in v.lines() {
+        push_prose(&mut log, &line, width);
+    }
+    if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+        log.push_str(&v.annotations());
+    }
+    console::stderr(&log);
+    Ok(v.status())
 }
 
 /// Runs that share no id: what the ids were on each side, and how to line them up.
@@ -138,7 +166,7 @@ fn nothing_in_common(m: &matrix::Matrix, files: &[String]) -> Error {
 }
 
 /// The caption for people, and the one for CSV (whose numbers are raw).
-fn captions(m: &matrix::Matrix, args: &CompareArgs) -> (String, String) {
+fn captions(m: &matrix::Matrix, args: &CompareArgs, metrics: &[Metric]) -> (String, String) {
     let which = match args.stat.one() {
         None => "min, max, mean, median and stddev (sample)".to_string(),
         Some(s) => s.name().to_string(),
@@ -157,9 +185,103 @@ fn captions(m: &matrix::Matrix, args: &CompareArgs) -> (String, String) {
         } else {
             "; (N.NN): multiple of the best run"
         };
-        format!("values: {which} over each run's repeats{ratio}; memory in binary units")
+        let binary = if metrics.iter().any(|mt| *mt != Metric::Time) {
+            "; memory in binary units"
+        } else {
+            ""
+        };
+        format!("values: {which} over each run's repeats{ratio}{binary}")
     };
     (display, data)
+}
+
+/// A time gate on fewer rounds than the test needs is refused, unless asked for: its
+/// verdict would be the noise's.
+fn few_rounds(m: &matrix::Matrix, args: &CompareArgs) -> Result<()> {
+    let (Some(base), Some(head)) = (m.sides.first(), m.sides.last()) else {
+        return Ok(());
+    };
+    if args.allow_few_samples || m.sides.len() < 2 {
+        return Ok(());
+    }
+    let need = crate::significance::MIN_GATE_SAMPLES;
+    for g in args.fail_on.iter().filter(|g| g.metric == Metric::Time) {
+        for id in m.common() {
+            for side in [base, head] {
+                let Some(r) = side.get(id).filter(|r| r.has(Metric::Time)) else {
+                    continue;
+                };
+                match crate::significance::clean_rounds(r) {
+                    Some(n) if n < need => {
+                        return Err(format!(
+                            "--fail-on {}: {} has {n} timed round{} of {} (at least {need} a run are needed to tell a change from noise); take more, or pass --allow-few-samples to gate on them anyway",
+                            g.spec,
+                            side.run.path.display(),
+                            if n == 1 { "" } else { "s" },
+                            m.name(id),
+                        )
+                        .into())
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How to read a time change: it is tested, memory is not (its numbers are exact).
+fn time_note(m: &matrix::Matrix, args: &CompareArgs, metrics: &[Metric]) -> Vec<String> {
+    if m.sides.len() < 2 || !metrics.contains(&Metric::Time) {
+        return Vec::new();
+    }
+    let lead = if args.diff {
+        "a time Δ is tested".to_string()
+    } else {
+        format!(
+            "time Δ: change of the {} from the first run, tested",
+            args.stat.gate_stat().name()
+        )
+    };
+    vec![format!(
+        "{lead}: p of the Mann-Whitney U test of the runs' rounds (two-sided), n rounds when fewer than {} a run; ~: no significant change (p ≥ {}); memory is exact and needs no test",
+        crate::significance::MIN_GATE_SAMPLES,
+        crate::significance::ALPHA
+    )]
+}
+
+/// Footnotes of the rows marked `*`: why each incomplete sample is short, and what the
+/// values and gates make of it.
+fn incompleteness(m: &matrix::Matrix, ids: &[String], metrics: &[Metric]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut left_out = false;
+    for id in ids {
+        for side in &m.sides {
+            let Some(r) = side.get(id) else { continue };
+            if r.incomplete.is_empty() {
+                continue;
+            }
+            let name = m.name(id);
+            for why in &r.incomplete {
+                out.push(format!("* {name} ({}): incomplete: {why}", side.label));
+            }
+            let none_clean = metrics
+                .iter()
+                .any(|&mt| matches!(r.clean(mt), Clean::None { .. } | Clean::Unknown));
+            if none_clean {
+                out.push(format!(
+                    "* {name} ({}): no sample known to be complete: its values are partial and it cannot be gated",
+                    side.label
+                ));
+            } else {
+                left_out = true;
+            }
+        }
+    }
+    if left_out {
+        out.push("*: incomplete samples are left out of the values and the gates".to_string());
+    }
+    out
 }
 
 /// Lines for benchmarks that are not in every run: never skipped silently.
@@ -187,83 +309,4 @@ fn membership(m: &matrix::Matrix, ids: &[String]) -> Vec<String> {
         out.push(line);
     }
     out
-}
-
-/// Check every gate; print breaches (or a one-line pass) on stderr; the exit status.
-fn gates(m: &matrix::Matrix, ids: &[String], args: &CompareArgs) -> i32 {
-    if args.fail_on.is_empty() && args.max.is_empty() {
-        return EXIT_OK;
-    }
-    let (Some(base), Some(head)) = (m.sides.first(), m.sides.last()) else {
-        return EXIT_OK;
-    };
-    let stat = args.stat.gate_stat();
-    let mut breaches = Vec::new();
-    let mut unchecked = Vec::new();
-    let mut checked = 0;
-    for id in ids {
-        let Some(h) = head.get(id) else { continue };
-        let shown = m.name(id);
-        // With one run, --fail-on was refused above: only ceilings are checked.
-        if let Some(b) = base.get(id) {
-            for g in &args.fail_on {
-                checked += 1;
-                match check_growth(g, shown, b, h, stat) {
-                    Ok(Some(br)) => breaches.push(br),
-                    Ok(None) => {}
-                    Err(why) => unchecked.push(format!("--fail-on {}: {why}", g.spec)),
-                }
-            }
-        }
-        for c in &args.max {
-            checked += 1;
-            match check_ceiling(c, shown, h, stat) {
-                Ok(Some(br)) => breaches.push(br),
-                Ok(None) => {}
-                Err(why) => unchecked.push(format!("--max {}: {why}", c.spec)),
-            }
-        }
-    }
-    // Every line quotes benchmark ids or labels: each is escaped as it is added.
-    let mut out = String::new();
-    for u in &unchecked {
-        push_line(&mut out, &format!("not checked: {u}"));
-    }
-    // With one run, only ceilings apply: name the run alone.
-    let pair = if m.sides.len() < 2 {
-        head.label.clone()
-    } else {
-        format!("{} vs {}", head.label, base.label)
-    };
-    let status = if breaches.is_empty() {
-        push_line(
-            &mut out,
-            &format!(
-                "gates passed: {} check{} of {pair}",
-                checked,
-                if checked == 1 { "" } else { "s" },
-            ),
-        );
-        EXIT_OK
-    } else {
-        let width = breaches
-            .iter()
-            .map(|b| b.metric.cli_name().len())
-            .max()
-            .unwrap_or(0);
-        push_line(
-            &mut out,
-            &format!(
-                "{} regression{} over threshold ({pair}):",
-                breaches.len(),
-                if breaches.len() == 1 { "" } else { "s" },
-            ),
-        );
-        for b in &breaches {
-            push_line(&mut out, &b.line(width));
-        }
-        EXIT_GATE
-    };
-    console::stderr(&out);
-    status
 }
