@@ -156,9 +156,13 @@ pub fn run_limited(cmd: &mut Command, limit: Duration) -> Outcome {
     }
 }
 
-/// `benchmem ARGS...` with a 60 s limit.
+/// `benchmem ARGS...` with a 60 s limit, its lines as long as they come (`COLUMNS`): the
+/// tests read what a line says, and benchmem breaks its lines to fit a terminal.
 pub fn bm(args: &[&str]) -> Outcome {
-    run_limited(Command::new(benchmem()).args(args), Duration::from_secs(60))
+    run_limited(
+        Command::new(benchmem()).args(args).env("COLUMNS", "10000"),
+        Duration::from_secs(60),
+    )
 }
 
 /// A saved run.
@@ -301,6 +305,8 @@ pub fn measure_env(
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
     let mut cmd = Command::new(benchmem());
+    // Lines whole, as in bm().
+    cmd.env("COLUMNS", "10000");
     cmd.args(["run", "--json", json.to_str().unwrap()])
         .args(extra)
         .arg("--")

@@ -30,6 +30,8 @@ fn bm_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
         Command::new(benchmem())
             .args(args)
             .current_dir(dir)
+            // Lines whole, as in bm().
+            .env("COLUMNS", "10000")
             .envs(env.iter().copied()),
         Duration::from_secs(60),
     )
