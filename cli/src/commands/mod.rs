@@ -1,7 +1,7 @@
 //! The subcommands. Each returns the process exit status, or why it could not do its
 //! work (printed as `benchmem: <message>`).
 
-mod compare;
+pub(crate) mod compare;
 mod docs;
 pub(crate) mod run;
 mod show;

@@ -463,36 +463,8 @@ fn short_name(p: &Point) -> &str {
     }
 }
 
-/// Natural order: digit runs compare as numbers, so `t[10]` sorts before `t[1000]` (the
-/// order `compare` lists benchmarks in).
-pub fn natural(a: &str, b: &str) -> std::cmp::Ordering {
-    fn chunks(s: &str) -> Vec<(bool, &str)> {
-        let mut out = Vec::new();
-        let mut start = 0;
-        let bytes = s.as_bytes();
-        for i in 1..=bytes.len() {
-            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
-                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
-                start = i;
-            }
-        }
-        out
-    }
-    let (ca, cb) = (chunks(a), chunks(b));
-    for (x, y) in ca.iter().zip(&cb) {
-        let ord = match (x, y) {
-            ((true, dx), (true, dy)) => {
-                let (tx, ty) = (dx.trim_start_matches('0'), dy.trim_start_matches('0'));
-                tx.len().cmp(&ty.len()).then_with(|| tx.cmp(ty))
-            }
-            ((_, sx), (_, sy)) => sx.cmp(sy),
-        };
-        if ord != std::cmp::Ordering::Equal {
-            return ord;
-        }
-    }
-    ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
-}
+/// The order `compare` lists benchmarks in (digit runs as numbers).
+pub(crate) use crate::commands::compare::natural;
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,8 @@
 
 mod diff;
 mod matrix;
+
+pub(crate) use matrix::natural;
 mod side_by_side;
 mod verdict;
 
