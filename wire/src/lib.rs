@@ -6,6 +6,8 @@
 //!   counters. It survives `SIGKILL`, `_exit` and programs that close every fd, so the
 //!   launcher can always read what was measured up to the end.
 //! - [`event`]: one datagram per closed region (a sample), sent over an `AF_UNIX` socket.
+//! - [`stacks`]: with `--stacks`, a ring per process image of allocation, free, region
+//!   and new-stack records, from which the launcher attributes memory to call stacks.
 //!
 //! Beside them, what both sides must read alike: names ([`names`]) and ELF files ([`elf`]).
 //!
@@ -19,6 +21,7 @@ extern crate std;
 pub mod elf;
 pub mod event;
 pub mod names;
+pub mod stacks;
 pub mod state;
 pub mod stats;
 

@@ -29,6 +29,9 @@ names! {
     /// Set to `1` to keep the preload loaded but count nothing (a control for overhead
     /// checks).
     ENV_DISABLE, ENV_DISABLE_C = "BENCHMEM_DISABLE";
+    /// Set to `1` to record the call stack of every counted allocation into the run
+    /// directory's stack streams (see [`crate::stacks`]).
+    ENV_STACKS, ENV_STACKS_C = "BENCHMEM_STACKS";
     /// The loader's list of libraries to load first: how the launcher brings the preload
     /// into a program, and what the preload looks for in an environment given to exec.
     LD_PRELOAD, LD_PRELOAD_C = "LD_PRELOAD";
@@ -111,7 +114,7 @@ pub fn state_file_name(pid: u32, image: u32, buf: &mut [u8]) -> usize {
 }
 
 /// Copies as much of `s` as fits into `buf` at `at`; returns the bytes copied.
-fn put(buf: &mut [u8], at: usize, s: &[u8]) -> usize {
+pub(crate) fn put(buf: &mut [u8], at: usize, s: &[u8]) -> usize {
     let k = s.len().min(buf.len() - at);
     buf[at..at + k].copy_from_slice(&s[..k]);
     k
