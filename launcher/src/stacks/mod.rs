@@ -42,7 +42,7 @@ impl RunStacks {
 
 /// Lines the replayed samples up with the series' samples, by repeat, process and name
 /// (a root region by process alone), in order, preferring the one whose figures agree.
-pub(crate) fn attach(images: Vec<ImageStacks>, series: &[Series]) -> RunStacks {
+pub fn attach(images: Vec<ImageStacks>, series: &[Series]) -> RunStacks {
     type Key = (usize, u32, bool, String);
     let mut pending: HashMap<Key, VecDeque<(usize, usize)>> = HashMap::new();
     let mut notes = Vec::new();
