@@ -95,10 +95,13 @@ pub(crate) fn flamegraph(args: FlamegraphArgs) -> Result {
                 args.metric.cli_name()
             )));
         }
-        opt.title = format!("benchmem: {what}, {} → {}", name_of(&runs[0].path), name_of(&last.path));
+        opt.title = format!(
+            "benchmem: {what}, {} → {}",
+            name_of(&runs[0].path),
+            name_of(&last.path)
+        );
         opt.subtitle = Some(
-            "widths: the second run; red: grew, blue: shrank (the hover tells both figures)"
-                .into(),
+            "widths: the second run; red: grew, blue: shrank (the hover tells both figures)".into(),
         );
         flamegraph::from_lines(&mut opt, diff.lines(), &mut svg)
     };
@@ -124,7 +127,10 @@ pub(crate) fn flamegraph(args: FlamegraphArgs) -> Result {
             .stderr(std::process::Stdio::null())
             .spawn()
     {
-        eprintln!("benchmem: cannot open it with xdg-open: {e}; open {} yourself", out.display());
+        eprintln!(
+            "benchmem: cannot open it with xdg-open: {e}; open {} yourself",
+            out.display()
+        );
     }
     Ok(EXIT_OK)
 }
@@ -136,8 +142,10 @@ fn join(lines: &[String]) -> String {
 }
 
 fn name_of(p: &Path) -> String {
-    p.file_name()
-        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 fn sample_words(profiles: &[view::Profile], args: &FlamegraphArgs) -> String {
@@ -183,7 +191,9 @@ fn base64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         for i in 0..4 {
             if i <= c.len() {
                 out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -238,7 +248,9 @@ fn pick(dir: &Path, id: Option<&str>, args: &FlamegraphArgs) -> Result<(Loaded, 
                 .filter(|&k| found[k].1 == id || stem(found[k].0) == id)
                 .collect();
             if exact.is_empty() {
-                (0..found.len()).filter(|&k| found[k].1.contains(id)).collect()
+                (0..found.len())
+                    .filter(|&k| found[k].1.contains(id))
+                    .collect()
             } else {
                 exact
             }
@@ -246,7 +258,10 @@ fn pick(dir: &Path, id: Option<&str>, args: &FlamegraphArgs) -> Result<(Loaded, 
         (None, Some(_)) => {
             let worst = found.iter().map(|f| f.2).max().unwrap_or(0);
             // The first of equals, in file and benchmark order: the same pick every time.
-            (0..found.len()).filter(|&k| found[k].2 == worst).take(1).collect()
+            (0..found.len())
+                .filter(|&k| found[k].2 == worst)
+                .take(1)
+                .collect()
         }
         (None, None) => (0..found.len()).collect(),
     };

@@ -188,7 +188,10 @@ fn changes_report(runs: &[Loaded], args: &WhereArgs) -> Result<Report> {
             };
             common += 1;
             let by_stack = |p: &Profile| -> BTreeMap<String, (u64, u32)> {
-                p.sites.iter().map(|&(s, v)| (p.folded(s), (v, s))).collect()
+                p.sites
+                    .iter()
+                    .map(|&(s, v)| (p.folded(s), (v, s)))
+                    .collect()
             };
             let (b, h) = (by_stack(bp), by_stack(hp));
             let keys: BTreeSet<&String> = b.keys().chain(h.keys()).collect();

@@ -161,12 +161,7 @@ pub(crate) fn build(runs: &[Measured], doc: &Document) -> Option<Sidecar> {
                     Some(SampleStacks {
                         repeat: img.repeat,
                         pid: img.pid,
-                        totals: [
-                            t.peak_bytes,
-                            t.total_bytes,
-                            t.allocations,
-                            t.retained_bytes,
-                        ],
+                        totals: [t.peak_bytes, t.total_bytes, t.allocations, t.retained_bytes],
                         sites,
                     })
                 })

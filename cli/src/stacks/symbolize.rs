@@ -49,7 +49,9 @@ fn base_name(path: &[u8]) -> String {
 }
 
 fn open(m: &Module) -> Result<File, Unusable> {
-    let path = Path::new(std::ffi::OsStr::new(std::str::from_utf8(&m.path).unwrap_or("")));
+    let path = Path::new(std::ffi::OsStr::new(
+        std::str::from_utf8(&m.path).unwrap_or(""),
+    ));
     if m.path.is_empty() {
         return Err(Unusable::Missing);
     }

@@ -74,7 +74,7 @@ impl Profile<'_> {
 /// Frames that only pass an allocation on (allocator entry points and wrappers): a site
 /// is shown by the first frame above them, where the program decided to allocate.
 fn is_wrapper(frame: &str) -> bool {
-    const PREFIXES: [&str; 14] = [
+    const PREFIXES: [&str; 20] = [
         "operator new",
         "std::allocator",
         "std::__new_allocator",
@@ -82,7 +82,13 @@ fn is_wrapper(frame: &str) -> bool {
         "std::allocator_traits",
         "alloc::alloc::",
         "alloc::raw_vec::",
+        "<alloc::raw_vec::",
+        "alloc::vec::",
+        "<alloc::vec::",
+        "alloc::boxed::",
+        "<alloc::boxed::",
         "<alloc::alloc::",
+        "alloc::string::",
         "__rust_alloc",
         "__rust_realloc",
         "__rdl_alloc",
@@ -232,11 +238,8 @@ pub(crate) fn profile<'a>(
             .collect(),
         side: &l.side,
     };
-    let mut keyed: Vec<(u64, String, u32)> = p
-        .sites
-        .iter()
-        .map(|&(s, v)| (v, p.folded(s), s))
-        .collect();
+    let mut keyed: Vec<(u64, String, u32)> =
+        p.sites.iter().map(|&(s, v)| (v, p.folded(s), s)).collect();
     keyed.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     p.sites = keyed.into_iter().map(|(v, _, s)| (s, v)).collect();
     Ok(p)
@@ -257,10 +260,7 @@ pub(crate) fn folded(profiles: &[Profile]) -> Vec<String> {
             *lines.entry(key).or_default() += v;
         }
     }
-    lines
-        .into_iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect()
+    lines.into_iter().map(|(k, v)| format!("{k} {v}")).collect()
 }
 
 #[cfg(test)]
