@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub(crate) use super::figure as figure_of;
 use super::{BenchStacks, SampleStacks, Sidecar, figure};
 use crate::blob::{Record, Run, parse_run, read_json};
 use crate::error::{Error, Result};
@@ -282,4 +283,3 @@ mod tests {
         assert_eq!(site_and_callers(&[]).0, "[no frames]");
     }
 }
-pub(crate) use super::figure as figure_of;
