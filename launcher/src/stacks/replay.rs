@@ -808,6 +808,62 @@ mod tests {
         );
     }
 
+    /// The replay's cost on its worst case for the peak split: a sawtooth that climbs
+    /// slowly (alloc, alloc, free: a new maximum, then at once the first decrease after it,
+    /// so every third record freezes a snapshot), over many stacks, with regions nested.
+    /// Prints the cost per record (`cargo test --release -p benchmem-launcher --lib
+    /// sawtooth -- --nocapture`) and checks that the state kept is one cell per stack and
+    /// region, whatever the number of records.
+    #[test]
+    fn sawtooth_costs_constant_time_per_record_and_memory_per_stack() {
+        const STACKS: u32 = 10_000;
+        let cycles: usize = if cfg!(debug_assertions) {
+            100_000
+        } else {
+            3_000_000
+        };
+        for depth in [0usize, 3] {
+            let mut r = Replay::new(0, 7, 0, "prog".into());
+            r.apply(&Record::Process {
+                base_epoch: 1,
+                pid: 7,
+            });
+            for d in 0..depth {
+                r.apply(&begin(d as i32 + 1, 2 + d as u32, b"nest"));
+            }
+            let epoch = 1 + depth as u32;
+            let mut live = std::collections::VecDeque::new();
+            let (mut total, mut peak) = (0u64, 0u64);
+            let started = std::time::Instant::now();
+            let mut records = 0usize;
+            for i in 0..cycles {
+                for k in 0..2 {
+                    let s = ((i * 2 + k) as u32 * 7919) % STACKS + 1;
+                    let n = 64 + (s as u64 % 7) * 8;
+                    r.apply(&a(s, n));
+                    live.push_back((s, n));
+                    total += n;
+                    peak = peak.max(total);
+                }
+                let (s, n) = live.pop_front().unwrap();
+                r.apply(&f(s, n, epoch));
+                total -= n;
+                records += 3;
+            }
+            let took = started.elapsed();
+            let cells: usize = r.open.iter().map(|o| o.cells.len()).sum();
+            assert_eq!(cells, STACKS as usize * (depth + 1));
+            let img = r.finish(None);
+            let root = img.samples.last().unwrap();
+            assert_eq!(root.totals.peak_bytes, peak);
+            sums_hold(root);
+            eprintln!(
+                "sawtooth, {STACKS} stacks, {depth} nested regions: {records} records in {took:?}, {:.1} ns per record",
+                took.as_nanos() as f64 / records as f64
+            );
+        }
+    }
+
     #[test]
     fn samples_per_name_are_capped() {
         let mut recs = Vec::new();
