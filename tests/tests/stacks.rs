@@ -302,3 +302,58 @@ fn flame_graphs_hover_and_zoom_in_a_browser() {
     let seen = browser::check_flamegraph(&diff, "map_site (", work.path());
     assert!(seen.details.contains("map_site ("), "{}", seen.details);
 }
+
+#[test]
+fn a_killed_process_marks_its_stack_data_incomplete_and_run_shows_the_sites() {
+    let program = compile("stacks_killed.c", &["-O2"]);
+    // Without --json: the top sites under the table, and the note.
+    let out = bm(&["run", "--stacks", "--", program.to_str().unwrap()]);
+    assert_eq!(out.code(), 137, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("note: stacks: stack data incomplete: process")
+            && out.stderr.contains("ended without closing its stream"),
+        "{}",
+        out.stderr
+    );
+    let site = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("main (programs/stacks_killed.c:"))
+        .unwrap_or_else(|| panic!("no site under the table: {}", out.stderr));
+    assert!(
+        site.contains("100.0%") && site.contains("4.00 KiB"),
+        "{site}"
+    );
+}
+
+#[test]
+fn every_repeat_has_its_split() {
+    let program = compile("stacks_sites.c", &["-O2"]);
+    let (out, blob, dir) = measure(&["--stacks", "-n", "2"], &program, &[]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(blob.series("work").peak.len(), 2);
+    let run = dir.path().join("run.json");
+    let sample = |n: &str| {
+        bm(&[
+            "where",
+            run.to_str().unwrap(),
+            "--region",
+            "work",
+            "--format",
+            "folded",
+            "--sample",
+            n,
+        ])
+        .stdout
+    };
+    let (first, second) = (sample("0"), sample("1"));
+    assert!(first.contains("spike ("), "{first}");
+    assert_eq!(first, second);
+    let out = bm(&["where", run.to_str().unwrap(), "--region", "work"]);
+    assert!(
+        out.stdout.contains("headline sample 0 of 2"),
+        "{}",
+        out.stdout
+    );
+}
