@@ -65,7 +65,9 @@ fn bounds_slow(t: tls::Current, sp: u64) -> Option<u64> {
         return None;
     }
     let (lo, hi) = stack_bounds(sp)?;
-    t.set_stack(lo, hi);
+    // The same stack grown down (the main thread's) is not a switch of stacks.
+    let grown = hi == t.stack().1;
+    t.set_stack(lo, hi, !grown);
     Some(hi)
 }
 
@@ -156,9 +158,7 @@ pub fn capture(t: tls::Current) -> u32 {
             return NO_STACK;
         }
         if python_frames::active() {
-            let mut spliced = [0u64; MAX_FRAMES];
-            let m = python_frames::splice(&native[..n], &mut spliced);
-            return intern(&spliced[..m]);
+            return intern_spliced(&native[..n]);
         }
         intern(&native[..n])
     }
@@ -167,6 +167,15 @@ pub fn capture(t: tls::Current) -> u32 {
         let _ = t;
         NO_STACK
     }
+}
+
+/// Interns `native` with Python frames spliced in (a frame of its own, so the buffer is
+/// on the stack only when needed: threads may have small stacks).
+#[inline(never)]
+fn intern_spliced(native: &[u64]) -> u32 {
+    let mut spliced = [0u64; MAX_FRAMES];
+    let m = python_frames::splice(native, &mut spliced);
+    intern(&spliced[..m])
 }
 
 // ---------------------------------------------------------------------------------------
