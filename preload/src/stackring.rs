@@ -12,8 +12,8 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32};
 
 use benchmem_wire::names::ENV_STACKS_RING_C;
 use benchmem_wire::stacks::{
-    DATA_OFFSET, DEFAULT_CAPACITY, MAGIC, Record, RingHeader, STOP_FULL, VERSION, encode,
-    encoded_words, stacks_file_name,
+    DATA_OFFSET, DEFAULT_CAPACITY, Kind, MAGIC, Record, RingHeader, STOP_FULL, VERSION, decode,
+    encode, encoded_words, stacks_file_name,
 };
 
 use crate::spin::SpinLock;
@@ -238,6 +238,55 @@ impl Ring {
         !self.stopped
     }
 
+    /// Appends the record of an allocation (the hot path: no general encoding).
+    #[inline(always)]
+    pub fn alloc(&mut self, stack: u32, size: u64) {
+        self.small(&[Kind::Alloc as u64 | 2 << 8 | (stack as u64) << 32, size]);
+    }
+
+    /// Appends the record of a free.
+    #[inline(always)]
+    pub fn free(&mut self, stack: u32, size: u64, epoch: u32) {
+        self.small(&[
+            Kind::Free as u64 | 3 << 8 | (stack as u64) << 32,
+            size,
+            epoch as u64,
+        ]);
+    }
+
+    /// Appends a record already encoded as `words`, when it fits before the ring's end
+    /// without waiting; otherwise through [`write`](Self::write)'s general path.
+    #[inline(always)]
+    fn small<const N: usize>(&mut self, words: &[u64; N]) {
+        let n = N as u64 * 8;
+        let pos = self.head & self.cap.wrapping_sub(1);
+        if self.stopped || self.cap - pos < n || self.cap - (self.head - self.tail) < n {
+            return self.small_slow(words);
+        }
+        // SAFETY: [pos, pos + n) is inside the records area and free (checked above);
+        // only this thread writes, under the lock.
+        unsafe {
+            let at = self.data.add(pos as usize).cast::<u64>();
+            for (i, w) in words.iter().enumerate() {
+                at.add(i).write_unaligned(w.to_le());
+            }
+            self.head += n;
+            (*self.hdr).head.store(self.head, Release);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn small_slow(&mut self, words: &[u64]) {
+        let mut bytes = [0u8; 24];
+        for (i, w) in words.iter().enumerate() {
+            bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        if let Ok((rec, _)) = decode(&bytes[..words.len() * 8]) {
+            self.write(&rec);
+        }
+    }
+
     /// Appends `rec`; false when it was not written (the stream stopped, or is full).
     pub fn write(&mut self, rec: &Record) -> bool {
         if self.stopped {
@@ -332,4 +381,51 @@ fn nap() {
             )
         };
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_records_are_the_wire_s_encoding() {
+        let mut mem = vec![0u64; 64];
+        let mut r = Ring {
+            // SAFETY: all-zero is a valid header.
+            hdr: Box::leak(unsafe { Box::<RingHeader>::new_zeroed().assume_init() }),
+            data: mem.as_mut_ptr().cast(),
+            cap: 512,
+            map_len: 0,
+            head: 0,
+            tail: 0,
+            waited_ns: 0,
+            modules: 0,
+            stopped: false,
+        };
+        r.alloc(7, 1 << 40);
+        r.free(u32::MAX, 5, 9);
+        assert_eq!(r.head, 40);
+        // SAFETY: the 40 bytes just written.
+        let bytes = unsafe { core::slice::from_raw_parts(r.data, 40) };
+        let (a, n) = decode(bytes).unwrap();
+        assert_eq!(
+            (a, n),
+            (
+                Record::Alloc {
+                    stack: 7,
+                    size: 1 << 40
+                },
+                16
+            )
+        );
+        let (f, _) = decode(&bytes[16..]).unwrap();
+        assert_eq!(
+            f,
+            Record::Free {
+                stack: u32::MAX,
+                size: 5,
+                epoch: 9
+            }
+        );
+    }
 }

@@ -14,6 +14,7 @@
 //! (`[lo, hi)`, which the caller knows to be mapped), and every load from `.eh_frame` to
 //! the loaded segment that holds it.
 
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::modules;
@@ -181,13 +182,21 @@ fn clear_cache() {
 /// `[lo, hi)` is mapped and readable for the whole call (the current thread's stack,
 /// from the capture point up), and `regs` were captured on this thread in a frame that
 /// is still live.
-pub unsafe fn walk(regs: Regs, lo: u64, hi: u64, skip: (u64, u64), out: &mut [u64]) -> usize {
+pub unsafe fn walk(
+    regs: Regs,
+    lo: u64,
+    hi: u64,
+    skip: (u64, u64),
+    out: &mut [MaybeUninit<u64>],
+) -> usize {
+    let last = hi.saturating_sub(8);
     let read = |at: u64| -> Option<u64> {
-        if at < lo || at > hi.checked_sub(8)? || !at.is_multiple_of(8) {
+        if at < lo || at > last {
             return None;
         }
-        // SAFETY: inside [lo, hi), mapped and readable (the caller's contract), aligned.
-        Some(unsafe { (at as *const u64).read_volatile() })
+        // SAFETY: [at, at + 8) is inside [lo, hi), mapped and readable (the caller's
+        // contract).
+        Some(unsafe { (at as *const u64).read_unaligned() })
     };
     let (mut pc, mut sp, mut bp) = (regs.pc, regs.sp, regs.bp);
     let mut n = 0;
@@ -199,7 +208,7 @@ pub unsafe fn walk(regs: Regs, lo: u64, hi: u64, skip: (u64, u64), out: &mut [u6
             if n == out.len() {
                 break;
             }
-            out[n] = pc;
+            out[n].write(pc);
             n += 1;
         }
         // A return address is the instruction after the call: its frame's rule is the
@@ -787,7 +796,7 @@ mod tests {
     }
 
     #[inline(never)]
-    fn depth(n: u32, out: &mut [u64]) -> usize {
+    fn depth(n: u32, out: &mut [MaybeUninit<u64>]) -> usize {
         if n == 0 {
             let regs = capture();
             let sp = regs.sp;
@@ -804,8 +813,10 @@ mod tests {
     #[test]
     fn walks_this_test_through_recursion() {
         clear_cache();
-        let mut out = [0u64; 64];
-        let n = depth(5, &mut out);
+        let mut buf = [MaybeUninit::new(0u64); 64];
+        let n = depth(5, &mut buf);
+        // SAFETY: all initialised.
+        let out: [u64; 64] = unsafe { core::mem::transmute(buf) };
         // The capture point, the five returns into `depth` from its recursive calls,
         // then the test function, the test harness and the thread's start in libc.
         assert!(n >= 8, "{n} frames: {:x?}", &out[..n]);
@@ -824,8 +835,10 @@ mod tests {
         assert!(out[6] > t && out[6] < t + 4096, "then the test function");
         // Cached: the same walk again (from another call in this function) finds the
         // same frames.
-        let mut again = [0u64; 64];
-        let m = depth(5, &mut again);
+        let mut buf = [MaybeUninit::new(0u64); 64];
+        let m = depth(5, &mut buf);
+        // SAFETY: all initialised.
+        let again: [u64; 64] = unsafe { core::mem::transmute(buf) };
         assert_eq!(&out[1..6], &again[1..6]);
         assert_ne!(out[6], again[6]);
         assert_eq!(&out[7..n], &again[7..m]);
