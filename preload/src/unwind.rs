@@ -198,44 +198,47 @@ pub unsafe fn walk(
         // contract).
         Some(unsafe { (at as *const u64).read_unaligned() })
     };
-    let (mut pc, mut sp, mut bp) = (regs.pc, regs.sp, regs.bp);
-    let mut n = 0;
-    let mut first = true;
-    // Own frames come first and are few; the bound keeps a loop of frames finite.
-    for _ in 0..out.len() + 16 {
-        let own = pc >= skip.0 && pc < skip.1;
-        if !own {
-            if n == out.len() {
-                break;
-            }
-            out[n].write(pc);
-            n += 1;
-        }
-        // A return address is the instruction after the call: its frame's rule is the
-        // call's, at `pc - 1`.
-        let key = if first { pc } else { pc - 1 };
+    // One frame up: `key` is the address whose rule applies. Frames only ever move up
+    // the stack; anything else is a corrupt frame and ends the walk.
+    let step = |key: u64, sp: u64, bp: &mut u64| -> Option<(u64, u64)> {
         let r = rule(key);
         if r.stop() {
-            break;
+            return None;
         }
-        let base = if r.cfa_bp() { bp } else { sp };
+        let base = if r.cfa_bp() { *bp } else { sp };
         let cfa = base.wrapping_add(r.cfa_off() as u64);
-        let Some(ra) = read(cfa.wrapping_add(r.ra_off() as u64)) else {
+        let ra = read(cfa.wrapping_add(r.ra_off() as u64))?;
+        if let Some(o) = r.bp_off() {
+            *bp = read(cfa.wrapping_add(o as u64))?;
+        }
+        (cfa > sp && ra >= 4096).then_some((ra, cfa))
+    };
+    let (mut pc, mut sp, mut bp) = (regs.pc, regs.sp, regs.bp);
+    // The capture point's own rule is at its address; every later frame's at the call
+    // before its return address (`pc - 1`).
+    let mut key = pc;
+    // The preload's own frames come first, and are few.
+    let mut own = 0;
+    while pc >= skip.0 && pc < skip.1 {
+        own += 1;
+        if own > 16 {
+            return 0;
+        }
+        let Some(next) = step(key, sp, &mut bp) else {
+            return 0;
+        };
+        (pc, sp) = next;
+        key = pc - 1;
+    }
+    let mut n = 0;
+    while n < out.len() {
+        out[n].write(pc);
+        n += 1;
+        let Some(next) = step(key, sp, &mut bp) else {
             break;
         };
-        if let Some(o) = r.bp_off() {
-            match read(cfa.wrapping_add(o as u64)) {
-                Some(v) => bp = v,
-                None => break,
-            }
-        }
-        // Frames only ever move up the stack; anything else is a corrupt frame.
-        if cfa <= sp || ra < 4096 {
-            break;
-        }
-        sp = cfa;
-        pc = ra;
-        first = false;
+        (pc, sp) = next;
+        key = pc - 1;
     }
     n
 }
