@@ -6,8 +6,10 @@
  *   fork:    a region in the parent and one in the child, which frees a parent's block
  *   mmap:    anonymous mappings: partial munmap, mremap, realloc
  *   many N:  N small allocations kept and freed (to fill a small ring)
+ *   dlopen LIB: 777 bytes allocated by lib_alloc in LIB, loaded after start
  */
 #define _GNU_SOURCE 1
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -124,6 +126,17 @@ static void many(int n) {
     report("many", id);
 }
 
+static int loaded(const char *lib) {
+    void *h = dlopen(lib, RTLD_NOW);
+    if (!h) return 1;
+    void *(*f)(size_t) = (void *(*)(size_t))dlsym(h, "lib_alloc");
+    int id = benchmem_region_begin("dlopen");
+    void *p = f(777);
+    report("dlopen", id);
+    free(p);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "chain";
     if (!strcmp(mode, "chain")) chain();
@@ -131,6 +144,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(mode, "fork")) do_fork();
     else if (!strcmp(mode, "mmap")) maps();
     else if (!strcmp(mode, "many")) many(argc > 2 ? atoi(argv[2]) : 100000);
+    else if (!strcmp(mode, "dlopen")) return loaded(argv[2]);
     else return 2;
     return 0;
 }

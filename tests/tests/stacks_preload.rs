@@ -536,6 +536,56 @@ fn cxx_new_is_attributed_to_its_caller() {
 }
 
 #[test]
+fn a_library_loaded_later_is_found_and_recorded_before_its_stacks() {
+    let prog = stacks_prog(false);
+    let lib = compile("stacks_lib.c", &["-O2", "-shared", "-fPIC"]);
+    let (out, dir) = run(&prog, &["dlopen", lib.to_str().unwrap()], &[]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(out.stdout, "dlopen 777 777 1 777\n");
+    let (ring, root) = only_ring(dir.path());
+    let (ended, replayed_root) = replay(&ring);
+    assert_eq!(ended["dlopen"], vec![(777, 777, 1, 777)]);
+    assert_eq!(replayed_root, root);
+    let path = lib.to_str().unwrap().as_bytes();
+    let at = |pred: &dyn Fn(&Rec) -> bool| ring.records.iter().position(pred).unwrap();
+    let module = at(&|r| matches!(r, Rec::Module { path: p, .. } if p == path));
+    let alloc = at(&|r| matches!(r, Rec::Alloc { size: 777, .. }));
+    // Not among the objects listed at start (the first records), and before the stack.
+    let listed = at(&|r| !matches!(r, Rec::Process { .. } | Rec::Module { .. }));
+    assert!(
+        module > listed && module < alloc,
+        "{module} {listed} {alloc}"
+    );
+    let Rec::Module {
+        bias,
+        start,
+        end,
+        build_id,
+        ..
+    } = &ring.records[module]
+    else {
+        unreachable!()
+    };
+    assert_eq!(build_id.len(), 20);
+    let frames = stack_of(&ring, 777);
+    assert!(frames[0] >= *start && frames[0] < *end, "{frames:x?}");
+    let syms = symbols(&lib);
+    assert_eq!(
+        function_at(&syms, *bias, frames[0]).as_deref(),
+        Some("lib_alloc")
+    );
+    let main_bias = program_bias(&ring);
+    let names: Vec<Option<String>> = frames[1..]
+        .iter()
+        .map(|&pc| function_at(&symbols(&prog), main_bias, pc))
+        .collect();
+    assert!(
+        matches!(names[0].as_deref(), Some("loaded" | "main")),
+        "{names:?}"
+    );
+}
+
+#[test]
 fn a_ring_nobody_drains_stops_and_the_program_goes_on() {
     let prog = stacks_prog(false);
     let plain = {
