@@ -154,7 +154,8 @@ fn sample_words(profiles: &[view::Profile], args: &FlamegraphArgs) -> String {
         ([p], None) if p.samples > 1 => {
             format!("headline sample {} of {}", p.sample, p.samples)
         }
-        _ => "headline samples".into(),
+        ([_], None) => "its one sample".into(),
+        _ => "each region's headline sample".into(),
     }
 }
 
