@@ -320,7 +320,11 @@ fn flame_graph_files_are_whole_and_self_contained() {
     );
     assert_eq!(out.status, 0, "{}", out.stderr);
     let html = std::fs::read_to_string(dir.path().join("diff.html")).unwrap();
-    assert!(html.contains("data:image/svg+xml;base64,"));
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && html.contains("<svg "),
+        "the SVG inline"
+    );
+    assert!(!html.contains("<?xml"), "no XML prolog inside HTML");
     // Nothing half-written is left beside them.
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()

@@ -186,7 +186,8 @@ pub struct Flame {
     pub hidden: usize,
 }
 
-/// Loads the flame graph SVG at `svg` in headless Chromium (a copy with probes added),
+/// Loads the flame graph at `svg` (an SVG file, or an HTML page that holds it inline) in
+/// headless Chromium (a copy with probes added),
 /// hovers the first frame whose text starts with `frame` and clicks it; panics when the
 /// page logged an error, when no such frame exists or when the click did not zoom.
 #[allow(dead_code)] // used by the end-to-end flame graph test, not by every includer
@@ -207,7 +208,8 @@ r.dispatchEvent(new MouseEvent("click",{{bubbles:true}}));
 d.setAttribute("data-test-unzoom",document.getElementById("unzoom").getAttribute("class")||"");
 d.setAttribute("data-test-hidden",String(document.querySelectorAll("#frames > g.hide").length));}},0);}});]]></script>"##
     );
-    let page = work.join("probe.svg");
+    let ext = svg.extension().and_then(|e| e.to_str()).unwrap_or("svg");
+    let page = work.join(format!("probe.{ext}"));
     let probed = format!(
         "{}{catcher}{}{probe}{}",
         &text[..open],
@@ -241,30 +243,4 @@ d.setAttribute("data-test-hidden",String(document.querySelectorAll("#frames > g.
             .and_then(|n| n.parse().ok())
             .unwrap_or(0),
     }
-}
-
-/// Loads the page at `html` in headless Chromium; panics when it logged an error or its
-/// screenshot is one colour (a page that only carries an SVG has no script of its own).
-#[allow(dead_code)] // used by the end-to-end flame graph test, not by every includer
-pub fn check_static_page(html: &Path, work: &Path) {
-    let text = std::fs::read_to_string(html).expect("read the page");
-    let at = text.find("<head>").expect("the page has a <head>") + "<head>".len();
-    let page = work.join("page.html");
-    std::fs::write(&page, format!("{}{CATCHER}{}", &text[..at], &text[at..])).expect("write");
-    let url = format!("file://{}", page.display());
-    let dom = run(work, &["--dump-dom", &url]);
-    assert_eq!(
-        attr(&dom, "data-test-errors").as_deref(),
-        Some("[]"),
-        "{}: errors in the browser",
-        html.display()
-    );
-    let shot = work.join("shot.png");
-    let arg = format!("--screenshot={}", shot.display());
-    run(work, &[&arg, "--window-size=1200,800", &url]);
-    assert!(
-        !one_colour(&shot),
-        "{}: the screenshot is blank",
-        html.display()
-    );
 }

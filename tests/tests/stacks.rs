@@ -285,7 +285,9 @@ fn flame_graphs_hover_and_zoom_in_a_browser() {
         html.to_str().unwrap(),
     ]);
     assert_eq!(out.code(), 0, "{out:?}");
-    browser::check_static_page(&html, work.path());
+    let seen = browser::check_flamegraph(&html, "spike (", work.path());
+    assert!(seen.details.contains("spike ("), "{}", seen.details);
+    assert!(seen.hidden > 0, "the zoom hid no frame in the page");
 
     // Differential: the same run against itself has nothing grown or shrunk, and draws.
     let diff = dir.path().join("diff.svg");

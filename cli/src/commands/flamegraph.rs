@@ -167,8 +167,8 @@ fn default_output(run: &Path, diff: bool) -> PathBuf {
     run.with_file_name(format!("{stem}.{suffix}.svg"))
 }
 
-/// An HTML page around the SVG: the SVG is embedded inline as a data URL, so its own
-/// script (hover, zoom, search) runs and the page opens offline as one file.
+/// An HTML page around the SVG: the SVG inline (its XML prolog dropped), so its own script
+/// (hover, zoom, search) runs in the page and the page opens offline as one file.
 fn page(title: &str, svg: &[u8]) -> String {
     let title: String = title
         .chars()
@@ -180,30 +180,12 @@ fn page(title: &str, svg: &[u8]) -> String {
             c => c.to_string(),
         })
         .collect();
+    let svg = String::from_utf8_lossy(svg);
+    let body = svg.find("<svg").map_or(&svg[..], |i| &svg[i..]);
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <style>html,body{{margin:0;height:100%}}object{{width:100%;height:100%;border:0;display:block}}</style>\
-         </head><body><object type=\"image/svg+xml\" data=\"data:image/svg+xml;base64,{}\">{title}</object></body></html>\n",
-        base64(svg)
+         <style>html,body{{margin:0}}</style></head><body>\n{body}</body></html>\n"
     )
-}
-
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Picks one profile among the saved runs in `dir`: `id` (exact benchmark id or file
@@ -296,15 +278,6 @@ fn pick(dir: &Path, id: Option<&str>, args: &FlamegraphArgs) -> Result<(Loaded, 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_as_the_rfc_has_it() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-    }
 
     #[test]
     fn outputs_sit_beside_the_run() {
