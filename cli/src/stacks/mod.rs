@@ -147,10 +147,12 @@ pub(crate) fn build(runs: &[Measured], doc: &Document) -> Option<Sidecar> {
                         });
                         // Two recorded stacks may read the same once symbolized: one site.
                         let e = sites.entry(ix).or_default();
-                        e[0] += f.peak;
-                        e[1] += f.allocated;
-                        e[2] += f.allocations;
-                        e[3] += f.retained;
+                        for (x, v) in
+                            e.iter_mut()
+                                .zip([f.peak, f.allocated, f.allocations, f.retained])
+                        {
+                            *x = x.saturating_add(v);
+                        }
                     }
                     let mut sites: Vec<[u64; 5]> = sites
                         .into_iter()

@@ -258,7 +258,8 @@ pub(crate) fn folded(profiles: &[Profile]) -> Vec<String> {
             } else {
                 stack
             };
-            *lines.entry(key).or_default() += v;
+            let e = lines.entry(key).or_default();
+            *e = e.saturating_add(v);
         }
     }
     lines.into_iter().map(|(k, v)| format!("{k} {v}")).collect()

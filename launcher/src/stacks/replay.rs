@@ -214,11 +214,12 @@ impl Open {
     fn alloc(&mut self, stack: u32, size: u64) {
         let c = self.cells.entry(stack).or_default();
         c.save(self.snap);
-        c.live += size;
-        c.allocated += size;
+        // Saturating: a corrupt stream must not panic the launcher.
+        c.live = c.live.saturating_add(size);
+        c.allocated = c.allocated.saturating_add(size);
         c.allocations += 1;
-        self.live += size;
-        self.allocated += size;
+        self.live = self.live.saturating_add(size);
+        self.allocated = self.allocated.saturating_add(size);
         self.allocations += 1;
         if self.live > self.peak {
             self.peak = self.live;
