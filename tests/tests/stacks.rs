@@ -359,3 +359,46 @@ fn every_repeat_has_its_split() {
         out.stdout
     );
 }
+
+#[test]
+fn a_program_rebuilt_during_the_run_gives_module_offsets_not_wrong_names() {
+    let first = compile("stacks_sites.c", &["-O2"]);
+    let other = compile("stacks_sites.c", &["-O1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("prog");
+    std::fs::copy(&first, &prog).unwrap();
+    // The program runs, then another build takes its place before benchmem names frames.
+    let script = format!(
+        "{p} && cp {o} {p}.new && mv {p}.new {p}",
+        p = prog.display(),
+        o = other.display()
+    );
+    let json = dir.path().join("run.json");
+    let out = bm(&[
+        "run",
+        "--stacks",
+        "--json",
+        json.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr.contains("rebuilt since it ran"),
+        "the run says why frames are addresses: {}",
+        out.stderr
+    );
+    let lines = folded(&json, Some("work"), "allocated");
+    assert!(
+        lines.iter().all(|(s, _)| !s.contains("leaf_")),
+        "names from another build: {lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|(s, v)| *v == 100000 && s.rsplit(';').next().unwrap().starts_with("prog+0x")),
+        "{lines:?}"
+    );
+}
