@@ -35,6 +35,12 @@ pub(crate) enum Command {
     /// fresh venv, saving `<out>/<version>.json` per version.
     #[command(long_about = crate::commands::sweep::LONG_ABOUT)]
     Sweep(crate::commands::sweep::SweepArgs),
+    /// The call sites that hold or churn a region's memory (needs `run --stacks`); with two
+    /// runs, the sites whose figures changed most.
+    Where(WhereArgs),
+    /// Draw where a region's memory goes as an interactive flame graph (SVG or HTML); with
+    /// two runs, a differential one (grown red, shrunk blue).
+    Flamegraph(FlamegraphArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions(CompletionsArgs),
     /// Print benchmem's manual page (roff) on stdout: `benchmem man | man -l -`.
@@ -198,6 +204,11 @@ pub(crate) struct RunArgs {
     /// allocators that decide by address (CPython's) give the same numbers every repeat.
     #[arg(long)]
     pub keep_aslr: bool,
+    /// Record the call stack of every allocation and split each region's figures by call
+    /// site: saved beside `--json RUN.json` as `RUN.stacks.json` (read by `where` and
+    /// `flamegraph`); without `--json`, the top sites at each region's peak are shown.
+    #[arg(long)]
+    pub stacks: bool,
     /// The program to measure and its arguments (after `--`); several commands are
     /// separated by `:::` (see `--separator`).
     /// A mistyped option before it is clap's error, not the command: only the arguments
@@ -246,6 +257,100 @@ impl RunArgs {
         }
         Ok(out)
     }
+}
+
+/// How `where` prints its sites.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum WhereFormat {
+    /// A table for the terminal.
+    Table,
+    /// A GitHub-flavoured Markdown table.
+    Md,
+    /// Comma-separated values, raw numbers.
+    Csv,
+    /// One line per distinct stack, frames outermost first separated by `;`, a space and
+    /// the value: what flamegraph.pl, inferno and speedscope read.
+    Folded,
+}
+
+/// `benchmem where`.
+#[derive(Debug, Args)]
+pub(crate) struct WhereArgs {
+    /// A run saved with `run --stacks --json`; two runs (BASE HEAD): the sites that
+    /// changed most; more: each against the first.
+    #[arg(required = true, value_name = "RUN.json")]
+    pub files: Vec<PathBuf>,
+    /// The region (benchmark id, region name or a unique part of the id); default: every
+    /// region with stack data.
+    #[arg(long, value_name = "NAME")]
+    pub region: Option<String>,
+    /// What to split: peak (bytes live at the region's peak), allocated, allocations or
+    /// retained.
+    #[arg(long, value_enum, default_value_t = Metric::Peak, hide_possible_values = true)]
+    pub metric: Metric,
+    /// Sites shown per region.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = WhereFormat::Table)]
+    pub format: WhereFormat,
+    /// Which sample of the region's series (0-based, the order of `extra_info.benchmem`);
+    /// default: the headline one, the sample whose figure the table shows.
+    #[arg(long, value_name = "N")]
+    pub sample: Option<usize>,
+}
+
+/// `--worst`: the metric by which `flamegraph DIR` picks a profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Worst {
+    /// Highest peak.
+    Peak,
+    /// Most bytes allocated.
+    Allocated,
+    /// Most allocation calls.
+    #[value(alias = "allocs")]
+    Allocations,
+}
+
+impl Worst {
+    /// The metric it names.
+    pub(crate) fn metric(self) -> Metric {
+        match self {
+            Worst::Peak => Metric::Peak,
+            Worst::Allocated => Metric::Allocated,
+            Worst::Allocations => Metric::Allocations,
+        }
+    }
+}
+
+/// `benchmem flamegraph`.
+#[derive(Debug, Args)]
+pub(crate) struct FlamegraphArgs {
+    /// RUN.json (a run saved with `run --stacks --json`), BASE.json HEAD.json (a
+    /// differential graph), or DIR [TEST_ID] (one profile among a directory of saved runs:
+    /// exact id, unique part of an id, or `--worst`).
+    #[arg(required = true, num_args = 1..=2, value_name = "RUN.json|DIR")]
+    pub inputs: Vec<PathBuf>,
+    /// The region (benchmark id, region name or a unique part of the id); default: every
+    /// region with stack data, one tower each.
+    #[arg(long, value_name = "NAME")]
+    pub region: Option<String>,
+    /// What the widths are: peak, allocated, allocations or retained.
+    #[arg(long, value_enum, default_value_t = Metric::Peak, hide_possible_values = true)]
+    pub metric: Metric,
+    /// Which sample (0-based); default: the headline one.
+    #[arg(long, value_name = "N")]
+    pub sample: Option<usize>,
+    /// Where to write it: FILE.svg, or FILE.html (the SVG inside a page); default:
+    /// `RUN.flamegraph.svg` beside the run.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Open it in the desktop's viewer (xdg-open) once written.
+    #[arg(long)]
+    pub open: bool,
+    /// With a directory: the profile with the highest headline figure of this metric.
+    #[arg(long, value_enum)]
+    pub worst: Option<Worst>,
 }
 
 /// `benchmem show`.

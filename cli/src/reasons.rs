@@ -446,6 +446,7 @@ mod tests {
             stopped: Some(stop),
             main: None,
             timeline: vec![],
+            stacks: None,
         })
     }
 

@@ -74,6 +74,7 @@ fn result(exit: Exit) -> RunResult {
         stopped: None,
         main: Some("prog".into()),
         timeline: vec![],
+        stacks: None,
     }
 }
 

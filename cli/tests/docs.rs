@@ -87,7 +87,7 @@ fn manual_pages_are_roff() {
     assert_eq!(
         err,
         "benchmem: no command \"frobnicate\" for `benchmem man`: choose from run, show, \
-         compare, plot, sweep, completions, man, preload-path\n"
+         compare, plot, sweep, where, flamegraph, completions, man, preload-path\n"
     );
 }
 

@@ -111,7 +111,7 @@ pub fn collect(dir: &Path) -> Vec<ProcessReport> {
     out
 }
 
-fn read_state(path: &Path) -> Option<Box<ProcessState>> {
+pub(crate) fn read_state(path: &Path) -> Option<Box<ProcessState>> {
     let mut st: Box<std::mem::MaybeUninit<ProcessState>> = Box::new_zeroed();
     // SAFETY: the box holds STATE_SIZE zeroed bytes; every bit pattern is a valid
     // ProcessState (integers and byte arrays only).

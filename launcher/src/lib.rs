@@ -24,6 +24,7 @@ mod result;
 mod run;
 mod rundir;
 mod spawn;
+pub mod stacks;
 mod timeline;
 
 pub use embedded::embed_preload;

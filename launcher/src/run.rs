@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
-use benchmem_wire::names::{ENV_DIR, ENV_PRELOAD};
+use benchmem_wire::names::{ENV_DIR, ENV_PRELOAD, ENV_STACKS};
 
 use crate::aggregate::Aggregator;
 use crate::incomplete::Note;
@@ -89,6 +89,7 @@ pub fn run_observed(
         stopped: None,
         main: None,
         timelines: Vec::new(),
+        stacks: Vec::new(),
     };
     if let Some(why) = unmeasured {
         // A program benchmem must not enter runs as it is, with address-space
@@ -176,6 +177,8 @@ struct Rounds<'a> {
     stopped: Option<Stop>,
     main: Option<String>,
     timelines: Vec<crate::ProcessTimeline>,
+    /// Every image's replayed stack stream (with `--stacks`).
+    stacks: Vec<crate::stacks::ImageStacks>,
 }
 
 impl Rounds<'_> {
@@ -256,10 +259,14 @@ impl Rounds<'_> {
     /// samples and reports aggregated.
     fn measured(&mut self, repeat: usize, entry: &OsStr) -> Result<spawn::Ended, RunError> {
         let dir = RunDir::create().map_err(RunError::Setup)?;
-        let env = vec![
+        let mut env = vec![
             ("LD_PRELOAD", ld_preload(entry)),
             (ENV_DIR, dir.path().as_os_str().to_owned()),
         ];
+        let drainer = self.opts.stacks.then(|| {
+            env.push((ENV_STACKS, "1".into()));
+            crate::stacks::Drainer::start(dir.path(), repeat)
+        });
         let (tx, rx) = crossbeam_channel::unbounded();
         let reader = dir.start_reader(tx).map_err(RunError::Setup)?;
         let sampler = timeline::Sampler::start(dir.path(), repeat);
@@ -279,6 +286,9 @@ impl Rounds<'_> {
             discard_stdout: false,
         };
         let ended = spawn::run(&self.opts.command, &env, self.opts.linger, io);
+        if let Some(d) = drainer {
+            self.stacks.extend(d.finish());
+        }
         let set_aside = reader.stop();
         self.ignored.foreign += set_aside.foreign;
         self.ignored.malformed += set_aside.malformed;
@@ -328,6 +338,10 @@ impl Rounds<'_> {
             self.exit = exit;
         }
         let (series, notes) = self.agg.finish();
+        let stacks = self
+            .opts
+            .stacks
+            .then(|| crate::stacks::attach(std::mem::take(&mut self.stacks), &series));
         RunResult {
             command: self
                 .opts
@@ -345,6 +359,7 @@ impl Rounds<'_> {
             stopped: self.stopped,
             main: self.main,
             timeline: self.timelines,
+            stacks,
         }
     }
 }

@@ -49,7 +49,7 @@ pub fn preload() -> PathBuf {
 }
 
 /// Where compiled test programs go.
-fn build_dir() -> PathBuf {
+pub fn build_dir() -> PathBuf {
     let d = target_dir().join("test-programs");
     std::fs::create_dir_all(&d).unwrap();
     d
