@@ -4,7 +4,7 @@
 mod diff;
 mod matrix;
 
-pub(crate) use matrix::natural;
+pub(crate) use matrix::{default_labels, natural};
 mod side_by_side;
 mod verdict;
 
