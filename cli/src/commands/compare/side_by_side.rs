@@ -50,9 +50,20 @@ pub(super) fn sections(
         .iter()
         .any(|(title, ids)| ids.iter().any(|id| id != title));
     // One table of the rows of `ids`, each in run order.
+    // A benchmark with no value in any column of any run (rss of a benchmark never run
+    // isolated) would be rows of dashes: it is left out, as pytest-benchmem leaves it.
+    let shown = |id: &String| {
+        m.sides.iter().filter_map(|s| s.get(id)).any(|r| {
+            columns
+                .iter()
+                .any(|&(mt, s)| shown_value(r, mt, s).is_some())
+                || extras.iter().any(|e| extra_number(r, e).is_some())
+        })
+    };
     let table_of = |ids: &[String], scopes: &[Vec<String>]| {
         let rows: Vec<Row> = ids
             .iter()
+            .filter(|id| shown(id))
             .flat_map(|id| {
                 let base = m.sides.first().and_then(|b| b.get(id));
                 m.sides.iter().enumerate().filter_map(move |(i, side)| {
