@@ -422,7 +422,8 @@ fn group_by(s: &str) -> Result<GroupBy, String> {
 /// `benchmem compare`.
 #[derive(Debug, Args)]
 pub(crate) struct CompareArgs {
-    /// Saved runs, oldest first: the first is the base, the last the head.
+    /// Saved runs, oldest first: the first is the base, the last the head (each file
+    /// once; with --pivot, one run).
     #[arg(required = true, value_name = "RUN.json")]
     pub files: Vec<PathBuf>,
     /// Columns to show: time, peak, allocated, allocations (allocs), retained, rss (the
@@ -466,7 +467,8 @@ pub(crate) struct CompareArgs {
     /// per metric, stat and run (`peak:min:base`), raw numbers (bytes, seconds, calls).
     #[arg(long, value_name = "PATH")]
     pub csv: Option<PathBuf>,
-    /// Run label, once per file in order (default: the file stem).
+    /// Run label, once per file in order (default: the file stem, with as many parent
+    /// directories as tell files of one name apart).
     #[arg(long, short = 'l', value_name = "LABEL")]
     pub label: Vec<String>,
     /// One row per benchmark and metric: the first run's value and a signed Δ% per later run.
