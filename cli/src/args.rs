@@ -281,7 +281,11 @@ fn stat_choice(s: &str) -> Result<StatChoice, String> {
         if part == "all" {
             return Ok(StatChoice::All);
         }
-        match <Stat as ValueEnum>::from_str(part, false) {
+        let parsed = match part {
+            "iqr" => Ok(Stat::Iqr),
+            other => <Stat as ValueEnum>::from_str(other, false),
+        };
+        match parsed {
             Ok(st) if !list.contains(&st) => list.push(st),
             Ok(_) => {}
             // A bare `--stat` before the files takes the first file as its value.

@@ -23,6 +23,9 @@ pub(crate) enum Metric {
     /// The process's resident high-water (`VmHWM`) of a pass run in a process of its own:
     /// the pytest plugin records it (`rss_bytes`) for benchmarks marked
     /// `@pytest.mark.benchmem(isolate=True)`; `benchmem run` does not measure it.
+    /// `compare` names it (`--columns`, `--fail-on`, `--max`); the columns of `run` and
+    /// `show`, whose tables are a region's, do not.
+    #[value(skip)]
     Rss,
 }
 

@@ -19,7 +19,8 @@ pub(crate) enum Stat {
     Stddev,
     /// Interquartile range (Q3 − Q1), computed as pytest-benchmark computes it over its
     /// rounds: for time only (a handful of exact memory repeats has no quartiles worth
-    /// the name).
+    /// the name). Named by `compare --stat` only.
+    #[value(skip)]
     Iqr,
 }
 
