@@ -255,7 +255,8 @@ fn kind_name(kind: SeriesKind) -> &'static str {
 /// The counter of one sample that `metric` names (`None` for time, which is no counter).
 fn counter(metric: Metric, s: &Stats) -> Option<u64> {
     match metric {
-        Metric::Time => None,
+        // Resident size is the pytest plugin's (isolated passes), not a region counter.
+        Metric::Time | Metric::Rss => None,
         Metric::Peak => Some(s.peak_bytes),
         Metric::Allocated => Some(s.total_bytes),
         Metric::Allocations => Some(s.allocations),

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::metrics::{MEMORY, Metric};
+use crate::metrics::{BLOB, Metric};
 use crate::stats::Stat;
 
 /// Files larger than this are refused before parsing: no benchmark run is that big, and
@@ -96,6 +96,10 @@ pub struct Record {
     pub incomplete_rounds: Flagged,
     /// A helper process's row (`extra_info.benchmem_kind` is `helper`).
     pub helper: bool,
+    /// The other scalar `extra_info` values (strings, numbers, booleans), benchmem's own
+    /// keys left out: labels such as a model's size, which `compare --columns extra:NAME`
+    /// shows and `--pivot NAME` folds a run by.
+    pub extra: BTreeMap<String, Value>,
 }
 
 /// Which entries of a series are incomplete samples.
@@ -134,19 +138,22 @@ pub struct TimeStats {
     pub median: f64,
     /// Sample standard deviation.
     pub stddev: f64,
+    /// Interquartile range of the rounds, as pytest-benchmark saves it (`stats.iqr`).
+    pub iqr: Option<f64>,
     /// Number of rounds.
     pub rounds: u64,
 }
 
 impl TimeStats {
-    /// The value of one stat.
-    pub fn get(&self, stat: Stat) -> f64 {
+    /// The value of one stat; `None` for an interquartile range the file does not hold.
+    pub fn get(&self, stat: Stat) -> Option<f64> {
         match stat {
-            Stat::Min => self.min,
-            Stat::Max => self.max,
-            Stat::Mean => self.mean,
-            Stat::Median => self.median,
-            Stat::Stddev => self.stddev,
+            Stat::Min => Some(self.min),
+            Stat::Max => Some(self.max),
+            Stat::Mean => Some(self.mean),
+            Stat::Median => Some(self.median),
+            Stat::Stddev => Some(self.stddev),
+            Stat::Iqr => self.iqr,
         }
     }
 }
@@ -155,7 +162,7 @@ impl Record {
     /// The value of `metric` reduced by `stat`; `None` when this benchmark lacks it.
     pub fn value(&self, metric: Metric, stat: Stat) -> Option<f64> {
         match metric {
-            Metric::Time => self.time.map(|t| t.get(stat)),
+            Metric::Time => self.time.and_then(|t| t.get(stat)),
             m => {
                 let series = self.memory.get(&m)?;
                 let values: Vec<f64> = series.iter().map(|&v| v as f64).collect();
@@ -458,6 +465,15 @@ fn parse_benchmark(b: &Value, index: usize, repeats: Option<u64>) -> Result<Reco
         _ => legacy_positions(&incomplete, samples, rounds, repeats),
     };
     let helper = extra.and_then(|e| e.get(KIND_KEY)) == Some(&Value::from(HELPER_KIND));
+    let labels = extra
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| {
+            !k.starts_with(MEMORY_KEY)
+                && matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     Ok(Record {
         name,
         fullname,
@@ -470,6 +486,7 @@ fn parse_benchmark(b: &Value, index: usize, repeats: Option<u64>) -> Result<Reco
         incomplete_samples,
         incomplete_rounds,
         helper,
+        extra: labels,
     })
 }
 
@@ -539,6 +556,7 @@ fn parse_time(s: &Map<String, Value>) -> Result<Option<TimeStats>, String> {
         get("stddev")?,
     );
     let rounds = get("rounds")?.map_or(0, |r| r as u64);
+    let iqr = get("iqr")?;
     Ok(match (min, max, mean, median, stddev) {
         (Some(min), Some(max), Some(mean), Some(median), Some(stddev)) => Some(TimeStats {
             min,
@@ -546,6 +564,7 @@ fn parse_time(s: &Map<String, Value>) -> Result<Option<TimeStats>, String> {
             mean,
             median,
             stddev,
+            iqr,
             rounds,
         }),
         _ => None,
@@ -581,7 +600,7 @@ fn parse_rounds(s: &Map<String, Value>) -> Result<Option<Vec<f64>>, String> {
 
 fn parse_memory(m: &Map<String, Value>) -> Result<BTreeMap<Metric, Vec<u64>>, String> {
     let mut out = BTreeMap::new();
-    for metric in MEMORY {
+    for metric in BLOB {
         let Some(key) = metric.blob_key() else {
             continue;
         };
@@ -660,7 +679,7 @@ mod tests {
     #[test]
     fn time_only_file_is_fine() {
         let run = parse(bench(json!({}))).unwrap();
-        assert!(MEMORY.iter().all(|&m| !run.has(m)));
+        assert!(crate::metrics::BLOB.iter().all(|&m| !run.has(m)));
         assert_eq!(run.records[0].samples(Metric::Time), 2);
     }
 
