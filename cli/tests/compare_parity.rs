@@ -667,16 +667,23 @@ fn a_gate_of_two_parts_fails_only_past_both() {
         err.contains("test_b[fast-100]:") && err.contains("test_b[legacy-1000]:"),
         "{err}"
     );
-    // Just under either line: everything passes.
+    let passed = (0, "gates passed: 6 checks of head vs base\n".to_string());
+    // Either side of the amount: legacy-1000 grew by 8 MiB + 1 B (and 20.000002%).
+    assert_eq!(gate("peak:20%+8193KiB"), passed);
+    // Either side of the percentage: fast-1000 grew by 200% (and 2 MiB).
     assert_eq!(
-        gate("peak:20%+9MiB"),
-        (0, "gates passed: 6 checks of head vs base\n".to_string())
+        gate("peak:199%+1KiB"),
+        (
+            1,
+            "1 regression over threshold (head vs base):\n\
+             peak  test_b[fast-1000]: 1.00 MiB → 3.00 MiB (+200.0% > 199% and +2.00 MiB > 1.00 KiB)\n"
+                .to_string()
+        )
     );
-    assert_eq!(gate("peak:27%+1KiB").0, 1);
-    assert_eq!(
-        gate("peak:201%+1KiB"),
-        (0, "gates passed: 6 checks of head vs base\n".to_string())
-    );
+    assert_eq!(gate("peak:200%+1KiB"), passed);
+    // :strict compares the whole series the same way.
+    assert_eq!(gate("peak:199%+1KiB:strict").0, 1);
+    assert_eq!(gate("peak:200%+1KiB:strict"), passed);
     assert_eq!(
         refused(&["base.json", "head.json", "--fail-on", "peak:20%+"]),
         "error: invalid value 'peak:20%+' for '--fail-on <METRIC:THRESHOLD[:strict]>': 'peak:20%+': a threshold of two parts is PCT%+AMOUNT, e.g. peak:20%+8MiB (growth past both fails)"
