@@ -301,6 +301,17 @@ fn extra_columns_show_numeric_extra_info() {
         diff[4],
         "│                     │ extra:variables │        7 │        7 │    0.0% │"
     );
+    // A numeric parameter reads as a label too (pytest-benchmem 0.5.5: n = 1,000 for
+    // test_b[fast-1000], — for test_rows).
+    let lines = table(&["base.json", "head.json", "--columns", "peak,extra:n"]);
+    assert_eq!(
+        lines[3],
+        "│ test_rows           │ base │ 30.0 (1.00) │     — │"
+    );
+    assert_eq!(
+        lines[7],
+        "│ test_b[fast-1000]   │ base │ 1.00 (1.00) │ 1,000 │"
+    );
     // A label no benchmark has is dropped, as an unmeasured metric is.
     let lines = table(&["base.json", "head.json", "--columns", "peak,extra:nosuch"]);
     assert_eq!(lines[1], "│ benchmark           │ run  │  peak (MiB) │");
