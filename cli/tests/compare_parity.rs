@@ -804,3 +804,98 @@ fn labels_of_files_of_one_name() {
         ]
     );
 }
+
+#[test]
+fn rss_as_the_pytest_plugin_records_it() {
+    // benchmem's own plugin, isolating each pass in a process of its own: the rss it saves
+    // (extra_info.benchmem.rss_bytes) is what compare shows and gates.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("test_iso.py"),
+        "import pytest\n\n\
+         def big(n):\n    return bytearray(n)\n\n\
+         @pytest.mark.benchmem(isolate=True)\n\
+         def test_big(benchmark):\n    benchmark(big, 8 << 20)\n\n\
+         def test_small(benchmark):\n    benchmark(big, 1 << 10)\n",
+    )
+    .unwrap();
+    let o = Command::new(python())
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_iso.py",
+            "--benchmark-memory",
+            "--benchmark-memory-repeats=2",
+            "--benchmark-json=iso.json",
+            "--benchmark-max-time=0.00001",
+        ])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .current_dir(dir.path())
+        .output()
+        .expect("pytest runs");
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("iso.json")).unwrap())
+            .unwrap();
+    let rss: Vec<u64> = saved["benchmarks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "test_big")
+        .unwrap()["extra_info"]["benchmem"]["rss_bytes"]
+        .as_array()
+        .expect("the plugin saves rss_bytes of an isolated benchmark")
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let min = *rss.iter().min().unwrap();
+    // The process held the 8 MiB buffer: its resident high-water is past it.
+    assert!(min > 8 * MIB, "{rss:?}");
+    let csv = dir.path().join("iso.csv");
+    let r = benchmem_in(
+        dir.path(),
+        &[
+            "compare",
+            "iso.json",
+            "--columns",
+            "rss",
+            "--csv",
+            "iso.csv",
+        ],
+        &[("COLUMNS", "200")],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    // Only the isolated benchmark has rss.
+    assert_eq!(r.lines()[3].split('│').nth(1).unwrap().trim(), "test_big");
+    assert_eq!(r.lines().len(), 6, "{}", r.stdout);
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap(),
+        format!("id,rss:min:iso\ntest_iso.py::test_big,{min}\ntest_iso.py::test_small,\n")
+    );
+    let limit = format!("rss:{}B", min - 1);
+    let r = benchmem_in(
+        dir.path(),
+        &["compare", "iso.json", "--columns", "peak", "--max", &limit],
+        &[("COLUMNS", "200")],
+    );
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert_eq!(r.err_lines()[0], "1 regression over threshold (iso):");
+    let limit = format!("rss:{min}B");
+    let r = benchmem_in(
+        dir.path(),
+        &["compare", "iso.json", "--columns", "peak", "--max", &limit],
+        &[("COLUMNS", "200")],
+    );
+    assert_eq!(
+        (r.status, r.stderr.as_str()),
+        (0, "gates passed: 1 check of iso\n")
+    );
+}
