@@ -536,8 +536,8 @@ pub(crate) struct CompareArgs {
     #[arg(required = true, value_name = "RUN.json")]
     pub files: Vec<PathBuf>,
     /// Columns to show: time, peak, allocated, allocations (allocs), retained, rss (the
-    /// pytest plugin's isolated passes), and extra:NAME for a numeric extra_info value of
-    /// each benchmark (shown as it is); a metric no run measured is dropped.
+    /// pytest plugin's isolated passes), and extra:NAME for a numeric extra_info value (or
+    /// parameter) of each benchmark, shown as it is; a metric no run measured is dropped.
     #[arg(
         long,
         visible_alias = "metric",

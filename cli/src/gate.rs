@@ -248,11 +248,11 @@ pub fn check_growth(
         Threshold::Percent(p) => match gate.floor {
             Some(f) => format!(
                 "{} > {p}% and +{} > {}",
-                percent_change(b, h),
-                human(m.quantity(), h - b),
+                percent_past(b, h, p),
+                amount_past(m.quantity(), h - b, f),
                 human(m.quantity(), f)
             ),
-            None => format!("{} > {p}%", percent_change(b, h)),
+            None => format!("{} > {p}%", percent_past(b, h, p)),
         },
         Threshold::Absolute(a) => format!(
             "+{}, {}; allowed +{}",
@@ -341,6 +341,33 @@ pub fn check_ceiling(
         head: h,
         detail: format!("(limit {})", human(m.quantity(), c.limit)),
     }))
+}
+
+/// The change from `base` to `head` in percent, with as many decimals as show it past
+/// `threshold` (`+20.000002%`, never `+20.0% > 20%`).
+fn percent_past(base: f64, head: f64, threshold: f64) -> String {
+    let text = percent_change(base, head);
+    if base <= 0.0 || !(base.is_finite() && head.is_finite()) {
+        return text;
+    }
+    let pct = (head - base) / base * 100.0;
+    for decimals in 1..=9 {
+        let t = format!("{pct:+.decimals$}");
+        if t.parse::<f64>().is_ok_and(|v| v > threshold) {
+            return format!("{t}%");
+        }
+    }
+    text
+}
+
+/// A growth past `allowed`, exact when its rounded form would read as the allowance
+/// (`+8,388,609 B`, not `+8.00 MiB > 8.00 MiB`).
+fn amount_past(q: Quantity, grew: f64, allowed: f64) -> String {
+    let text = human(q, grew);
+    match q {
+        Quantity::Bytes if text == human(q, allowed) => format!("{} B", crate::units::count(grew)),
+        _ => text,
+    }
 }
 
 /// Signed relative change in percent with one decimal: `+22.0%`, `-3.5%`, `0.0%`; `+inf%`
@@ -547,6 +574,16 @@ mod tests {
         assert_eq!(percent_change(100.0, 78.0), "-22.0%");
         assert_eq!(percent_change(0.0, 3.0), "+inf%");
         assert_eq!(percent_change(f64::NAN, 3.0), "—");
+        assert_eq!(percent_past(100.0, 110.5, 10.0), "+10.5%");
+        assert_eq!(percent_past(41943040.0, 50331649.0, 20.0), "+20.000002%");
+        assert_eq!(
+            amount_past(Quantity::Bytes, 8388609.0, 8388608.0),
+            "8,388,609 B"
+        );
+        assert_eq!(
+            amount_past(Quantity::Bytes, 9.0 * 1048576.0, 8388608.0),
+            "9.00 MiB"
+        );
     }
 
     proptest::proptest! {

@@ -301,6 +301,17 @@ fn extra_columns_show_numeric_extra_info() {
         diff[4],
         "│                     │ extra:variables │        7 │        7 │    0.0% │"
     );
+    // A numeric parameter reads as a label too (pytest-benchmem 0.5.5: n = 1,000 for
+    // test_b[fast-1000], — for test_rows).
+    let lines = table(&["base.json", "head.json", "--columns", "peak,extra:n"]);
+    assert_eq!(
+        lines[3],
+        "│ test_rows           │ base │ 30.0 (1.00) │     — │"
+    );
+    assert_eq!(
+        lines[7],
+        "│ test_b[fast-1000]   │ base │ 1.00 (1.00) │ 1,000 │"
+    );
     // A label no benchmark has is dropped, as an unmeasured metric is.
     let lines = table(&["base.json", "head.json", "--columns", "peak,extra:nosuch"]);
     assert_eq!(lines[1], "│ benchmark           │ run  │  peak (MiB) │");
@@ -631,13 +642,14 @@ fn gate(g: &str) -> (i32, String) {
 #[test]
 fn a_gate_of_two_parts_fails_only_past_both() {
     // pytest-benchmem 0.5.5, same files, --fail-on peak:20%+8MiB: "1 regression(s) over
-    // threshold: peak test_b[legacy-1000]: 40 MiB → 48 MiB (+20.0%)", exit 1.
+    // threshold: peak test_b[legacy-1000]: 40 MiB → 48 MiB (+20.0%)", exit 1. benchmem
+    // writes the growth as exactly as it takes to read past each line.
     assert_eq!(
         gate("peak:20%+8MiB"),
         (
             1,
             "1 regression over threshold (head vs base):\n\
-             peak  test_b[legacy-1000]: 40.0 MiB → 48.0 MiB (+20.0% > 20% and +8.00 MiB > 8.00 MiB)\n"
+             peak  test_b[legacy-1000]: 40.0 MiB → 48.0 MiB (+20.000002% > 20% and +8,388,609 B > 8.00 MiB)\n"
                 .to_string()
         )
     );
@@ -666,16 +678,23 @@ fn a_gate_of_two_parts_fails_only_past_both() {
         err.contains("test_b[fast-100]:") && err.contains("test_b[legacy-1000]:"),
         "{err}"
     );
-    // Just under either line: everything passes.
+    let passed = (0, "gates passed: 6 checks of head vs base\n".to_string());
+    // Either side of the amount: legacy-1000 grew by 8 MiB + 1 B (and 20.000002%).
+    assert_eq!(gate("peak:20%+8193KiB"), passed);
+    // Either side of the percentage: fast-1000 grew by 200% (and 2 MiB).
     assert_eq!(
-        gate("peak:20%+9MiB"),
-        (0, "gates passed: 6 checks of head vs base\n".to_string())
+        gate("peak:199%+1KiB"),
+        (
+            1,
+            "1 regression over threshold (head vs base):\n\
+             peak  test_b[fast-1000]: 1.00 MiB → 3.00 MiB (+200.0% > 199% and +2.00 MiB > 1.00 KiB)\n"
+                .to_string()
+        )
     );
-    assert_eq!(gate("peak:27%+1KiB").0, 1);
-    assert_eq!(
-        gate("peak:201%+1KiB"),
-        (0, "gates passed: 6 checks of head vs base\n".to_string())
-    );
+    assert_eq!(gate("peak:200%+1KiB"), passed);
+    // :strict compares the whole series the same way.
+    assert_eq!(gate("peak:199%+1KiB:strict").0, 1);
+    assert_eq!(gate("peak:200%+1KiB:strict"), passed);
     assert_eq!(
         refused(&["base.json", "head.json", "--fail-on", "peak:20%+"]),
         "error: invalid value 'peak:20%+' for '--fail-on <METRIC:THRESHOLD[:strict]>': 'peak:20%+': a threshold of two parts is PCT%+AMOUNT, e.g. peak:20%+8MiB (growth past both fails)"
@@ -783,5 +802,100 @@ fn labels_of_files_of_one_name() {
             "│                     │ q/x/run │ 38.0 (1.27) │",
             "│                     │ run     │ 38.0 (1.27) │",
         ]
+    );
+}
+
+#[test]
+fn rss_as_the_pytest_plugin_records_it() {
+    // benchmem's own plugin, isolating each pass in a process of its own: the rss it saves
+    // (extra_info.benchmem.rss_bytes) is what compare shows and gates.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("test_iso.py"),
+        "import pytest\n\n\
+         def big(n):\n    return bytearray(n)\n\n\
+         @pytest.mark.benchmem(isolate=True)\n\
+         def test_big(benchmark):\n    benchmark(big, 8 << 20)\n\n\
+         def test_small(benchmark):\n    benchmark(big, 1 << 10)\n",
+    )
+    .unwrap();
+    let o = Command::new(python())
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_iso.py",
+            "--benchmark-memory",
+            "--benchmark-memory-repeats=2",
+            "--benchmark-json=iso.json",
+            "--benchmark-max-time=0.00001",
+        ])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .current_dir(dir.path())
+        .output()
+        .expect("pytest runs");
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("iso.json")).unwrap())
+            .unwrap();
+    let rss: Vec<u64> = saved["benchmarks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "test_big")
+        .unwrap()["extra_info"]["benchmem"]["rss_bytes"]
+        .as_array()
+        .expect("the plugin saves rss_bytes of an isolated benchmark")
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let min = *rss.iter().min().unwrap();
+    // The process held the 8 MiB buffer: its resident high-water is past it.
+    assert!(min > 8 * MIB, "{rss:?}");
+    let csv = dir.path().join("iso.csv");
+    let r = benchmem_in(
+        dir.path(),
+        &[
+            "compare",
+            "iso.json",
+            "--columns",
+            "rss",
+            "--csv",
+            "iso.csv",
+        ],
+        &[("COLUMNS", "200")],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    // Only the isolated benchmark has rss.
+    assert_eq!(r.lines()[3].split('│').nth(1).unwrap().trim(), "test_big");
+    assert_eq!(r.lines().len(), 6, "{}", r.stdout);
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap(),
+        format!("id,rss:min:iso\ntest_iso.py::test_big,{min}\ntest_iso.py::test_small,\n")
+    );
+    let limit = format!("rss:{}B", min - 1);
+    let r = benchmem_in(
+        dir.path(),
+        &["compare", "iso.json", "--columns", "peak", "--max", &limit],
+        &[("COLUMNS", "200")],
+    );
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert_eq!(r.err_lines()[0], "1 regression over threshold (iso):");
+    let limit = format!("rss:{min}B");
+    let r = benchmem_in(
+        dir.path(),
+        &["compare", "iso.json", "--columns", "peak", "--max", &limit],
+        &[("COLUMNS", "200")],
+    );
+    assert_eq!(
+        (r.status, r.stderr.as_str()),
+        (0, "gates passed: 1 check of iso\n")
     );
 }

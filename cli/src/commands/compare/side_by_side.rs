@@ -24,12 +24,14 @@ struct Row {
     extras: Vec<Option<f64>>,
 }
 
-/// The number `extra_info.NAME` of a benchmark holds (a boolean or a text is no number).
+/// The number `extra_info.NAME` of a benchmark holds, else its numeric parameter `NAME`
+/// (one namespace, as `--pivot` reads them); a boolean or a text is no number.
 pub(super) fn extra_number(r: &crate::blob::Record, name: &str) -> Option<f64> {
-    r.extra
-        .get(name)
-        .and_then(serde_json::Value::as_f64)
-        .filter(|v| v.is_finite())
+    let value = match r.extra.get(name) {
+        Some(v) => v.as_f64(),
+        None => r.params.get(name).and_then(|p| p.parse::<f64>().ok()),
+    };
+    value.filter(|v| v.is_finite())
 }
 
 /// Sections of benchmarks: one titled table per section, or with `merged` (the default
