@@ -415,7 +415,10 @@ fn bad_input_is_one_line_and_status_2() {
             &["where", "run.json", "--region", "load", "--sample", "3"][..],
             "has 1 samples",
         ),
-        (&["where", "run.json", "--metric", "time"][..], "not time"),
+        (
+            &["where", "run.json", "--metric", "time"][..],
+            "--metric time: stacks split the heap's figures",
+        ),
         (
             &["where", "run.json", "run.json", "--format", "folded"][..],
             "one run",

@@ -159,7 +159,7 @@ fn meaning(metric: Metric) -> &'static str {
         Metric::Allocated => "bytes it allocated in the region",
         Metric::Allocations => "allocation calls it made in the region",
         Metric::Retained => "bytes it allocated in the region still live at its end",
-        Metric::Time => "",
+        Metric::Time | Metric::Rss => "",
     }
 }
 

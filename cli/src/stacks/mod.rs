@@ -81,7 +81,7 @@ pub(crate) fn figure(m: Metric) -> Option<usize> {
         Metric::Allocated => Some(1),
         Metric::Allocations => Some(2),
         Metric::Retained => Some(3),
-        Metric::Time => None,
+        Metric::Time | Metric::Rss => None,
     }
 }
 

@@ -202,7 +202,10 @@ pub(crate) fn profile<'a>(
     sample: Option<usize>,
 ) -> Result<Profile<'a>> {
     let k = figure(metric).ok_or_else(|| {
-        Error::Input("--metric time: stacks split memory, not time: give peak, allocated, allocations or retained".into())
+        Error::Input(format!(
+            "--metric {}: stacks split the heap's figures: give peak, allocated, allocations or retained",
+            metric.cli_name()
+        ))
     })?;
     let none = || Error::Input(super::no_stack_data(&l.path, None));
     let b = bench(l, r).ok_or_else(none)?;
