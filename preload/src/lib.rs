@@ -16,6 +16,8 @@
 //! - [`blind`]: what keeps malloc calls from the hooks (valgrind, an allocator of the
 //!   program's own, `RTLD_DEEPBIND`), noticed so the run can say so.
 //! - [`channel`]: region samples to the launcher.
+//! - [`python_frames`]: the Python frames that stand in for the interpreter's own in
+//!   recorded stacks.
 //! - [`reaped`]: the `wait` family, telling the launcher how each child ended.
 //! - [`real`], [`tls`], [`spin`], [`sys`], [`once`]: the plumbing that keeps all of the
 //!   above from ever allocating through malloc or re-entering itself.
@@ -33,6 +35,7 @@ pub mod hot;
 pub mod once;
 pub mod pointers;
 pub mod process;
+pub mod python_frames;
 pub mod ranges;
 pub mod real;
 pub mod reaped;
