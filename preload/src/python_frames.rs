@@ -1196,3 +1196,157 @@ impl Writer<'_> {
         self.put(&b[..digits]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+    use std::string::String;
+    use std::vec::Vec;
+
+    /// Compiles source meant to exercise every kind of line-table entry (lines going back
+    /// in loops, multi-line expressions, instructions without a line, jumps of hundreds of
+    /// lines, long runs of instructions on one line) and prints, for each code object:
+    /// `minor first_line table_hex line,line,...` with the line CPython itself gives each
+    /// code unit (-1 for none).
+    const DUMP: &str = r#"
+import sys, dis
+src = '''
+def f(a):
+    x = [i for i in range(a)]
+    for i in x:
+        if i % 2:
+            a += (i *
+                  2)
+        else:
+            try:
+                a -= 1
+            except Exception:
+                pass
+    with open(__file__) as fh:
+        pass
+    return a
+class C:
+    def m(self):
+        return lambda y: (y,
+           self)
+''' + "\n" * 300 + "def g():\n" + "    y = 1\n" * 400 + "    return (1,\n" + "\n" * 200 + "    2)\n" \
+    + "def h():\n    return [\n" + "".join("        %d,\n" % i for i in range(150)) + "    ]\n"
+top = compile(src, "lines.py", "exec")
+def walk(c):
+    yield c
+    for k in c.co_consts:
+        if hasattr(k, "co_code"):
+            yield from walk(k)
+minor = sys.version_info[1]
+for c in walk(top):
+    n = len(c.co_code) // 2
+    lines = [-1] * n
+    if minor >= 10:
+        table = c.co_linetable
+        for start, end, line in c.co_lines():
+            for u in range(start // 2, end // 2):
+                lines[u] = -1 if line is None else line
+    else:
+        table = c.co_lnotab
+        starts = dict(dis.findlinestarts(c))
+        cur = c.co_firstlineno
+        for u in range(n):
+            cur = starts.get(2 * u, cur)
+            lines[u] = cur
+    print(minor, c.co_firstlineno, table.hex() or "-", ",".join(map(str, lines)))
+"#;
+
+    fn pythons() -> Vec<String> {
+        match std::env::var("BENCHMEM_TEST_PYTHONS") {
+            Ok(v) => v.split(':').filter(|s| !s.is_empty()).map(String::from).collect(),
+            Err(_) => std::vec![String::from("python3")],
+        }
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        if s == "-" {
+            return Vec::new();
+        }
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The decoders give every code unit of every code object the line CPython gives it,
+    /// for each interpreter of `BENCHMEM_TEST_PYTHONS` (colon-separated; default python3).
+    #[test]
+    fn line_tables_decode_as_cpython_does() {
+        for py in pythons() {
+            let out = Command::new(&py)
+                .args(["-c", DUMP])
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {py}: {e}"));
+            assert!(out.status.success(), "{py}: {}", String::from_utf8_lossy(&out.stderr));
+            let text = String::from_utf8(out.stdout).unwrap();
+            let (mut codes, mut units) = (0, 0);
+            for row in text.lines() {
+                let f: Vec<&str> = row.split(' ').collect();
+                let (minor, first): (u32, i32) = (f[0].parse().unwrap(), f[1].parse().unwrap());
+                let table = hex(f[2]);
+                let decode = match minor {
+                    9 => lnotab_line,
+                    10 => pep626_line,
+                    11..=13 => locations_line,
+                    _ => panic!("{py}: no decoder for 3.{minor}"),
+                };
+                for (u, want) in f[3].split(',').enumerate() {
+                    let want: i32 = want.parse().unwrap();
+                    let got = decode(&table, first, 2 * u as i64);
+                    assert_eq!(got, want, "{py}: code at line {first}, unit {u}");
+                    units += 1;
+                }
+                codes += 1;
+            }
+            // f, C, m, the lambda, g, h and the module (and f's comprehension before 3.12).
+            assert!(codes >= 7, "{py}: only {codes} code objects");
+            assert!(units > 800, "{py}: only {units} code units");
+        }
+    }
+
+    #[test]
+    fn locations_varints_and_no_line_entries() {
+        // first line 100; entry 1: long form (14), 1 unit, line delta +70 (varint 140 =
+        // 0b10_001100: low 6 bits with the continuation bit, then 2), end line, columns;
+        // entry 2: no location (15), 2 units; entry 3: one-line form +2 (12), 3 units.
+        let t = [
+            0x80 | 14 << 3,
+            0x40 | (140 & 63),
+            140 >> 6,
+            0,
+            1,
+            2,
+            0x80 | 15 << 3 | 1,
+            0x80 | 12 << 3 | 2,
+            3,
+            4,
+        ];
+        let lines: Vec<i32> = (0..7).map(|u| locations_line(&t, 100, 2 * u)).collect();
+        assert_eq!(lines, [170, -1, -1, 172, 172, 172, -1]);
+        assert_eq!(locations_line(&t, 100, -2), 100);
+    }
+
+    #[test]
+    fn strings_encode_as_utf8() {
+        let mut b = [0u8; 4];
+        assert_eq!(encode_utf8('é' as u32, &mut b), "é".as_bytes());
+        assert_eq!(encode_utf8('漢' as u32, &mut b), "漢".as_bytes());
+        assert_eq!(encode_utf8('🐍' as u32, &mut b), "🐍".as_bytes());
+        assert_eq!(encode_utf8(0x11_0000, &mut b), b"?");
+        let mut out = [0u8; 3];
+        assert_eq!(copy_utf8_cut("aé".as_bytes(), &mut out[..2]), 1);
+        assert_eq!(copy_utf8_cut("aé".as_bytes(), &mut out), 3);
+    }
+
+    #[test]
+    fn every_layout_is_one_version() {
+        for (i, l) in LAYOUTS.iter().enumerate() {
+            assert_eq!(l.minor, 9 + i as u32);
+        }
+    }
+}
