@@ -457,7 +457,7 @@ fn version() -> Result<(u32, u32, bool), &'static str> {
 /// A pointer we are willing to follow: non-null, aligned, in user space.
 #[inline(always)]
 fn plausible(p: usize) -> bool {
-    p >= 4096 && p < (1 << 47) && p % 8 == 0
+    (4096..1 << 47).contains(&p) && p.is_multiple_of(8)
 }
 
 /// Reads a `T` at `addr`.
@@ -747,22 +747,16 @@ fn intern(ip: &Interp, code: usize) -> Option<u32> {
         let i = (start + p) & (CODE_SLOTS - 1);
         let s = slot(i);
         match s.state.load(Acquire) {
-            SLOT_READY => {
-                if slot_key(s) == key {
-                    return Some(i as u32 + 1);
-                }
-            }
-            SLOT_FREE => {
-                if s
-                    .state
+            SLOT_READY if slot_key(s) == key => return Some(i as u32 + 1),
+            SLOT_FREE
+                if s.state
                     .compare_exchange(SLOT_FREE, SLOT_WRITING, Acquire, Relaxed)
-                    .is_ok()
-                {
-                    return fill(ip, s, key).then_some(i as u32 + 1);
-                }
+                    .is_ok() =>
+            {
+                return fill(ip, s, key).then_some(i as u32 + 1);
             }
-            // Another thread (or a signal handler that interrupted this one) is writing
-            // it: never wait. At worst the same code gets two ids, both right.
+            // Another code object; or another thread (or a signal handler that interrupted
+            // this one) is writing it: never wait. At worst a code gets two ids, both right.
             _ => {}
         }
     }
@@ -1259,7 +1253,11 @@ for c in walk(top):
 
     fn pythons() -> Vec<String> {
         match std::env::var("BENCHMEM_TEST_PYTHONS") {
-            Ok(v) => v.split(':').filter(|s| !s.is_empty()).map(String::from).collect(),
+            Ok(v) => v
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
             Err(_) => std::vec![String::from("python3")],
         }
     }
@@ -1282,7 +1280,11 @@ for c in walk(top):
                 .args(["-c", DUMP])
                 .output()
                 .unwrap_or_else(|e| panic!("cannot run {py}: {e}"));
-            assert!(out.status.success(), "{py}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{py}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let text = String::from_utf8(out.stdout).unwrap();
             let (mut codes, mut units) = (0, 0);
             for row in text.lines() {
