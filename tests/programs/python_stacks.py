@@ -33,6 +33,14 @@ def key(x):
     return x
 
 
+def generator():
+    yield stack()  # at:generator
+
+
+async def coroutine():
+    return inner()  # at:coroutine
+
+
 def worker():
     out["thread"] = stack()  # at:worker
 
@@ -40,6 +48,12 @@ def worker():
 out["direct"] = outer()  # at:direct
 out["again"] = outer()  # at:again
 sorted([1], key=key)  # at:sorted
+out["next"] = next(generator())  # at:next
+out["for"] = [s for s in generator()][0]  # at:for
+try:
+    coroutine().send(None)  # at:send
+except StopIteration as e:
+    out["send"] = e.value
 t = threading.Thread(target=worker)
 t.start()
 t.join()

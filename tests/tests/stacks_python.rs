@@ -29,10 +29,12 @@ fn run() -> Run {
     assert_eq!(o.code(), 0, "{o:?}");
     let out: Value = serde_json::from_str(o.stdout.trim()).unwrap();
     let mut codes = HashMap::new();
-    let mut texts: Vec<String> = ["direct", "again", "sorted", "thread", "child"]
-        .iter()
-        .map(|k| out[k].as_str().unwrap().to_string())
-        .collect();
+    let mut texts: Vec<String> = [
+        "direct", "again", "sorted", "next", "for", "send", "thread", "child",
+    ]
+    .iter()
+    .map(|k| out[k].as_str().unwrap().to_string())
+    .collect();
     texts.extend(
         out["gen"]
             .as_array()
@@ -166,6 +168,44 @@ fn native_frames_of_c_code_stay_between_python_frames() {
     // `sorted` is C: the key function's eval loop, list sorting and the call machinery sit
     // between `key` and the module.
     assert!(py[1].2 >= 2, "{s:?}");
+}
+
+#[test]
+fn generators_and_coroutines_show_where_they_were_resumed() {
+    let r = run();
+    let lines = |key: &str| -> Vec<(String, u32)> {
+        python_frames(&r.case(key))
+            .into_iter()
+            .map(|(n, l, _)| (n, l))
+            .collect()
+    };
+    let own = |v: &[(&str, &str)]| -> Vec<(String, u32)> {
+        v.iter().map(|(n, m)| (n.to_string(), r.line(m))).collect()
+    };
+    assert_eq!(
+        lines("next"),
+        own(&[
+            ("stack", "stack"),
+            ("generator", "generator"),
+            ("<module>", "next")
+        ])
+    );
+    // A list comprehension is a function of its own before 3.12.
+    let mut want = own(&[("stack", "stack"), ("generator", "generator")]);
+    if r.minor() < 12 {
+        want.push(("<listcomp>".to_string(), r.line("for")));
+    }
+    want.push(("<module>".to_string(), r.line("for")));
+    assert_eq!(lines("for"), want);
+    assert_eq!(
+        lines("send"),
+        own(&[
+            ("stack", "stack"),
+            ("inner", "inner"),
+            ("coroutine", "coroutine"),
+            ("<module>", "send"),
+        ])
+    );
 }
 
 #[test]
