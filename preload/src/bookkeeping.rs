@@ -17,10 +17,13 @@ use core::sync::atomic::AtomicBool;
 use crate::pointers::PointerTable;
 use crate::ranges::{RangeSet, Ranges};
 use crate::spin::SpinLock;
-use crate::{channel, regions};
+use crate::{channel, modules, regions, stackring};
 
 /// Tracked blocks without a trailer: pointer → (size, epoch).
 pub static POINTERS: PointerTable = PointerTable::new();
+/// Under `--stacks`, the stack id of each block in [`POINTERS`]: pointer → (stack, 0). A
+/// table of its own so that the pointer table's entries stay 16 bytes without stacks.
+pub static STACK_OF: PointerTable = PointerTable::new();
 /// Allocations of 4 GiB and more (their sizes, which the pointer table cannot hold).
 pub static BIG: Ranges = Ranges::new(RangeSet::new());
 /// Tracked anonymous mappings; held across the system call a change mirrors.
@@ -62,14 +65,19 @@ impl ForkLock for PointerTable {
     }
 }
 
-/// Every lock of the preload, in the order they are taken.
-pub static LOCK_ORDER: [&(dyn ForkLock + Sync); 6] = [
+/// Every lock of the preload, in the order they are taken. The stack ring's is held
+/// around the counter updates its records mirror (`--stacks`), so it comes before the
+/// regions' (a free may fold regions); mappings are held across the system call, before.
+pub static LOCK_ORDER: [&(dyn ForkLock + Sync); 9] = [
     &MAPPINGS,
     &RESERVED,
     &BIG,
+    &stackring::RING,
     &regions::REGIONS,
     &POINTERS,
+    &STACK_OF,
     &channel::CHANNEL,
+    &modules::MODULES,
 ];
 
 /// Before `fork` (`pthread_atfork` prepare handler): takes every lock, in order.

@@ -19,6 +19,9 @@
 //! - [`python_frames`]: the Python frames that stand in for the interpreter's own in
 //!   recorded stacks.
 //! - [`reaped`]: the `wait` family, telling the launcher how each child ended.
+//! - [`stacks`]: `--stacks`, the call stack of every counted allocation: [`unwind`]
+//!   walks the stack, [`modules`] knows the loaded objects, [`python_frames`] puts
+//!   Python frames in, [`stackring`] writes the records for the launcher.
 //! - [`real`], [`tls`], [`spin`], [`sys`], [`once`]: the plumbing that keeps all of the
 //!   above from ever allocating through malloc or re-entering itself.
 //!
@@ -32,6 +35,7 @@ pub mod channel;
 pub mod exec;
 pub mod hooks;
 pub mod hot;
+pub mod modules;
 pub mod once;
 pub mod pointers;
 pub mod process;
@@ -42,10 +46,13 @@ pub mod reaped;
 pub mod regions;
 pub mod sanitizer;
 pub mod spin;
+pub mod stackring;
+pub mod stacks;
 pub mod statefile;
 pub mod sys;
 pub mod tls;
 pub mod trailer;
+pub mod unwind;
 
 #[cfg(not(test))]
 #[ctor::ctor(unsafe)]

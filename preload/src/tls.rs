@@ -14,6 +14,13 @@ pub struct ThreadState {
     pub guard: u32,
     /// 0: no counter slot yet; `n`: slot `n - 1`; `u32::MAX`: the shared overflow slot.
     pub slot: u32,
+    /// The mapping that holds this thread's stack as last found (`[lo, hi)`; 0, 0 until
+    /// then), which bounds the stack walks of `--stacks`.
+    pub stack: (u64, u64),
+    /// Times the stack's mapping was looked for (a thread switching stacks, as a
+    /// coroutine library does, looks again for each: bounded).
+    pub stack_lookups: u32,
+    _pad: u32,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -23,9 +30,9 @@ core::arch::global_asm!(
     ".globl benchmem_thread_state",
     ".hidden benchmem_thread_state",
     ".type benchmem_thread_state,@object",
-    ".size benchmem_thread_state,8",
+    ".size benchmem_thread_state,32",
     "benchmem_thread_state:",
-    ".zero 8",
+    ".zero 32",
     ".popsection",
 );
 
@@ -50,7 +57,15 @@ fn state_ptr() -> *mut ThreadState {
 #[cfg(not(target_arch = "x86_64"))]
 std::thread_local! {
     static STATE: core::cell::UnsafeCell<ThreadState> =
-        const { core::cell::UnsafeCell::new(ThreadState { guard: 0, slot: 0 }) };
+        const {
+            core::cell::UnsafeCell::new(ThreadState {
+                guard: 0,
+                slot: 0,
+                stack: (0, 0),
+                stack_lookups: 0,
+                _pad: 0,
+            })
+        };
 }
 
 /// This thread's state (other architectures: const-initialised thread_local, no destructor).
@@ -102,6 +117,33 @@ impl Current {
         unsafe { (*self.0).slot = v }
     }
 }
+
+impl Current {
+    /// The stack mapping last found (see [`ThreadState::stack`]).
+    #[inline(always)]
+    pub fn stack(self) -> (u64, u64) {
+        // SAFETY: as in `guard`.
+        unsafe { (*self.0).stack }
+    }
+
+    /// Records the stack mapping just found; returns how many lookups this thread made.
+    pub fn set_stack(self, lo: u64, hi: u64) -> u32 {
+        // SAFETY: as in `guard`.
+        unsafe {
+            (*self.0).stack = (lo, hi);
+            (*self.0).stack_lookups += 1;
+            (*self.0).stack_lookups
+        }
+    }
+
+    /// Lookups of the stack mapping made by this thread.
+    pub fn stack_lookups(self) -> u32 {
+        // SAFETY: as in `guard`.
+        unsafe { (*self.0).stack_lookups }
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<ThreadState>() == 32);
 
 /// Sets the guard for the lifetime of the returned value.
 pub struct Guard(Current, u32);
