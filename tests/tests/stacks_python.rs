@@ -1,7 +1,8 @@
 //! Python frames in recorded stacks: under the preload, a Python program's stack shows its
 //! Python functions (with their files and lines) where the interpreter's eval loop ran
 //! them, and keeps the native frames around them. Asked through the preload's diagnostic
-//! entry point (`benchmem_debug_python_stack`), which renders what a recorded stack holds.
+//! entry point (`benchmem_debug_python_stack`), which renders what a recorded stack holds,
+//! and read back from the stack stream of a run with `BENCHMEM_STACKS=1`.
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -254,4 +255,169 @@ fn a_fork_child_writes_its_code_records_again() {
     assert_eq!(sorted, ["<module>", "inner", "outer", "stack"], "{child}");
     let py = python_frames(&r.frames(child));
     assert_eq!(py.last().unwrap().1, r.line("child"));
+}
+
+// ---------------------------------------------------------------------------------------
+// The stack stream of a real run.
+
+/// What a stack stream holds, decoded.
+#[derive(Default)]
+struct Stream {
+    codes: HashMap<u32, (String, String, u32)>,
+    stacks: HashMap<u32, Vec<u64>>,
+    /// (stack id, size) of each allocation, in order.
+    allocs: Vec<(u32, u64)>,
+}
+
+fn read_stream(path: &std::path::Path) -> Stream {
+    use benchmem_wire::stacks::{DATA_OFFSET, MAGIC, Record, decode};
+    let bytes = std::fs::read(path).unwrap();
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    assert_eq!(word(0), MAGIC, "{}", path.display());
+    // RingHeader: capacity at 16, stopped at 24, head at 64.
+    let (cap, stopped, head) = (word(16), word(24) as u32, word(64));
+    assert_eq!(stopped, 0, "{}: the stream stopped", path.display());
+    assert!(head <= cap, "{}: the ring wrapped", path.display());
+    let data = &bytes[DATA_OFFSET..DATA_OFFSET + head as usize];
+    let mut s = Stream::default();
+    let mut at = 0;
+    while at < data.len() {
+        let (rec, n) = decode(&data[at..]).unwrap();
+        at += n;
+        match rec {
+            Record::PyCode {
+                id,
+                first_line,
+                name,
+                file,
+            } => {
+                let old = s.codes.insert(
+                    id,
+                    (
+                        String::from_utf8(name.to_vec()).unwrap(),
+                        String::from_utf8(file.to_vec()).unwrap(),
+                        first_line,
+                    ),
+                );
+                assert!(old.is_none(), "code {id} defined twice");
+            }
+            Record::Stack { id, frames } => {
+                for f in frames.iter() {
+                    if let Some((code, _)) = benchmem_wire::stacks::py_frame_parts(f) {
+                        assert!(
+                            s.codes.contains_key(&code),
+                            "code {code} used before defined"
+                        );
+                    }
+                }
+                s.stacks.insert(id, frames.iter().collect());
+            }
+            Record::Alloc { stack, size } => {
+                assert!(stack == 0 || s.stacks.contains_key(&stack));
+                s.allocs.push((stack, size));
+            }
+            _ => {}
+        }
+    }
+    s
+}
+
+impl Stream {
+    /// The frames of the one allocation of `size` bytes: Python frames as
+    /// `Some((name, file, line))`.
+    fn stack_of(&self, size: u64) -> Frames {
+        let hits: Vec<_> = self.allocs.iter().filter(|a| a.1 == size).collect();
+        assert_eq!(hits.len(), 1, "allocations of {size} bytes: {hits:?}");
+        self.stacks[&hits[0].0]
+            .iter()
+            .map(|&f| {
+                benchmem_wire::stacks::py_frame_parts(f).map(|(code, line)| {
+                    let (name, file, _) = &self.codes[&code];
+                    (name.clone(), file.clone(), line)
+                })
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn the_stack_stream_holds_python_frames() {
+    let prog = root().join("tests/programs/python_stacks_e2e.py");
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(python());
+    cmd.arg(&prog)
+        .env("LD_PRELOAD", preload())
+        .env("BENCHMEM_DIR", dir.path())
+        .env("BENCHMEM_STACKS", "1");
+    let o = run_limited(&mut cmd, Duration::from_secs(60));
+    assert_eq!(o.code(), 0, "{o:?}");
+    let streams: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("k-"))
+        .collect();
+    assert_eq!(streams.len(), 1, "{streams:?}");
+    let s = read_stream(&streams[0]);
+    let src = std::fs::read_to_string(&prog).unwrap();
+    let at = |m: &str| {
+        src.lines()
+            .position(|l| l.ends_with(&format!("# at:{m}")))
+            .unwrap() as u32
+            + 1
+    };
+    let py = |f: &Frames| -> Vec<(String, u32)> {
+        f.iter()
+            .flatten()
+            .map(|(n, _, l)| (n.clone(), *l))
+            .collect()
+    };
+    let own = |v: &[(&str, &str)]| -> Vec<(String, u32)> {
+        v.iter().map(|(n, m)| (n.to_string(), at(m))).collect()
+    };
+
+    // bytearray(n) is one allocation of n + 1 bytes.
+    let direct = s.stack_of(10_000_001);
+    assert_eq!(
+        py(&direct),
+        own(&[
+            ("inner", "inner"),
+            ("outer", "outer"),
+            ("<module>", "module")
+        ]),
+        "{direct:?}"
+    );
+    // The allocating C code (bytearray's) comes first, the interpreter's main last.
+    assert!(direct[0].is_none() && direct.last().unwrap().is_none());
+    for f in direct.iter().flatten() {
+        assert!(f.1.ends_with("python_stacks_e2e.py"), "{f:?}");
+    }
+
+    let through_c = s.stack_of(5_000_001);
+    assert_eq!(
+        py(&through_c),
+        own(&[("key", "key"), ("<module>", "sorted")]),
+        "{through_c:?}"
+    );
+    let key_at = through_c.iter().position(|f| f.is_some()).unwrap();
+    assert!(
+        through_c[key_at + 1..key_at + 3]
+            .iter()
+            .all(Option::is_none),
+        "sorted's C code between key and the module: {through_c:?}"
+    );
+
+    for n in [7_000_001, 8_000_001] {
+        let t = s.stack_of(n);
+        let names: Vec<String> = py(&t).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(py(&t)[0], ("work".to_string(), at("work")), "{t:?}");
+        assert!(!names.iter().any(|n| n == "<module>"), "{t:?}");
+        assert!(
+            t.iter()
+                .flatten()
+                .last()
+                .unwrap()
+                .1
+                .ends_with("threading.py")
+        );
+    }
 }

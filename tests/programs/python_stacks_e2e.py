@@ -1,0 +1,30 @@
+"""Allocations of known sizes at known Python frames, for the stack stream's test
+(tests/tests/stacks_python.rs). Lines marked `# at:NAME` are looked up by the test."""
+import threading
+
+
+def inner():
+    return bytearray(10_000_000)  # at:inner
+
+
+def outer():
+    return inner()  # at:outer
+
+
+def key(x):
+    key.kept = bytearray(5_000_000)  # at:key
+    return x
+
+
+def work(n):
+    work.kept.append(bytearray(n))  # at:work
+
+
+work.kept = []
+kept = outer()  # at:module
+sorted([1], key=key)  # at:sorted
+threads = [threading.Thread(target=work, args=(n,)) for n in (7_000_000, 8_000_000)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
