@@ -587,7 +587,7 @@ pub fn splice(native: &[u64], out: &mut [u64]) -> usize {
             continue;
         }
         let before = n;
-        while cur != 0 && budget > 0 {
+        while cur != 0 && budget > 0 && n < cap {
             budget -= 1;
             let f = cur;
             cur = ptr_at(f, ip.layout.frame_previous);
@@ -808,7 +808,8 @@ fn read_str(ip: &Interp, s: usize, out: &mut [u8]) -> usize {
         if len < 0 || state & STR_COMPACT == 0 {
             return copy_cut(b"?", out);
         }
-        let len = len as usize;
+        // Never look past what fits: a stale length must not make a huge slice.
+        let len = (len as usize).min(out.len());
         if state & STR_ASCII != 0 {
             let b = core::slice::from_raw_parts((s + l.str_ascii_data) as *const u8, len);
             return copy_cut(b, out);
@@ -817,7 +818,9 @@ fn read_str(ip: &Interp, s: usize, out: &mut [u8]) -> usize {
         if (4096..1 << 47).contains(&utf8) {
             let ulen: isize = rd(s + l.str_utf8_length);
             if ulen >= 0 {
-                let b = core::slice::from_raw_parts(utf8 as *const u8, ulen as usize);
+                // One byte more than fits, so that a cut never splits a character.
+                let ulen = (ulen as usize).min(out.len() + 1);
+                let b = core::slice::from_raw_parts(utf8 as *const u8, ulen);
                 return copy_utf8_cut(b, out);
             }
         }

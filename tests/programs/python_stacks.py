@@ -41,6 +41,10 @@ async def coroutine():
     return inner()  # at:coroutine
 
 
+def naïve_函数():
+    return stack()  # at:unicode
+
+
 def worker():
     out["thread"] = stack()  # at:worker
 
@@ -54,6 +58,14 @@ try:
     coroutine().send(None)  # at:send
 except StopIteration as e:
     out["send"] = e.value
+out["unicode"] = naïve_函数()
+# Names of each width: Latin-1 (one byte a character), the BMP (two), beyond (four).
+ns = {"stack": stack}
+exec(compile("def g():\n    return stack()\n", "fïle.py", "exec"), ns)
+g = ns["g"]
+name = "co_qualname" if sys.version_info >= (3, 11) else "co_name"
+g.__code__ = g.__code__.replace(**{name: "g_🐍"})
+out["wide"] = g()
 t = threading.Thread(target=worker)
 t.start()
 t.join()

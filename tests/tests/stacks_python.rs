@@ -31,7 +31,7 @@ fn run() -> Run {
     let out: Value = serde_json::from_str(o.stdout.trim()).unwrap();
     let mut codes = HashMap::new();
     let mut texts: Vec<String> = [
-        "direct", "again", "sorted", "next", "for", "send", "thread", "child",
+        "direct", "again", "sorted", "next", "for", "send", "unicode", "wide", "thread", "child",
     ]
     .iter()
     .map(|k| out[k].as_str().unwrap().to_string())
@@ -206,6 +206,22 @@ fn generators_and_coroutines_show_where_they_were_resumed() {
             ("coroutine", "coroutine"),
             ("<module>", "send"),
         ])
+    );
+}
+
+#[test]
+fn names_and_files_beyond_ascii_read_as_utf8() {
+    let r = run();
+    let u = r.case("unicode");
+    let py: Vec<_> = u.iter().flatten().collect();
+    assert_eq!(py[1].0, "naïve_函数", "{u:?}");
+    assert_eq!(py[1].2, r.line("unicode"));
+    let w = r.case("wide");
+    let py: Vec<_> = w.iter().flatten().collect();
+    assert_eq!(
+        (py[1].0.as_str(), py[1].1.as_str(), py[1].2),
+        ("g_🐍", "fïle.py", 2),
+        "{w:?}"
     );
 }
 
