@@ -20,7 +20,8 @@
 //!   the old name. Name and file bytes are copied when a code object is first seen (the
 //!   record is written later, when the object may be gone).
 //! - Lines come from the code object's line table at the frame's instruction offset;
-//!   (code id, offset) → line is cached, so a steady state decodes nothing.
+//!   (code id, offset) → line is cached. In front of both, a memo maps (code object and
+//!   its key, offset) → frame word, so a steady state costs one probe per frame.
 //!
 //! Everything that depends on the CPython version is in [`LAYOUTS`] and the three line
 //! table decoders ([`Lines`]); the offsets come from the versions' own headers
@@ -593,11 +594,15 @@ pub fn splice(native: &[u64], out: &mut [u64]) -> usize {
             cur = ptr_at(f, ip.layout.frame_previous);
             match ip.layout.chain {
                 Chain::Objects => {
-                    python_frame(ip, f, &mut |w| push(w, &mut n));
+                    if let Some(w) = python_frame(ip, f) {
+                        push(w, &mut n);
+                    }
                     break;
                 }
                 Chain::Entry => {
-                    python_frame(ip, f, &mut |w| push(w, &mut n));
+                    if let Some(w) = python_frame(ip, f) {
+                        push(w, &mut n);
+                    }
                     // SAFETY: `f` is a plausible frame (it came from ptr_at), per the layout.
                     if unsafe { rd::<u8>(f + ip.layout.frame_is_entry) } != 0 {
                         break;
@@ -608,7 +613,9 @@ pub fn splice(native: &[u64], out: &mut [u64]) -> usize {
                     if unsafe { rd::<u8>(f + ip.layout.frame_owner) } == OWNED_BY_CSTACK {
                         break;
                     }
-                    python_frame(ip, f, &mut |w| push(w, &mut n));
+                    if let Some(w) = python_frame(ip, f) {
+                        push(w, &mut n);
+                    }
                 }
             }
         }
@@ -621,20 +628,25 @@ pub fn splice(native: &[u64], out: &mut [u64]) -> usize {
     n
 }
 
-/// Pushes the Python frame word of frame `f`, unless it is not worth showing.
-#[inline]
-fn python_frame(ip: &Interp, f: usize, push: &mut dyn FnMut(u64)) {
+/// The Python frame word of frame `f`, unless it is not worth showing.
+#[inline(always)]
+fn python_frame(ip: &Interp, f: usize) -> Option<u64> {
     let (code, offset) = frame_code_and_offset(ip, f);
     if code == 0 || incomplete(ip, f, code, offset) {
-        return;
+        return None;
     }
-    let id = intern(ip, code).unwrap_or(UNKNOWN_CODE);
-    let line = if id == UNKNOWN_CODE {
-        0
-    } else {
-        line_of(ip, id, code, offset)
+    let Some(key) = key_of(ip, code) else {
+        return Some(py_frame(UNKNOWN_CODE, 0));
     };
-    push(py_frame(id, line));
+    if let Some(w) = memo_get(&key, offset) {
+        return Some(w);
+    }
+    let Some(id) = intern(ip, &key) else {
+        return Some(py_frame(UNKNOWN_CODE, 0));
+    };
+    let w = py_frame(id, line_of(ip, id, code, offset));
+    memo_put(&key, offset, w);
+    Some(w)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -682,9 +694,11 @@ fn tables_map() -> bool {
     let slots = sys::map(CODE_SLOTS * core::mem::size_of::<CodeSlot>());
     let text = sys::map(TEXT_BYTES);
     let lines = sys::map(LINE_SLOTS * 8);
-    if slots.is_null() || text.is_null() || lines.is_null() {
+    let memo = sys::map(MEMO_SLOTS * core::mem::size_of::<Memo>());
+    if slots.is_null() || text.is_null() || lines.is_null() || memo.is_null() {
         return false;
     }
+    MEMO.store(memo as *mut Memo, Release);
     SLOTS.store(slots as *mut CodeSlot, Release);
     TEXT.store(text, Release);
     LINES.store(lines as *mut AtomicU64, Release);
@@ -707,15 +721,21 @@ struct Key {
     first_line: u32,
 }
 
+/// The key of code object `code` (type checked). Its pointers are only compared here;
+/// whoever follows one checks it first.
+#[inline(always)]
 fn key_of(ip: &Interp, code: usize) -> Option<Key> {
     let l = ip.layout;
-    let k = Key {
-        code,
-        name: ptr_at(code, l.code_qualname),
-        file: ptr_at(code, l.code_filename),
-        table: ptr_at(code, l.code_linetable),
-        // SAFETY: `code` is a plausible code object (type checked by the caller).
-        first_line: unsafe { rd::<i32>(code + l.code_firstlineno) } as u32,
+    // SAFETY: `code` is a plausible code object (type checked by the caller), whose layout
+    // has these fields.
+    let k = unsafe {
+        Key {
+            code,
+            name: rd(code + l.code_qualname),
+            file: rd(code + l.code_filename),
+            table: rd(code + l.code_linetable),
+            first_line: rd::<i32>(code + l.code_firstlineno) as u32,
+        }
     };
     (k.name != 0 && k.file != 0 && k.table != 0).then_some(k)
 }
@@ -740,8 +760,8 @@ fn mix(k: &Key) -> usize {
 
 /// The id of code object `code` (type checked), interning it on first sight. `None` when
 /// the tables are full or its names cannot be read.
-fn intern(ip: &Interp, code: usize) -> Option<u32> {
-    let key = key_of(ip, code)?;
+fn intern(ip: &Interp, key: &Key) -> Option<u32> {
+    let key = *key;
     let start = mix(&key);
     for p in 0..PROBES {
         let i = (start + p) & (CODE_SLOTS - 1);
@@ -955,6 +975,78 @@ pub fn emit_new_codes(frames: &[u64], write: &mut dyn FnMut(&Record)) {
 /// empty, so every code record is written again before its first use there.
 pub fn fork_child() {
     GENERATION.fetch_add(1, Relaxed);
+}
+
+// ---------------------------------------------------------------------------------------
+// The memo: (code object, offset) → frame word, what a steady state reads.
+
+const MEMO_SLOTS: usize = 1 << 14;
+
+/// One memo entry: a sequence lock (odd while written) over the key and the word.
+#[repr(C, align(64))]
+struct Memo {
+    seq: AtomicU64,
+    code: AtomicU64,
+    name: AtomicU64,
+    file: AtomicU64,
+    table: AtomicU64,
+    /// First line (low half) and offset (high half).
+    line_offset: AtomicU64,
+    word: AtomicU64,
+}
+
+static MEMO: AtomicPtr<Memo> = AtomicPtr::new(core::ptr::null_mut());
+
+#[inline(always)]
+fn memo_slot(key: &Key, offset: i64) -> &'static Memo {
+    let h = (key.code as u64 ^ (offset as u64) << 24).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let i = (h >> (64 - MEMO_SLOTS.trailing_zeros())) as usize;
+    // SAFETY: MEMO maps MEMO_SLOTS zeroed entries (all-zero is a valid Memo of atomics)
+    // before ACTIVE is published, never unmapped; `i < MEMO_SLOTS`.
+    unsafe { &*MEMO.load(Relaxed).add(i) }
+}
+
+#[inline(always)]
+fn line_offset(key: &Key, offset: i64) -> u64 {
+    key.first_line as u64 | (offset as u64) << 32
+}
+
+/// The frame word memoised for `key` at `offset`, if any.
+#[inline(always)]
+fn memo_get(key: &Key, offset: i64) -> Option<u64> {
+    let m = memo_slot(key, offset);
+    let s1 = m.seq.load(Acquire);
+    if s1 & 1 != 0 {
+        return None;
+    }
+    let hit = m.code.load(Relaxed) == key.code as u64
+        && m.name.load(Relaxed) == key.name as u64
+        && m.file.load(Relaxed) == key.file as u64
+        && m.table.load(Relaxed) == key.table as u64
+        && m.line_offset.load(Relaxed) == line_offset(key, offset);
+    let w = m.word.load(Relaxed);
+    // The loads above happen before the sequence is read again: an entry rewritten
+    // meanwhile shows another sequence.
+    core::sync::atomic::fence(Acquire);
+    (hit && w != 0 && m.seq.load(Relaxed) == s1).then_some(w)
+}
+
+/// Memoises `w`; skipped when another writer (another thread, or the code this signal
+/// handler interrupted) holds the entry.
+fn memo_put(key: &Key, offset: i64, w: u64) {
+    let m = memo_slot(key, offset);
+    let s = m.seq.load(Relaxed);
+    if s & 1 != 0 || m.seq.compare_exchange(s, s + 1, Acquire, Relaxed).is_err() {
+        return;
+    }
+    core::sync::atomic::fence(Release);
+    m.code.store(key.code as u64, Relaxed);
+    m.name.store(key.name as u64, Relaxed);
+    m.file.store(key.file as u64, Relaxed);
+    m.table.store(key.table as u64, Relaxed);
+    m.line_offset.store(line_offset(key, offset), Relaxed);
+    m.word.store(w, Relaxed);
+    m.seq.store(s + 2, Release);
 }
 
 // ---------------------------------------------------------------------------------------
