@@ -11,7 +11,7 @@
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::Ordering::Relaxed;
 
-use benchmem_wire::stacks::{NO_STACK, Record};
+use benchmem_wire::stacks::NO_STACK;
 use benchmem_wire::state::{PROBLEM_TABLE_FULL, ProcessState};
 
 use crate::bookkeeping::{ANY_RESERVED, BIG, MAPPINGS, POINTERS, RESERVED, STACK_OF};
@@ -35,6 +35,9 @@ struct Ctx {
     st: &'static ProcessState,
     single: bool,
 }
+
+/// A [`Ctx`]'s fields.
+type Parts = (tls::Current, &'static Real, &'static ProcessState, bool);
 
 /// What a hook does with a call.
 enum Call {
@@ -77,10 +80,34 @@ impl Ctx {
     /// What to ask the real allocator for when the program asks for `size` bytes: room
     /// for a trailer too, when blocks can carry one.
     #[inline(always)]
-    fn padded(&self, size: usize) -> usize {
+    fn padded<const S: bool>(&self, size: usize) -> usize {
+        let pad = if S {
+            trailer::STACKED
+        } else {
+            trailer::TRAILER
+        };
         match self.real.trailer_usable {
-            Some(_) => size.checked_add(trailer::pad()).unwrap_or(size),
+            Some(_) => size.checked_add(pad).unwrap_or(size),
             None => size,
+        }
+    }
+
+    /// The context as plain values, for a call that takes it over: passed in registers,
+    /// where a `Ctx` (which has a destructor) would be copied to memory first, on every
+    /// call, by the hook that may pass it.
+    #[inline(always)]
+    fn into_parts(self) -> Parts {
+        let c = core::mem::ManuallyDrop::new(self);
+        (c.t, c.real, c.st, c.single)
+    }
+
+    #[inline(always)]
+    fn from_parts((t, real, st, single): Parts) -> Ctx {
+        Ctx {
+            t,
+            real,
+            st,
+            single,
         }
     }
 
@@ -95,7 +122,7 @@ impl Ctx {
         // SAFETY: `single` was read for this call, which creates no thread.
         let mut ring = unsafe { RING.lock_unless_single(self.single) };
         let e = hot::alloc(self.st, self.t, size, self.single);
-        ring.write(&Record::Alloc { stack, size });
+        ring.alloc(stack, size);
         e
     }
 
@@ -109,7 +136,7 @@ impl Ctx {
         // SAFETY: as in `alloc`.
         let mut ring = unsafe { RING.lock_unless_single(self.single) };
         hot::free(self.st, size, epoch, self.single);
-        ring.write(&Record::Free { stack, size, epoch });
+        ring.free(stack, size, epoch);
     }
 }
 
@@ -328,23 +355,41 @@ unsafe fn allocate(
 ) -> *mut c_void {
     match enter() {
         Call::Track(c) => {
-            let p = call(c.real, c.padded(size));
+            if stacks::on() {
+                // SAFETY: the caller's contract.
+                return unsafe { allocate_stacked(c.into_parts(), size, call) };
+            }
+            let p = call(c.real, c.padded::<false>(size));
             if !p.is_null() {
                 // SAFETY: the block the real allocator just returned (the caller's
                 // contract).
-                unsafe {
-                    if stacks::on() {
-                        track::<true>(&c, p, size)
-                    } else {
-                        track::<false>(&c, p, size)
-                    }
-                };
+                unsafe { track::<false>(&c, p, size) };
             }
             p
         }
         Call::Pass(r) => call(r, size),
         Call::Bootstrap => arena::alloc(size, align),
     }
+}
+
+/// [`allocate`]'s tracked call in stacks mode: a function of its own, so that the
+/// context stays in registers on the path without stacks.
+///
+/// # Safety
+/// As for [`allocate`].
+#[inline(never)]
+unsafe fn allocate_stacked(
+    c: Parts,
+    size: usize,
+    call: impl Fn(&Real, usize) -> *mut c_void,
+) -> *mut c_void {
+    let c = Ctx::from_parts(c);
+    let p = call(c.real, c.padded::<true>(size));
+    if !p.is_null() {
+        // SAFETY: the block the real allocator just returned (the caller's contract).
+        unsafe { track::<true>(&c, p, size) };
+    }
+    p
 }
 
 /// The real function if this libc has it; otherwise NULL with ENOMEM, as a failed call.
@@ -392,10 +437,9 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
         // SAFETY: free's contract: p is a live block of the allocator, freed once.
         Call::Track(c) => unsafe {
             if stacks::on() {
-                if let Some(e) = untrack::<true>(&c, p) {
-                    release::<true>(&c, p, e);
-                }
-            } else if let Some(e) = untrack::<false>(&c, p) {
+                return free_stacked(c.into_parts(), p);
+            }
+            if let Some(e) = untrack::<false>(&c, p) {
                 release::<false>(&c, p, e);
             }
             (c.real.free)(p)
@@ -403,6 +447,22 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
         // SAFETY: as above.
         Call::Pass(r) => unsafe { (r.free)(p) },
         Call::Bootstrap => {} // cannot happen for a pointer the real allocator made; leak
+    }
+}
+
+/// [`free`]'s tracked call in stacks mode (see [`allocate_stacked`]).
+///
+/// # Safety
+/// C `free`, of a block of the real allocator.
+#[inline(never)]
+unsafe fn free_stacked(c: Parts, p: *mut c_void) {
+    let c = Ctx::from_parts(c);
+    // SAFETY: free's contract: p is a live block of the allocator, freed once.
+    unsafe {
+        if let Some(e) = untrack::<true>(&c, p) {
+            release::<true>(&c, p, e);
+        }
+        (c.real.free)(p)
     }
 }
 
@@ -445,7 +505,7 @@ unsafe fn realloc_tracked<const S: bool>(
         unsafe { untrack::<S>(c, p) }
     };
     // realloc(p, 0) keeps its meaning (glibc frees p and returns NULL): no padding.
-    let r = call(if size == 0 { 0 } else { c.padded(size) });
+    let r = call(if size == 0 { 0 } else { c.padded::<S>(size) });
     if r.is_null() {
         match old {
             // glibc: realloc(p, 0) frees p and returns NULL.
@@ -476,15 +536,25 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
         // SAFETY: realloc's contract, passed on; the closure is the real realloc of p.
         Call::Track(c) => unsafe {
             if stacks::on() {
-                realloc_tracked::<true>(&c, p, size, |n| (c.real.realloc)(p, n))
-            } else {
-                realloc_tracked::<false>(&c, p, size, |n| (c.real.realloc)(p, n))
+                return realloc_stacked(c.into_parts(), p, size);
             }
+            realloc_tracked::<false>(&c, p, size, |n| (c.real.realloc)(p, n))
         },
         // SAFETY: realloc's contract, passed on.
         Call::Pass(r) => unsafe { (r.realloc)(p, size) },
         Call::Bootstrap => arena::alloc(size, 16),
     }
+}
+
+/// [`realloc`]'s tracked call in stacks mode (see [`allocate_stacked`]).
+///
+/// # Safety
+/// C `realloc`, of null or a block of the real allocator.
+#[inline(never)]
+unsafe fn realloc_stacked(c: Parts, p: *mut c_void, size: usize) -> *mut c_void {
+    let c = Ctx::from_parts(c);
+    // SAFETY: realloc's contract, passed on; the closure is the real realloc of p.
+    unsafe { realloc_tracked::<true>(&c, p, size, |n| (c.real.realloc)(p, n)) }
 }
 
 /// # Safety
@@ -514,7 +584,11 @@ pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, siz
     };
     match enter() {
         Call::Track(c) => {
-            let rc = call(c.real, c.padded(size));
+            let rc = if stacks::on() {
+                call(c.real, c.padded::<true>(size))
+            } else {
+                call(c.real, c.padded::<false>(size))
+            };
             if rc == 0 {
                 // SAFETY: the real call succeeded: `*out` is the block it just made.
                 unsafe {

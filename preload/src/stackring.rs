@@ -8,12 +8,12 @@
 //! counted in `lost`, and the program goes on as if nothing was recorded.
 
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use core::sync::atomic::{AtomicBool, AtomicU32};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32};
 
 use benchmem_wire::names::ENV_STACKS_RING_C;
 use benchmem_wire::stacks::{
-    DATA_OFFSET, DEFAULT_CAPACITY, MAGIC, Record, RingHeader, STOP_FULL, VERSION, encode,
-    encoded_words, stacks_file_name,
+    DATA_OFFSET, DEFAULT_CAPACITY, Kind, MAGIC, Record, RingHeader, STOP_FULL, VERSION, decode,
+    encode, encoded_words, stacks_file_name,
 };
 
 use crate::spin::SpinLock;
@@ -38,10 +38,8 @@ pub struct Ring {
     waited_ns: u64,
     /// Modules of [`modules`] written to this stream.
     modules: usize,
-    /// Set once the stream stopped or closed: nothing more is written.
+    /// Set once the stream stopped: nothing more is written.
     stopped: bool,
-    /// Closed (exit): records are written only while there is room, without waiting.
-    closing: bool,
 }
 
 // SAFETY: the pointers are to this process's own shared mapping, reached only under the
@@ -59,13 +57,17 @@ pub static RING: SpinLock<Ring> = SpinLock::new(Ring {
     waited_ns: 0,
     modules: 0,
     stopped: true,
-    closing: false,
 });
 
 /// True while records are written (so stacks are worth capturing).
 static RECORDING: AtomicBool = AtomicBool::new(false);
 /// The pid whose ring this is (a vfork child must not close its parent's).
 static PID: AtomicU32 = AtomicU32::new(0);
+/// The ring's header, for [`close`], which takes no lock: it runs at `_exit`, which a
+/// signal handler may call while its thread holds the ring's lock.
+static HEADER: AtomicPtr<RingHeader> = AtomicPtr::new(core::ptr::null_mut());
+/// Closed (exit, exec): records are written only while there is room, without waiting.
+static CLOSING: AtomicBool = AtomicBool::new(false);
 
 /// Whether the stream takes records.
 #[inline(always)]
@@ -144,8 +146,9 @@ pub fn create(pid: u32, image: u32, base_epoch: u32) {
         waited_ns: 0,
         modules: 0,
         stopped: false,
-        closing: false,
     };
+    CLOSING.store(false, Relaxed);
+    HEADER.store(mem.cast(), Release);
     RECORDING.store(true, Relaxed);
     r.write(&Record::Process { base_epoch, pid });
     r.write_modules();
@@ -161,27 +164,25 @@ pub fn forget_parent() {
 }
 
 /// The process image will write no more (exit, exec): from now on records are written
-/// only while the ring has room.
+/// only while the ring has room. Takes no lock.
 pub fn close() {
-    if sys::getpid_raw() != PID.load(Relaxed) {
-        return; // a vfork child, in its parent's memory
-    }
-    let mut r = RING.lock();
-    r.closing = true;
-    if let Some(h) = r.header() {
-        h.closed.store(1, Release);
-    }
+    set_closed(true);
 }
 
 /// An exec failed: the image goes on writing.
 pub fn reopen() {
+    set_closed(false);
+}
+
+fn set_closed(closed: bool) {
     if sys::getpid_raw() != PID.load(Relaxed) {
-        return;
+        return; // a vfork child, in its parent's memory
     }
-    let mut r = RING.lock();
-    r.closing = false;
-    if let Some(h) = r.header() {
-        h.closed.store(0, Release);
+    CLOSING.store(closed, Relaxed);
+    // SAFETY: a non-null header is our live mapping: it is unmapped only in a fork child
+    // (by its only thread), after this pointer was cleared.
+    if let Some(h) = unsafe { HEADER.load(Acquire).as_ref() } {
+        h.closed.store(closed as u32, Release);
     }
 }
 
@@ -192,6 +193,7 @@ impl Ring {
     }
 
     fn forget(&mut self) {
+        HEADER.store(core::ptr::null_mut(), Release);
         if !self.hdr.is_null() {
             // SAFETY: our mapping of the stream file; nothing else refers to it (the
             // lock is held, and RECORDING is off or about to be replaced).
@@ -236,6 +238,55 @@ impl Ring {
         !self.stopped
     }
 
+    /// Appends the record of an allocation (the hot path: no general encoding).
+    #[inline(always)]
+    pub fn alloc(&mut self, stack: u32, size: u64) {
+        self.small(&[Kind::Alloc as u64 | 2 << 8 | (stack as u64) << 32, size]);
+    }
+
+    /// Appends the record of a free.
+    #[inline(always)]
+    pub fn free(&mut self, stack: u32, size: u64, epoch: u32) {
+        self.small(&[
+            Kind::Free as u64 | 3 << 8 | (stack as u64) << 32,
+            size,
+            epoch as u64,
+        ]);
+    }
+
+    /// Appends a record already encoded as `words`, when it fits before the ring's end
+    /// without waiting; otherwise through [`write`](Self::write)'s general path.
+    #[inline(always)]
+    fn small<const N: usize>(&mut self, words: &[u64; N]) {
+        let n = N as u64 * 8;
+        let pos = self.head & self.cap.wrapping_sub(1);
+        if self.stopped || self.cap - pos < n || self.cap - (self.head - self.tail) < n {
+            return self.small_slow(words);
+        }
+        // SAFETY: [pos, pos + n) is inside the records area and free (checked above);
+        // only this thread writes, under the lock.
+        unsafe {
+            let at = self.data.add(pos as usize).cast::<u64>();
+            for (i, w) in words.iter().enumerate() {
+                at.add(i).write_unaligned(w.to_le());
+            }
+            self.head += n;
+            (*self.hdr).head.store(self.head, Release);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn small_slow(&mut self, words: &[u64]) {
+        let mut bytes = [0u8; 24];
+        for (i, w) in words.iter().enumerate() {
+            bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        if let Ok((rec, _)) = decode(&bytes[..words.len() * 8]) {
+            self.write(&rec);
+        }
+    }
+
     /// Appends `rec`; false when it was not written (the stream stopped, or is full).
     pub fn write(&mut self, rec: &Record) -> bool {
         if self.stopped {
@@ -247,7 +298,7 @@ impl Ring {
         let to_end = self.cap - pos;
         let need = if n > to_end { to_end + n } else { n };
         if !self.room(need) {
-            if !self.closing {
+            if !CLOSING.load(Relaxed) {
                 self.stop(STOP_FULL);
             }
             self.lose(rec);
@@ -306,7 +357,7 @@ impl Ring {
                 self.tail = t;
                 continue;
             }
-            if self.closing || self.waited_ns >= WAIT_BUDGET_NS {
+            if CLOSING.load(Relaxed) || self.waited_ns >= WAIT_BUDGET_NS {
                 return false;
             }
             nap();
@@ -330,4 +381,51 @@ fn nap() {
             )
         };
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_records_are_the_wire_s_encoding() {
+        let mut mem = vec![0u64; 64];
+        let mut r = Ring {
+            // SAFETY: all-zero is a valid header.
+            hdr: Box::leak(unsafe { Box::<RingHeader>::new_zeroed().assume_init() }),
+            data: mem.as_mut_ptr().cast(),
+            cap: 512,
+            map_len: 0,
+            head: 0,
+            tail: 0,
+            waited_ns: 0,
+            modules: 0,
+            stopped: false,
+        };
+        r.alloc(7, 1 << 40);
+        r.free(u32::MAX, 5, 9);
+        assert_eq!(r.head, 40);
+        // SAFETY: the 40 bytes just written.
+        let bytes = unsafe { core::slice::from_raw_parts(r.data, 40) };
+        let (a, n) = decode(bytes).unwrap();
+        assert_eq!(
+            (a, n),
+            (
+                Record::Alloc {
+                    stack: 7,
+                    size: 1 << 40
+                },
+                16
+            )
+        );
+        let (f, _) = decode(&bytes[16..]).unwrap();
+        assert_eq!(
+            f,
+            Record::Free {
+                stack: u32::MAX,
+                size: 5,
+                epoch: 9
+            }
+        );
+    }
 }

@@ -10,6 +10,7 @@
 //! carry their stack id beside their size and epoch (a 16-byte trailer), so it never
 //! changes while a tracked block is alive.
 
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 
 use benchmem_wire::names::ENV_STACKS_C;
@@ -65,7 +66,9 @@ fn bounds_slow(t: tls::Current, sp: u64) -> Option<u64> {
         return None;
     }
     let (lo, hi) = stack_bounds(sp)?;
-    t.set_stack(lo, hi);
+    // The same stack grown down (the main thread's) is not a switch of stacks.
+    let grown = hi == t.stack().1;
+    t.set_stack(lo, hi, !grown);
     Some(hi)
 }
 
@@ -148,25 +151,35 @@ pub fn capture(t: tls::Current) -> u32 {
         let Some(hi) = bounds(t, regs.sp) else {
             return NO_STACK;
         };
-        let mut native = [0u64; MAX_FRAMES];
+        // Not zeroed: a kilobyte of stores for every allocation otherwise.
+        let mut buf = [MaybeUninit::<u64>::uninit(); MAX_FRAMES];
         // SAFETY: [sp, hi) is part of this thread's stack mapping (just checked), above
         // the capture point, which is this live frame.
-        let n = unsafe { unwind::walk(regs, regs.sp, hi, modules::own(), &mut native) };
+        let n = unsafe { unwind::walk(regs, regs.sp, hi, modules::own(), &mut buf) };
         if n == 0 {
             return NO_STACK;
         }
+        // SAFETY: walk initialised the first `n` words.
+        let native = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u64>(), n) };
         if python_frames::active() {
-            let mut spliced = [0u64; MAX_FRAMES];
-            let m = python_frames::splice(&native[..n], &mut spliced);
-            return intern(&spliced[..m]);
+            return intern_spliced(native);
         }
-        intern(&native[..n])
+        intern(native)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         let _ = t;
         NO_STACK
     }
+}
+
+/// Interns `native` with Python frames spliced in (a frame of its own, so the buffer is
+/// on the stack only when needed: threads may have small stacks).
+#[inline(never)]
+fn intern_spliced(native: &[u64]) -> u32 {
+    let mut spliced = [0u64; MAX_FRAMES];
+    let m = python_frames::splice(native, &mut spliced);
+    intern(&spliced[..m])
 }
 
 // ---------------------------------------------------------------------------------------

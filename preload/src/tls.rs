@@ -126,13 +126,12 @@ impl Current {
         unsafe { (*self.0).stack }
     }
 
-    /// Records the stack mapping just found; returns how many lookups this thread made.
-    pub fn set_stack(self, lo: u64, hi: u64) -> u32 {
+    /// Records the stack mapping just found, counting the lookup when `counted`.
+    pub fn set_stack(self, lo: u64, hi: u64, counted: bool) {
         // SAFETY: as in `guard`.
         unsafe {
             (*self.0).stack = (lo, hi);
-            (*self.0).stack_lookups += 1;
-            (*self.0).stack_lookups
+            (*self.0).stack_lookups += counted as u32;
         }
     }
 

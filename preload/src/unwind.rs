@@ -14,6 +14,7 @@
 //! (`[lo, hi)`, which the caller knows to be mapped), and every load from `.eh_frame` to
 //! the loaded segment that holds it.
 
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::modules;
@@ -181,52 +182,63 @@ fn clear_cache() {
 /// `[lo, hi)` is mapped and readable for the whole call (the current thread's stack,
 /// from the capture point up), and `regs` were captured on this thread in a frame that
 /// is still live.
-pub unsafe fn walk(regs: Regs, lo: u64, hi: u64, skip: (u64, u64), out: &mut [u64]) -> usize {
+pub unsafe fn walk(
+    regs: Regs,
+    lo: u64,
+    hi: u64,
+    skip: (u64, u64),
+    out: &mut [MaybeUninit<u64>],
+) -> usize {
+    let last = hi.saturating_sub(8);
     let read = |at: u64| -> Option<u64> {
-        if at < lo || at > hi.checked_sub(8)? || !at.is_multiple_of(8) {
+        if at < lo || at > last {
             return None;
         }
-        // SAFETY: inside [lo, hi), mapped and readable (the caller's contract), aligned.
-        Some(unsafe { (at as *const u64).read_volatile() })
+        // SAFETY: [at, at + 8) is inside [lo, hi), mapped and readable (the caller's
+        // contract).
+        Some(unsafe { (at as *const u64).read_unaligned() })
     };
-    let (mut pc, mut sp, mut bp) = (regs.pc, regs.sp, regs.bp);
-    let mut n = 0;
-    let mut first = true;
-    // Own frames come first and are few; the bound keeps a loop of frames finite.
-    for _ in 0..out.len() + 16 {
-        let own = pc >= skip.0 && pc < skip.1;
-        if !own {
-            if n == out.len() {
-                break;
-            }
-            out[n] = pc;
-            n += 1;
-        }
-        // A return address is the instruction after the call: its frame's rule is the
-        // call's, at `pc - 1`.
-        let key = if first { pc } else { pc - 1 };
+    // One frame up: `key` is the address whose rule applies. Frames only ever move up
+    // the stack; anything else is a corrupt frame and ends the walk.
+    let step = |key: u64, sp: u64, bp: &mut u64| -> Option<(u64, u64)> {
         let r = rule(key);
         if r.stop() {
-            break;
+            return None;
         }
-        let base = if r.cfa_bp() { bp } else { sp };
+        let base = if r.cfa_bp() { *bp } else { sp };
         let cfa = base.wrapping_add(r.cfa_off() as u64);
-        let Some(ra) = read(cfa.wrapping_add(r.ra_off() as u64)) else {
+        let ra = read(cfa.wrapping_add(r.ra_off() as u64))?;
+        if let Some(o) = r.bp_off() {
+            *bp = read(cfa.wrapping_add(o as u64))?;
+        }
+        (cfa > sp && ra >= 4096).then_some((ra, cfa))
+    };
+    let (mut pc, mut sp, mut bp) = (regs.pc, regs.sp, regs.bp);
+    // The capture point's own rule is at its address; every later frame's at the call
+    // before its return address (`pc - 1`).
+    let mut key = pc;
+    // The preload's own frames come first, and are few.
+    let mut own = 0;
+    while pc >= skip.0 && pc < skip.1 {
+        own += 1;
+        if own > 16 {
+            return 0;
+        }
+        let Some(next) = step(key, sp, &mut bp) else {
+            return 0;
+        };
+        (pc, sp) = next;
+        key = pc - 1;
+    }
+    let mut n = 0;
+    while n < out.len() {
+        out[n].write(pc);
+        n += 1;
+        let Some(next) = step(key, sp, &mut bp) else {
             break;
         };
-        if let Some(o) = r.bp_off() {
-            match read(cfa.wrapping_add(o as u64)) {
-                Some(v) => bp = v,
-                None => break,
-            }
-        }
-        // Frames only ever move up the stack; anything else is a corrupt frame.
-        if cfa <= sp || ra < 4096 {
-            break;
-        }
-        sp = cfa;
-        pc = ra;
-        first = false;
+        (pc, sp) = next;
+        key = pc - 1;
     }
     n
 }
@@ -787,7 +799,7 @@ mod tests {
     }
 
     #[inline(never)]
-    fn depth(n: u32, out: &mut [u64]) -> usize {
+    fn depth(n: u32, out: &mut [MaybeUninit<u64>]) -> usize {
         if n == 0 {
             let regs = capture();
             let sp = regs.sp;
@@ -804,8 +816,10 @@ mod tests {
     #[test]
     fn walks_this_test_through_recursion() {
         clear_cache();
-        let mut out = [0u64; 64];
-        let n = depth(5, &mut out);
+        let mut buf = [MaybeUninit::new(0u64); 64];
+        let n = depth(5, &mut buf);
+        // SAFETY: all initialised.
+        let out: [u64; 64] = unsafe { core::mem::transmute(buf) };
         // The capture point, the five returns into `depth` from its recursive calls,
         // then the test function, the test harness and the thread's start in libc.
         assert!(n >= 8, "{n} frames: {:x?}", &out[..n]);
@@ -824,8 +838,10 @@ mod tests {
         assert!(out[6] > t && out[6] < t + 4096, "then the test function");
         // Cached: the same walk again (from another call in this function) finds the
         // same frames.
-        let mut again = [0u64; 64];
-        let m = depth(5, &mut again);
+        let mut buf = [MaybeUninit::new(0u64); 64];
+        let m = depth(5, &mut buf);
+        // SAFETY: all initialised.
+        let again: [u64; 64] = unsafe { core::mem::transmute(buf) };
         assert_eq!(&out[1..6], &again[1..6]);
         assert_ne!(out[6], again[6]);
         assert_eq!(&out[7..n], &again[7..m]);
