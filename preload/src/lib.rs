@@ -16,8 +16,6 @@
 //! - [`blind`]: what keeps malloc calls from the hooks (valgrind, an allocator of the
 //!   program's own, `RTLD_DEEPBIND`), noticed so the run can say so.
 //! - [`channel`]: region samples to the launcher.
-//! - [`python_frames`]: the Python frames that stand in for the interpreter's own in
-//!   recorded stacks.
 //! - [`reaped`]: the `wait` family, telling the launcher how each child ended.
 //! - [`stacks`]: `--stacks`, the call stack of every counted allocation: [`unwind`]
 //!   walks the stack, [`modules`] knows the loaded objects, [`python_frames`] puts
