@@ -435,7 +435,7 @@ fn version() -> Result<(u32, u32, bool), &'static str> {
     let v = sym(c"Py_Version");
     if v != 0 {
         // SAFETY: `const unsigned long Py_Version` (3.11+), PY_VERSION_HEX.
-        let hex = unsafe { *(v as *const u32) };
+        let hex = unsafe { *(v as *const core::ffi::c_ulong) } as u32;
         return Ok((hex >> 24, (hex >> 16) & 0xff, free_threaded));
     }
     let mut parts = s.split(|&b| b == b'.' || b == b' ');

@@ -1,5 +1,6 @@
 """Allocations of known sizes at known Python frames, for the stack stream's test
 (tests/tests/stacks_python.rs). Lines marked `# at:NAME` are looked up by the test."""
+import ctypes
 import threading
 
 
@@ -28,3 +29,12 @@ for t in threads:
     t.start()
 for t in threads:
     t.join()
+
+# A thread Python never saw (no thread state): strdup of a 777,776-character string is one
+# allocation of 777,777 bytes, with native frames only.
+libc = ctypes.CDLL(None, use_errno=True)
+arg = ctypes.c_char_p(b"x" * 777_776)  # points into the bytes object: no copy
+tid = ctypes.c_ulong()
+start = ctypes.cast(libc.strdup, ctypes.c_void_p)
+assert libc.pthread_create(ctypes.byref(tid), None, start, arg) == 0
+assert libc.pthread_join(tid, None) == 0

@@ -436,4 +436,10 @@ fn the_stack_stream_holds_python_frames() {
                 .ends_with("threading.py")
         );
     }
+
+    // A thread without a Python thread state: its own native frames, none of the main
+    // thread's Python frames (which was waiting for it in pthread_join).
+    let native = s.stack_of(777_777);
+    assert!(native.len() >= 2, "{native:?}");
+    assert!(native.iter().all(Option::is_none), "{native:?}");
 }
