@@ -558,65 +558,71 @@ fn incomplete(ip: &Interp, f: usize, code: usize, offset: i64) -> bool {
 /// malloc. Without Python frames to read (no interpreter, a thread without a thread state)
 /// the native stack is copied as it is.
 pub fn splice(native: &[u64], out: &mut [u64]) -> usize {
-    let mut n = 0;
-    let cap = out.len();
-    let mut push = |w: u64, n: &mut usize| {
-        if *n < out.len() {
-            out[*n] = w;
-            *n += 1;
-        }
-    };
     let Some(ip) = interp() else {
-        for &a in native {
-            push(a, &mut n);
-        }
+        let n = native.len().min(out.len());
+        out[..n].copy_from_slice(&native[..n]);
         return n;
     };
     let tstate = thread_state(ip);
-    let mut cur = if tstate == 0 {
+    let first = if tstate == 0 {
         0
     } else {
         current_frame(ip, tstate)
     };
-    // The chain is finite, but a stale pointer could make it a cycle.
-    let mut budget = 4096u32;
+    let (n, rest) = splice_from(ip, first, native, out, 0);
+    if rest != 0 && n < out.len() {
+        // Python frames left over, with room for them: an eval-loop C frame was not
+        // recognised (a compiler-split cold part of the function has no symbol in a
+        // stripped build). Align from the outermost end instead, where the runs match
+        // one for one, and let the innermost recognised frame take the runs of those
+        // not recognised, so every Python frame is shown, in order.
+        let evals = native.iter().filter(|&&a| in_eval(ip, a)).count();
+        let runs = count_runs(ip, first);
+        if runs > evals {
+            return splice_from(ip, first, native, out, runs - evals).0;
+        }
+    }
+    n
+}
+
+#[inline(always)]
+fn in_eval(ip: &Interp, a: u64) -> bool {
+    let a = a as usize;
+    a > ip.eval_lo && a <= ip.eval_hi
+}
+
+/// Frames a chain walk may visit per stack: the chain is finite, but a stale pointer
+/// could make it a cycle.
+const WALK_BUDGET: u32 = 4096;
+
+/// [`splice`] from frame `first`, the first eval-loop C frame taking `extra` runs more
+/// than its own; returns the words written and the frame left unshown (0 when none).
+fn splice_from(
+    ip: &Interp,
+    first: usize,
+    native: &[u64],
+    out: &mut [u64],
+    extra: usize,
+) -> (usize, usize) {
+    let (mut n, cap) = (0, out.len());
+    let mut push = |w: u64, n: &mut usize| {
+        if *n < cap {
+            out[*n] = w;
+            *n += 1;
+        }
+        *n < cap
+    };
+    let (mut cur, mut budget, mut extra) = (first, WALK_BUDGET, extra);
     for &a in native {
-        let a_us = a as usize;
-        let in_eval = a_us > ip.eval_lo && a_us <= ip.eval_hi;
-        if !in_eval || cur == 0 || n >= cap {
+        if !in_eval(ip, a) || cur == 0 || n >= cap {
             push(a, &mut n);
             continue;
         }
         let before = n;
-        while cur != 0 && budget > 0 && n < cap {
-            budget -= 1;
-            let f = cur;
-            cur = ptr_at(f, ip.layout.frame_previous);
-            match ip.layout.chain {
-                Chain::Objects => {
-                    if let Some(w) = python_frame(ip, f) {
-                        push(w, &mut n);
-                    }
-                    break;
-                }
-                Chain::Entry => {
-                    if let Some(w) = python_frame(ip, f) {
-                        push(w, &mut n);
-                    }
-                    // SAFETY: `f` is a plausible frame (it came from ptr_at), per the layout.
-                    if unsafe { rd::<u8>(f + ip.layout.frame_is_entry) } != 0 {
-                        break;
-                    }
-                }
-                Chain::Shim => {
-                    // SAFETY: as above.
-                    if unsafe { rd::<u8>(f + ip.layout.frame_owner) } == OWNED_BY_CSTACK {
-                        break;
-                    }
-                    if let Some(w) = python_frame(ip, f) {
-                        push(w, &mut n);
-                    }
-                }
+        for _ in 0..=core::mem::take(&mut extra) {
+            cur = take_run::<true>(ip, cur, &mut budget, &mut |w| push(w, &mut n));
+            if cur == 0 || n >= cap {
+                break;
             }
         }
         if n == before {
@@ -625,7 +631,60 @@ pub fn splice(native: &[u64], out: &mut [u64]) -> usize {
             push(a, &mut n);
         }
     }
-    n
+    (n, cur)
+}
+
+/// Walks the run of one eval-loop C frame from frame `cur`, passing each Python frame's
+/// word to `push` when `SHOW` (which returns false once the stack is full: the walk then
+/// stops); returns the first frame of the next run (0 at the end of the chain, of the
+/// budget, or of the room).
+#[inline(always)]
+fn take_run<const SHOW: bool>(
+    ip: &Interp,
+    mut cur: usize,
+    budget: &mut u32,
+    push: &mut impl FnMut(u64) -> bool,
+) -> usize {
+    while cur != 0 {
+        if *budget == 0 {
+            return 0;
+        }
+        *budget -= 1;
+        let f = cur;
+        cur = ptr_at(f, ip.layout.frame_previous);
+        let ends = match ip.layout.chain {
+            Chain::Objects => true,
+            // SAFETY: `f` is a plausible frame (it came from ptr_at), per the layout.
+            Chain::Entry => (unsafe { rd::<u8>(f + ip.layout.frame_is_entry) }) != 0,
+            Chain::Shim => {
+                // SAFETY: as above. The shim belongs to no one: not shown.
+                if unsafe { rd::<u8>(f + ip.layout.frame_owner) } == OWNED_BY_CSTACK {
+                    return cur;
+                }
+                false
+            }
+        };
+        if SHOW
+            && let Some(w) = python_frame(ip, f)
+            && !push(w)
+        {
+            return 0;
+        }
+        if ends {
+            return cur;
+        }
+    }
+    0
+}
+
+/// The number of runs (eval-loop C frames) the chain from `first` makes.
+fn count_runs(ip: &Interp, first: usize) -> usize {
+    let (mut cur, mut budget, mut runs) = (first, WALK_BUDGET, 0);
+    while cur != 0 && budget > 0 {
+        cur = take_run::<false>(ip, cur, &mut budget, &mut |_| true);
+        runs += 1;
+    }
+    runs
 }
 
 /// The Python frame word of frame `f`, unless it is not worth showing.
@@ -1197,10 +1256,17 @@ fn signed_varint(t: &[u8]) -> i32 {
 /// first. Returns the bytes written, or 0 when Python frames are not read here (then
 /// `inactive: <reason>` is written). Not for use while another thread calls it.
 ///
+/// `flags` bit 0 leaves the innermost eval-loop return address out of the native stack
+/// before splicing, as an unrecognised cold part of the eval loop would.
+///
 /// # Safety
 /// `buf` must be writable for `cap` bytes.
 #[cfg_attr(not(test), unsafe(no_mangle))]
-pub unsafe extern "C" fn benchmem_debug_python_stack(buf: *mut u8, cap: usize) -> usize {
+pub unsafe extern "C" fn benchmem_debug_python_stack(
+    buf: *mut u8,
+    cap: usize,
+    flags: u32,
+) -> usize {
     if buf.is_null() {
         return 0;
     }
@@ -1222,6 +1288,14 @@ pub unsafe extern "C" fn benchmem_debug_python_stack(buf: *mut u8, cap: usize) -
         *d = *s as u64;
     }
     let mut spliced = [0u64; 256];
+    let mut got = got;
+    if flags & 1 != 0
+        && let Some(ip) = interp()
+        && let Some(i) = native[..got].iter().position(|&a| in_eval(ip, a))
+    {
+        native.copy_within(i + 1..got, i);
+        got -= 1;
+    }
     let n = splice(&native[..got], &mut spliced);
     emit_new_codes(&spliced[..n], &mut |rec| {
         if let Record::PyCode {

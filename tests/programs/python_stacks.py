@@ -10,13 +10,16 @@ import threading
 
 dbg = ctypes.CDLL(None).benchmem_debug_python_stack
 dbg.restype = ctypes.c_size_t
-dbg.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+dbg.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32]
 buf = ctypes.create_string_buffer(1 << 16)
 out = {"minor": sys.version_info[1]}
 
 
+flags = 0
+
+
 def stack():
-    n = dbg(buf, len(buf))  # at:stack
+    n = dbg(buf, len(buf), flags)  # at:stack
     return buf.raw[:n].decode()
 
 
@@ -29,7 +32,7 @@ def outer():
 
 
 def key(x):
-    out["sorted"] = stack()  # at:key
+    out["cold" if flags else "sorted"] = stack()  # at:key
     return x
 
 
@@ -52,6 +55,10 @@ def worker():
 out["direct"] = outer()  # at:direct
 out["again"] = outer()  # at:again
 sorted([1], key=key)  # at:sorted
+# As if the innermost eval-loop frame were in a part of the loop its symbol does not cover.
+flags = 1
+sorted([1], key=key)  # at:cold
+flags = 0
 out["next"] = next(generator())  # at:next
 out["for"] = [s for s in generator()][0]  # at:for
 try:

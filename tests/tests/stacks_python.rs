@@ -31,7 +31,8 @@ fn run() -> Run {
     let out: Value = serde_json::from_str(o.stdout.trim()).unwrap();
     let mut codes = HashMap::new();
     let mut texts: Vec<String> = [
-        "direct", "again", "sorted", "next", "for", "send", "unicode", "wide", "thread", "child",
+        "direct", "again", "sorted", "cold", "next", "for", "send", "unicode", "wide", "thread",
+        "child",
     ]
     .iter()
     .map(|k| out[k].as_str().unwrap().to_string())
@@ -169,6 +170,21 @@ fn native_frames_of_c_code_stay_between_python_frames() {
     // `sorted` is C: the key function's eval loop, list sorting and the call machinery sit
     // between `key` and the module.
     assert!(py[1].2 >= 2, "{s:?}");
+}
+
+#[test]
+fn an_eval_loop_frame_not_recognised_loses_no_python_frame() {
+    let r = run();
+    let c = r.case("cold");
+    let got: Vec<(String, u32)> = python_frames(&c)
+        .into_iter()
+        .map(|(n, l, _)| (n, l))
+        .collect();
+    let want: Vec<(String, u32)> = [("stack", "stack"), ("key", "key"), ("<module>", "cold")]
+        .iter()
+        .map(|(n, m)| (n.to_string(), r.line(m)))
+        .collect();
+    assert_eq!(got, want, "{c:?}");
 }
 
 #[test]
