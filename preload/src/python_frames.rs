@@ -483,6 +483,14 @@ fn ptr_at(base: usize, off: usize) -> usize {
     if plausible(p) { p } else { 0 }
 }
 
+/// As [`ptr_at`], for a `base` already known plausible (a frame of the chain).
+#[inline(always)]
+fn field(base: usize, off: usize) -> usize {
+    // SAFETY: as in `ptr_at`; the caller vouches for `base`.
+    let p: usize = unsafe { rd(base + off) };
+    if plausible(p) { p } else { 0 }
+}
+
 /// The calling thread's `PyThreadState`, or 0 (no interpreter yet or any more, a thread
 /// Python never saw).
 #[inline]
@@ -513,8 +521,9 @@ fn current_frame(ip: &Interp, tstate: usize) -> usize {
 #[inline]
 fn frame_code_and_offset(ip: &Interp, f: usize) -> (usize, i64) {
     let l = ip.layout;
-    let code = ptr_at(f, l.frame_code);
-    if code == 0 || ptr_at(code, OB_TYPE) != ip.code_type {
+    let code = field(f, l.frame_code);
+    // SAFETY: `code` is plausible (field checked it) and every object starts with a header.
+    if code == 0 || unsafe { rd::<usize>(code + OB_TYPE) } != ip.code_type {
         return (0, 0);
     }
     // SAFETY: `f` is plausible (ptr_at returned a field of it) and its layout has an int
@@ -651,7 +660,7 @@ fn take_run<const SHOW: bool>(
         }
         *budget -= 1;
         let f = cur;
-        cur = ptr_at(f, ip.layout.frame_previous);
+        cur = field(f, ip.layout.frame_previous);
         let ends = match ip.layout.chain {
             Chain::Objects => true,
             // SAFETY: `f` is a plausible frame (it came from ptr_at), per the layout.
