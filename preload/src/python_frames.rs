@@ -29,10 +29,12 @@
 //! free-threaded builds (another object header) are left inactive, with a reason
 //! ([`inactive_reason`]).
 //!
-//! Limits: a libpython loaded with `dlopen` after start is not seen; return addresses in
-//! the eval loop's cold part (`.cold` clones of a stripped build, which have no symbol)
-//! stay native frames; a frame whose code object is not a code object (a stale pointer
-//! caught mid-teardown) is left out.
+//! Limits: a libpython loaded with `dlopen` after start is not seen. A return address in
+//! the eval loop's cold part (the compiler's `.cold` split, which a stripped build gives
+//! no symbol) stays a native frame; the runs are then matched from the outermost eval-loop
+//! frame, and the innermost one recognised shows the frames of those that were not, so no
+//! Python frame is lost or misplaced among the others. A frame whose code object is not a
+//! code object (a stale pointer caught mid-teardown) is left out.
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_int, c_void};
@@ -526,8 +528,8 @@ fn frame_code_and_offset(ip: &Interp, f: usize) -> (usize, i64) {
     if code == 0 || unsafe { rd::<usize>(code + OB_TYPE) } != ip.code_type {
         return (0, 0);
     }
-    // SAFETY: `f` is plausible (ptr_at returned a field of it) and its layout has an int
-    // or pointer at `frame_instr`.
+    // SAFETY: `f` is a frame of the chain (plausible, as every link is checked) and its
+    // layout has an int or pointer at `frame_instr`.
     let off = unsafe {
         match l.instr {
             Instr::LastiBytes => rd::<i32>(f + l.frame_instr) as i64,
