@@ -271,6 +271,14 @@ fn add(m: &Module) -> bool {
     if n == MAX_MODULES {
         return false;
     }
+    // An object where another was (unloaded since): the cached rules of those addresses
+    // were the other's.
+    if (0..n)
+        .filter_map(get)
+        .any(|o| o.start < m.end && m.start < o.end)
+    {
+        crate::unwind::clear_cache();
+    }
     // SAFETY: entry `n` is not counted yet: nobody reads it, and only this thread (under
     // MODULES) writes it.
     unsafe { (*TABLE.entries.get())[n].write(*m) };

@@ -40,6 +40,7 @@ pub fn start() {
     }
     crate::exec::init();
     crate::blind::init();
+    crate::python_frames::init();
     NEW_BYPASS.store(new_bypasses_malloc(real), Relaxed);
     if let Some(d) = sys::getenv(ENV_DIR_C)
         && statefile::set_run_dir(d)
@@ -166,6 +167,7 @@ pub fn identity() -> (u32, u32) {
 /// its own (the parent's stays the parent's).
 extern "C" fn after_fork_child() {
     crate::exec::forget_leftovers();
+    crate::python_frames::fork_child();
     bookkeeping::fork_child();
     let old = hot::state();
     if old.is_null() {

@@ -45,16 +45,18 @@ pub fn init() {
 // ---------------------------------------------------------------------------------------
 // Where the current thread's stack is.
 
-/// Mapping lookups per thread at most: a thread that keeps switching stacks (coroutines)
-/// records no stack from stacks it has not seen once that many were looked up.
+/// Mapping lookups per thread at most (not counting a stack that grew): a thread that
+/// keeps switching among more than two stacks (coroutines) records no stack from stacks
+/// it has not seen once that many were looked up.
 const MAX_LOOKUPS: u32 = 256;
 
 /// `[sp, hi)`: the part of the current thread's stack above `sp` that may be read.
 #[inline(always)]
 fn bounds(t: tls::Current, sp: u64) -> Option<u64> {
-    let (lo, hi) = t.stack();
-    if sp >= lo && sp < hi {
-        return Some(hi);
+    for (lo, hi) in t.stacks() {
+        if sp >= lo && sp < hi {
+            return Some(hi);
+        }
     }
     bounds_slow(t, sp)
 }
@@ -66,9 +68,7 @@ fn bounds_slow(t: tls::Current, sp: u64) -> Option<u64> {
         return None;
     }
     let (lo, hi) = stack_bounds(sp)?;
-    // The same stack grown down (the main thread's) is not a switch of stacks.
-    let grown = hi == t.stack().1;
-    t.set_stack(lo, hi, !grown);
+    t.set_stack(lo, hi);
     Some(hi)
 }
 

@@ -7,10 +7,14 @@
  *   mmap:    anonymous mappings: partial munmap, mremap, realloc
  *   many N:  N small allocations kept and freed (to fill a small ring)
  *   dlopen LIB: 777 bytes allocated by lib_alloc in LIB, loaded after start
+ *   signals: a timer's handler allocates 333 bytes on an alternate stack while main
+ *            allocates and frees in a loop
  */
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -137,6 +141,36 @@ static int loaded(const char *lib) {
     return 0;
 }
 
+static volatile long signals;
+
+__attribute__((noinline)) static void on_signal(int sig) {
+    (void)sig;
+    void *p = malloc(333);
+    sink = p;
+    free(p);
+    signals++;
+}
+
+static void with_signals(void) {
+    stack_t ss = {.ss_sp = malloc(1 << 16), .ss_size = 1 << 16};
+    sigaltstack(&ss, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_ONSTACK | SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 500}, {0, 500}};
+    int id = benchmem_region_begin("signals");
+    setitimer(ITIMER_REAL, &it, NULL);
+    for (long i = 0; i < 400000 || signals < 20; i++) {
+        void *p = chain_a(1 + i % 300);
+        free(p);
+    }
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    report("signals", id);
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "chain";
     if (!strcmp(mode, "chain")) chain();
@@ -145,6 +179,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(mode, "mmap")) maps();
     else if (!strcmp(mode, "many")) many(argc > 2 ? atoi(argv[2]) : 100000);
     else if (!strcmp(mode, "dlopen")) return loaded(argv[2]);
+    else if (!strcmp(mode, "signals")) with_signals();
     else return 2;
     return 0;
 }

@@ -586,6 +586,33 @@ fn a_library_loaded_later_is_found_and_recorded_before_its_stacks() {
 }
 
 #[test]
+fn allocations_in_signal_handlers_on_an_alternate_stack() {
+    let prog = stacks_prog(false);
+    let (out, dir) = run(&prog, &["signals"], &[]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let want = printed(&out)["signals"];
+    let (ring, root) = only_ring(dir.path());
+    let (ended, replayed_root) = replay(&ring);
+    assert_eq!(ended["signals"], vec![want]);
+    assert_eq!(replayed_root, root);
+    // Every allocation has its stack: the thread's two stacks are both known.
+    let unknown = ring
+        .records
+        .iter()
+        .filter(|r| matches!(r, Rec::Alloc { stack: 0, .. }))
+        .count();
+    assert_eq!(unknown, 0);
+    let syms = symbols(&prog);
+    let bias = program_bias(&ring);
+    let frames = stack_of(&ring, 333);
+    assert_eq!(
+        function_at(&syms, bias, frames[0]).as_deref(),
+        Some("on_signal"),
+        "{frames:x?}"
+    );
+}
+
+#[test]
 fn a_ring_nobody_drains_stops_and_the_program_goes_on() {
     let prog = stacks_prog(false);
     let plain = {
