@@ -206,7 +206,11 @@ fn replay(ring: &Ring) -> (HashMap<String, Vec<Figures>>, Figures) {
                     o.peak = o.peak.max(o.live);
                 }
             }
-            Rec::Free { size, epoch, .. } => {
+            Rec::Free { stack, size, epoch } => {
+                assert!(
+                    defined.contains(stack),
+                    "stack {stack} used before its definition"
+                );
                 for o in &mut open {
                     if !before(*epoch, o.begin) {
                         o.live -= *size as i64;
@@ -474,10 +478,9 @@ fn a_fork_child_writes_its_own_ring() {
                 Rec::Process { base, .. } => base,
                 _ => unreachable!(),
             };
-            let old = ring
-                .records
-                .iter()
-                .any(|r| matches!(r, Rec::Free { size: 4000, epoch, .. } if before(*epoch, base)));
+            let old = ring.records.iter().any(
+                |r| matches!(r, Rec::Free { size: 4000, epoch, stack: 0 } if before(*epoch, base)),
+            );
             assert!(old, "the parent's block freed in the child");
         } else {
             assert_eq!(ended["parent"], vec![(100, 100, 1, 0)]);
