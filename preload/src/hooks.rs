@@ -356,6 +356,7 @@ unsafe fn allocate(
     match enter() {
         Call::Track(c) => {
             if stacks::on() {
+                core::hint::cold_path();
                 // SAFETY: the caller's contract.
                 return unsafe { allocate_stacked(c.into_parts(), size, call) };
             }
@@ -437,6 +438,7 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
         // SAFETY: free's contract: p is a live block of the allocator, freed once.
         Call::Track(c) => unsafe {
             if stacks::on() {
+                core::hint::cold_path();
                 return free_stacked(c.into_parts(), p);
             }
             if let Some(e) = untrack::<false>(&c, p) {
@@ -536,6 +538,7 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
         // SAFETY: realloc's contract, passed on; the closure is the real realloc of p.
         Call::Track(c) => unsafe {
             if stacks::on() {
+                core::hint::cold_path();
                 return realloc_stacked(c.into_parts(), p, size);
             }
             realloc_tracked::<false>(&c, p, size, |n| (c.real.realloc)(p, n))

@@ -12,8 +12,8 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32};
 
 use benchmem_wire::names::ENV_STACKS_RING_C;
 use benchmem_wire::stacks::{
-    DATA_OFFSET, DEFAULT_CAPACITY, Kind, MAGIC, Record, RingHeader, STOP_FULL, VERSION, decode,
-    encode, encoded_words, stacks_file_name,
+    DATA_OFFSET, DEFAULT_CAPACITY, Kind, MAGIC, NO_STACK, Record, RingHeader, STOP_FULL, VERSION,
+    decode, encode, encoded_words, stacks_file_name,
 };
 
 use crate::spin::SpinLock;
@@ -40,6 +40,8 @@ pub struct Ring {
     modules: usize,
     /// Set once the stream stopped: nothing more is written.
     stopped: bool,
+    /// The process image's base epoch: blocks stamped before it are a fork parent's.
+    base: u32,
 }
 
 // SAFETY: the pointers are to this process's own shared mapping, reached only under the
@@ -57,6 +59,7 @@ pub static RING: SpinLock<Ring> = SpinLock::new(Ring {
     waited_ns: 0,
     modules: 0,
     stopped: true,
+    base: 0,
 });
 
 /// True while records are written (so stacks are worth capturing).
@@ -146,6 +149,7 @@ pub fn create(pid: u32, image: u32, base_epoch: u32) {
         waited_ns: 0,
         modules: 0,
         stopped: false,
+        base: base_epoch,
     };
     CLOSING.store(false, Relaxed);
     HEADER.store(mem.cast(), Release);
@@ -244,9 +248,15 @@ impl Ring {
         self.small(&[Kind::Alloc as u64 | 2 << 8 | (stack as u64) << 32, size]);
     }
 
-    /// Appends the record of a free.
+    /// Appends the record of a free. A block of a fork parent (stamped before this image
+    /// began) carries a stack id of the parent's stream: it is written as unknown.
     #[inline(always)]
     pub fn free(&mut self, stack: u32, size: u64, epoch: u32) {
+        let stack = if crate::hot::before(epoch, self.base) {
+            NO_STACK
+        } else {
+            stack
+        };
         self.small(&[
             Kind::Free as u64 | 3 << 8 | (stack as u64) << 32,
             size,
@@ -401,12 +411,14 @@ mod tests {
             waited_ns: 0,
             modules: 0,
             stopped: false,
+            base: 3,
         };
         r.alloc(7, 1 << 40);
         r.free(u32::MAX, 5, 9);
-        assert_eq!(r.head, 40);
-        // SAFETY: the 40 bytes just written.
-        let bytes = unsafe { core::slice::from_raw_parts(r.data, 40) };
+        r.free(8, 6, 2);
+        assert_eq!(r.head, 64);
+        // SAFETY: the 64 bytes just written.
+        let bytes = unsafe { core::slice::from_raw_parts(r.data, 64) };
         let (a, n) = decode(bytes).unwrap();
         assert_eq!(
             (a, n),
@@ -425,6 +437,16 @@ mod tests {
                 stack: u32::MAX,
                 size: 5,
                 epoch: 9
+            }
+        );
+        // A fork parent's block: its stack id is the parent's, not this stream's.
+        let (f, _) = decode(&bytes[40..]).unwrap();
+        assert_eq!(
+            f,
+            Record::Free {
+                stack: NO_STACK,
+                size: 6,
+                epoch: 2
             }
         );
     }

@@ -67,7 +67,12 @@ fn bounds_slow(t: tls::Current, sp: u64) -> Option<u64> {
     if t.stack_lookups() >= MAX_LOOKUPS {
         return None;
     }
-    let (lo, hi) = stack_bounds(sp)?;
+    let Some((lo, hi)) = stack_bounds(sp) else {
+        // No /proc, or a stack pointer in no readable mapping: counted, so a process
+        // without /proc does not try again for every allocation.
+        t.count_lookup();
+        return None;
+    };
     t.set_stack(lo, hi);
     Some(hi)
 }

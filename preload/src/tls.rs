@@ -146,6 +146,12 @@ impl Current {
         }
     }
 
+    /// Counts a lookup that found nothing.
+    pub fn count_lookup(self) {
+        // SAFETY: as in `guard`.
+        unsafe { (*self.0).stack_lookups += 1 }
+    }
+
     /// Lookups of the stack mapping made by this thread.
     pub fn stack_lookups(self) -> u32 {
         // SAFETY: as in `guard`.

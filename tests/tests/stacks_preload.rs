@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use benchmem_tests::{Outcome, compile, preload, run_limited};
+use benchmem_tests::{Outcome, compile, jemalloc, preload, run_limited};
 use benchmem_wire::stacks::{DATA_OFFSET, MAGIC, Record, RingHeader, STOP_FULL, decode};
 use benchmem_wire::state::{ProcessState, STATE_SIZE};
 
@@ -206,7 +206,11 @@ fn replay(ring: &Ring) -> (HashMap<String, Vec<Figures>>, Figures) {
                     o.peak = o.peak.max(o.live);
                 }
             }
-            Rec::Free { size, epoch, .. } => {
+            Rec::Free { stack, size, epoch } => {
+                assert!(
+                    defined.contains(stack),
+                    "stack {stack} used before its definition"
+                );
                 for o in &mut open {
                     if !before(*epoch, o.begin) {
                         o.live -= *size as i64;
@@ -343,6 +347,19 @@ fn function_at(syms: &HashMap<String, (u64, u64)>, bias: u64, pc: u64) -> Option
         .map(|(n, _)| n.clone())
 }
 
+/// The free of the block of `size` bytes names the stack that allocated it.
+fn assert_same_stack_at_free(ring: &Ring, size: u64) {
+    let find = |free: bool| {
+        ring.records.iter().find_map(|r| match r {
+            Rec::Alloc { stack, size: s } if !free && *s == size => Some(*stack),
+            Rec::Free { stack, size: s, .. } if free && *s == size => Some(*stack),
+            _ => None,
+        })
+    };
+    let (a, f) = (find(false).unwrap(), find(true).unwrap());
+    assert!(a != 0 && a == f, "allocated by {a}, freed as {f}");
+}
+
 fn stacks_prog(fp: bool) -> PathBuf {
     let fp = if fp {
         "-fno-omit-frame-pointer"
@@ -393,6 +410,8 @@ fn chain_is_exact_and_its_frames_are_its_functions(fp: bool) {
             "{names:?}"
         );
     }
+    assert_same_stack_at_free(&ring, 300);
+    assert_same_stack_at_free(&ring, 1000);
     // The realloc's new block was allocated by realloc's caller.
     let frames = stack_of(&ring, 70);
     assert!(
@@ -412,6 +431,38 @@ fn chain_without_frame_pointers() {
 #[test]
 fn chain_with_frame_pointers() {
     chain_is_exact_and_its_frames_are_its_functions(true);
+}
+
+#[test]
+fn under_jemalloc_blocks_keep_their_stacks_in_the_tables() {
+    // No trailer under another allocator: sizes and stack ids are in the pointer tables.
+    let je = jemalloc();
+    let prog = compile(
+        "stacks.c",
+        &[
+            "-O2",
+            "-fomit-frame-pointer",
+            "-Wl,--no-as-needed",
+            je.to_str().unwrap(),
+        ],
+    );
+    for mode in ["chain", "threads"] {
+        let (out, dir) = run(&prog, &[mode], &[]);
+        assert_eq!(out.code(), 0, "{out:?}");
+        let want = printed(&out)[mode];
+        let (ring, root) = only_ring(dir.path());
+        let (ended, replayed_root) = replay(&ring);
+        assert_eq!(ended[mode], vec![want]);
+        assert_eq!(replayed_root, root);
+        let known = |r: &&Rec| matches!(r, Rec::Free { stack, .. } if *stack != 0);
+        assert!(
+            ring.records.iter().filter(known).count() > 3,
+            "frees know their stacks"
+        );
+        if mode == "chain" {
+            assert_same_stack_at_free(&ring, 300);
+        }
+    }
 }
 
 #[test]
@@ -474,10 +525,9 @@ fn a_fork_child_writes_its_own_ring() {
                 Rec::Process { base, .. } => base,
                 _ => unreachable!(),
             };
-            let old = ring
-                .records
-                .iter()
-                .any(|r| matches!(r, Rec::Free { size: 4000, epoch, .. } if before(*epoch, base)));
+            let old = ring.records.iter().any(
+                |r| matches!(r, Rec::Free { size: 4000, epoch, stack: 0 } if before(*epoch, base)),
+            );
             assert!(old, "the parent's block freed in the child");
         } else {
             assert_eq!(ended["parent"], vec![(100, 100, 1, 0)]);
