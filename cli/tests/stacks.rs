@@ -184,7 +184,30 @@ fn folded_stacks_outermost_first_with_their_values() {
         "main (bench.py:5);load (bench.py:10);parse (bench.py:20) 1000\n\
          main (bench.py:5);load (bench.py:12) 800\n"
     );
-    // Without --region: every region, each stack under its region's name.
+    // Without --region, a run with one region besides its process's root: that region.
+    let out = bm(dir.path(), &["where", "run.json", "--format", "folded"]);
+    assert_eq!(
+        out.stdout,
+        "main (bench.py:5);load (bench.py:10);parse (bench.py:20) 1000\n\
+         main (bench.py:5);load (bench.py:12) 500\n"
+    );
+    // With more than one region: every one, each stack under its region's name. (The
+    // root made a region of the program's: the run is otherwise the same.)
+    let path = dir.path().join("run.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        text.matches("\"benchmem_kind\": \"process\"").count(),
+        1,
+        "{text}"
+    );
+    std::fs::write(
+        &path,
+        text.replace(
+            "\"benchmem_kind\": \"process\"",
+            "\"benchmem_kind\": \"region\"",
+        ),
+    )
+    .unwrap();
     let out = bm(dir.path(), &["where", "run.json", "--format", "folded"]);
     assert_eq!(
         out.stdout,
@@ -340,7 +363,7 @@ fn a_directory_of_runs_gives_one_profile() {
     std::fs::create_dir(&runs).unwrap();
     saved(&runs, "test_small.json", 1000);
     saved(&runs, "test_big.json", 5000);
-    // Two runs, each with two benchmarks: a name must pick one.
+    // Two runs, one region each: a name or --worst must pick one.
     let out = bm(dir.path(), &["flamegraph", "profiles"]);
     assert_eq!(out.status, 2);
     assert!(out.stderr.contains("profiles match"), "{}", out.stderr);

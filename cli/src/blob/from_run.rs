@@ -10,7 +10,7 @@ use super::document::{Benchmark, Document, PytestStats};
 use super::env_info::{commit_info, iso_utc, machine_info, object};
 use super::read::{
     HELPER_KIND, INCOMPLETE_CODES_KEY, INCOMPLETE_KEY, INCOMPLETE_ROUNDS_KEY,
-    INCOMPLETE_SAMPLES_KEY, KIND_KEY, MEMORY_KEY, NOTE_CODES_KEY, STOPPED_KEY,
+    INCOMPLETE_SAMPLES_KEY, KIND_KEY, MEMORY_KEY, NOTE_CODES_KEY, PROCESS_KIND, STOPPED_KEY,
 };
 use crate::metrics::{MEMORY, Metric};
 use crate::reasons;
@@ -246,7 +246,7 @@ fn benchmark(series: &Series, fullname: String, m: &Measured) -> Benchmark {
 /// `extra_info.benchmem_kind`.
 fn kind_name(kind: SeriesKind) -> &'static str {
     match kind {
-        SeriesKind::Root => "process",
+        SeriesKind::Root => PROCESS_KIND,
         SeriesKind::Region => "region",
         SeriesKind::Helper => HELPER_KIND,
     }

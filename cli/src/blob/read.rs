@@ -53,6 +53,8 @@ pub const KIND_KEY: &str = "benchmem_kind";
 /// [`KIND_KEY`] of a helper process (one a shim ran before the program): kept in the
 /// blob, folded into one line in tables.
 pub const HELPER_KIND: &str = "helper";
+/// [`KIND_KEY`] of a process's root region (the whole process, from start to exit).
+pub const PROCESS_KIND: &str = "process";
 
 /// A saved run that could not be used, with the file it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +98,9 @@ pub struct Record {
     pub incomplete_rounds: Flagged,
     /// A helper process's row (`extra_info.benchmem_kind` is `helper`).
     pub helper: bool,
+    /// A process's root row (`extra_info.benchmem_kind` is `process`), not a region the
+    /// program named.
+    pub process: bool,
     /// The other scalar `extra_info` values (strings, numbers, booleans), benchmem's own
     /// keys left out: labels such as a model's size, which `compare --columns extra:NAME`
     /// shows and `--pivot NAME` folds a run by.
@@ -465,6 +470,7 @@ fn parse_benchmark(b: &Value, index: usize, repeats: Option<u64>) -> Result<Reco
         _ => legacy_positions(&incomplete, samples, rounds, repeats),
     };
     let helper = extra.and_then(|e| e.get(KIND_KEY)) == Some(&Value::from(HELPER_KIND));
+    let process = extra.and_then(|e| e.get(KIND_KEY)) == Some(&Value::from(PROCESS_KIND));
     let labels = extra
         .into_iter()
         .flatten()
@@ -486,6 +492,7 @@ fn parse_benchmark(b: &Value, index: usize, repeats: Option<u64>) -> Result<Reco
         incomplete_samples,
         incomplete_rounds,
         helper,
+        process,
         extra: labels,
     })
 }

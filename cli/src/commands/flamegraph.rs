@@ -207,7 +207,9 @@ fn pick(dir: &Path, id: Option<&str>, args: &FlamegraphArgs) -> Result<(Loaded, 
     for f in files {
         let Ok(l) = load(&f) else { continue };
         let metric = args.worst.map_or(args.metric, |w| w.metric());
-        for r in l.run.records.iter().filter(|r| !r.helper) {
+        // The run's own default: its one region when it has one besides its processes'
+        // roots (a benchmark measured in a worker process), else all of them.
+        for r in view::select(&l, None).unwrap_or_default() {
             if let Ok(p) = view::profile(&l, r, metric, None) {
                 found.push((loaded.len(), r.fullname.clone(), p.total));
             }

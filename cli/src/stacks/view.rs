@@ -97,7 +97,38 @@ fn is_wrapper(frame: &str) -> bool {
         "std::sys::alloc::",
         "std::sys::pal::unix::alloc::",
     ];
-    PREFIXES.iter().any(|p| frame.starts_with(p)) || frame.starts_with("libstdc++.so")
+    // CPython's allocators and its generic object allocation: a Python program's site is
+    // the object's own code (or the Python line) that asked, not the allocator it reached.
+    const CPYTHON: [&str; 12] = [
+        "PyMem_",
+        "_PyMem_",
+        "PyObject_Malloc",
+        "PyObject_Calloc",
+        "PyObject_Realloc",
+        "_PyObject_Malloc",
+        "_PyObject_Calloc",
+        "_PyObject_Realloc",
+        "pymalloc_",
+        "_PyObject_GC_",
+        "PyObject_GC_",
+        "_PyObject_New",
+    ];
+    const CPYTHON_EXACT: [&str; 9] = [
+        "PyType_GenericAlloc",
+        "_PyType_AllocNoTrack",
+        "PyType_GenericNew",
+        "gc_alloc",
+        "_PyObject_ArenaMmap",
+        "_PyObject_ArenaMalloc",
+        "new_arena",
+        "allocate_from_new_pool",
+        "PyObject_Init",
+    ];
+    let function = frame.split(" (").next().unwrap_or(frame);
+    PREFIXES.iter().any(|p| frame.starts_with(p))
+        || frame.starts_with("libstdc++.so")
+        || CPYTHON.iter().any(|p| function.starts_with(p))
+        || CPYTHON_EXACT.contains(&function)
 }
 
 /// Where a site allocates, and the frames above it (outermost first): `(site, callers)`.
@@ -131,6 +162,13 @@ pub(crate) fn select<'a>(l: &'a Loaded, region: Option<&str>) -> Result<Vec<&'a 
             .collect();
         if all.is_empty() {
             return Err(Error::Input(super::no_stack_data(&l.path, None)));
+        }
+        // One region besides the processes' roots (a benchmark measured in a process of
+        // its own): that region is what the run is about, the roots hold the
+        // interpreter's or program's start-up around it.
+        let named: Vec<&Record> = all.iter().copied().filter(|r| !r.process).collect();
+        if named.len() == 1 && all.len() > 1 {
+            return Ok(named);
         }
         return Ok(all);
     };
@@ -285,5 +323,39 @@ mod tests {
         assert_eq!(callers, vec!["main (prog.cpp:40)"]);
         assert_eq!(site_and_callers(&["make (a.c:3)"]).0, "make (a.c:3)");
         assert_eq!(site_and_callers(&[]).0, "[no frames]");
+    }
+
+    #[test]
+    fn a_python_site_is_the_object_not_cpythons_allocator() {
+        let frames = [
+            "inner (prog.py:4)",
+            "_PyObject_MakeTpCall (Objects/call.c:214)",
+            "PyByteArray_Resize (Objects/bytearrayobject.c:233)",
+            "_PyObject_Malloc (Objects/obmalloc.c:1996)",
+            "_PyObject_Malloc (Objects/obmalloc.c:2003)",
+        ];
+        let (site, callers) = site_and_callers(&frames);
+        assert_eq!(site, "PyByteArray_Resize (Objects/bytearrayobject.c:233)");
+        assert_eq!(callers[0], "_PyObject_MakeTpCall (Objects/call.c:214)");
+        let frames = [
+            "f (a.py:2)",
+            "list_new_impl (Objects/listobject.c:10)",
+            "PyType_GenericAlloc (Objects/typeobject.c:1200)",
+            "_PyType_AllocNoTrack (Objects/typeobject.c:1180)",
+            "gc_alloc (Modules/gcmodule.c:2300)",
+            "PyObject_Malloc",
+            "pymalloc_alloc (Objects/obmalloc.c:1700)",
+            "PyMem_RawMalloc (Objects/obmalloc.c:600)",
+            "_PyMem_RawMalloc (Objects/obmalloc.c:60)",
+        ];
+        assert_eq!(
+            site_and_callers(&frames).0,
+            "list_new_impl (Objects/listobject.c:10)"
+        );
+        // A function that only starts like an allocator is a site of its own.
+        assert_eq!(
+            site_and_callers(&["f (a.py:2)", "PyObject_Call (Objects/call.c:9)"]).0,
+            "PyObject_Call (Objects/call.c:9)"
+        );
     }
 }
