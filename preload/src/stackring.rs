@@ -317,8 +317,11 @@ impl Ring {
         let (h, data) = (self.hdr, self.data);
         let mut at = pos;
         if n > to_end {
-            // SAFETY: [pos, cap) is inside the records area and free (`room`).
-            let pad = unsafe { core::slice::from_raw_parts_mut(data.add(pos as usize), 8) };
+            // SAFETY: [pos, cap) is inside the records area and free (`room`). The pad
+            // is given all of it: an encoding needs room for the words it spans, though
+            // it writes only the first.
+            let pad =
+                unsafe { core::slice::from_raw_parts_mut(data.add(pos as usize), to_end as usize) };
             encode(
                 &Record::Pad {
                     words: (to_end / 8) as usize,
@@ -447,6 +450,28 @@ mod tests {
                 stack: NO_STACK,
                 size: 6,
                 epoch: 2
+            }
+        );
+        // A record that does not fit before the ring's end: a pad spanning the rest, and
+        // the record at the start, as the launcher reads them.
+        mem.fill(u64::MAX);
+        r.head = 512 - 16;
+        r.tail = r.head;
+        r.free(1, 2, 3);
+        assert_eq!(r.head, 512 + 24);
+        // SAFETY: the ring's 512 bytes.
+        let ring = unsafe { core::slice::from_raw_parts(r.data, 512) };
+        assert_eq!(
+            decode(&ring[496..]).unwrap(),
+            (Record::Pad { words: 2 }, 16)
+        );
+        let (f, _) = decode(ring).unwrap();
+        assert_eq!(
+            f,
+            Record::Free {
+                stack: 1,
+                size: 2,
+                epoch: 3
             }
         );
     }

@@ -55,8 +55,10 @@ pub const PY_FRAME: u64 = 1 << 63;
 pub const MAX_FRAMES: usize = 128;
 
 /// Bytes of records in a ring unless [`crate::names::ENV_STACKS_RING`] says otherwise
-/// (the file is sparse: pages cost only once written).
-pub const DEFAULT_CAPACITY: u64 = 64 << 20;
+/// (the file is sparse: pages cost only once written, and the program's resident memory
+/// grows by at most this much; the launcher reads the ring without mapping it, so it
+/// keeps far ahead of a single allocating thread).
+pub const DEFAULT_CAPACITY: u64 = 16 << 20;
 
 /// Why a ring stopped taking records ([`RingHeader::stopped`]).
 pub const STOP_NONE: u32 = 0;

@@ -1,7 +1,7 @@
 //! Draining the stack streams of a run while it runs.
 //!
 //! A thread of the launcher finds each process image's stream file (`k-<pid>-<image>`)
-//! in the run directory, maps it, copies out the records between `tail` and `head`,
+//! in the run directory, maps its header, reads the records between `tail` and `head`,
 //! advances `tail` at once (the producer stops recording when its ring is full, so it must
 //! never wait on us for long) and replays the copy. Once the command is over it drains
 //! every ring a last time: the files outlive their processes, as state files do.
@@ -29,9 +29,15 @@ const IDLE: Duration = Duration::from_millis(1);
 const SCAN: Duration = Duration::from_millis(5);
 /// Largest ring accepted (the producer's default is far smaller).
 const MAX_CAPACITY: u64 = 1 << 32;
+/// Most bytes copied out of a ring per pass: the copy, not the ring, bounds what the
+/// launcher holds.
+const CHUNK: usize = 1 << 20;
 
-/// A stream file mapped read-write (the launcher writes `tail`).
+/// A stream file: its header page mapped read-write (the launcher writes `tail`), its
+/// records read with `pread`, so they pass through the launcher without ever becoming
+/// its resident memory.
 struct Ring {
+    file: std::fs::File,
     ptr: *mut u8,
     len: usize,
     capacity: u64,
@@ -73,9 +79,8 @@ impl Ring {
         {
             return None;
         }
-        let len = DATA_OFFSET + capacity as usize;
-        // SAFETY: a shared mapping of `len` bytes of a file at least that long; the
-        // descriptor may close after.
+        let len = DATA_OFFSET;
+        // SAFETY: a shared mapping of the header page of a file longer than that.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
@@ -90,6 +95,7 @@ impl Ring {
             return None;
         }
         Some(Ring {
+            file,
             ptr: p as *mut u8,
             len,
             capacity,
@@ -125,23 +131,27 @@ impl Ring {
             ));
             return false;
         }
-        let n = (head - tail) as usize;
-        let cap = self.capacity as usize;
+        let pending = (head - tail) as usize;
         let from = (tail % self.capacity) as usize;
-        let first = n.min(cap - from);
-        self.buf.clear();
-        self.buf.reserve(n);
-        // SAFETY: `from + first <= cap` and `n - first <= cap`: both ranges lie inside the
-        // mapped data; the producer does not write them until `tail` moves past them.
-        unsafe {
-            let data = self.ptr.add(DATA_OFFSET);
-            let dst = self.buf.as_mut_ptr();
-            std::ptr::copy_nonoverlapping(data.add(from), dst, first);
-            std::ptr::copy_nonoverlapping(data, dst.add(first), n - first);
-            self.buf.set_len(n);
+        let mut n = pending.min(CHUNK);
+        let mut whole = self.copy_out(from, n);
+        if whole == 0 && n < pending {
+            // One record longer than a chunk: take everything there is.
+            n = pending;
+            whole = self.copy_out(from, n);
+        }
+        if self.buf.is_empty() {
+            self.broken = Some("its ring could not be read".into());
+            return false;
+        }
+        if whole == 0 {
+            whole = n; // not one whole record: decoding says what is wrong with it
         }
         // Released at once: the producer may reuse the space while we replay the copy.
-        self.header().tail.store(head, Ordering::Release);
+        self.header()
+            .tail
+            .store(tail + whole as u64, Ordering::Release);
+        self.buf.truncate(whole);
         let mut at = 0;
         let buf = std::mem::take(&mut self.buf);
         while at < buf.len() {
@@ -163,6 +173,36 @@ impl Ring {
         }
         self.buf = buf;
         true
+    }
+
+    /// Copies `n` bytes of records from ring offset `from` (wrapping) into `buf`;
+    /// returns the length of the whole records at its start (by their headers' lengths).
+    fn copy_out(&mut self, from: usize, n: usize) -> usize {
+        use std::os::unix::fs::FileExt;
+        let cap = self.capacity as usize;
+        let first = n.min(cap - from);
+        self.buf.clear();
+        self.buf.resize(n, 0);
+        let at = |off: usize| (DATA_OFFSET + off) as u64;
+        let read = self
+            .file
+            .read_exact_at(&mut self.buf[..first], at(from))
+            .and_then(|()| self.file.read_exact_at(&mut self.buf[first..], at(0)));
+        if read.is_err() {
+            // The file shrank under us (not ours to shrink): nothing whole to replay.
+            self.buf.clear();
+            return 0;
+        }
+        let mut at = 0;
+        while at + 8 <= n {
+            let h = u64::from_le_bytes(self.buf[at..at + 8].try_into().unwrap_or([0; 8]));
+            let len = ((h >> 8) & 0xff_ffff) as usize * 8;
+            if len == 0 || at + len > n {
+                break;
+            }
+            at += len;
+        }
+        at
     }
 
     /// The replay, with why its stream may be short.
