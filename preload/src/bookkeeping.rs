@@ -16,8 +16,8 @@ use core::sync::atomic::AtomicBool;
 
 use crate::pointers::PointerTable;
 use crate::ranges::{RangeSet, Ranges};
+use crate::regions;
 use crate::spin::SpinLock;
-use crate::{channel, regions};
 
 /// Tracked blocks without a trailer: pointer → (size, epoch).
 pub static POINTERS: PointerTable = PointerTable::new();
@@ -63,14 +63,8 @@ impl ForkLock for PointerTable {
 }
 
 /// Every lock of the preload, in the order they are taken.
-pub static LOCK_ORDER: [&(dyn ForkLock + Sync); 6] = [
-    &MAPPINGS,
-    &RESERVED,
-    &BIG,
-    &regions::REGIONS,
-    &POINTERS,
-    &channel::CHANNEL,
-];
+pub static LOCK_ORDER: [&(dyn ForkLock + Sync); 5] =
+    [&MAPPINGS, &RESERVED, &BIG, &regions::REGIONS, &POINTERS];
 
 /// Before `fork` (`pthread_atfork` prepare handler): takes every lock, in order.
 pub extern "C" fn fork_prepare() {
