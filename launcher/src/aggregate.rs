@@ -78,18 +78,18 @@ impl Aggregator {
         self.senders.insert((pid, image));
     }
 
-    /// A closed region's sample, as it arrives: `series` is from [`Self::region`].
-    pub fn region_closed(
+    /// Closed regions' samples of one process, as they arrive: each its counters and wall
+    /// time; `series` is from [`Self::region`].
+    pub fn regions_closed(
         &mut self,
         series: usize,
-        stats: &Stats,
-        duration_ns: u64,
+        samples: impl ExactSizeIterator<Item = (Stats, u64)>,
         repeat: usize,
         pid: u32,
     ) {
         self.regions[series]
             .samples
-            .push_measured(stats, Some(duration_ns), repeat, pid);
+            .extend_measured(samples, repeat, pid);
     }
 
     /// Process `pid` lost `count` samples of region `series` in `repeat` (its sample ring

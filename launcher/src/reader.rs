@@ -19,11 +19,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use benchmem_wire::names::parse_state_file_name;
-use benchmem_wire::samples::{MAX_NAMES, Sample};
+use benchmem_wire::samples::{MAX_NAMES, SAMPLE_SLOTS, Sample};
 use benchmem_wire::state::{ProcessState, STATE_SIZE};
 
 use crate::aggregate::Aggregator;
-use crate::timeline::{ProcessSpans, Spans};
+use crate::timeline::{KeptSpans, ProcessSpans, Spans};
 
 /// Pause between drains while samples arrive: a ring holds milliseconds of regions closed
 /// back to back, so this keeps well ahead of the busiest program.
@@ -58,7 +58,6 @@ impl Reader {
             dir: dir.to_path_buf(),
             repeat,
             agg,
-            spans: Spans::default(),
             rings: BTreeMap::new(),
             batch: Vec::new(),
             unreadable: 0,
@@ -100,6 +99,8 @@ struct Ring {
     bad: bool,
     /// Samples were taken from it.
     closed: bool,
+    /// Its closed regions' spans, for the timeline.
+    spans: KeptSpans,
 }
 
 impl Ring {
@@ -134,6 +135,7 @@ impl Ring {
             series: Vec::new(),
             bad: false,
             closed: false,
+            spans: KeptSpans::default(),
         })
     }
 
@@ -194,7 +196,6 @@ struct Draining {
     dir: PathBuf,
     repeat: usize,
     agg: Aggregator,
-    spans: Spans,
     rings: BTreeMap<(u32, u32), Ring>,
     /// One drain's samples, by ring (reused).
     batch: Vec<((u32, u32), Sample)>,
@@ -215,8 +216,13 @@ impl Draining {
             if last {
                 return self.finish();
             }
-            // Parked: `stop` wakes it at once.
-            std::thread::park_timeout(if n > 0 { BUSY } else { IDLE });
+            if n >= SAMPLE_SLOTS / 4 {
+                // A ring was filling up: look again as soon as the CPU allows.
+                std::thread::yield_now();
+            } else {
+                // Parked: `stop` wakes it at once.
+                std::thread::park_timeout(if n > 0 { BUSY } else { IDLE });
+            }
         }
     }
 
@@ -267,18 +273,29 @@ impl Draining {
         }
         let taken = self.batch.len();
         let batch = std::mem::take(&mut self.batch);
-        for &(key, s) in &batch {
+        // By stretches of one process and region (a loop's samples come in long ones).
+        let mut rest = &batch[..];
+        while let Some(&(key, first)) = rest.first() {
+            let n = rest
+                .iter()
+                .position(|(k, s)| (*k, s.name) != (key, first.name))
+                .unwrap_or(rest.len());
+            let (run, after) = rest.split_at(n);
+            rest = after;
             let Some(ring) = self.rings.get_mut(&key) else {
                 continue;
             };
-            let Some(series) = ring.series(s.name, &mut self.agg) else {
-                self.unreadable += 1;
+            let Some(series) = ring.series(first.name, &mut self.agg) else {
+                self.unreadable += n as u64;
                 continue;
             };
-            let duration = s.end_ns.saturating_sub(s.begin_ns);
-            self.agg
-                .region_closed(series, &s.stats, duration, self.repeat, key.0);
-            self.spans.add(key.0, key.1, &s);
+            let samples = run
+                .iter()
+                .map(|(_, s)| (s.stats, s.end_ns.saturating_sub(s.begin_ns)));
+            self.agg.regions_closed(series, samples, self.repeat, key.0);
+            for (_, s) in run {
+                ring.spans.add(s);
+            }
         }
         // Kept for the next drain: its room is what a full ring needs.
         self.batch = batch;
@@ -302,8 +319,12 @@ impl Draining {
                     .region_samples_lost(series, self.repeat, ring.pid, lost as u64);
             }
         }
+        let mut spans = Spans::default();
+        for (&(pid, image), ring) in &mut self.rings {
+            spans.insert(pid, image, std::mem::take(&mut ring.spans));
+        }
         let rings = &self.rings;
-        let spans = self.spans.resolve(|pid, image, index| {
+        let spans = spans.resolve(|pid, image, index| {
             let name = rings.get(&(pid, image))?.state().names.get(index)?;
             Some(String::from_utf8_lossy(name).into_owned())
         });

@@ -184,6 +184,43 @@ impl Samples {
         }
     }
 
+    /// Appends clean samples of one repeat and process, each its counters and wall time:
+    /// the columns are made ready once for all of them.
+    pub fn extend_measured(
+        &mut self,
+        samples: impl ExactSizeIterator<Item = (Stats, u64)>,
+        repeat: usize,
+        pid: u32,
+    ) {
+        let n = samples.len();
+        if n == 0 {
+            return;
+        }
+        let i = self.len();
+        let c = &mut Arc::make_mut(&mut self.columns).0;
+        if i + n > c[0].capacity() {
+            let more = n.max(i / 4).max(16);
+            for col in c.iter_mut() {
+                col.reserve_exact(more);
+            }
+        }
+        for (stats, d) in samples {
+            c[0].push(stats.peak_bytes);
+            c[1].push(stats.total_bytes);
+            c[2].push(stats.allocations);
+            c[3].push(stats.retained_bytes);
+            // A wall time is never that long; the mark stays the mark of none.
+            c[DURATION].push(d.min(UNTIMED - 1));
+        }
+        if self
+            .origins
+            .last()
+            .is_none_or(|&(_, r, p)| (r, p) != (repeat, pid))
+        {
+            self.origins.push((i, repeat, pid));
+        }
+    }
+
     /// Gives back the room grown ahead of samples that did not come.
     pub fn shrink_to_fit(&mut self) {
         for c in &mut Arc::make_mut(&mut self.columns).0 {

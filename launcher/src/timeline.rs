@@ -181,10 +181,38 @@ impl PartialOrd for Kept {
 /// The spans of one process: the [`MAX_SPANS`] highest peaks (a min-heap, its least kept
 /// span on top), and how many others there were.
 #[derive(Default)]
-struct KeptSpans {
+pub struct KeptSpans {
     heap: BinaryHeap<Reverse<Kept>>,
     omitted: usize,
     seq: u64,
+}
+
+impl KeptSpans {
+    /// Takes the span of one closed region.
+    #[inline]
+    pub fn add(&mut self, sample: &Sample) {
+        let seq = self.seq;
+        self.seq += 1;
+        if self.heap.len() < MAX_SPANS {
+            self.heap.push(Reverse(Kept {
+                peak: sample.stats.peak_bytes,
+                seq,
+                sample: *sample,
+            }));
+            return;
+        }
+        self.omitted += 1;
+        // Most samples of a loop fall short of the least kept peak: no heap work then.
+        let least = self.heap.peek().map(|Reverse(k)| k.rank());
+        if least.is_some_and(|l| (sample.stats.peak_bytes, Reverse(seq)) > l) {
+            self.heap.pop();
+            self.heap.push(Reverse(Kept {
+                peak: sample.stats.peak_bytes,
+                seq,
+                sample: *sample,
+            }));
+        }
+    }
 }
 
 /// The closed regions' spans of every process of one repeat, as the reader takes their
@@ -203,23 +231,14 @@ pub struct ProcessSpans {
 
 impl Spans {
     /// Takes the span of one closed region of process (`pid`, `image`).
+    #[cfg(test)]
     pub fn add(&mut self, pid: u32, image: u32, sample: &Sample) {
-        let k = self.by_process.entry((pid, image)).or_default();
-        let kept = Kept {
-            peak: sample.stats.peak_bytes,
-            seq: k.seq,
-            sample: *sample,
-        };
-        k.seq += 1;
-        if k.heap.len() < MAX_SPANS {
-            k.heap.push(Reverse(kept));
-            return;
-        }
-        k.omitted += 1;
-        if k.heap.peek().is_some_and(|Reverse(least)| kept > *least) {
-            k.heap.pop();
-            k.heap.push(Reverse(kept));
-        }
+        self.by_process.entry((pid, image)).or_default().add(sample);
+    }
+
+    /// Takes the spans one process kept.
+    pub fn insert(&mut self, pid: u32, image: u32, kept: KeptSpans) {
+        self.by_process.insert((pid, image), kept);
     }
 
     /// The spans with their names (`name(pid, image, index)`, None for one that cannot
