@@ -425,6 +425,51 @@ mod tests {
     }
 
     #[test]
+    fn lost_samples_mark_their_region_and_a_full_name_table_the_process() {
+        let ended = Ended {
+            exit: Exit::Code(0),
+            pid: 10,
+            reaped: HashMap::new(),
+            running: Vec::new(),
+            forwarded: Vec::new(),
+        };
+        let mut agg = Aggregator::default();
+        let loop_ = agg.region(b"loop");
+        let other = agg.region(b"other");
+        let s = Stats {
+            peak_bytes: 8,
+            total_bytes: 8,
+            allocations: 1,
+            retained_bytes: 0,
+        };
+        agg.closed_regions(10, 0);
+        agg.regions_closed(loop_, [(s, 5), (s, 6)].into_iter(), 0, 10);
+        agg.regions_closed(other, [(s, 7)].into_iter(), 0, 10);
+        agg.region_samples_lost(loop_, 0, 10, 3);
+        let mut p = image(10, 0, "prog", Ending::Exited(0), 0, 50);
+        p.lost_samples = 9;
+        p.problems = vec![Problem::NamesFull];
+        agg.repeat_done(0, vec![p], &ended, Duration::ZERO, None);
+        let (series, notes) = agg.finish();
+        let why = |name: &str| -> Vec<Option<Incomplete>> {
+            let s = series.iter().find(|s| s.name == name).unwrap();
+            s.samples.iter().map(|x| x.incomplete).collect()
+        };
+        let lost = Some(Incomplete::SamplesLost { count: 3 });
+        assert_eq!(why("loop"), [lost.clone(), lost]);
+        assert_eq!(why("other"), [None]);
+        assert_eq!(why("prog"), [Some(Incomplete::NamesFull)]);
+        assert!(notes.contains(&Note::Process {
+            pid: 10,
+            problem: Problem::SamplesLost { count: 9 }
+        }));
+        assert!(notes.contains(&Note::Process {
+            pid: 10,
+            problem: Problem::NamesFull
+        }));
+    }
+
+    #[test]
     fn names_that_are_not_utf8_stay_distinct() {
         assert_eq!(name_of(b"load"), "load");
         assert_eq!(name_of("café".as_bytes()), "café");

@@ -531,3 +531,69 @@ pub struct RunResult {
     /// Live bytes over time of every process of every repeat, with region spans.
     pub timeline: Vec<ProcessTimeline>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SilentEnd;
+
+    fn stats(v: u64) -> Stats {
+        Stats {
+            peak_bytes: v,
+            total_bytes: v + 1,
+            allocations: v + 2,
+            retained_bytes: v + 3,
+        }
+    }
+
+    #[test]
+    fn samples_read_back_as_they_were_pushed() {
+        let killed = Incomplete::Ended(SilentEnd::Killed { signal: 9 });
+        let pushed: Vec<Sample> = (0..100u64)
+            .map(|i| Sample {
+                stats: stats(i),
+                duration_ns: (i % 3 != 0).then_some(i * 10),
+                repeat: (i / 50) as usize,
+                pid: 7 + (i / 30) as u32,
+                incomplete: (40..45).contains(&i).then(|| killed.clone()),
+            })
+            .collect();
+        let s = Samples::from(pushed.clone());
+        assert_eq!(s.len(), 100);
+        assert_eq!(s.iter().collect::<Vec<_>>(), pushed);
+        assert_eq!(s.get(42), Some(pushed[42].clone()));
+        assert_eq!(s.get(100), None);
+        assert_eq!(s.counter(Counter::Total)[5], 6);
+        assert_eq!(
+            &*s.column(Counter::Retained),
+            &(3..103).collect::<Vec<u64>>()[..]
+        );
+        // Runs of one repeat and process: pid changes at 30, 60, 90, the repeat at 50.
+        let runs: Vec<_> = s.runs().collect();
+        assert_eq!(
+            runs,
+            [
+                (0..30, 0, 7),
+                (30..50, 0, 8),
+                (50..60, 1, 8),
+                (60..90, 1, 9),
+                (90..100, 1, 10)
+            ]
+        );
+        assert_eq!(s.incomplete().map(|(r, _)| r).collect::<Vec<_>>(), [40..45]);
+    }
+
+    #[test]
+    fn marking_keeps_earlier_reasons_and_merges_neighbours() {
+        let mut s = Samples::new();
+        s.extend_measured((0..10u32).map(|i| (stats(i as u64), i as u64)), 0, 1);
+        let a = Incomplete::NamesFull;
+        let b = Incomplete::SamplesLost { count: 2 };
+        s.mark_incomplete(2..4, a.clone());
+        s.mark_incomplete(0..10, b.clone());
+        s.mark_incomplete(4..6, a.clone());
+        let got: Vec<_> = s.incomplete().map(|(r, w)| (r, w.clone())).collect();
+        assert_eq!(got, [(0..2, b.clone()), (2..4, a), (4..10, b)]);
+        assert_eq!(s.incomplete_count(), 10);
+    }
+}
