@@ -1,6 +1,9 @@
 //! CI gates: `--fail-on METRIC:THRESHOLD[:strict]` (growth from base to head) and
 //! `--max METRIC:LIMIT` (an absolute ceiling on the head).
 //!
+//! `METRIC:PCT%+AMOUNT` (`peak:20%+8MiB`) fails only on growth past both: a relative gate
+//! that stays quiet where a few KiB on a small footprint read as a large percentage.
+//!
 //! Plain gates compare one value per run (the `--stat`, headline min). A `:strict` gate is
 //! noise-aware: it fails only when the *whole* head series lies beyond the whole base
 //! series by more than the threshold, i.e. it compares the head's smallest repeat with the
@@ -29,6 +32,8 @@ pub struct FailOn {
     pub metric: Metric,
     /// How much growth is allowed.
     pub threshold: Threshold,
+    /// With a percent threshold, the absolute growth (raw units) that must be passed too.
+    pub floor: Option<f64>,
     /// Whole-series comparison (head min vs base max) instead of one value per run.
     pub strict: bool,
     /// The gate as the user wrote it, for messages.
@@ -58,6 +63,21 @@ fn amount(metric: Metric, text: &str) -> Result<f64, String> {
     parse_amount(metric.quantity(), text).map_err(|e| format!("{metric}: {e}"))
 }
 
+/// An absolute growth of `metric` in a gate `s`: a byte or time amount needs its unit.
+fn absolute(s: &str, metric: Metric, value: &str) -> Result<f64, String> {
+    // `peak:10` could mean 10 % or 10 bytes: a gate must not guess.
+    let bare = !value.is_empty() && value.chars().all(|c| c.is_ascii_digit() || c == '.');
+    match metric.quantity() {
+        Quantity::Bytes if bare => Err(format!(
+            "'{s}': '{value}' is ambiguous: write {value}%, {value}B or {value}KiB"
+        )),
+        Quantity::Seconds if bare => Err(format!(
+            "'{s}': '{value}' is ambiguous: write {value}%, {value}s or {value}ms"
+        )),
+        _ => amount(metric, value),
+    }
+}
+
 impl FailOn {
     /// Parse `METRIC:N%`, `METRIC:AMOUNT`, optionally followed by `:strict`.
     pub fn parse(s: &str) -> Result<FailOn, String> {
@@ -72,6 +92,18 @@ impl FailOn {
             None => (rest, false),
         };
         let value = value.trim();
+        let (value, floor) = match value.split_once('+') {
+            Some((pct, abs)) => {
+                let (pct, abs) = (pct.trim(), abs.trim());
+                if !pct.ends_with('%') || abs.is_empty() || abs.ends_with('%') {
+                    return Err(format!(
+                        "'{s}': a threshold of two parts is PCT%+AMOUNT, e.g. peak:20%+8MiB (growth past both fails)"
+                    ));
+                }
+                (pct, Some(absolute(s, metric, abs)?))
+            }
+            None => (value, None),
+        };
         let threshold = match value.strip_suffix('%') {
             Some(p) => {
                 let pct: f64 = p
@@ -83,28 +115,12 @@ impl FailOn {
                 }
                 Threshold::Percent(pct)
             }
-            None => {
-                // `peak:10` could mean 10 % or 10 bytes: a gate must not guess.
-                let bare =
-                    !value.is_empty() && value.chars().all(|c| c.is_ascii_digit() || c == '.');
-                match metric.quantity() {
-                    Quantity::Bytes if bare => {
-                        return Err(format!(
-                            "'{s}': '{value}' is ambiguous: write {value}%, {value}B or {value}KiB"
-                        ));
-                    }
-                    Quantity::Seconds if bare => {
-                        return Err(format!(
-                            "'{s}': '{value}' is ambiguous: write {value}%, {value}s or {value}ms"
-                        ));
-                    }
-                    _ => Threshold::Absolute(amount(metric, value)?),
-                }
-            }
+            None => Threshold::Absolute(absolute(s, metric, value)?),
         };
         Ok(FailOn {
             metric,
             threshold,
+            floor,
             strict,
             spec: s.to_string(),
         })
@@ -113,6 +129,9 @@ impl FailOn {
     /// Whether going from `base` to `head` breaches this gate. `base`/`head` are the two
     /// values compared (for strict gates: base max and head min).
     pub fn breached(&self, base: f64, head: f64) -> bool {
+        if self.floor.is_some_and(|f| head - base <= f) {
+            return false;
+        }
         match self.threshold {
             Threshold::Absolute(a) => head - base > a,
             Threshold::Percent(p) => {
@@ -226,7 +245,15 @@ pub fn check_growth(
         return Ok(Growth::Within);
     }
     let mut detail = match gate.threshold {
-        Threshold::Percent(p) => format!("{} > {p}%", percent_change(b, h)),
+        Threshold::Percent(p) => match gate.floor {
+            Some(f) => format!(
+                "{} > {p}% and +{} > {}",
+                percent_past(b, h, p),
+                amount_past(m.quantity(), h - b, f),
+                human(m.quantity(), f)
+            ),
+            None => format!("{} > {p}%", percent_past(b, h, p)),
+        },
         Threshold::Absolute(a) => format!(
             "+{}, {}; allowed +{}",
             human(m.quantity(), h - b),
@@ -316,6 +343,33 @@ pub fn check_ceiling(
     }))
 }
 
+/// The change from `base` to `head` in percent, with as many decimals as show it past
+/// `threshold` (`+20.000002%`, never `+20.0% > 20%`).
+fn percent_past(base: f64, head: f64, threshold: f64) -> String {
+    let text = percent_change(base, head);
+    if base <= 0.0 || !(base.is_finite() && head.is_finite()) {
+        return text;
+    }
+    let pct = (head - base) / base * 100.0;
+    for decimals in 1..=9 {
+        let t = format!("{pct:+.decimals$}");
+        if t.parse::<f64>().is_ok_and(|v| v > threshold) {
+            return format!("{t}%");
+        }
+    }
+    text
+}
+
+/// A growth past `allowed`, exact when its rounded form would read as the allowance
+/// (`+8,388,609 B`, not `+8.00 MiB > 8.00 MiB`).
+fn amount_past(q: Quantity, grew: f64, allowed: f64) -> String {
+    let text = human(q, grew);
+    match q {
+        Quantity::Bytes if text == human(q, allowed) => format!("{} B", crate::units::count(grew)),
+        _ => text,
+    }
+}
+
 /// Signed relative change in percent with one decimal: `+22.0%`, `-3.5%`, `0.0%`; `+inf%`
 /// from zero to something, `—` when it cannot be computed.
 pub fn percent_change(base: f64, head: f64) -> String {
@@ -390,8 +444,27 @@ mod tests {
             "'peak' is not METRIC:AMOUNT (e.g. peak:10% or peak:5MiB)"
         );
         assert_eq!(
-            err("rss:10%"),
-            "unknown metric 'rss': choose from time, peak, allocated, allocations (or allocs), retained"
+            err("vms:10%"),
+            "unknown metric 'vms': choose from time, peak, allocated, allocations (or allocs), retained, rss"
+        );
+        for bad in [
+            "peak:20%+",
+            "peak:+8MiB",
+            "peak:20+8MiB",
+            "peak:20%+8%",
+            "peak:20%+8MiB+1KiB",
+        ] {
+            let e = err(bad);
+            assert!(
+                e == format!(
+                    "'{bad}': a threshold of two parts is PCT%+AMOUNT, e.g. peak:20%+8MiB (growth past both fails)"
+                ) || e.starts_with("peak: '8MiB+1KiB'"),
+                "{bad}: {e}"
+            );
+        }
+        assert_eq!(
+            err("peak:20%+8"),
+            "'peak:20%+8': '8' is ambiguous: write 8%, 8B or 8KiB"
         );
         assert_eq!(
             err("peak:ten%"),
@@ -450,6 +523,35 @@ mod tests {
     }
 
     #[test]
+    fn both_parts_must_be_passed() {
+        let mib = 1048576.0;
+        let g = FailOn::parse("peak:20%+8MiB").unwrap();
+        assert_eq!(
+            (g.metric, g.threshold, g.floor, g.strict),
+            (
+                Metric::Peak,
+                Threshold::Percent(20.0),
+                Some(8.0 * mib),
+                false
+            )
+        );
+        // Past 20% but not past 8 MiB, and the other way round: within.
+        assert!(!g.breached(mib, 3.0 * mib));
+        assert!(!g.breached(100.0 * mib, 110.0 * mib));
+        // Exactly on either line: within.
+        assert!(!g.breached(40.0 * mib, 48.0 * mib));
+        assert!(!g.breached(50.0 * mib, 60.0 * mib));
+        // Past both.
+        assert!(g.breached(40.0 * mib, 48.0 * mib + 1.0));
+        assert!(g.breached(50.0 * mib, 60.0 * mib + 1.0));
+        assert!(g.breached(0.0, 9.0 * mib));
+        let g = FailOn::parse("allocations:5%+50:strict").unwrap();
+        assert_eq!((g.floor, g.strict), (Some(50.0), true));
+        assert!(!g.breached(100.0, 150.0) && g.breached(100.0, 151.0));
+        assert!(!g.breached(10000.0, 10100.0) && g.breached(1000.0, 1051.0));
+    }
+
+    #[test]
     fn lines_and_percentages() {
         let b = Breach {
             metric: Metric::Peak,
@@ -472,6 +574,16 @@ mod tests {
         assert_eq!(percent_change(100.0, 78.0), "-22.0%");
         assert_eq!(percent_change(0.0, 3.0), "+inf%");
         assert_eq!(percent_change(f64::NAN, 3.0), "—");
+        assert_eq!(percent_past(100.0, 110.5, 10.0), "+10.5%");
+        assert_eq!(percent_past(41943040.0, 50331649.0, 20.0), "+20.000002%");
+        assert_eq!(
+            amount_past(Quantity::Bytes, 8388609.0, 8388608.0),
+            "8,388,609 B"
+        );
+        assert_eq!(
+            amount_past(Quantity::Bytes, 9.0 * 1048576.0, 8388608.0),
+            "9.00 MiB"
+        );
     }
 
     proptest::proptest! {

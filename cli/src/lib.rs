@@ -18,6 +18,7 @@ mod progress;
 mod reasons;
 mod report;
 mod significance;
+mod stacks;
 mod stats;
 mod table;
 mod units;
@@ -38,6 +39,21 @@ const EXIT_BAD_INPUT: i32 = 2;
 pub fn run_document(result: &RunResult, cwd: &Path) -> serde_json::Value {
     let doc = blob::document_from_run(result, cwd);
     serde_json::to_value(doc).expect("a document of strings and numbers serializes")
+}
+
+/// Saves `result` at `path` as `benchmem run --json path` does: the run, and with stack
+/// data its sidecar beside it (`RUN.stacks.json`).
+pub fn save_run(result: &RunResult, cwd: &Path, path: &Path) -> Result<(), String> {
+    let doc = blob::document_from_run(result, cwd);
+    blob::write_document(&doc, path)?;
+    let measured = [blob::Measured {
+        label: None,
+        result,
+    }];
+    if let Some(side) = stacks::build(&measured, &doc) {
+        stacks::write(&side, path)?;
+    }
+    Ok(())
 }
 
 /// The report `benchmem run` prints on stderr for `result` with the default columns,

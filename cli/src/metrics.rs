@@ -20,23 +20,41 @@ pub(crate) enum Metric {
     Allocations,
     /// Bytes allocated inside the region still live at its end.
     Retained,
+    /// The process's resident high-water (`VmHWM`) of a pass run in a process of its own:
+    /// the pytest plugin records it (`rss_bytes`) for benchmarks marked
+    /// `@pytest.mark.benchmem(isolate=True)`; `benchmem run` does not measure it.
+    /// `compare` names it (`--columns`, `--fail-on`, `--max`); the columns of `run` and
+    /// `show`, whose tables are a region's, do not.
+    #[value(skip)]
+    Rss,
 }
 
 /// Every metric in the order tables show them.
-pub const ALL: [Metric; 5] = [
+pub const ALL: [Metric; 6] = [
     Metric::Time,
+    Metric::Peak,
+    Metric::Allocated,
+    Metric::Allocations,
+    Metric::Retained,
+    Metric::Rss,
+];
+
+/// The memory metrics a region measures, in blob order (what `benchmem run` writes).
+pub const MEMORY: [Metric; 4] = [
     Metric::Peak,
     Metric::Allocated,
     Metric::Allocations,
     Metric::Retained,
 ];
 
-/// The memory metrics, in blob order.
-pub const MEMORY: [Metric; 4] = [
+/// Every per-repeat series a saved run's blob may hold: the region's, then the pytest
+/// plugin's `rss_bytes` of isolated passes.
+pub const BLOB: [Metric; 5] = [
     Metric::Peak,
     Metric::Allocated,
     Metric::Allocations,
     Metric::Retained,
+    Metric::Rss,
 ];
 
 impl Metric {
@@ -48,6 +66,7 @@ impl Metric {
             Metric::Allocated => "allocated",
             Metric::Allocations => "allocations",
             Metric::Retained => "retained",
+            Metric::Rss => "rss",
         }
     }
 
@@ -60,6 +79,7 @@ impl Metric {
             Metric::Allocated => Some("total_bytes"),
             Metric::Allocations => Some("allocations"),
             Metric::Retained => Some("retained_bytes"),
+            Metric::Rss => Some("rss_bytes"),
         }
     }
 
@@ -76,7 +96,7 @@ impl Metric {
         match self {
             Metric::Time => Quantity::Seconds,
             Metric::Allocations => Quantity::Count,
-            Metric::Peak | Metric::Allocated | Metric::Retained => Quantity::Bytes,
+            Metric::Peak | Metric::Allocated | Metric::Retained | Metric::Rss => Quantity::Bytes,
         }
     }
 }
@@ -90,7 +110,7 @@ impl fmt::Display for Metric {
 /// A metric name that is not one of [`ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown metric '{0}': choose from time, peak, allocated, allocations (or allocs), retained"
+    "unknown metric '{0}': choose from time, peak, allocated, allocations (or allocs), retained, rss"
 )]
 pub struct UnknownMetric(pub String);
 
@@ -126,10 +146,12 @@ mod tests {
 
     #[test]
     fn unknown_metric_message_lists_choices() {
-        let e = "rss".parse::<Metric>().unwrap_err();
+        let e = "vms".parse::<Metric>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown metric 'rss': choose from time, peak, allocated, allocations (or allocs), retained"
+            "unknown metric 'vms': choose from time, peak, allocated, allocations (or allocs), retained, rss"
         );
+        assert_eq!("rss".parse::<Metric>(), Ok(Metric::Rss));
+        assert_eq!(Metric::Rss.blob_key(), Some("rss_bytes"));
     }
 }

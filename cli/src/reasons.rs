@@ -455,6 +455,7 @@ mod tests {
             stopped: Some(stop),
             main: None,
             timeline: vec![],
+            stacks: None,
         })
     }
 

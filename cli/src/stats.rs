@@ -17,6 +17,11 @@ pub(crate) enum Stat {
     Median,
     /// Sample standard deviation (n − 1), 0 for one value.
     Stddev,
+    /// Interquartile range (Q3 − Q1), computed as pytest-benchmark computes it over its
+    /// rounds: for time only (a handful of exact memory repeats has no quartiles worth
+    /// the name). Named by `compare --stat` only.
+    #[value(skip)]
+    Iqr,
 }
 
 /// Every stat, in the order `--stat all` shows them.
@@ -34,6 +39,7 @@ impl Stat {
             Stat::Mean => "mean",
             Stat::Median => "median",
             Stat::Stddev => "stddev",
+            Stat::Iqr => "iqr",
         }
     }
 
@@ -48,6 +54,7 @@ impl Stat {
             Stat::Mean => mean(values),
             Stat::Median => median(values),
             Stat::Stddev => stddev(values),
+            Stat::Iqr => iqr(values),
         })
     }
 }
@@ -98,6 +105,35 @@ pub fn stddev(values: &[f64]) -> f64 {
     (ss / (values.len() - 1) as f64).sqrt()
 }
 
+/// Interquartile range of a non-empty slice, by pytest-benchmark's rule (its
+/// `Stats.q1`/`q3`): an even count takes the medians of the halves, an odd one
+/// interpolates (method 3), so a time's IQR computed here over complete rounds is what
+/// pytest-benchmark saves for all of them.
+pub fn iqr(values: &[f64]) -> f64 {
+    let d = sorted(values);
+    let n = d.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let (q1, q3) = if n % 2 == 1 {
+        let (k, r) = (n / 4, n % 4);
+        if r == 1 {
+            (
+                0.25 * d[k - 1] + 0.75 * d[k],
+                0.75 * d[3 * k] + 0.25 * d[3 * k + 1],
+            )
+        } else {
+            (
+                0.75 * d[k] + 0.25 * d[k + 1],
+                0.25 * d[3 * k + 1] + 0.75 * d[3 * k + 2],
+            )
+        }
+    } else {
+        (median_sorted(&d[..n / 2]), median_sorted(&d[n / 2..]))
+    };
+    q3 - q1
+}
+
 /// A sorted copy (NaN-free input assumed; NaN would sort last). Unstable: values equal
 /// in the total order are the same bits, and it needs no room beside the copy.
 pub fn sorted(values: &[f64]) -> Vec<f64> {
@@ -120,6 +156,19 @@ mod tests {
         // statistics.stdev([3, 1, 4, 1, 5]) == 1.7888543819998317
         assert_eq!(Stat::Stddev.of(&v), Some(1.7888543819998317));
         assert_eq!(Stat::Median.of(&[1.0, 2.0, 3.0, 10.0]), Some(2.5));
+    }
+
+    #[test]
+    fn iqr_as_pytest_benchmark() {
+        // pytest_benchmark.stats.Stats over these rounds: .iqr
+        assert_eq!(Stat::Iqr.of(&[3.0, 1.0, 4.0, 1.0, 5.0]), Some(3.25));
+        assert_eq!(Stat::Iqr.of(&[1.0, 2.0, 3.0, 4.0]), Some(2.0));
+        assert_eq!(Stat::Iqr.of(&[1.0, 2.0, 10.0]), Some(6.75));
+        assert_eq!(
+            Stat::Iqr.of(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]),
+            Some(3.5)
+        );
+        assert_eq!(Stat::Iqr.of(&[7.0]), Some(0.0));
     }
 
     #[test]

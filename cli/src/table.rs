@@ -34,7 +34,7 @@ fn caption(metrics: &[Metric], subject: &str, timing: &str, repeats: &str, stdde
             Metric::Allocated => Some("allocated = sum of requests"),
             Metric::Allocations => Some("allocs = allocation calls"),
             Metric::Retained => Some("retained = still live at the end"),
-            Metric::Time => None,
+            Metric::Time | Metric::Rss => None,
         })
         .collect();
     if !explain.is_empty() {

@@ -76,6 +76,7 @@ fn result(exit: Exit) -> RunResult {
         stopped: None,
         main: Some("prog".into()),
         timeline: vec![],
+        stacks: None,
     }
 }
 

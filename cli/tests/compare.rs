@@ -73,28 +73,70 @@ fn retained_is_opt_in_and_time_only_runs_show_dashes() {
     assert_eq!(r.lines()[4], "│                   │ after  │ 2.34 (1.00) │");
 }
 
+/// A copy of the fixture `name` under `copy` (in a directory of its own when `copy` names
+/// one): a second run with the same numbers.
+fn copy_of(name: &str, copy: &str) -> String {
+    let to = fixtures().dir.path().join(copy);
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(path(name), &to).unwrap();
+    to.display().to_string()
+}
+
 #[test]
 fn metric_absent_from_every_run_is_dropped() {
-    let r = compare_files(
-        &["timeonly.json", "timeonly.json"],
-        &["--columns", "time,peak,allocs"],
-    );
+    let copy = copy_of("timeonly.json", "again/timeonly.json");
+    let r = benchmem(&[
+        "compare",
+        &path("timeonly.json"),
+        &copy,
+        "--columns",
+        "time,peak,allocs",
+    ]);
     assert_eq!(r.status, 0, "{}", r.stderr);
     let cells: Vec<&str> = r.lines()[1].split('│').map(str::trim).collect();
     assert_eq!(&cells[..3], ["", "benchmark", "run"], "{cells:?}");
     assert!(cells[3].starts_with("time ("), "{cells:?}");
     assert_eq!(cells[4], "time Δ", "{cells:?}");
     assert_eq!(cells.len(), 6, "{cells:?}");
-    // The same file twice still gets two labels.
+    // Two files of one name: each labelled with the directory that tells them apart.
+    let dir = fixtures()
+        .dir
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
     assert!(
-        r.lines()[3].contains("│ timeonly     │"),
+        r.lines()[3].contains(&format!("│ {dir}/timeonly │")),
         "{}",
         r.lines()[3]
     );
     assert!(
-        r.lines()[4].contains("│ timeonly (2) │"),
+        r.lines()[4].contains(&format!("│ again/timeonly {} │", " ".repeat(dir.len() - 6))),
         "{}",
         r.lines()[4]
+    );
+}
+
+#[test]
+fn the_same_file_twice_is_refused() {
+    let b = path("base.json");
+    assert_eq!(
+        bad(&["compare", &b, &b]),
+        format!(
+            "benchmem: {b} is given twice: compare distinct runs (copy the file to compare it with itself)\n"
+        )
+    );
+    let dir = fixtures().dir.path();
+    let r = benchmem_in(
+        dir,
+        &["compare", "base.json", "./base.json", "head.json"],
+        &[],
+    );
+    assert_eq!((r.status, r.stdout.as_str()), (2, ""));
+    assert_eq!(
+        r.stderr,
+        "benchmem: ./base.json is given twice (as base.json and ./base.json): compare distinct runs (copy the file to compare it with itself)\n"
     );
 }
 
@@ -546,8 +588,9 @@ fn bad_input_is_one_line_and_status_2() {
         "benchmem: --diff needs two runs or more (the first is the base)\n"
     );
     let t = path("timeonly.json");
+    let t2 = copy_of("timeonly.json", "timeonly2.json");
     assert_eq!(
-        bad(&["compare", &t, &t, "--columns", "peak"]),
+        bad(&["compare", &t, &t2, "--columns", "peak"]),
         "benchmem: none of the runs measured peak (memory comes from `benchmem run` or the pytest plugin's extra_info.benchmem)\n"
     );
     assert_eq!(
@@ -561,12 +604,12 @@ fn bad_arguments_name_the_argument() {
     let b = path("base.json");
     let cases: [(&[&str], &str); 6] = [
         (
-            &["--columns", "rss"],
-            "error: invalid value 'rss' for '--columns <LIST>'",
+            &["--columns", "vms"],
+            "error: invalid value 'vms' for '--columns <LIST>': unknown metric 'vms': choose from time, peak, allocated, allocations (or allocs), retained, rss, or extra:NAME for a numeric extra_info value",
         ),
         (
             &["--stat", "p99"],
-            "error: invalid value 'p99' for '--stat <STAT>'",
+            "error: invalid value 'p99' for '--stat [<STATS>]': unknown stat 'p99': choose from min, max, mean, median, stddev, iqr (time only), all",
         ),
         (
             &["--fail-on", "peak:lots"],
@@ -581,13 +624,14 @@ fn bad_arguments_name_the_argument() {
             "error: invalid value 'size' for '--sort <SORT>'",
         ),
         (
-            &["--group-by", "module"],
-            "error: invalid value 'module' for '--group-by <KEYS>': unknown grouping 'module': choose from fullname, name, group, param:NAME",
+            &["--group-by", "fullfunc"],
+            "error: invalid value 'fullfunc' for '--group-by <KEYS>': unknown grouping 'fullfunc': choose from fullname, name, func, group, module, class, param:NAME",
         ),
     ];
+    let h = path("head.json");
     let first = |args: &[&str]| bad(args).lines().next().unwrap_or("").to_string();
     for (extra, want) in cases {
-        let mut args = vec!["compare", b.as_str(), b.as_str()];
+        let mut args = vec!["compare", b.as_str(), h.as_str()];
         args.extend_from_slice(extra);
         assert_eq!(first(&args), want, "args {extra:?}");
     }

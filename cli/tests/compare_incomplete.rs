@@ -55,6 +55,7 @@ fn run(allocs: &[u64], killed: &[usize]) -> Value {
         stopped: None,
         main: None,
         timeline: vec![],
+        stacks: None,
     };
     run_document(&result, Path::new("/nonexistent"))
 }

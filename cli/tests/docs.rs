@@ -87,6 +87,28 @@ fn manual_pages_are_roff() {
     assert_eq!(
         err,
         "benchmem: no command \"frobnicate\" for `benchmem man`: choose from run, show, \
-         compare, plot, sweep, completions, man, preload-path\n"
+         compare, plot, sweep, where, flamegraph, completions, man, preload-path\n"
     );
+}
+
+/// Every source file the architecture document and the README point a reader to exists,
+/// so "where is X computed" is answered by a file that is there.
+#[test]
+fn the_documents_name_files_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for doc in ["docs/architecture.md", "README.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).expect("document");
+        let named: Vec<&str> = text
+            .split(|c: char| c == '`' || c.is_whitespace() || c == '(' || c == ')')
+            .filter(|w| {
+                w.ends_with(".rs") && w.contains('/') && !w.contains('*') && !w.contains("://")
+            })
+            .collect();
+        assert!(doc == "README.md" || named.len() > 20, "{doc}: {named:?}");
+        let missing: Vec<&&str> = named.iter().filter(|p| !root.join(p).exists()).collect();
+        assert!(
+            missing.is_empty(),
+            "{doc} names files that do not exist: {missing:?}"
+        );
+    }
 }

@@ -57,6 +57,7 @@ fn run() -> Value {
         stopped: None,
         main: Some("prog".into()),
         timeline: vec![],
+        stacks: None,
     };
     run_document(&result, Path::new("/nonexistent"))
 }

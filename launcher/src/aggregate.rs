@@ -27,7 +27,7 @@ pub struct Aggregator {
 
 /// The name as text: valid UTF-8 as is, every other byte as `\xNN`, so distinct byte
 /// names stay distinct (a lossy decoding would merge `"\xff"` and `"\xfe"` into one series).
-fn name_of(bytes: &[u8]) -> String {
+pub(crate) fn name_of(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         out.push_str(chunk.valid());

@@ -118,7 +118,7 @@ pub fn collect(dir: &Path) -> Vec<ProcessReport> {
 /// A copy of the report part of a state file, in anonymous memory the size of a whole
 /// state whose sample ring and names stay zero: pages never touched, so never resident
 /// (a heap allocation this aligned would be zeroed by hand, megabytes per process).
-struct StateCopy(*mut ProcessState);
+pub(crate) struct StateCopy(*mut ProcessState);
 
 impl StateCopy {
     fn new() -> Option<StateCopy> {
@@ -162,7 +162,7 @@ impl Drop for StateCopy {
 
 /// The report part of a state file (its samples are the reader's). None unless it is a
 /// regular file (no link) holding a state of this layout of the image `key` its name gives.
-fn read_state(path: &Path, key: (u32, u32)) -> Option<StateCopy> {
+pub(crate) fn read_state(path: &Path, key: (u32, u32)) -> Option<StateCopy> {
     let mut st = StateCopy::new()?;
     std::fs::OpenOptions::new()
         .read(true)

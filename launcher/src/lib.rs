@@ -25,6 +25,7 @@ mod result;
 mod run;
 mod rundir;
 mod spawn;
+pub mod stacks;
 mod timeline;
 
 pub use embedded::embed_preload;

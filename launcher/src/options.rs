@@ -31,6 +31,9 @@ pub struct RunOptions {
     /// The name of the command's own process row (its last image), instead of the
     /// program's name or `BENCHMEM_REGION`.
     pub name: Option<String>,
+    /// Record the call stack of every allocation (`BENCHMEM_STACKS=1`) and attribute each
+    /// region's figures to stacks ([`crate::RunResult::stacks`]).
+    pub stacks: bool,
 }
 
 impl RunOptions {
@@ -48,6 +51,7 @@ impl RunOptions {
             cleanup: None,
             input: None,
             name: None,
+            stacks: false,
         }
     }
 }

@@ -530,6 +530,8 @@ pub struct RunResult {
     pub main: Option<String>,
     /// Live bytes over time of every process of every repeat, with region spans.
     pub timeline: Vec<ProcessTimeline>,
+    /// Each region's figures split by call stack, when the run recorded stacks.
+    pub stacks: Option<crate::stacks::RunStacks>,
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
-use benchmem_wire::names::{ENV_DIR, ENV_PRELOAD};
+use benchmem_wire::names::{ENV_DIR, ENV_PRELOAD, ENV_STACKS};
 
 use crate::aggregate::Aggregator;
 use crate::incomplete::Note;
@@ -90,6 +90,7 @@ pub fn run_observed(
         stopped: None,
         main: None,
         timelines: Vec::new(),
+        stacks: Vec::new(),
     };
     if let Some(why) = unmeasured {
         // A program benchmem must not enter runs as it is, with address-space
@@ -173,6 +174,8 @@ struct Rounds<'a> {
     stopped: Option<Stop>,
     main: Option<String>,
     timelines: Vec<crate::ProcessTimeline>,
+    /// Every image's replayed stack stream (with `--stacks`).
+    stacks: Vec<crate::stacks::ImageStacks>,
 }
 
 impl Rounds<'_> {
@@ -253,10 +256,14 @@ impl Rounds<'_> {
     /// samples and reports aggregated.
     fn measured(&mut self, repeat: usize, entry: &OsStr) -> Result<spawn::Ended, RunError> {
         let dir = RunDir::create().map_err(RunError::Setup)?;
-        let env = vec![
+        let mut env = vec![
             ("LD_PRELOAD", ld_preload(entry)),
             (ENV_DIR, dir.path().as_os_str().to_owned()),
         ];
+        let drainer = self.opts.stacks.then(|| {
+            env.push((ENV_STACKS, "1".into()));
+            crate::stacks::Drainer::start(dir.path(), repeat)
+        });
         let io = Stdio {
             stdin: stdin(self.opts)?,
             discard_stdout: false,
@@ -266,6 +273,9 @@ impl Rounds<'_> {
             .map_err(RunError::Setup)?;
         let sampler = timeline::Sampler::start(dir.path(), repeat);
         let ended = spawn::run(&self.opts.command, &env, self.opts.linger, io);
+        if let Some(d) = drainer {
+            self.stacks.extend(d.finish());
+        }
         let drained = reader.stop();
         self.unreadable += drained.unreadable;
         self.agg = drained.agg;
@@ -314,6 +324,10 @@ impl Rounds<'_> {
             self.exit = exit;
         }
         let (series, notes) = self.agg.finish();
+        let stacks = self
+            .opts
+            .stacks
+            .then(|| crate::stacks::attach(std::mem::take(&mut self.stacks), &series));
         RunResult {
             command: self
                 .opts
@@ -331,6 +345,7 @@ impl Rounds<'_> {
             stopped: self.stopped,
             main: self.main,
             timeline: self.timelines,
+            stacks,
         }
     }
 }

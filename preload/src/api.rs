@@ -2,12 +2,16 @@
 //! measures: docs/architecture.md, "Regions").
 
 use core::ffi::{c_char, c_int};
+use core::sync::atomic::Ordering::Relaxed;
 
 use benchmem_wire::Stats;
 
+use benchmem_wire::stacks::Record;
+
 use crate::hot;
 use crate::regions::{self, Ended};
-use crate::tls;
+use crate::stackring::RING;
+use crate::{stacks, tls};
 
 /// Not running under the preload's tracking (or a bad argument).
 const ERR_INACTIVE: c_int = -1;
@@ -24,7 +28,21 @@ pub unsafe extern "C" fn benchmem_region_begin(name: *const c_char) -> c_int {
     let _g = tls::Guard::enter();
     // SAFETY: a NUL-terminated string (the caller's contract), not null.
     let name = unsafe { core::ffi::CStr::from_ptr(name) };
-    regions::begin(st, name.to_bytes())
+    if !stacks::on() {
+        return regions::begin(st, name.to_bytes());
+    }
+    // The begin and its record in one step, in the order of the counters' events.
+    let mut ring = RING.lock();
+    let id = regions::begin(st, name.to_bytes());
+    if id >= 0 {
+        let slot = &st.regions[(id & 0xff) as usize];
+        ring.write(&Record::RegionBegin {
+            id,
+            epoch: slot.begin_epoch.load(Relaxed),
+            name: slot.name(),
+        });
+    }
+    id
 }
 
 /// Closes region `id`, writing its sample to `out` (may be null) and handing it to the
@@ -43,7 +61,16 @@ pub unsafe extern "C" fn benchmem_region_end(id: c_int, out: *mut Stats) -> c_in
     };
     let _g = tls::Guard::enter();
     let mut e = Ended::new();
-    let rc = regions::end(st, id, &mut e);
+    let rc = if stacks::on() {
+        let mut ring = RING.lock();
+        let rc = regions::end(st, id, &mut e);
+        if rc == 0 {
+            ring.write(&Record::RegionEnd { id });
+        }
+        rc
+    } else {
+        regions::end(st, id, &mut e)
+    };
     if rc != 0 {
         return rc;
     }

@@ -16,11 +16,14 @@ use core::sync::atomic::AtomicBool;
 
 use crate::pointers::PointerTable;
 use crate::ranges::{RangeSet, Ranges};
-use crate::regions;
 use crate::spin::SpinLock;
+use crate::{modules, regions, stackring};
 
 /// Tracked blocks without a trailer: pointer → (size, epoch).
 pub static POINTERS: PointerTable = PointerTable::new();
+/// Under `--stacks`, the stack id of each block in [`POINTERS`]: pointer → (stack, 0). A
+/// table of its own so that the pointer table's entries stay 16 bytes without stacks.
+pub static STACK_OF: PointerTable = PointerTable::new();
 /// Allocations of 4 GiB and more (their sizes, which the pointer table cannot hold).
 pub static BIG: Ranges = Ranges::new(RangeSet::new());
 /// Tracked anonymous mappings; held across the system call a change mirrors.
@@ -62,9 +65,19 @@ impl ForkLock for PointerTable {
     }
 }
 
-/// Every lock of the preload, in the order they are taken.
-pub static LOCK_ORDER: [&(dyn ForkLock + Sync); 5] =
-    [&MAPPINGS, &RESERVED, &BIG, &regions::REGIONS, &POINTERS];
+/// Every lock of the preload, in the order they are taken. The stack ring's is held
+/// around the counter updates its records mirror (`--stacks`), so it comes before the
+/// regions' (a free may fold regions); mappings are held across the system call, before.
+pub static LOCK_ORDER: [&(dyn ForkLock + Sync); 8] = [
+    &MAPPINGS,
+    &RESERVED,
+    &BIG,
+    &stackring::RING,
+    &regions::REGIONS,
+    &POINTERS,
+    &STACK_OF,
+    &modules::MODULES,
+];
 
 /// Before `fork` (`pthread_atfork` prepare handler): takes every lock, in order.
 pub extern "C" fn fork_prepare() {

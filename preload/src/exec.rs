@@ -325,6 +325,7 @@ fn begin(target: Target, envp: Envp) -> Pending {
             if !set_field(&h.exec_len, &h.exec_path, path.bytes()) {
                 h.exec_flags.fetch_or(EXEC_PATH_CUT, Relaxed);
             }
+            crate::stackring::close();
             Record::Shared(st)
         } else {
             match statefile::create_for_vfork_child(h, path.bytes(), flags) {
@@ -340,7 +341,10 @@ fn begin(target: Target, envp: Envp) -> Pending {
 fn failed(p: Pending) {
     match p.record {
         Record::None => {}
-        Record::Shared(st) => st.header.exec_len.store(0, Relaxed),
+        Record::Shared(st) => {
+            st.header.exec_len.store(0, Relaxed);
+            crate::stackring::reopen();
+        }
         // Never mapped, and nobody else writes it while this child lives.
         Record::Own(path) => path.remove(),
     }

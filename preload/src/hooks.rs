@@ -11,15 +11,17 @@
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::Ordering::Relaxed;
 
+use benchmem_wire::stacks::NO_STACK;
 use benchmem_wire::state::{PROBLEM_TABLE_FULL, ProcessState};
 
-use crate::bookkeeping::{ANY_RESERVED, BIG, MAPPINGS, POINTERS, RESERVED};
+use crate::bookkeeping::{ANY_RESERVED, BIG, MAPPINGS, POINTERS, RESERVED, STACK_OF};
 use crate::pointers::SIZE_BIG;
 use crate::ranges::RangeSet;
 use crate::real::{self, Real, arena};
+use crate::stackring::RING;
 use crate::tls;
-use crate::trailer::{self, TRAILER};
-use crate::{hot, sys};
+use crate::trailer;
+use crate::{hot, stacks, sys};
 
 /// Reservations recorded at most (24 bytes each: 1.5 MiB of bookkeeping at most). Past
 /// that, new ones are not recorded and their later mprotect goes unnoticed.
@@ -33,6 +35,9 @@ struct Ctx {
     st: &'static ProcessState,
     single: bool,
 }
+
+/// A [`Ctx`]'s fields.
+type Parts = (tls::Current, &'static Real, &'static ProcessState, bool);
 
 /// What a hook does with a call.
 enum Call {
@@ -75,11 +80,63 @@ impl Ctx {
     /// What to ask the real allocator for when the program asks for `size` bytes: room
     /// for a trailer too, when blocks can carry one.
     #[inline(always)]
-    fn padded(&self, size: usize) -> usize {
+    fn padded<const S: bool>(&self, size: usize) -> usize {
+        let pad = if S {
+            trailer::STACKED
+        } else {
+            trailer::TRAILER
+        };
         match self.real.trailer_usable {
-            Some(_) => size.checked_add(TRAILER).unwrap_or(size),
+            Some(_) => size.checked_add(pad).unwrap_or(size),
             None => size,
         }
+    }
+
+    /// The context as plain values, for a call that takes it over: passed in registers,
+    /// where a `Ctx` (which has a destructor) would be copied to memory first, on every
+    /// call, by the hook that may pass it.
+    #[inline(always)]
+    fn into_parts(self) -> Parts {
+        let c = core::mem::ManuallyDrop::new(self);
+        (c.t, c.real, c.st, c.single)
+    }
+
+    #[inline(always)]
+    fn from_parts((t, real, st, single): Parts) -> Ctx {
+        Ctx {
+            t,
+            real,
+            st,
+            single,
+        }
+    }
+
+    /// Accounts an allocation of `size` bytes by stack `stack`, with its record in stacks
+    /// mode (`S`); returns its epoch. In stacks mode the ring lock is held across the
+    /// counter update and the record, so records are in the counters' order.
+    #[inline(always)]
+    fn alloc<const S: bool>(&self, size: u64, stack: u32) -> u32 {
+        if !S {
+            return hot::alloc(self.st, self.t, size, self.single);
+        }
+        // SAFETY: `single` was read for this call, which creates no thread.
+        let mut ring = unsafe { RING.lock_unless_single(self.single) };
+        let e = hot::alloc(self.st, self.t, size, self.single);
+        ring.alloc(stack, size);
+        e
+    }
+
+    /// Accounts the free of `size` bytes allocated at `epoch` by stack `stack` (see
+    /// [`alloc`](Self::alloc)).
+    #[inline(always)]
+    fn free<const S: bool>(&self, size: u64, epoch: u32, stack: u32) {
+        if !S {
+            return hot::free(self.st, size, epoch, self.single);
+        }
+        // SAFETY: as in `alloc`.
+        let mut ring = unsafe { RING.lock_unless_single(self.single) };
+        hot::free(self.st, size, epoch, self.single);
+        ring.free(stack, size, epoch);
     }
 }
 
@@ -90,21 +147,27 @@ impl Drop for Ctx {
     }
 }
 
-/// Where a tracked block's size and epoch are kept.
+/// Where a tracked block's size, epoch and stack id are kept (the stack id is 0 but in
+/// stacks mode).
 #[derive(Clone, Copy)]
 enum Held {
-    /// In the block's trailer: (size, epoch).
-    Trailer(u64, u32),
-    /// In the pointer table: (size or [`SIZE_BIG`], epoch).
-    Pointer(u32, u32),
+    /// In the block's trailer: (size, epoch, stack).
+    Trailer(u64, u32, u32),
+    /// In the pointer table: (size or [`SIZE_BIG`], epoch, stack).
+    Pointer(u32, u32, u32),
 }
 
-/// Accounts the allocation of `size` bytes at `p` and records its size and epoch.
+/// Accounts the allocation of `size` bytes at `p` and records its size and epoch (and in
+/// stacks mode, `S`, the stack that allocated it).
 ///
 /// # Safety
 /// `p` is a live block the real allocator just returned for this request.
 #[inline(always)]
-unsafe fn track(c: &Ctx, p: *mut c_void, size: usize) {
+unsafe fn track<const S: bool>(c: &Ctx, p: *mut c_void, size: usize) {
+    if S {
+        // SAFETY: the caller's contract.
+        return unsafe { track_stacked(c, p, size) };
+    }
     let epoch = hot::alloc(c.st, c.t, size as u64, c.single);
     if let Some(usable) = c.real.trailer_usable {
         // SAFETY: p is a live block of glibc's allocator (the caller's contract), whose
@@ -116,37 +179,76 @@ unsafe fn track(c: &Ctx, p: *mut c_void, size: usize) {
             }
         }
     }
-    track_in_pointer_table(c, p, size as u64, epoch);
+    track_in_pointer_table::<false>(c, p, size as u64, epoch, NO_STACK);
+}
+
+/// [`track`] in stacks mode: the stack is captured here, before the counter update.
+///
+/// # Safety
+/// As for [`track`].
+#[inline(never)]
+unsafe fn track_stacked(c: &Ctx, p: *mut c_void, size: usize) {
+    let stack = stacks::capture(c.t);
+    let epoch = c.alloc::<true>(size as u64, stack);
+    if let Some(usable) = c.real.trailer_usable {
+        // SAFETY: as in `track`.
+        unsafe {
+            let u = usable(p);
+            if trailer::fits_stacked(size, u) {
+                return trailer::write_stacked(p, u, size as u64, epoch, stack);
+            }
+        }
+    }
+    track_in_pointer_table::<true>(c, p, size as u64, epoch, stack);
 }
 
 /// Records a block without room for a trailer in the pointer table.
 #[cold]
 #[inline(never)]
-fn track_in_pointer_table(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
+fn track_in_pointer_table<const S: bool>(
+    c: &Ctx,
+    p: *mut c_void,
+    size: u64,
+    epoch: u32,
+    stack: u32,
+) {
     let small = if size >= SIZE_BIG as u64 {
         SIZE_BIG
     } else {
         size as u32
     };
-    // SAFETY: `single` was read for this call, which creates no thread.
+    let old_stack = S
+        .then(|| {
+            // SAFETY: `single` was read for this call, which creates no thread.
+            unsafe { STACK_OF.insert(p as u64, stack, 0, c.single) }
+                .ok()
+                .flatten()
+        })
+        .flatten()
+        .map_or(NO_STACK, |(s, _)| s);
+    // SAFETY: as above.
     match unsafe { POINTERS.insert(p as u64, small, epoch, c.single) } {
         Ok(None) => {}
-        Ok(Some((s, e))) => release(c, p, Held::Pointer(s, e)),
+        Ok(Some((s, e))) => release::<S>(c, p, Held::Pointer(s, e, old_stack)),
         Err(_) => {
             bookkeeping_full(c);
             return;
         }
     }
     if small == SIZE_BIG {
-        track_big(c, p, size, epoch);
+        track_big(c, p, size, epoch, stack);
     }
 }
 
 /// Records the size of an allocation of 4 GiB or more in the big list.
 #[cold]
 #[inline(never)]
-fn track_big(c: &Ctx, p: *mut c_void, size: u64, epoch: u32) {
-    if BIG.lock().insert(p as usize, size as usize, epoch).is_err() {
+fn track_big(c: &Ctx, p: *mut c_void, size: u64, epoch: u32, stack: u32) {
+    if BIG
+        .lock()
+        .insert(p as usize, size as usize, epoch, stack)
+        .is_err()
+    {
         bookkeeping_full(c);
     }
 }
@@ -162,52 +264,73 @@ fn bookkeeping_full(c: &Ctx) {
 /// # Safety
 /// `p` is a live block of the real allocator (the program frees or moves it).
 #[inline(always)]
-unsafe fn untrack(c: &Ctx, p: *mut c_void) -> Option<Held> {
+unsafe fn untrack<const S: bool>(c: &Ctx, p: *mut c_void) -> Option<Held> {
     if let Some(usable) = c.real.trailer_usable {
         // SAFETY: p is a live block of glibc's allocator (the caller's contract), whose
         // usable size `usable` tells.
-        if let Some((s, e)) = unsafe { trailer::take(p, usable(p)) } {
-            return Some(Held::Trailer(s, e));
+        unsafe {
+            if S {
+                if let Some((s, e, k)) = trailer::take_stacked(p, usable(p)) {
+                    return Some(Held::Trailer(s, e, k));
+                }
+            } else if let Some((s, e)) = trailer::take(p, usable(p)) {
+                return Some(Held::Trailer(s, e, NO_STACK));
+            }
         }
     }
     // SAFETY: `single` was read for this call, which creates no thread.
-    unsafe { POINTERS.remove(p as u64, c.single) }.map(|(s, e)| Held::Pointer(s, e))
+    let (s, e) = unsafe { POINTERS.remove(p as u64, c.single) }?;
+    // SAFETY: as above.
+    let k = S
+        .then(|| unsafe { STACK_OF.remove(p as u64, c.single) })
+        .flatten()
+        .map_or(NO_STACK, |(k, _)| k);
+    Some(Held::Pointer(s, e, k))
 }
 
 /// Accounts the free of a block whose record was taken.
 #[inline(always)]
-fn release(c: &Ctx, p: *mut c_void, held: Held) {
-    let (size, epoch) = match held {
-        Held::Trailer(s, e) => (s, e),
-        Held::Pointer(SIZE_BIG, e) => (big_size(p), e),
-        Held::Pointer(s, e) => (s as u64, e),
+fn release<const S: bool>(c: &Ctx, p: *mut c_void, held: Held) {
+    let (size, epoch, stack) = match held {
+        Held::Trailer(s, e, k) => (s, e, k),
+        Held::Pointer(SIZE_BIG, e, k) => (big_size(p), e, k),
+        Held::Pointer(s, e, k) => (s as u64, e, k),
     };
-    hot::free(c.st, size, epoch, c.single);
+    c.free::<S>(size, epoch, stack);
 }
 
 /// The size of an allocation of 4 GiB or more, taken out of the big list.
 #[cold]
 #[inline(never)]
 fn big_size(p: *mut c_void) -> u64 {
-    BIG.lock().take(p as usize).map_or(0, |(len, _)| len)
+    BIG.lock().take(p as usize).map_or(0, |(len, _, _)| len)
 }
 
 /// Puts back the record of a block whose realloc failed.
 ///
 /// # Safety
 /// `p` is still a live block, and `held` the record taken from it.
-unsafe fn restore(c: &Ctx, p: *mut c_void, held: Held) {
+unsafe fn restore<const S: bool>(c: &Ctx, p: *mut c_void, held: Held) {
     match held {
-        Held::Trailer(s, e) => {
+        Held::Trailer(s, e, k) => {
             if let Some(usable) = c.real.trailer_usable {
                 // SAFETY: p is live and held that record a moment ago (the caller's
                 // contract), so it fits.
-                unsafe { trailer::write(p, usable(p), s, e) }
+                unsafe {
+                    if S {
+                        trailer::write_stacked(p, usable(p), s, e, k)
+                    } else {
+                        trailer::write(p, usable(p), s, e)
+                    }
+                }
             }
         }
-        Held::Pointer(s, e) => {
+        Held::Pointer(s, e, k) => {
             // SAFETY: `single` was read for this call, which creates no thread.
-            if unsafe { POINTERS.insert(p as u64, s, e, c.single) }.is_err() {
+            let kept = unsafe { POINTERS.insert(p as u64, s, e, c.single) }.is_ok()
+                // SAFETY: as above.
+                && (!S || unsafe { STACK_OF.insert(p as u64, k, 0, c.single) }.is_ok());
+            if !kept {
                 bookkeeping_full(c);
             }
         }
@@ -232,17 +355,42 @@ unsafe fn allocate(
 ) -> *mut c_void {
     match enter() {
         Call::Track(c) => {
-            let p = call(c.real, c.padded(size));
+            if stacks::on() {
+                core::hint::cold_path();
+                // SAFETY: the caller's contract.
+                return unsafe { allocate_stacked(c.into_parts(), size, call) };
+            }
+            let p = call(c.real, c.padded::<false>(size));
             if !p.is_null() {
                 // SAFETY: the block the real allocator just returned (the caller's
                 // contract).
-                unsafe { track(&c, p, size) };
+                unsafe { track::<false>(&c, p, size) };
             }
             p
         }
         Call::Pass(r) => call(r, size),
         Call::Bootstrap => arena::alloc(size, align),
     }
+}
+
+/// [`allocate`]'s tracked call in stacks mode: a function of its own, so that the
+/// context stays in registers on the path without stacks.
+///
+/// # Safety
+/// As for [`allocate`].
+#[inline(never)]
+unsafe fn allocate_stacked(
+    c: Parts,
+    size: usize,
+    call: impl Fn(&Real, usize) -> *mut c_void,
+) -> *mut c_void {
+    let c = Ctx::from_parts(c);
+    let p = call(c.real, c.padded::<true>(size));
+    if !p.is_null() {
+        // SAFETY: the block the real allocator just returned (the caller's contract).
+        unsafe { track::<true>(&c, p, size) };
+    }
+    p
 }
 
 /// The real function if this libc has it; otherwise NULL with ENOMEM, as a failed call.
@@ -289,14 +437,34 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
     match enter() {
         // SAFETY: free's contract: p is a live block of the allocator, freed once.
         Call::Track(c) => unsafe {
-            if let Some(e) = untrack(&c, p) {
-                release(&c, p, e);
+            if stacks::on() {
+                core::hint::cold_path();
+                return free_stacked(c.into_parts(), p);
+            }
+            if let Some(e) = untrack::<false>(&c, p) {
+                release::<false>(&c, p, e);
             }
             (c.real.free)(p)
         },
         // SAFETY: as above.
         Call::Pass(r) => unsafe { (r.free)(p) },
         Call::Bootstrap => {} // cannot happen for a pointer the real allocator made; leak
+    }
+}
+
+/// [`free`]'s tracked call in stacks mode (see [`allocate_stacked`]).
+///
+/// # Safety
+/// C `free`, of a block of the real allocator.
+#[inline(never)]
+unsafe fn free_stacked(c: Parts, p: *mut c_void) {
+    let c = Ctx::from_parts(c);
+    // SAFETY: free's contract: p is a live block of the allocator, freed once.
+    unsafe {
+        if let Some(e) = untrack::<true>(&c, p) {
+            release::<true>(&c, p, e);
+        }
+        (c.real.free)(p)
     }
 }
 
@@ -326,7 +494,7 @@ unsafe fn realloc_from_arena(p: *mut c_void, size: usize) -> *mut c_void {
 /// # Safety
 /// realloc's contract for `p`; `call(n)` is the real realloc of `p` to `n` bytes.
 #[inline(always)]
-unsafe fn realloc_tracked(
+unsafe fn realloc_tracked<const S: bool>(
     c: &Ctx,
     p: *mut c_void,
     size: usize,
@@ -336,24 +504,24 @@ unsafe fn realloc_tracked(
         None
     } else {
         // SAFETY: p is a live block (realloc's contract).
-        unsafe { untrack(c, p) }
+        unsafe { untrack::<S>(c, p) }
     };
     // realloc(p, 0) keeps its meaning (glibc frees p and returns NULL): no padding.
-    let r = call(if size == 0 { 0 } else { c.padded(size) });
+    let r = call(if size == 0 { 0 } else { c.padded::<S>(size) });
     if r.is_null() {
         match old {
             // glibc: realloc(p, 0) frees p and returns NULL.
-            Some(e) if size == 0 => release(c, p, e),
+            Some(e) if size == 0 => release::<S>(c, p, e),
             // SAFETY: a failed realloc leaves p as it was, live.
-            Some(e) => unsafe { restore(c, p, e) },
+            Some(e) => unsafe { restore::<S>(c, p, e) },
             None => {}
         }
     } else {
         if let Some(e) = old {
-            release(c, p, e);
+            release::<S>(c, p, e);
         }
         // SAFETY: the block the real realloc just returned.
-        unsafe { track(c, r, size) };
+        unsafe { track::<S>(c, r, size) };
     }
     r
 }
@@ -368,11 +536,28 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
     }
     match enter() {
         // SAFETY: realloc's contract, passed on; the closure is the real realloc of p.
-        Call::Track(c) => unsafe { realloc_tracked(&c, p, size, |n| (c.real.realloc)(p, n)) },
+        Call::Track(c) => unsafe {
+            if stacks::on() {
+                core::hint::cold_path();
+                return realloc_stacked(c.into_parts(), p, size);
+            }
+            realloc_tracked::<false>(&c, p, size, |n| (c.real.realloc)(p, n))
+        },
         // SAFETY: realloc's contract, passed on.
         Call::Pass(r) => unsafe { (r.realloc)(p, size) },
         Call::Bootstrap => arena::alloc(size, 16),
     }
+}
+
+/// [`realloc`]'s tracked call in stacks mode (see [`allocate_stacked`]).
+///
+/// # Safety
+/// C `realloc`, of null or a block of the real allocator.
+#[inline(never)]
+unsafe fn realloc_stacked(c: Parts, p: *mut c_void, size: usize) -> *mut c_void {
+    let c = Ctx::from_parts(c);
+    // SAFETY: realloc's contract, passed on; the closure is the real realloc of p.
+    unsafe { realloc_tracked::<true>(&c, p, size, |n| (c.real.realloc)(p, n)) }
 }
 
 /// # Safety
@@ -402,10 +587,20 @@ pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, siz
     };
     match enter() {
         Call::Track(c) => {
-            let rc = call(c.real, c.padded(size));
+            let rc = if stacks::on() {
+                call(c.real, c.padded::<true>(size))
+            } else {
+                call(c.real, c.padded::<false>(size))
+            };
             if rc == 0 {
                 // SAFETY: the real call succeeded: `*out` is the block it just made.
-                unsafe { track(&c, *out, size) };
+                unsafe {
+                    if stacks::on() {
+                        track::<true>(&c, *out, size)
+                    } else {
+                        track::<false>(&c, *out, size)
+                    }
+                };
             }
             rc
         }
@@ -490,7 +685,7 @@ pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
     unsafe {
         let u = usable(p);
         if r.trailer_usable.is_some() && trailer::peek(p, u).is_some() {
-            u - TRAILER
+            u - trailer::pad()
         } else {
             u
         }
@@ -515,31 +710,50 @@ fn unreserve(addr: usize, len: usize) -> u64 {
     }
     RESERVED
         .lock()
-        .remove(addr, sys::page_round(len), |_, _| {})
+        .remove(addr, sys::page_round(len), |_, _, _| {})
 }
 
 /// Remembers the reservation `[addr, addr + len)`.
 fn reserve(addr: usize, len: usize) {
     let mut reserved = RESERVED.lock();
     // A stale entry there (unmapped by a raw system call) would overlap the new one.
-    reserved.remove(addr, sys::page_round(len), |_, _| {});
-    if reserved.len() < MAX_RESERVED && reserved.insert(addr, sys::page_round(len), 0).is_ok() {
+    reserved.remove(addr, sys::page_round(len), |_, _, _| {});
+    if reserved.len() < MAX_RESERVED && reserved.insert(addr, sys::page_round(len), 0, 0).is_ok() {
         ANY_RESERVED.store(true, Relaxed);
     }
 }
 
 /// Accounts every tracked byte in `[addr, addr + len)` as freed; returns how many.
 fn unmap_range(c: &Ctx, mappings: &mut RangeSet, addr: usize, len: usize) -> u64 {
-    mappings.remove(addr, sys::page_round(len), |bytes, epoch| {
-        hot::free(c.st, bytes, epoch, c.single)
+    mappings.remove(addr, sys::page_round(len), |bytes, epoch, stack| {
+        if stacks::on() {
+            c.free::<true>(bytes, epoch, stack)
+        } else {
+            c.free::<false>(bytes, epoch, stack)
+        }
     })
 }
 
-/// Accounts a new tracked mapping `[addr, addr + len)`: one allocation of `len` bytes.
-fn map_range(c: &Ctx, mappings: &mut RangeSet, addr: usize, len: usize) {
-    let epoch = hot::alloc(c.st, c.t, len as u64, c.single);
-    if mappings.insert(addr, len, epoch).is_err() {
+/// Accounts a new tracked mapping `[addr, addr + len)` made by stack `stack`: one
+/// allocation of `len` bytes.
+fn map_range(c: &Ctx, mappings: &mut RangeSet, addr: usize, len: usize, stack: u32) {
+    let epoch = if stacks::on() {
+        c.alloc::<true>(len as u64, stack)
+    } else {
+        c.alloc::<false>(len as u64, stack)
+    };
+    if mappings.insert(addr, len, epoch, stack).is_err() {
         bookkeeping_full(c);
+    }
+}
+
+/// The stack of a counted mapping call, in stacks mode (captured before any lock).
+#[inline(always)]
+fn mapping_stack(c: &Ctx) -> u32 {
+    if stacks::on() {
+        stacks::capture(c.t)
+    } else {
+        NO_STACK
     }
 }
 
@@ -572,6 +786,7 @@ unsafe fn mmap_hook(
         // SAFETY: see above.
         return unsafe { pick(c.real)(addr, len, prot, flags, fd, off) };
     }
+    let stack = if counted { mapping_stack(&c) } else { NO_STACK };
     let mut mappings = MAPPINGS.lock();
     // SAFETY: see above.
     let r = unsafe { pick(c.real)(addr, len, prot, flags, fd, off) };
@@ -581,7 +796,7 @@ unsafe fn mmap_hook(
             unreserve(r as usize, len);
         }
         if counted {
-            map_range(&c, &mut mappings, r as usize, len);
+            map_range(&c, &mut mappings, r as usize, len, stack);
         }
         if reservation {
             reserve(r as usize, len);
@@ -666,11 +881,12 @@ pub unsafe extern "C" fn mremap(
     };
     match enter() {
         Call::Track(c) => {
+            let stack = mapping_stack(&c);
             let mut mappings = MAPPINGS.lock();
             let r = call(c.real);
             // A tracked mapping resized: the free of the old one, one allocation of the new.
             if r != libc::MAP_FAILED && unmap_range(&c, &mut mappings, old as usize, old_len) > 0 {
-                map_range(&c, &mut mappings, r as usize, new_len);
+                map_range(&c, &mut mappings, r as usize, new_len, stack);
             }
             if r != libc::MAP_FAILED {
                 unreserve(old as usize, old_len);

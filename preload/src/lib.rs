@@ -17,6 +17,9 @@
 //!   program's own, `RTLD_DEEPBIND`), noticed so the run can say so.
 //! - [`samples`]: region samples to the launcher, through the state file's sample ring.
 //! - [`reaped`]: the `wait` family, telling the launcher how each child ended.
+//! - [`stacks`]: `--stacks`, the call stack of every counted allocation: [`unwind`]
+//!   walks the stack, [`modules`] knows the loaded objects, [`python_frames`] puts
+//!   Python frames in, [`stackring`] writes the records for the launcher.
 //! - [`real`], [`tls`], [`spin`], [`sys`], [`once`]: the plumbing that keeps all of the
 //!   above from ever allocating through malloc or re-entering itself.
 //!
@@ -29,9 +32,11 @@ pub mod bookkeeping;
 pub mod exec;
 pub mod hooks;
 pub mod hot;
+pub mod modules;
 pub mod once;
 pub mod pointers;
 pub mod process;
+pub mod python_frames;
 pub mod ranges;
 pub mod real;
 pub mod reaped;
@@ -39,10 +44,13 @@ pub mod regions;
 pub mod samples;
 pub mod sanitizer;
 pub mod spin;
+pub mod stackring;
+pub mod stacks;
 pub mod statefile;
 pub mod sys;
 pub mod tls;
 pub mod trailer;
+pub mod unwind;
 
 #[cfg(not(test))]
 #[ctor::ctor(unsafe)]

@@ -16,7 +16,7 @@ use benchmem_wire::state::{
 };
 
 use crate::real::{self, Real};
-use crate::{bookkeeping, hot, regions, statefile, sys, tls};
+use crate::{bookkeeping, hot, regions, stackring, statefile, sys, tls};
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 /// C++ `operator new` bypasses malloc in this process image (see [`new_bypasses_malloc`]).
@@ -40,10 +40,12 @@ pub fn start() {
     }
     crate::exec::init();
     crate::blind::init();
+    crate::python_frames::init();
     NEW_BYPASS.store(new_bypasses_malloc(real), Relaxed);
     if let Some(d) = sys::getenv(ENV_DIR_C) {
         statefile::set_run_dir(d);
     }
+    crate::stacks::init();
     let st = new_state();
     if st.is_null() {
         return;
@@ -89,6 +91,10 @@ fn new_state() -> *mut ProcessState {
     }
     crate::blind::stamp(h);
     regions::init_state(st, name);
+    if crate::stacks::on() {
+        let base = st.regions[0].begin_epoch.load(Relaxed);
+        stackring::create(pid, image, base);
+    }
     h.magic.store(MAGIC, core::sync::atomic::Ordering::Release);
     mem as *mut ProcessState
 }
@@ -136,6 +142,7 @@ pub fn mark_exit(code: c_int) {
     if sys::getpid_raw() != h.pid.load(Relaxed) {
         return;
     }
+    stackring::close();
     if h.status.load(Relaxed) == STATUS_RUNNING {
         h.exit_code.store(code as u32, Relaxed);
         h.end_ns.store(sys::now_ns(), Relaxed);
@@ -151,6 +158,7 @@ extern "C" fn at_exit(code: c_int, _arg: *mut c_void) {
 /// its own (the parent's stays the parent's).
 extern "C" fn after_fork_child() {
     crate::exec::forget_leftovers();
+    crate::python_frames::fork_child();
     bookkeeping::fork_child();
     let old = hot::state();
     if old.is_null() {
@@ -158,6 +166,9 @@ extern "C" fn after_fork_child() {
     }
     // The parent's slot numbers mean nothing in the child's fresh state.
     tls::current().set_slot(0);
+    // Nor do its stack ids: the child's stream starts afresh.
+    stackring::forget_parent();
+    crate::stacks::after_fork_child();
     // A null state (no memory for a new one) stops tracking in the child.
     hot::publish(new_state());
     // The parent's file stays the parent's: drop our view of it.

@@ -13,6 +13,8 @@ struct Range {
     start: usize,
     end: usize,
     epoch: u32,
+    /// The stack id of the allocation (`--stacks`; 0 otherwise).
+    stack: u32,
 }
 
 /// A set of ranges, in memory of its own (raw `mmap`, never the heap).
@@ -91,7 +93,7 @@ impl RangeSet {
     }
 
     /// Adds `[start, start + len)`, which must not overlap a range already held.
-    pub fn insert(&mut self, start: usize, len: usize, epoch: u32) -> Result<(), Full> {
+    pub fn insert(&mut self, start: usize, len: usize, epoch: u32, stack: u32) -> Result<(), Full> {
         self.reserve(1)?;
         let at = self.first_after(start);
         // SAFETY: `reserve` left room for one more range after the `len` held, and
@@ -102,6 +104,7 @@ impl RangeSet {
                 start,
                 end: start.saturating_add(len),
                 epoch,
+                stack,
             };
         }
         self.len += 1;
@@ -110,7 +113,12 @@ impl RangeSet {
 
     /// Cuts `[start, start + len)` out of the set, calling `freed(bytes, epoch)` for every
     /// piece removed. Returns the bytes removed.
-    pub fn remove(&mut self, start: usize, len: usize, mut freed: impl FnMut(u64, u32)) -> u64 {
+    pub fn remove(
+        &mut self,
+        start: usize,
+        len: usize,
+        mut freed: impl FnMut(u64, u32, u32),
+    ) -> u64 {
         let end = start.saturating_add(len);
         let i = self.first_after(start);
         let mut j = i;
@@ -121,7 +129,7 @@ impl RangeSet {
                 let r = items[j];
                 let piece = (r.end.min(end) - r.start.max(start)) as u64;
                 total += piece;
-                freed(piece, r.epoch);
+                freed(piece, r.epoch, r.stack);
                 j += 1;
             }
         }
@@ -136,6 +144,7 @@ impl RangeSet {
             start: 0,
             end: 0,
             epoch: 0,
+            stack: 0,
         }; 2];
         let mut n = 0;
         if first.start < start {
@@ -143,6 +152,7 @@ impl RangeSet {
                 start: first.start,
                 end: start,
                 epoch: first.epoch,
+                stack: first.stack,
             };
             n += 1;
         }
@@ -151,6 +161,7 @@ impl RangeSet {
                 start: end,
                 end: last.end,
                 epoch: last.epoch,
+                stack: last.stack,
             };
             n += 1;
         }
@@ -171,8 +182,8 @@ impl RangeSet {
         total
     }
 
-    /// Removes the range starting exactly at `start`, returning its length and epoch.
-    pub fn take(&mut self, start: usize) -> Option<(u64, u32)> {
+    /// Removes the range starting exactly at `start`, returning its length, epoch and stack.
+    pub fn take(&mut self, start: usize) -> Option<(u64, u32, u32)> {
         let i = self.first_after(start);
         let r = *self.slice().get(i)?;
         if r.start != start {
@@ -181,7 +192,7 @@ impl RangeSet {
         // SAFETY: `i < len` (the range was found): the ranges after it move down by one.
         unsafe { core::ptr::copy(self.items.add(i + 1), self.items.add(i), self.len - i - 1) };
         self.len -= 1;
-        Some(((r.end - r.start) as u64, r.epoch))
+        Some(((r.end - r.start) as u64, r.epoch, r.stack))
     }
 
     /// Ranges held.
@@ -208,17 +219,23 @@ mod tests {
     #[test]
     fn partial_unmaps_free_exactly_the_overlap() {
         let mut r = RangeSet::new();
-        r.insert(0x10000, 10000, 1).unwrap();
-        r.insert(0x40000, 4096, 2).unwrap();
+        r.insert(0x10000, 10000, 1, 7).unwrap();
+        r.insert(0x40000, 4096, 2, 8).unwrap();
         let mut seen = vec![];
         // punch a page out of the middle of the first mapping
-        assert_eq!(r.remove(0x11000, 4096, |b, e| seen.push((b, e))), 4096);
-        assert_eq!(seen, vec![(4096, 1)]);
+        assert_eq!(
+            r.remove(0x11000, 4096, |b, e, k| seen.push((b, e, k))),
+            4096
+        );
+        assert_eq!(seen, vec![(4096, 1, 7)]);
         assert_eq!(r.held(), 10000 - 4096 + 4096);
         // unmap everything from the start across both
-        assert_eq!(r.remove(0x10000, 0x40000, |_, _| {}), 10000 - 4096 + 4096);
+        assert_eq!(
+            r.remove(0x10000, 0x40000, |_, _, _| {}),
+            10000 - 4096 + 4096
+        );
         assert_eq!(r.held(), 0);
-        assert_eq!(r.remove(0x10000, 0x40000, |_, _| {}), 0);
+        assert_eq!(r.remove(0x10000, 0x40000, |_, _, _| {}), 0);
     }
 
     #[test]
@@ -226,10 +243,10 @@ mod tests {
         let mut r = RangeSet::new();
         let step = 8usize << 32;
         for i in 0..1000usize {
-            r.insert((1000 - i) * step, 5 << 32, i as u32).unwrap();
+            r.insert((1000 - i) * step, 5 << 32, i as u32, 0).unwrap();
         }
         assert_eq!(r.take(step + 1), None);
-        assert_eq!(r.take(step), Some((5 << 32, 999)));
+        assert_eq!(r.take(step), Some((5 << 32, 999, 0)));
         assert_eq!(r.take(step), None);
         assert_eq!(r.held(), 999 * (5u64 << 32));
         assert_eq!(r.len(), 999);

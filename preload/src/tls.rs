@@ -14,6 +14,14 @@ pub struct ThreadState {
     pub guard: u32,
     /// 0: no counter slot yet; `n`: slot `n - 1`; `u32::MAX`: the shared overflow slot.
     pub slot: u32,
+    /// The mappings that held this thread's stack pointer at its last two lookups
+    /// (`[lo, hi)`; 0, 0 until then), newest first: its stack, and the alternate stack
+    /// its signal handlers run on. They bound the stack walks of `--stacks`.
+    pub stacks: [(u64, u64); 2],
+    /// Times the stack's mapping was looked for (a thread switching stacks, as a
+    /// coroutine library does, looks again for each: bounded).
+    pub stack_lookups: u32,
+    _pad: u32,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -23,9 +31,9 @@ core::arch::global_asm!(
     ".globl benchmem_thread_state",
     ".hidden benchmem_thread_state",
     ".type benchmem_thread_state,@object",
-    ".size benchmem_thread_state,8",
+    ".size benchmem_thread_state,48",
     "benchmem_thread_state:",
-    ".zero 8",
+    ".zero 48",
     ".popsection",
 );
 
@@ -50,7 +58,15 @@ fn state_ptr() -> *mut ThreadState {
 #[cfg(not(target_arch = "x86_64"))]
 std::thread_local! {
     static STATE: core::cell::UnsafeCell<ThreadState> =
-        const { core::cell::UnsafeCell::new(ThreadState { guard: 0, slot: 0 }) };
+        const {
+            core::cell::UnsafeCell::new(ThreadState {
+                guard: 0,
+                slot: 0,
+                stacks: [(0, 0); 2],
+                stack_lookups: 0,
+                _pad: 0,
+            })
+        };
 }
 
 /// This thread's state (other architectures: const-initialised thread_local, no destructor).
@@ -102,6 +118,48 @@ impl Current {
         unsafe { (*self.0).slot = v }
     }
 }
+
+impl Current {
+    /// The stack mappings last found (see [`ThreadState::stacks`]).
+    #[inline(always)]
+    pub fn stacks(self) -> [(u64, u64); 2] {
+        // SAFETY: as in `guard`.
+        unsafe { (*self.0).stacks }
+    }
+
+    /// Records the stack mapping just found: it replaces the one it grew from (same
+    /// top), or else the older one; a lookup is counted when it is neither.
+    pub fn set_stack(self, lo: u64, hi: u64) {
+        // SAFETY: as in `guard`.
+        unsafe {
+            let s = &mut (*self.0).stacks;
+            if s[0].1 == hi {
+                s[0] = (lo, hi);
+            } else if s[1].1 == hi {
+                s[1] = s[0];
+                s[0] = (lo, hi);
+            } else {
+                s[1] = s[0];
+                s[0] = (lo, hi);
+                (*self.0).stack_lookups += 1;
+            }
+        }
+    }
+
+    /// Counts a lookup that found nothing.
+    pub fn count_lookup(self) {
+        // SAFETY: as in `guard`.
+        unsafe { (*self.0).stack_lookups += 1 }
+    }
+
+    /// Lookups of the stack mapping made by this thread.
+    pub fn stack_lookups(self) -> u32 {
+        // SAFETY: as in `guard`.
+        unsafe { (*self.0).stack_lookups }
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<ThreadState>() == 48);
 
 /// Sets the guard for the lifetime of the returned value.
 pub struct Guard(Current, u32);

@@ -19,9 +19,22 @@
 //! block (and the program's own cache footprint) by a full step.
 
 use core::ffi::c_void;
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// Bytes added to every tracked heap block.
 pub const TRAILER: usize = 8;
+/// Bytes added under `--stacks`: the record, and the block's stack id before it.
+pub const STACKED: usize = 16;
+
+/// Bytes added to each tracked heap block in this process: [`TRAILER`], or [`STACKED`]
+/// in stacks mode (chosen at start, before any block is tracked).
+pub static PAD: AtomicUsize = AtomicUsize::new(TRAILER);
+
+/// [`PAD`].
+#[inline(always)]
+pub fn pad() -> usize {
+    PAD.load(Relaxed)
+}
 
 /// The requested size is `usable - TRAILER - slack`.
 #[repr(C)]
@@ -107,6 +120,43 @@ pub unsafe fn take(p: *mut c_void, usable: usize) -> Option<(u64, u32)> {
     r
 }
 
+/// Whether a block of `usable` bytes has room for `size` bytes, a stack id and a record.
+#[inline(always)]
+pub fn fits_stacked(size: usize, usable: usize) -> bool {
+    size.checked_add(STACKED - TRAILER)
+        .is_some_and(|s| fits(s, usable))
+}
+
+/// [`write`] with the block's stack id in the 8 bytes before the record (the record
+/// counts them as requested bytes).
+///
+/// # Safety
+/// `p` is a live block of at least `usable` bytes, and [`fits_stacked`]`(size, usable)`.
+#[inline(always)]
+pub unsafe fn write_stacked(p: *mut c_void, usable: usize, size: u64, epoch: u32, stack: u32) {
+    // SAFETY: the 8 bytes before the record are past the requested ones (`fits_stacked`),
+    // inside the live block (the caller's contract).
+    unsafe {
+        ((p as usize + usable - STACKED) as *mut u64).write_unaligned(stack as u64);
+        write(p, usable, size + (STACKED - TRAILER) as u64, epoch);
+    }
+}
+
+/// [`take`] of a record written by [`write_stacked`]: (size, epoch, stack).
+///
+/// # Safety
+/// As for [`peek`].
+#[inline(always)]
+pub unsafe fn take_stacked(p: *mut c_void, usable: usize) -> Option<(u64, u32, u32)> {
+    // SAFETY: the caller's contract is take's.
+    let (s, e) = unsafe { take(p, usable) }?;
+    let s = s.checked_sub((STACKED - TRAILER) as u64)?;
+    // SAFETY: a record with at least 8 requested bytes before it: the stack word is in
+    // the block (usable >= STACKED).
+    let stack = unsafe { ((p as usize + usable - STACKED) as *const u64).read_unaligned() };
+    Some((s, e, stack as u32))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +193,20 @@ mod tests {
             fits(0, 65535 + 8) && !fits(0, 65536 + 8),
             "slack beyond 16 bits"
         );
+    }
+
+    #[test]
+    fn a_stacked_record_carries_its_stack() {
+        let mut b = Block([0xAB; 96]);
+        let p = b.0.as_mut_ptr() as *mut c_void;
+        assert!(fits_stacked(80, 96) && !fits_stacked(81, 96));
+        // SAFETY: `p` is a 96-byte block.
+        unsafe {
+            write_stacked(p, 96, 80, 7, 12345);
+            assert_eq!(peek(p, 96), Some((88, 7)));
+            assert_eq!(take_stacked(p, 96), Some((80, 7, 12345)));
+            assert_eq!(take_stacked(p, 96), None);
+        }
     }
 
     #[test]

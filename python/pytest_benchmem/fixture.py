@@ -10,7 +10,9 @@ checks the marker's ceilings. The result is kept on the fixture and its blob in
 Where the passes run: in this process when it runs under the preload (pytest restarts
 itself under it); in a fresh process started under it when pytest runs inside another
 program (``pytest.main()``) and so cannot restart; in a fresh process per pass with the
-marker's ``isolate=True`` (:mod:`pytest_benchmem.worker`).
+marker's ``isolate=True`` (:mod:`pytest_benchmem.worker`); with
+``--benchmark-memory-profile``, in a fresh process started under ``benchmem run --stacks``
+(:mod:`pytest_benchmem.profiles`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import pytest
 
 from . import _pytest_benchmark_adapter as pb
-from . import markers, options, restart
+from . import markers, options, profiles, restart
 from .measure import Sampling, run_memory_pass
 from .region import is_active
 from .results import MemoryResult
@@ -59,11 +61,13 @@ def _memory_pass(
         return None
     settings = markers.settings(item)
     sampling = Sampling(settings.repeats, max_time=settings.max_time)
-    if not settings.isolate and not is_active():
+    name = bench.fullname
+    # Isolated passes each run in a process of their own: they are not profiled.
+    record = None if settings.isolate else profiles.record_path(config, name)
+    if record is None and not settings.isolate and not is_active():
         restart.ensure_preload(config, "memory requested")  # once per session; may not return
         if not restart.state(config).child:
             pytest.fail(restart.unavailable_message(config), pytrace=False)
-    name = bench.fullname
     keep_aslr = options.keep_aslr(config)
     problem: Optional[str] = None
     result: Optional[MemoryResult] = None
@@ -72,6 +76,12 @@ def _memory_pass(
             result = isolated_passes(
                 name, target, args, kwargs, setup=setup, teardown=teardown, calls=settings.calls,
                 sampling=sampling, keep_aslr=keep_aslr,
+            )
+        elif record is not None:
+            # The same passes, in a fresh process whose allocations' stacks are recorded.
+            result = passes_in_child(
+                name, target, args, kwargs, setup=setup, teardown=teardown, warmup=settings.warmup,
+                calls=settings.calls, sampling=sampling, keep_aslr=keep_aslr, record=record,
             )
         elif is_active():
             result, _ = run_memory_pass(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Callable, List, Optional, Union
 
 import pytest
@@ -28,6 +29,8 @@ __all__ = [
     "memory_flag",
     "parse_columns",
     "parse_stats",
+    "profile_dir",
+    "profile_native",
     "repeats_option",
     "stats",
     "table_layout",
@@ -184,6 +187,25 @@ def add_options(parser: pytest.Parser) -> None:
         "obmalloc arenas) give the same numbers in every run.",
     )
     group.addoption(
+        "--benchmark-memory-profile",
+        metavar="DIR",
+        default=None,
+        help="Record the call stack of every allocation of each memory-measured benchmark's "
+        "passes and save one profile per benchmark into DIR: <id>.json, a benchmem run with "
+        "its stack data beside it (<id>.stacks.json), named from the benchmark's id. Read with "
+        "`benchmem where DIR/<id>.json` or `benchmem flamegraph DIR --worst peak`. With "
+        "--benchmark-memory-compare-fail only the regressing benchmarks' profiles are kept. "
+        "The passes run in a fresh process started under `benchmem run --stacks`; the "
+        "figures are the same as without it. Isolated benchmarks are not profiled.",
+    )
+    group.addoption(
+        "--benchmark-memory-profile-native",
+        action="store_true",
+        default=False,
+        help="Accepted for pytest-benchmem compatibility: the saved profiles always carry native "
+        "(C, C++, Rust) frames next to the Python ones. Needs --benchmark-memory-profile.",
+    )
+    group.addoption(
         "--benchmark-memory-stats",
         metavar="LIST",
         type=parse_stats,
@@ -214,6 +236,20 @@ def collect_only(config: pytest.Config) -> bool:
 
 def keep_aslr(config: pytest.Config) -> bool:
     return bool(config.getoption("benchmark_memory_keep_aslr"))
+
+
+def profile_dir(config: pytest.Config) -> Optional[Path]:
+    """``--benchmark-memory-profile``: where the profiles go (relative to where pytest was
+    started), or None."""
+    value: Optional[str] = config.getoption("benchmark_memory_profile", None)
+    if value is None:
+        return None
+    return Path(config.invocation_params.dir) / value
+
+
+def profile_native(config: pytest.Config) -> bool:
+    """``--benchmark-memory-profile-native``."""
+    return bool(config.getoption("benchmark_memory_profile_native", False))
 
 
 def repeats_option(config: pytest.Config) -> Optional[int]:

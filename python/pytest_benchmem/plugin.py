@@ -8,6 +8,9 @@ Registered as the ``benchmem`` pytest11 entry point. What it adds:
 - ``--benchmark-memory-repeats/-warmup/-max-time/-columns/-stats/-table`` and
   ``--benchmark-memory-compare[-fail]`` (:mod:`.options`) and the ``benchmem`` marker
   (:mod:`.markers`);
+- ``--benchmark-memory-profile=DIR``: a profile of each benchmark's memory pass, with the
+  stack of every allocation, for ``benchmem where`` and ``benchmem flamegraph``
+  (:mod:`.profiles`);
 - memory columns to the right of ``│`` in pytest-benchmark's own table, or a table of
   their own (:mod:`.report`, :mod:`.table`), the blob in ``extra_info["benchmem"]`` of
   its JSON, and the comparison with a saved run and its gate (:mod:`.compare`);
@@ -26,7 +29,7 @@ from typing import Any, Generator, Optional
 
 import pytest
 
-from . import markers, options, report, restart
+from . import markers, options, profiles, report, restart
 from .fixture import BenchmarkMemory, attach
 from .locate import find_preload
 from .region import is_active
@@ -38,6 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", markers.MARKER_HELP)
+    profiles.configure(config)
     restart.state(config)
     config.pluginmanager.register(Gate(), "benchmem-gate")
 
@@ -115,4 +119,10 @@ class Gate:
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
-        report.gate(config, terminalreporter)
+        regressed = report.gate(config, terminalreporter)
+        # As pytest-benchmem: with a gate, the regressing benchmarks' profiles; else all.
+        profiles.save(config, terminalreporter.write_line, regressed)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    profiles.unconfigure(config)

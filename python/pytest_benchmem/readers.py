@@ -261,35 +261,35 @@ def _stem(run: RunLike, index: int) -> str:
     return f"run{index}" if isinstance(run, Mapping) else Path(run).stem
 
 
-def _with_parent(run: RunLike, index: int) -> str:
+def _label_parts(run: RunLike, index: int) -> List[str]:
+    """The stem, then the parent directories from the nearest out (``.`` and the root
+    left out, as the command reads paths); a document has its stem alone."""
     if isinstance(run, Mapping):
-        return _stem(run, index)
-    parent = Path(run).parent.name
-    return f"{parent}/{Path(run).stem}" if parent not in ("", "..") else Path(run).stem
+        return [_stem(run, index)]
+    dirs = [c for c in PurePosixPath(os.fspath(run)).parent.parts if c != "/"]
+    return [_stem(run, index), *reversed(dirs)]
 
 
-def _path_key(run: RunLike) -> Tuple[Any, ...]:
-    """Equal for two paths that name the file the same way (as Rust compares paths:
-    ``a/run.json`` and ``./a/run.json`` differ, ``a//run.json`` and ``a/run.json`` do not)."""
-    if isinstance(run, Mapping):
-        return ("document", id(run))
-    text = os.fspath(run)
-    return (text == "." or text.startswith("./"), PurePosixPath(text).parts)
+def _label_at(parts: Sequence[str], depth: int) -> str:
+    return "/".join(reversed(parts[: depth + 1]))
 
 
 def run_labels(runs: Sequence[RunLike]) -> List[str]:
-    """The label of each run, as ``benchmem compare`` gives them: the file stem, or
-    ``parent/stem`` when another file has the same stem, then `` (N)`` for the N-th time
-    the same label comes back (the same file given twice). A document (not a file) is
-    ``run<index>``. tests/golden/labels.json holds the cases both sides are tested against."""
-    stems = [_stem(run, i) for i, run in enumerate(runs)]
-    keys = [_path_key(run) for run in runs]
-    labels = [
-        _with_parent(run, i)
-        if any(stems[j] == stems[i] and keys[j] != keys[i] for j in range(len(runs)))
-        else stems[i]
-        for i, run in enumerate(runs)
-    ]
+    """The label of each run, as ``benchmem compare`` gives them: the file stem; where
+    another file has the same stem, as many parent directories as tell the two apart
+    (``a/x/run`` and ``b/x/run``); then `` (N)`` for the N-th time the same label comes
+    back (the same file given twice, which ``benchmem compare`` refuses). A document (not
+    a file) is ``run<index>``. tests/golden/labels.json holds the cases both sides are
+    tested against."""
+    parts = [_label_parts(run, i) for i, run in enumerate(runs)]
+    labels: List[str] = []
+    for i, mine in enumerate(parts):
+        rivals = [o for j, o in enumerate(parts) if j != i and o[0] == mine[0] and o != mine]
+        depth = next(
+            (d for d in range(len(mine)) if all(_label_at(o, d) != _label_at(mine, d) for o in rivals)),
+            len(mine) - 1,
+        )
+        labels.append(_label_at(mine, depth))
     out = list(labels)
     for i, label in enumerate(labels):
         n = labels[:i].count(label)

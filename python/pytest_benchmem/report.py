@@ -148,11 +148,15 @@ def _fail(config: pytest.Config) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def gate(config: pytest.Config, tr: Any) -> None:
+def gate(config: pytest.Config, tr: Any) -> Optional[List[str]]:
     """``--benchmark-memory-compare``: say when there is nothing to compare; with
-    ``--benchmark-memory-compare-fail``, one line per regression and exit status 1."""
+    ``--benchmark-memory-compare-fail``, one line per regression and exit status 1.
+    Returns the ids of the benchmarks that regressed when a gate was given (None
+    without one)."""
     if options.compare_ref(config) is False:
-        return
+        return None
+    thresholds = options.thresholds(config)
+    gated: Optional[List[str]] = [] if thresholds else None
     results = pb.results(config)
     current = current_memory(results) if results is not None else {}
     if not current:
@@ -160,7 +164,7 @@ def gate(config: pytest.Config, tr: Any) -> None:
             "benchmem: no memory was measured in this run (use --benchmark-memory or the "
             "benchmark_memory fixture); nothing to compare"
         )
-        return
+        return gated
     loaded = config.stash.get(_BASELINE, None)
     if loaded is not None and loaded.error:
         tr.write_line(loaded.error)
@@ -170,18 +174,18 @@ def gate(config: pytest.Config, tr: Any) -> None:
             f"benchmem: no saved run with memory to compare against in {pb.storage_location(config)} "
             "(save one with --benchmark-save or --benchmark-autosave)"
         )
-        return
-    thresholds = options.thresholds(config)
+        return gated
     if not thresholds:
-        return
+        return None
     try:
         found = regressions(base.results, current, thresholds)
     except ValueError as e:
         tr.write_line(str(e))
         _fail(config)
-        return
+        return []
     lines: List[str] = [r.line() for r in found]
     for line in lines:
         tr.write_line(line)
     if found:
         _fail(config)
+    return list(dict.fromkeys(r.id for r in found))

@@ -44,7 +44,8 @@ ALLOCATED = MemoryMetric("allocated", "total_bytes", "allocated", True)
 ALLOCATIONS = MemoryMetric("allocations", "allocations", "allocations", False)
 RETAINED = MemoryMetric("retained", "retained_bytes", "retained", True)
 #: The process's resident high-water (``VmHWM``), measured only by isolated passes (each
-#: in a fresh process). Not a region counter, so the ``benchmem`` command does not take it.
+#: in a fresh process). Not a region counter: ``benchmem run`` never measures it, and
+#: ``benchmem compare`` shows and gates it where a run has it.
 RSS = MemoryMetric("rss", "rss_bytes", "rss", True)
 
 #: The metrics a region measures, in blob order (as README.md's "What it measures" lists
@@ -55,8 +56,9 @@ ALL_METRICS: Tuple[MemoryMetric, ...] = METRICS + (RSS,)
 
 #: Every name a user may give a metric by, and the metric it means. ``time`` is
 #: pytest-benchmark's, not a memory metric. The ``benchmem`` command accepts the same
-#: (tests/golden/metrics.json holds the cases both sides are tested against); ``rss`` is
-#: accepted only where the caller says so (the plugin, the readers).
+#: (tests/golden/metrics.json holds the cases both sides are tested against, ``rss``
+#: included); here ``rss`` is accepted only where the caller says so (the plugin, the
+#: readers), since a region alone never measures it.
 METRIC_NAMES: Dict[str, str] = {
     "time": "time",
     "peak": "peak",

@@ -31,10 +31,10 @@ import warnings
 from pathlib import Path
 from time import perf_counter
 from types import ModuleType
-from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .aslr import fixed_addresses
-from .locate import find_preload, missing_preload_message, preloaded_environ
+from .locate import ENV_BIN, PRELOAD_NAME, find_binary, find_preload, missing_preload_message, preloaded_environ
 from .measure import Sampling, resident_high_water, run_memory_pass
 from .region import is_active
 from .results import Measurement, MemoryResult
@@ -151,23 +151,51 @@ def _serialize(request: Request) -> bytes:
     return data
 
 
-def _exchange(name: str, payload: bytes, keep_aslr: bool) -> Any:
+def _recording_command(record: Path) -> Tuple[List[str], Dict[str, str]]:
+    """``benchmem run --stacks --json RECORD --quiet --`` and its environment: the run
+    loads the preload itself (and records the stacks), so this process's own preload and
+    run directory are not passed on."""
+    binary = find_binary()
+    if binary is None or not binary.is_file():
+        where = f" ({binary} does not exist)" if binary is not None else ""
+        raise WorkerError(
+            f"benchmem: --benchmark-memory-profile records through the benchmem binary, which is not found{where}; "
+            f"reinstall with `pip install benchmem`, or set {ENV_BIN}"
+        )
+    env = {k: v for k, v in os.environ.items() if k != "BENCHMEM_DIR"}
+    kept = [p for p in env.get("LD_PRELOAD", "").split(":") if p and not p.endswith("/" + PRELOAD_NAME)]
+    if kept:
+        env["LD_PRELOAD"] = ":".join(kept)
+    else:
+        env.pop("LD_PRELOAD", None)
+    return [str(binary), "run", "--stacks", "--json", str(record), "--quiet", "--"], env
+
+
+def _exchange(name: str, payload: bytes, keep_aslr: bool, record: Optional[Path] = None) -> Any:
     """Start a fresh process under the preload, hand it ``payload`` (a pickled
-    :class:`Request`) and return what its ``run()`` returned (or raise what it raised)."""
-    problem = missing_preload_message()
-    preload = find_preload()
-    if problem is not None or preload is None:
-        raise WorkerError(problem or "benchmem: no preload")
+    :class:`Request`) and return what its ``run()`` returned (or raise what it raised).
+    With ``record``, the process runs under ``benchmem run --stacks``, which saves its
+    run there with the stack of every allocation beside it."""
     if not sys.executable:
         raise WorkerError("benchmem: cannot start a fresh Python process: sys.executable is empty")
-    env = preloaded_environ(preload)
+    if record is None:
+        problem = missing_preload_message()
+        preload = find_preload()
+        if problem is not None or preload is None:
+            raise WorkerError(problem or "benchmem: no preload")
+        prefix: List[str] = []
+        env = preloaded_environ(preload)
+    else:
+        prefix, env = _recording_command(record)
     env[ENV_WORKER] = "1"
     request_r, request_w = os.pipe()
     reply_r, reply_w = os.pipe()
     try:
         with fixed_addresses(not keep_aslr):
+            # The pipes' ends are inherited through `benchmem run`, which keeps every
+            # descriptor it did not open itself open for the command.
             proc = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, str(request_r), str(reply_w)],
+                [*prefix, sys.executable, "-c", _BOOT, str(request_r), str(reply_w)],
                 pass_fds=(request_r, reply_w),
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -175,7 +203,7 @@ def _exchange(name: str, payload: bytes, keep_aslr: bool) -> Any:
     except OSError as e:
         for fd in (request_r, request_w, reply_r, reply_w):
             os.close(fd)
-        raise WorkerError(f"benchmem: cannot start {sys.executable}: {e}") from None
+        raise WorkerError(f"benchmem: cannot start {prefix[0] if prefix else sys.executable}: {e}") from None
     os.close(request_r)
     os.close(reply_w)
     try:
@@ -219,11 +247,14 @@ def passes_in_child(
     sampling: Sampling = Sampling(),
     keep_aslr: bool = False,
     setup_gives_arguments: bool = True,
+    record: Optional[Path] = None,
 ) -> MemoryResult:
     """The memory pass (warmup, then the sampled passes) of ``target`` in one fresh
-    process started under the preload; the same numbers an in-process pass gives."""
+    process started under the preload; the same numbers an in-process pass gives. With
+    ``record``, the process runs under ``benchmem run --stacks --json RECORD``, which
+    saves a profile of it there (the passes' region is named ``name``)."""
     request = Request(False, name, target, tuple(args), kwargs, setup, teardown, warmup, calls, sampling, setup_gives_arguments)
-    result = _exchange(name, _serialize(request), keep_aslr)
+    result = _exchange(name, _serialize(request), keep_aslr, record)
     if not isinstance(result, MemoryResult):
         raise WorkerError(f"benchmem: {name}: unexpected answer from the fresh process: {result!r}")
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -380,6 +381,7 @@ def test_json_is_read_by_benchmem_compare(suite: Suite) -> None:
     suite.write("test_b.py", BENCHES)
     run = suite.pytest("--benchmark-only", "--benchmark-memory", "--benchmark-json=run.json", "-k", "bytearray or empty")
     assert run.rc == 0, run.out + run.err
-    cmp = suite.run([sys.executable, "-m", "pytest_benchmem._cli", "compare", "run.json", "run.json"])
+    shutil.copyfile(suite.path / "run.json", suite.path / "head.json")  # one file twice is refused
+    cmp = suite.run([sys.executable, "-m", "pytest_benchmem._cli", "compare", "run.json", "head.json"])
     assert cmp.rc == 0, cmp.out + cmp.err
     assert "test_bytearray" in cmp.out and "test_empty" in cmp.out

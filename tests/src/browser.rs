@@ -176,3 +176,71 @@ pub fn one_colour(path: &Path) -> bool {
     let first = &data[..px];
     data.chunks(px).all(|c| c == first)
 }
+
+/// What a flame graph did in the browser when a frame was hovered and clicked.
+#[allow(dead_code)] // used by the end-to-end flame graph test, not by every includer
+pub struct Flame {
+    /// The details line the hover wrote (`Function: NAME (N bytes, P%)`).
+    pub details: String,
+    /// Frames hidden by the click's zoom.
+    pub hidden: usize,
+}
+
+/// Loads the flame graph at `svg` (an SVG file, or an HTML page that holds it inline) in
+/// headless Chromium (a copy with probes added),
+/// hovers the first frame whose text starts with `frame` and clicks it; panics when the
+/// page logged an error, when no such frame exists or when the click did not zoom.
+#[allow(dead_code)] // used by the end-to-end flame graph test, not by every includer
+pub fn check_flamegraph(svg: &Path, frame: &str, work: &Path) -> Flame {
+    let text = std::fs::read_to_string(svg).expect("read the SVG");
+    let open = text.find("<svg").expect("an <svg> element");
+    let open = text[open..].find('>').expect("the <svg> tag ends") + open + 1;
+    let close = text.rfind("</svg>").expect("the </svg> tag");
+    let catcher = r#"<script><![CDATA[window.addEventListener("error",function(e){document.documentElement.setAttribute("data-test-errors",String(e.message));},true);]]></script>"#;
+    let probe = format!(
+        r##"<script><![CDATA[window.addEventListener("load",function(){{setTimeout(function(){{var d=document.documentElement;
+var gs=[].slice.call(document.querySelectorAll("#frames > g"));
+var t=gs.filter(function(g){{return g.querySelector("title").textContent.indexOf({frame:?})==0;}})[0];
+d.setAttribute("data-test-found",String(!!t));if(!t)return;
+var r=t.querySelector("rect");r.dispatchEvent(new MouseEvent("mouseover",{{bubbles:true}}));
+d.setAttribute("data-test-details",document.getElementById("details").textContent);
+r.dispatchEvent(new MouseEvent("click",{{bubbles:true}}));
+d.setAttribute("data-test-unzoom",document.getElementById("unzoom").getAttribute("class")||"");
+d.setAttribute("data-test-hidden",String(document.querySelectorAll("#frames > g.hide").length));}},0);}});]]></script>"##
+    );
+    let ext = svg.extension().and_then(|e| e.to_str()).unwrap_or("svg");
+    let page = work.join(format!("probe.{ext}"));
+    let probed = format!(
+        "{}{catcher}{}{probe}{}",
+        &text[..open],
+        &text[open..close],
+        &text[close..]
+    );
+    std::fs::write(&page, probed).expect("write");
+    let url = format!("file://{}", page.display());
+    let dom = run(work, &["--dump-dom", &url]);
+    assert_eq!(
+        attr(&dom, "data-test-errors"),
+        None,
+        "{}: errors in the browser",
+        svg.display()
+    );
+    assert_eq!(
+        attr(&dom, "data-test-found").as_deref(),
+        Some("true"),
+        "{}: no frame starting with {frame:?} (or the page's script never ran)",
+        svg.display()
+    );
+    let unzoom = attr(&dom, "data-test-unzoom").unwrap_or_default();
+    assert!(
+        !unzoom.contains("hide"),
+        "{}: clicking a frame did not zoom",
+        svg.display()
+    );
+    Flame {
+        details: attr(&dom, "data-test-details").unwrap_or_default(),
+        hidden: attr(&dom, "data-test-hidden")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+    }
+}

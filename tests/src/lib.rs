@@ -49,7 +49,7 @@ pub fn preload() -> PathBuf {
 }
 
 /// Where compiled test programs go.
-fn build_dir() -> PathBuf {
+pub fn build_dir() -> PathBuf {
     let d = target_dir().join("test-programs");
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -309,6 +309,7 @@ pub fn measure_env(
     cmd.env("COLUMNS", "10000");
     cmd.args(["run", "--json", json.to_str().unwrap()])
         .args(extra)
+        .args(stacks_pass())
         .arg("--")
         .arg(program)
         .args(args)
@@ -318,6 +319,20 @@ pub fn measure_env(
     assert!(json.is_file(), "no blob written: {out:?}");
     let blob = Blob::read(&json);
     (out, blob, dir)
+}
+
+/// Variable that makes [`measure`] and its kin record call stacks too (`run --stacks`):
+/// `scripts/test` runs the robustness suite a second time with it, so every program that
+/// suite measures is shown unharmed with stack recording on as well.
+pub const ENV_TEST_STACKS: &str = "BENCHMEM_TEST_STACKS";
+
+/// `["--stacks"]` in the stacks pass of the suite, else nothing.
+pub fn stacks_pass() -> &'static [&'static str] {
+    if std::env::var_os(ENV_TEST_STACKS).is_some_and(|v| v == "1") {
+        &["--stacks"]
+    } else {
+        &[]
+    }
 }
 
 /// Runs `program args...` natively and then under `benchmem run` (each with a 60 s limit,

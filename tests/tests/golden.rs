@@ -40,6 +40,16 @@ fn compare_labels_runs_as_the_golden_file_says() {
             .args(["--format", "csv"])
             .current_dir(dir.path());
         let out = run_limited(&mut cmd, Duration::from_secs(60));
+        let twice = files
+            .iter()
+            .enumerate()
+            .any(|(i, f)| files[..i].contains(f));
+        if twice {
+            // Labelled so by the readers; compare refuses to compare a run with itself.
+            assert_eq!(out.code(), 2, "{files:?}: {out:?}");
+            assert_eq!(out.stderr.lines().count(), 1, "{files:?}: {out:?}");
+            continue;
+        }
         assert_eq!(out.code(), 0, "{files:?}: {out:?}");
         let mut lines = out.stdout.lines();
         let header: Vec<&str> = lines.next().unwrap().split(',').collect();

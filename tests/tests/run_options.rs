@@ -586,7 +586,9 @@ fn output_control() {
     assert!(!out.stderr.contains('│'), "{}", out.stderr);
     let shown = bm(&["show", "--style", "ascii", s(&json)]);
     assert!(shown.stdout.starts_with("+-"), "{}", shown.stdout);
-    let compared = bm(&["compare", "--style", "ascii", s(&json), s(&json)]);
+    let head = t.path().join("head.json");
+    std::fs::copy(&json, &head).unwrap();
+    let compared = bm(&["compare", "--style", "ascii", s(&json), s(&head)]);
     assert!(compared.stdout.starts_with("+-"), "{}", compared.stdout);
 
     // FORCE_COLOR colours a pipe; NO_COLOR wins over it.
@@ -603,6 +605,6 @@ fn output_control() {
     let a = bm(&["show", "--stat", "max", s(&json)]);
     let b = bm(&["show", "--stats", "max", s(&json)]);
     assert_eq!((a.code(), &a.stdout), (0, &b.stdout));
-    let c = bm(&["compare", "--stats", "max", s(&json), s(&json)]);
+    let c = bm(&["compare", "--stats", "max", s(&json), s(&head)]);
     assert_eq!(c.code(), 0, "{c:?}");
 }

@@ -32,6 +32,10 @@ names! {
     /// Set to `1` to record the call stack of every counted allocation into the run
     /// directory's stack streams (see [`crate::stacks`]).
     ENV_STACKS, ENV_STACKS_C = "BENCHMEM_STACKS";
+    /// Capacity in bytes of each stack stream's ring (rounded down to a power of two,
+    /// at least 4096; default [`crate::stacks::DEFAULT_CAPACITY`]). For tests that need
+    /// a ring to fill up.
+    ENV_STACKS_RING, ENV_STACKS_RING_C = "BENCHMEM_STACKS_RING";
     /// The loader's list of libraries to load first: how the launcher brings the preload
     /// into a program, and what the preload looks for in an environment given to exec.
     LD_PRELOAD, LD_PRELOAD_C = "LD_PRELOAD";

@@ -54,6 +54,10 @@ pub const PY_FRAME: u64 = 1 << 63;
 /// Most frames kept per stack (the outermost ones are cut).
 pub const MAX_FRAMES: usize = 128;
 
+/// Bytes of records in a ring unless [`crate::names::ENV_STACKS_RING`] says otherwise
+/// (the file is sparse: pages cost only once written).
+pub const DEFAULT_CAPACITY: u64 = 64 << 20;
+
 /// Why a ring stopped taking records ([`RingHeader::stopped`]).
 pub const STOP_NONE: u32 = 0;
 /// The launcher did not drain the ring in time.

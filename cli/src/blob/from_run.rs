@@ -11,7 +11,7 @@ use super::document::{Benchmark, Document, PytestStats};
 use super::env_info::{commit_info, iso_utc, machine_info, object};
 use super::read::{
     HELPER_KIND, INCOMPLETE_CODES_KEY, INCOMPLETE_KEY, INCOMPLETE_ROUNDS_KEY,
-    INCOMPLETE_SAMPLES_KEY, KIND_KEY, NOTE_CODES_KEY, PER_OP_KEY, PerOp, STOPPED_KEY,
+    INCOMPLETE_SAMPLES_KEY, KIND_KEY, NOTE_CODES_KEY, PER_OP_KEY, PROCESS_KIND, PerOp, STOPPED_KEY,
 };
 use crate::metrics::{MEMORY, Metric};
 use crate::reasons;
@@ -270,7 +270,7 @@ fn per_op(series: &Series, repeats: usize) -> Option<PerOp> {
 /// `extra_info.benchmem_kind`.
 fn kind_name(kind: SeriesKind) -> &'static str {
     match kind {
-        SeriesKind::Root => "process",
+        SeriesKind::Root => PROCESS_KIND,
         SeriesKind::Region => "region",
         SeriesKind::Helper => HELPER_KIND,
     }
@@ -279,7 +279,8 @@ fn kind_name(kind: SeriesKind) -> &'static str {
 /// The counter that `metric` names (`None` for time, which is no counter).
 fn counter(metric: Metric) -> Option<Counter> {
     match metric {
-        Metric::Time => None,
+        // Resident size is the pytest plugin's (isolated passes), not a region counter.
+        Metric::Time | Metric::Rss => None,
         Metric::Peak => Some(Counter::Peak),
         Metric::Allocated => Some(Counter::Total),
         Metric::Allocations => Some(Counter::Allocations),
@@ -363,6 +364,7 @@ mod tests {
             stopped: None,
             main: Some("prog".into()),
             timeline: vec![],
+            stacks: None,
         }
     }
 

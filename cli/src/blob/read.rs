@@ -14,7 +14,7 @@ use benchmem_launcher::Column;
 use serde_json::{Map, Value, json};
 
 use super::document::{Benchmark, Document};
-use crate::metrics::{MEMORY, Metric};
+use crate::metrics::{BLOB, Metric};
 use crate::stats::Stat;
 
 /// Files larger than this are refused before parsing: no benchmark run is that big, and
@@ -56,6 +56,8 @@ pub const KIND_KEY: &str = "benchmem_kind";
 /// [`KIND_KEY`] of a helper process (one a shim ran before the program): kept in the
 /// blob, folded into one line in tables.
 pub const HELPER_KIND: &str = "helper";
+/// [`KIND_KEY`] of a process's root region (the whole process, from start to exit).
+pub const PROCESS_KIND: &str = "process";
 
 /// Key of a region's per-op view in its `extra_info` ([`PerOp`]): written for a region
 /// closed more often than there were repeats.
@@ -142,6 +144,13 @@ pub struct Record {
     pub incomplete_rounds: Flagged,
     /// A helper process's row (`extra_info.benchmem_kind` is `helper`).
     pub helper: bool,
+    /// A process's root row (`extra_info.benchmem_kind` is `process`), not a region the
+    /// program named.
+    pub process: bool,
+    /// The other scalar `extra_info` values (strings, numbers, booleans), benchmem's own
+    /// keys left out: labels such as a model's size, which `compare --columns extra:NAME`
+    /// shows and `--pivot NAME` folds a run by.
+    pub extra: BTreeMap<String, Value>,
 }
 
 /// Which entries of a series are incomplete samples.
@@ -180,19 +189,22 @@ pub struct TimeStats {
     pub median: f64,
     /// Sample standard deviation.
     pub stddev: f64,
+    /// Interquartile range of the rounds, as pytest-benchmark saves it (`stats.iqr`).
+    pub iqr: Option<f64>,
     /// Number of rounds.
     pub rounds: u64,
 }
 
 impl TimeStats {
-    /// The value of one stat.
-    pub fn get(&self, stat: Stat) -> f64 {
+    /// The value of one stat; `None` for an interquartile range the file does not hold.
+    pub fn get(&self, stat: Stat) -> Option<f64> {
         match stat {
-            Stat::Min => self.min,
-            Stat::Max => self.max,
-            Stat::Mean => self.mean,
-            Stat::Median => self.median,
-            Stat::Stddev => self.stddev,
+            Stat::Min => Some(self.min),
+            Stat::Max => Some(self.max),
+            Stat::Mean => Some(self.mean),
+            Stat::Median => Some(self.median),
+            Stat::Stddev => Some(self.stddev),
+            Stat::Iqr => self.iqr,
         }
     }
 }
@@ -201,7 +213,7 @@ impl Record {
     /// The value of `metric` reduced by `stat`; `None` when this benchmark lacks it.
     pub fn value(&self, metric: Metric, stat: Stat) -> Option<f64> {
         match metric {
-            Metric::Time => self.time.map(|t| t.get(stat)),
+            Metric::Time => self.time.and_then(|t| t.get(stat)),
             m => stat_of_counts(stat, self.memory.get(&m)?),
         }
     }
@@ -341,7 +353,7 @@ impl Run {
 /// One benchmark of a document of benchmem's own, as [`parse_benchmark`] reads it.
 fn record_of(b: &Benchmark) -> Record {
     let extra = &b.extra_info;
-    let memory: BTreeMap<Metric, Column> = MEMORY
+    let memory: BTreeMap<Metric, Column> = BLOB
         .iter()
         .filter_map(|&m| {
             let key = m.blob_key()?;
@@ -356,6 +368,7 @@ fn record_of(b: &Benchmark) -> Record {
         mean: st.mean,
         median: st.median,
         stddev: st.stddev,
+        iqr: Some(st.iqr),
         rounds: st.rounds as u64,
     });
     let samples = memory.values().map(|c| c.len()).max().unwrap_or(0);
@@ -388,6 +401,15 @@ fn record_of(b: &Benchmark) -> Record {
         incomplete_samples: Flagged::At(positions(INCOMPLETE_SAMPLES_KEY, samples)),
         incomplete_rounds: Flagged::At(positions(INCOMPLETE_ROUNDS_KEY, st.data.len())),
         helper: extra.get(KIND_KEY) == Some(&Value::from(HELPER_KIND)),
+        process: extra.get(KIND_KEY) == Some(&Value::from(PROCESS_KIND)),
+        extra: extra
+            .iter()
+            .filter(|(k, v)| {
+                !k.starts_with(MEMORY_KEY)
+                    && matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     }
 }
 
@@ -583,6 +605,16 @@ fn parse_benchmark(b: &Value, index: usize, repeats: Option<u64>) -> Result<Reco
         None | Some(Value::Null) => None,
         Some(v) => Some(PerOp::from_json(v).map_err(at)?),
     };
+    let process = extra.and_then(|e| e.get(KIND_KEY)) == Some(&Value::from(PROCESS_KIND));
+    let labels = extra
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| {
+            !k.starts_with(MEMORY_KEY)
+                && matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     Ok(Record {
         name,
         fullname,
@@ -596,6 +628,8 @@ fn parse_benchmark(b: &Value, index: usize, repeats: Option<u64>) -> Result<Reco
         incomplete_samples,
         incomplete_rounds,
         helper,
+        process,
+        extra: labels,
     })
 }
 
@@ -622,6 +656,9 @@ fn stat_of_counts(stat: Stat, values: &[u64]) -> Option<f64> {
                 .map(|&v| (v as f64 - m) * (v as f64 - m))
                 .sum();
             Some((ss / (n - 1) as f64).sqrt())
+        }
+        Stat::Iqr => {
+            crate::stats::Stat::Iqr.of(&values.iter().map(|&v| v as f64).collect::<Vec<_>>())
         }
         Stat::Median => {
             let mut v = values.to_vec();
@@ -704,6 +741,7 @@ fn parse_time(s: &Map<String, Value>) -> Result<Option<TimeStats>, String> {
         get("stddev")?,
     );
     let rounds = get("rounds")?.map_or(0, |r| r as u64);
+    let iqr = get("iqr")?;
     Ok(match (min, max, mean, median, stddev) {
         (Some(min), Some(max), Some(mean), Some(median), Some(stddev)) => Some(TimeStats {
             min,
@@ -711,6 +749,7 @@ fn parse_time(s: &Map<String, Value>) -> Result<Option<TimeStats>, String> {
             mean,
             median,
             stddev,
+            iqr,
             rounds,
         }),
         _ => None,
@@ -746,7 +785,7 @@ fn parse_rounds(s: &Map<String, Value>) -> Result<Option<Arc<Vec<f64>>>, String>
 
 fn parse_memory(m: &Map<String, Value>) -> Result<BTreeMap<Metric, Column>, String> {
     let mut out = BTreeMap::new();
-    for metric in MEMORY {
+    for metric in BLOB {
         let Some(key) = metric.blob_key() else {
             continue;
         };
@@ -825,7 +864,7 @@ mod tests {
     #[test]
     fn time_only_file_is_fine() {
         let run = parse(bench(json!({}))).unwrap();
-        assert!(MEMORY.iter().all(|&m| !run.has(m)));
+        assert!(crate::metrics::BLOB.iter().all(|&m| !run.has(m)));
         assert_eq!(run.records[0].samples(Metric::Time), 2);
     }
 

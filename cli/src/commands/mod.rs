@@ -3,9 +3,11 @@
 
 pub(crate) mod compare;
 mod docs;
+mod flamegraph;
 pub(crate) mod run;
 mod show;
 pub(crate) mod sweep;
+mod where_;
 
 use crate::args::{Cli, Command};
 use crate::error::Result;
@@ -18,6 +20,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result {
         Command::Compare(a) => compare::compare(a),
         Command::Plot(a) => crate::plot::plot(a),
         Command::Sweep(a) => sweep::sweep(a),
+        Command::Where(a) => where_::where_(a),
+        Command::Flamegraph(a) => flamegraph::flamegraph(a),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),
         Command::PreloadPath => {

@@ -61,6 +61,7 @@ pub(crate) fn run(args: RunArgs) -> Result {
             o.cleanup = args.cleanup.clone();
             o.input = args.input.clone();
             o.name = args.name.get(i).cloned();
+            o.stacks = args.stacks;
             o
         })
         .collect();
@@ -135,6 +136,7 @@ pub(crate) fn run(args: RunArgs) -> Result {
         all_processes: args.table.all_processes,
     };
     let model = model(&measured, &doc, &view);
+    let sidecar = crate::stacks::build(&measured, &doc);
     if args.quiet {
         // Why the run stopped early still explains benchmem's exit status.
         let mut out = String::new();
@@ -149,10 +151,17 @@ pub(crate) fn run(args: RunArgs) -> Result {
         let painter = Painter::for_stderr().with_style(args.table.style);
         let width = Some(console::width(Stream::Stderr));
         console::stderr(&render(&model, Format::Table, painter, width));
+        if let Some(side) = &sidecar {
+            let shown = args.json.is_none().then_some(&doc);
+            console::stderr(&crate::stacks::summary(side, shown, width));
+        }
     }
     if let Some(path) = &args.json {
         // The measurement is lost for CI if the file is missing: fail loudly.
         write_document(&doc, path).map_err(Error::Save)?;
+        if let Some(side) = &sidecar {
+            crate::stacks::write(side, path).map_err(Error::Save)?;
+        }
     }
     for (flag, path, format) in [
         ("--export-markdown", &args.export_markdown, Format::Md),

@@ -250,6 +250,7 @@ pub(crate) fn metric_label(metric: Metric) -> &'static str {
         Metric::Allocated => "memory allocated",
         Metric::Allocations => "allocations",
         Metric::Retained => "memory retained",
+        Metric::Rss => "resident size (rss)",
     }
 }
 

@@ -4,7 +4,7 @@
 //! keys left out) and `node.group`/`node.module`/`node.func`/`node.class` from its id.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
@@ -142,37 +142,8 @@ pub fn load(files: &[PathBuf], labels: &[String]) -> Result<Vec<LoadedRun>> {
     Ok(out)
 }
 
-fn default_labels(files: &[PathBuf]) -> Vec<String> {
-    let stem = |p: &Path| {
-        p.file_stem().map_or_else(
-            || p.display().to_string(),
-            |s| s.to_string_lossy().into_owned(),
-        )
-    };
-    let stems: Vec<String> = files.iter().map(|p| stem(p)).collect();
-    let mut out: Vec<String> = files
-        .iter()
-        .zip(&stems)
-        .map(|(p, s)| {
-            if stems.iter().filter(|t| *t == s).count() > 1 {
-                match p.parent().and_then(|d| d.file_name()) {
-                    Some(d) => format!("{}/{s}", d.to_string_lossy()),
-                    None => s.clone(),
-                }
-            } else {
-                s.clone()
-            }
-        })
-        .collect();
-    // The same file given twice still makes two series.
-    for i in 0..out.len() {
-        let n = out[..i].iter().filter(|o| **o == out[i]).count();
-        if n > 0 {
-            out[i] = format!("{} ({})", out[i], n + 1);
-        }
-    }
-    out
-}
+/// Run labels when none is given: the ones `compare` gives (one rule, tests/golden/labels.json).
+use crate::commands::compare::default_labels;
 
 /// The metric plotted when `--columns` is not given: peak when any run measured memory,
 /// else time.

@@ -43,6 +43,20 @@ pub(super) fn render(report: &Report) -> Rendered {
     Rendered { body, aside }
 }
 
+/// `compare --csv`: see [`super::wide_csv`].
+pub(super) fn wide(header: &[String], rows: &[(String, Vec<Option<f64>>)]) -> String {
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    let _ = w.write_record(header.iter().map(|h| escape::csv_text(h).into_owned()));
+    for (id, values) in rows {
+        let cells = std::iter::once(escape::csv_text(id).into_owned())
+            .chain(values.iter().map(|v| super::raw_cell(*v)));
+        let _ = w.write_record(cells);
+    }
+    w.into_inner()
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -173,6 +173,8 @@ pub(crate) enum Header {
         /// same metric, already does).
         name_unit: bool,
     },
+    /// An `extra:NAME` column: the name for people, `extra:NAME` for CSV.
+    Extra(String),
 }
 
 /// One cell.
@@ -204,6 +206,9 @@ pub(crate) enum Cell {
     },
     /// A p-value: CSV writes it raw; people read it in the change it belongs to.
     P(Option<f64>),
+    /// A number describing the benchmark (an `extra_info` label): as it is, with no unit,
+    /// multiple or colour; CSV writes it raw.
+    Label(Option<f64>),
     /// Nothing to say (the base run's own change from itself).
     Empty,
     /// A metric, with its stat for people when there is one (`peak·max`); CSV writes the
@@ -322,6 +327,7 @@ impl Cell {
                 toned(text, tone)
             }
             Cell::P(Some(p)) => format!("{p:.3}"),
+            Cell::Label(Some(x)) => label(*x),
             Cell::Empty => String::new(),
             Cell::Metric { metric, stat } => match stat {
                 Some(s) => format!("{}·{}", metric.header(), s.name()),
@@ -330,7 +336,8 @@ impl Cell {
             Cell::Scaled { raw: None, .. }
             | Cell::Human { raw: None, .. }
             | Cell::Change { .. }
-            | Cell::P(None) => "—".to_string(),
+            | Cell::P(None)
+            | Cell::Label(None) => "—".to_string(),
         }
     }
 
@@ -345,7 +352,7 @@ impl Cell {
                 ..
             } if *b > 0.0 => raw_cell(Some((h - b) / b * 100.0)),
             Cell::Change { .. } => String::new(),
-            Cell::P(p) => raw_cell(*p),
+            Cell::P(p) | Cell::Label(p) => raw_cell(*p),
             Cell::Empty => String::new(),
             Cell::Metric { metric, .. } => metric.header().to_string(),
         }
@@ -356,7 +363,7 @@ impl Header {
     /// The header for people.
     fn display(&self) -> String {
         match self {
-            Header::Text(s) => s.clone(),
+            Header::Text(s) | Header::Extra(s) => s.clone(),
             Header::Metric {
                 metric,
                 stat,
@@ -390,12 +397,35 @@ impl Header {
     fn data(&self) -> String {
         match self {
             Header::Text(s) => s.clone(),
+            Header::Extra(s) => format!("extra:{s}"),
             Header::Metric { metric, stat, .. } => match stat {
                 Some(s) => format!("{}:{}", metric.cli_name(), s.name()),
                 None => metric.cli_name().to_string(),
             },
         }
     }
+}
+
+/// A label's number: whole numbers exact with thousands separators (`3,000`), others to
+/// four significant figures (`0.5`, `12.35`).
+fn label(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 9.007_199_254_740_992e15 {
+        return human(Quantity::Count, x);
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    let decimals = usize::try_from((3 - magnitude).max(0)).unwrap_or(0);
+    let text = format!("{x:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// The CSV of `compare --csv`: the header, then one row per benchmark, its id (guarded as
+/// any text from the runs) and its raw numbers, empty where there is none.
+pub(crate) fn wide_csv(header: &[String], rows: &[(String, Vec<Option<f64>>)]) -> String {
+    csv::wide(header, rows)
 }
 
 /// `x` as a multiple of the best value: `1.00`, `25.63`, `>1000.0`, `inf` (best is 0).
@@ -493,6 +523,15 @@ mod tests {
         assert_eq!(multiple(5e6, 1.0), ">1000.0");
         assert_eq!(multiple(5.0, 0.0), "inf");
         assert_eq!(multiple(0.0, 0.0), "1.00");
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(label(3000.0), "3,000");
+        assert_eq!(label(7.0), "7");
+        assert_eq!(label(0.5), "0.5");
+        assert_eq!(label(12.3456), "12.35");
+        assert_eq!(label(-0.125), "-0.125");
     }
 
     #[test]

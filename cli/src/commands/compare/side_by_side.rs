@@ -20,6 +20,18 @@ struct Row {
     /// Some of its samples are incomplete: the run's label is marked.
     incomplete: bool,
     values: Vec<Option<f64>>,
+    /// The `extra:NAME` values, in the order of the columns.
+    extras: Vec<Option<f64>>,
+}
+
+/// The number `extra_info.NAME` of a benchmark holds, else its numeric parameter `NAME`
+/// (one namespace, as `--pivot` reads them); a boolean or a text is no number.
+pub(super) fn extra_number(r: &crate::blob::Record, name: &str) -> Option<f64> {
+    let value = match r.extra.get(name) {
+        Some(v) => v.as_f64(),
+        None => r.params.get(name).and_then(|p| p.parse::<f64>().ok()),
+    };
+    value.filter(|v| v.is_finite())
 }
 
 /// Sections of benchmarks: one titled table per section, or with `merged` (the default
@@ -29,25 +41,31 @@ pub(super) fn sections(
     m: &Matrix,
     sections: &[(String, Vec<String>)],
     merged: bool,
-    metrics: &[Metric],
-    stats: &[Stat],
+    columns: &[(Metric, Stat)],
+    extras: &[String],
+    show_stat: bool,
     change_stat: Stat,
 ) -> (Vec<Section>, Vec<Metric>) {
-    let columns: Vec<(Metric, Stat)> = metrics
-        .iter()
-        .flat_map(|&mt| stats.iter().map(move |&s| (mt, s)))
-        .collect();
-    let show_stat = stats != [Stat::Min];
     let section = section_of(sections);
     // With the default grouping the section is the id itself: CSV needs no column for it.
     let with_section = sections
         .iter()
         .any(|(title, ids)| ids.iter().any(|id| id != title));
     // One table of the rows of `ids`, each in run order.
+    // A benchmark with no value in any column of any run (rss of a benchmark never run
+    // isolated) would be rows of dashes: it is left out, as pytest-benchmem leaves it.
+    let shown = |id: &String| {
+        m.sides.iter().filter_map(|s| s.get(id)).any(|r| {
+            columns
+                .iter()
+                .any(|&(mt, s)| shown_value(r, mt, s).is_some())
+                || extras.iter().any(|e| extra_number(r, e).is_some())
+        })
+    };
     let table_of = |ids: &[String], scopes: &[Vec<String>]| {
-        let columns = &columns;
         let rows: Vec<Row> = ids
             .iter()
+            .filter(|id| shown(id))
             .flat_map(|id| {
                 let base = m.sides.first().and_then(|b| b.get(id));
                 m.sides.iter().enumerate().filter_map(move |(i, side)| {
@@ -67,12 +85,28 @@ pub(super) fn sections(
                             .iter()
                             .map(|&(mt, s)| shown_value(r, mt, s))
                             .collect(),
+                        extras: extras.iter().map(|e| extra_number(r, e)).collect(),
                     })
                 })
             })
             .collect();
-        let time_delta = m.sides.len() > 1 && metrics.contains(&Metric::Time);
-        let (mut t, flat) = table(&rows, columns, scopes, show_stat, with_section, &section);
+        let time_delta = m.sides.len() > 1 && columns.iter().any(|(mt, _)| *mt == Metric::Time);
+        let (mut t, flat) = table(
+            &rows,
+            columns,
+            scopes,
+            show_stat,
+            with_section,
+            &section,
+            m.series_header(),
+        );
+        // A label describes the benchmark, it does not compete: no multiple, no colour.
+        for (j, name) in extras.iter().enumerate() {
+            t.columns.push(Column::numbers(Header::Extra(name.clone())));
+            for (cells, r) in t.rows.iter_mut().zip(&rows) {
+                cells.push(Cell::Label(r.extras[j]));
+            }
+        }
         if time_delta {
             add_time_change(&mut t, &rows);
         }
@@ -163,6 +197,7 @@ fn table(
     show_stat: bool,
     with_section: bool,
     section: &HashMap<String, String>,
+    series: &str,
 ) -> (Table, Vec<Metric>) {
     let scope_of: HashMap<&str, usize> = scopes
         .iter()
@@ -191,8 +226,8 @@ fn table(
     table.columns.extend([
         Column::text("id").only(ShownIn::Data),
         benchmark,
-        Column::text("run").only(ShownIn::Display),
-        Column::text("run").only(ShownIn::Data),
+        Column::text(series).only(ShownIn::Display),
+        Column::text(series).only(ShownIn::Data),
     ]);
     table.rows = rows
         .iter()

@@ -73,6 +73,11 @@ impl Verdict {
             let b = base.get(id).filter(|_| m.sides.len() > 1);
             if let Some(b) = b {
                 for g in &args.fail_on {
+                    // rss is measured only for isolated benchmarks: one that neither run
+                    // isolated has nothing to gate, and is no gate left unevaluated.
+                    if g.metric == Metric::Rss && !b.has(Metric::Rss) && !h.has(Metric::Rss) {
+                        continue;
+                    }
                     v.checked += 1;
                     match check_growth(g, shown, b, h, stat) {
                         Ok(Growth::Breach(br)) => v.breaches.push(br),
@@ -83,6 +88,9 @@ impl Verdict {
                 }
             }
             for c in &args.max {
+                if c.metric == Metric::Rss && !h.has(Metric::Rss) {
+                    continue;
+                }
                 v.checked += 1;
                 match check_ceiling(c, shown, h, stat) {
                     Ok(Some(br)) => v.breaches.push(br),
