@@ -11,6 +11,11 @@ static CAPTURE_INHERITED: extern "C" fn() = benchmem_launcher::capture_inherited
 static PRELOAD: &[u8] = include_bytes!(env!("BENCHMEM_EMBEDDED_PRELOAD"));
 
 fn main() {
+    // Large blocks (a region's samples, a saved run's series) straight from mmap, always:
+    // glibc would otherwise raise the threshold as they are freed and serve the next ones
+    // from the heap, where growing a series copies it and leaves the old block resident.
+    // SAFETY: mallopt only sets an allocator parameter, before any thread exists.
+    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024) };
     benchmem_launcher::embed_preload(PRELOAD);
     std::process::exit(benchmem_cli::main_with_args(std::env::args_os()));
 }

@@ -18,6 +18,15 @@ pub fn incomplete(why: &Incomplete) -> String {
         }
         Incomplete::NeverClosed(Some(end)) => format!("region never closed: {}", silent_end(end)),
         Incomplete::Unmeasured(u) => unmeasured(u),
+        Incomplete::SamplesLost { count } => format!(
+            "{count} sample(s) of this region lost: benchmem did not drain the process's \
+             sample ring in time"
+        ),
+        Incomplete::NamesFull => format!(
+            "it closed regions of more than {} distinct names: the samples of the names \
+             beyond were lost",
+            benchmem_launcher::MAX_REGION_NAMES
+        ),
     }
 }
 
@@ -49,12 +58,9 @@ pub fn note(note: &Note) -> String {
             pid_list(pids)
         ),
         Note::Process { pid, problem: p } => format!("pid {pid}: {}", problem(p)),
-        Note::ForeignDatagrams { count } => {
-            format!("{count} datagram(s) from outside this run were ignored")
-        }
-        Note::MalformedDatagrams { count } => {
-            format!("{count} malformed datagram(s) were ignored")
-        }
+        Note::UnreadableSamples { count } => format!(
+            "{count} region sample(s) that benchmem's preload cannot have written were ignored"
+        ),
         Note::SanitizerBuild { program, sanitizer } => {
             let (article, name) = sanitizer_words(*sanitizer);
             format!(
@@ -188,13 +194,16 @@ fn pid_list(pids: &[u32]) -> String {
 fn problem(p: &Problem) -> String {
     match p {
         Problem::SamplesLost { count } => {
-            format!("{count} region sample(s) lost: benchmem could not receive them")
+            format!("{count} region sample(s) lost: benchmem did not drain them in time")
         }
         Problem::BookkeepingFull => {
             "bookkeeping memory ran out: some frees could not be matched".into()
         }
         Problem::TooManyRegions => "too many regions open at once: some were not measured".into(),
-        Problem::SamplesUnsent => "region samples could not be sent to benchmem".into(),
+        Problem::NamesFull => format!(
+            "regions of more than {} distinct names: the samples of the names beyond were lost",
+            benchmem_launcher::MAX_REGION_NAMES
+        ),
         Problem::DeepBind => "a library was loaded with RTLD_DEEPBIND: its calls to malloc bind \
              to libc's malloc, bypass benchmem and are not counted"
             .into(),

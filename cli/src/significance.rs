@@ -103,7 +103,7 @@ pub fn clean_rounds(r: &Record) -> Option<usize> {
         Clean::All => Some(
             r.time_data
                 .as_ref()
-                .map_or(r.samples(Metric::Time), Vec::len),
+                .map_or(r.samples(Metric::Time), |d| d.len()),
         ),
         Clean::Some { complete, .. } => Some(complete),
         Clean::None { .. } | Clean::Unknown => None,

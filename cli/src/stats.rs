@@ -61,19 +61,29 @@ impl Stat {
 
 /// Arithmetic mean of a non-empty slice.
 pub fn mean(values: &[f64]) -> f64 {
-    let n = values.len() as f64;
-    let sum: f64 = values.iter().sum();
+    mean_of(values.iter().copied(), values.len())
+}
+
+/// Arithmetic mean of `n` (> 0) values, which `values` gives (twice, when the plain sum
+/// overflows).
+pub fn mean_of(values: impl Iterator<Item = f64> + Clone, n: usize) -> f64 {
+    let n = n as f64;
+    let sum: f64 = values.clone().sum();
     if sum.is_finite() {
         sum / n
     } else {
         // Values near f64::MAX overflow the plain sum; dividing first keeps them finite.
-        values.iter().map(|v| v / n).sum()
+        values.map(|v| v / n).sum()
     }
 }
 
 /// Median of a non-empty slice.
 pub fn median(values: &[f64]) -> f64 {
-    let sorted = sorted(values);
+    median_sorted(&sorted(values))
+}
+
+/// Median of a non-empty, sorted slice.
+pub fn median_sorted(sorted: &[f64]) -> f64 {
     let mid = sorted.len() / 2;
     if sorted.len() % 2 == 1 {
         sorted[mid]
@@ -119,15 +129,16 @@ pub fn iqr(values: &[f64]) -> f64 {
             )
         }
     } else {
-        (median(&d[..n / 2]), median(&d[n / 2..]))
+        (median_sorted(&d[..n / 2]), median_sorted(&d[n / 2..]))
     };
     q3 - q1
 }
 
-/// A sorted copy (NaN-free input assumed; NaN would sort last).
+/// A sorted copy (NaN-free input assumed; NaN would sort last). Unstable: values equal
+/// in the total order are the same bits, and it needs no room beside the copy.
 pub fn sorted(values: &[f64]) -> Vec<f64> {
     let mut v = values.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
+    v.sort_unstable_by(|a, b| a.total_cmp(b));
     v
 }
 

@@ -5,10 +5,15 @@
 //! sample, every metric spreads into one column per stat (`peak·min (MiB)`, `peak·mean`,
 //! `peak·max`), always, so scripts reading the table see a stable schema. One unit per
 //! metric group, anchored on its smallest positive value.
+//!
+//! A region closed more often than there were repeats (once per iteration of a loop) also
+//! gets a per-op view, in two more columns when any row has one: `B/op` and `allocs/op`,
+//! the mean allocated bytes and allocations per sample, as `go test -benchmem` prints
+//! them; the caption says how many samples each such region has.
 
 use std::collections::HashMap;
 
-use crate::blob::{Record, Run};
+use crate::blob::{PerOp, Record, Run};
 use crate::metrics::Metric;
 use crate::report::{
     Cell, Column, Header, NoteLayout, Report, Section, ShownIn, Table, Tone, metric_units,
@@ -62,6 +67,34 @@ pub(crate) fn no_spread(metrics: &[Metric]) -> String {
     } else {
         format!("no spread in {list}: every repeat measured the same, one column each")
     }
+}
+
+/// `N repeat(s)`, the repeats of a run of benchmem's.
+fn repeats_of(n: u64) -> String {
+    if n == 1 {
+        "1 repeat".to_string()
+    } else {
+        format!("{n} repeats")
+    }
+}
+
+/// What the caption says of the per-op columns: which regions have them, with how many
+/// samples each.
+fn per_op_text(records: &[(String, PerOp)]) -> String {
+    let shown: Vec<String> = records
+        .iter()
+        .take(4)
+        .map(|(n, p)| format!("{n}: {} samples", crate::units::count(p.ops as f64)))
+        .collect();
+    let more = match records.len() {
+        n if n > 4 => format!(", and {} more", n - 4),
+        _ => String::new(),
+    };
+    format!(
+        "B/op, allocs/op = mean allocated and allocations per sample of a region closed \
+         many times a repeat, as in go test -benchmem ({}{more})",
+        shown.join(", ")
+    )
 }
 
 /// How many samples the records hold, as caption text: `1 repeat`, `5 repeats`,
@@ -140,11 +173,32 @@ pub(crate) fn run_table(run: &Run, metrics: &[Metric], spread: &[Stat]) -> Resul
             push_metric(&mut table, run, m, &stats, ShownIn::All);
         }
     }
+    let per_op: Vec<(String, PerOp)> = names
+        .iter()
+        .zip(&run.records)
+        .filter_map(|(n, r)| Some((n.clone(), r.per_op?)))
+        .collect();
+    let per_op_metrics: Vec<Metric> = [Metric::Allocated, Metric::Allocations]
+        .into_iter()
+        .filter(|m| shown.contains(m))
+        .collect();
+    let per_op_shown = !per_op.is_empty() && !per_op_metrics.is_empty();
+    if per_op_shown {
+        push_per_op(&mut table, run, &per_op_metrics);
+    }
     let by_benchmem = run.repeats.is_some();
     let counts = run
         .records
         .iter()
         .map(|r| shown.iter().map(|m| r.samples(*m)).max().unwrap_or(0));
+    let mut repeats = match run.repeats {
+        // A region may have many samples a repeat: the caption counts repeats.
+        Some(n) => repeats_of(n),
+        None => repeats_text(counts),
+    };
+    if per_op_shown {
+        repeats = format!("{repeats}; {}", per_op_text(&per_op));
+    }
     let data_caption = caption(
         &shown,
         if by_benchmem { "region" } else { "benchmark" },
@@ -153,7 +207,7 @@ pub(crate) fn run_table(run: &Run, metrics: &[Metric], spread: &[Stat]) -> Resul
         } else {
             "pytest-benchmark's timed rounds"
         },
-        &repeats_text(counts),
+        &repeats,
         multi && spread.contains(&Stat::Stddev),
     );
     let caption = if collapsed.is_empty() {
@@ -212,6 +266,33 @@ fn push_metric(table: &mut Table, run: &Run, m: Metric, stats: &[Option<Stat>], 
                 unit,
                 best: None,
                 tone: Tone::Plain,
+            });
+        }
+    }
+}
+
+/// The per-op columns (`B/op`, `allocs/op`) of the metrics among `metrics`: a region's
+/// mean per sample where it has a per-op view, blank elsewhere.
+fn push_per_op(table: &mut Table, run: &Run, metrics: &[Metric]) {
+    for &m in metrics {
+        let (header, quantity) = match m {
+            Metric::Allocated => ("B/op", Quantity::Bytes),
+            _ => ("allocs/op", Quantity::Count),
+        };
+        table
+            .columns
+            .push(Column::numbers(Header::Text(header.to_string())));
+        for (row, r) in table.rows.iter_mut().zip(&run.records) {
+            row.push(match r.per_op {
+                Some(p) => Cell::Human {
+                    raw: Some(if m == Metric::Allocated {
+                        p.bytes
+                    } else {
+                        p.allocs
+                    }),
+                    quantity,
+                },
+                None => Cell::Empty,
             });
         }
     }

@@ -46,7 +46,8 @@ fn result(exit: Exit) -> RunResult {
                 samples: vec![
                     sample(1221536, 308357376, 9001, 1500, 0, None),
                     sample(1221536, 308357376, 9001, 1250, 1, None),
-                ],
+                ]
+                .into(),
             },
             Series {
                 name: "load".into(),
@@ -63,7 +64,8 @@ fn result(exit: Exit) -> RunResult {
                             signal: 9,
                         }))),
                     ),
-                ],
+                ]
+                .into(),
             },
         ],
         exit,
@@ -231,7 +233,7 @@ fn run_report_matches_show_and_tells_how_the_command_ended() {
     assert_eq!(
         (&v["benchmem"]["notes"], &v["benchmem"]["note_codes"]),
         (
-            &json!(["pid 4242: 2 region sample(s) lost: benchmem could not receive them"]),
+            &json!(["pid 4242: 2 region sample(s) lost: benchmem did not drain them in time"]),
             &json!(["samples_lost"])
         )
     );
@@ -240,7 +242,7 @@ fn run_report_matches_show_and_tells_how_the_command_ended() {
         text.lines().collect::<Vec<_>>(),
         vec![
             "benchmem: nothing was measured (no process reported a region)",
-            "note: pid 4242: 2 region sample(s) lost: benchmem could not receive them",
+            "note: pid 4242: 2 region sample(s) lost: benchmem did not drain them in time",
             "note: ./prog exited with status 3",
         ]
     );

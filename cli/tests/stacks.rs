@@ -113,12 +113,12 @@ fn result(parse_bytes: u64, started: u64) -> RunResult {
         Series {
             name: "bench".into(),
             kind: SeriesKind::Root,
-            samples: vec![sample(root)],
+            samples: vec![sample(root)].into(),
         },
         Series {
             name: "load".into(),
             kind: SeriesKind::Region,
-            samples: vec![sample(load)],
+            samples: vec![sample(load)].into(),
         },
     ];
     let stacks = attach(vec![img], &series);

@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use crate::collect::{Ending, ProcessReport};
 use crate::incomplete::{Incomplete, Note, Problem, SilentEnd};
-use crate::rundir::RegionEvent;
 use crate::spawn::Ended;
-use crate::{Exit, Sample, Series, SeriesKind};
+use crate::{Exit, Sample, Samples, Series, SeriesKind, Stats};
 
 /// Series under construction.
 #[derive(Default)]
@@ -21,7 +20,7 @@ pub struct Aggregator {
     regions: Vec<Series>,
     helpers: Vec<Series>,
     index: HashMap<(SeriesKind, String), usize>,
-    /// (pid, image) of processes that sent samples in the current repeat.
+    /// (pid, image) of processes that closed regions in the current repeat.
     senders: HashSet<(u32, u32)>,
     notes: Vec<Note>,
 }
@@ -41,35 +40,71 @@ pub(crate) fn name_of(bytes: &[u8]) -> String {
 
 impl Aggregator {
     fn series(&mut self, kind: SeriesKind, name: String) -> &mut Series {
-        let list = match kind {
+        let i = self.series_index(kind, name);
+        &mut self.list(kind)[i]
+    }
+
+    fn list(&mut self, kind: SeriesKind) -> &mut Vec<Series> {
+        match kind {
             SeriesKind::Root => &mut self.roots,
             SeriesKind::Region => &mut self.regions,
             SeriesKind::Helper => &mut self.helpers,
-        };
-        let i = *self.index.entry((kind, name.clone())).or_insert_with(|| {
-            list.push(Series {
-                name,
-                kind,
-                samples: Vec::new(),
-            });
-            list.len() - 1
-        });
-        &mut list[i]
+        }
     }
 
-    /// A closed region's sample, as it arrives.
-    pub fn region_ended(&mut self, repeat: usize, ev: RegionEvent) {
-        self.senders.insert((ev.pid, ev.image));
-        let sample = Sample {
-            stats: ev.stats,
-            duration_ns: Some(ev.duration_ns),
-            repeat,
-            pid: ev.pid,
-            incomplete: None,
-        };
-        self.series(SeriesKind::Region, name_of(&ev.name))
+    fn series_index(&mut self, kind: SeriesKind, name: String) -> usize {
+        if let Some(&i) = self.index.get(&(kind, name.clone())) {
+            return i;
+        }
+        let list = self.list(kind);
+        list.push(Series {
+            name: name.clone(),
+            kind,
+            samples: Samples::new(),
+        });
+        let i = list.len() - 1;
+        self.index.insert((kind, name), i);
+        i
+    }
+
+    /// The series of marked region `name` (raw bytes), made when it is new: a handle for
+    /// [`Self::region_closed`].
+    pub fn region(&mut self, name: &[u8]) -> usize {
+        self.series_index(SeriesKind::Region, name_of(name))
+    }
+
+    /// Process (`pid`, `image`) closed regions in this repeat.
+    pub fn closed_regions(&mut self, pid: u32, image: u32) {
+        self.senders.insert((pid, image));
+    }
+
+    /// Closed regions' samples of one process, as they arrive: each its counters and wall
+    /// time; `series` is from [`Self::region`].
+    pub fn regions_closed(
+        &mut self,
+        series: usize,
+        samples: impl ExactSizeIterator<Item = (Stats, u64)>,
+        repeat: usize,
+        pid: u32,
+    ) {
+        self.regions[series]
             .samples
-            .push(sample);
+            .extend_measured(samples, repeat, pid);
+    }
+
+    /// Process `pid` lost `count` samples of region `series` in `repeat` (its sample ring
+    /// stayed full): the samples it did hand over are marked, so the series says it is
+    /// short.
+    pub fn region_samples_lost(&mut self, series: usize, repeat: usize, pid: u32, count: u64) {
+        let samples = &mut self.regions[series].samples;
+        let runs: Vec<_> = samples
+            .runs()
+            .filter(|&(_, r, p)| (r, p) == (repeat, pid))
+            .map(|(range, _, _)| range)
+            .collect();
+        for range in runs {
+            samples.mark_incomplete(range, Incomplete::SamplesLost { count });
+        }
     }
 
     /// Adds the processes' own reports once a repeat is over; `name` renames the command's
@@ -126,10 +161,13 @@ impl Aggregator {
             }
             let silent_end = silent_end(&p, ended, linger);
             let unmeasured = p.unmeasured.clone().map(Incomplete::Unmeasured);
+            let names_full = p.problems.contains(&Problem::NamesFull);
             let incomplete = (p.ending == Ending::Silent)
                 .then(|| Incomplete::Ended(silent_end.clone()))
                 // A process whose malloc calls never reached benchmem.
-                .or_else(|| unmeasured.clone());
+                .or_else(|| unmeasured.clone())
+                // Samples of regions it closed are missing, and which is not known.
+                .or_else(|| names_full.then_some(Incomplete::NamesFull));
             let is_main = main.is_some_and(|(pid, image, _)| (p.pid, p.image) == (pid, image));
             let kind = match main {
                 Some((pid, _, start))
@@ -175,17 +213,23 @@ impl Aggregator {
             }
             // (blind spots) Its closed regions' samples say as much as its row.
             if let Some(why) = &unmeasured {
-                for s in self.regions.iter_mut().flat_map(|r| r.samples.iter_mut()) {
-                    if s.repeat == repeat && s.pid == p.pid && s.incomplete.is_none() {
-                        s.incomplete = Some(why.clone());
+                for r in &mut self.regions {
+                    let runs: Vec<_> = r
+                        .samples
+                        .runs()
+                        .filter(|&(_, rep, pid)| (rep, pid) == (repeat, p.pid))
+                        .map(|(range, _, _)| range)
+                        .collect();
+                    for range in runs {
+                        r.samples.mark_incomplete(range, why.clone());
                     }
                 }
             }
-            if p.dropped_events > 0 {
+            if p.lost_samples > 0 {
                 self.note(Note::Process {
                     pid: p.pid,
                     problem: Problem::SamplesLost {
-                        count: p.dropped_events,
+                        count: p.lost_samples,
                     },
                 });
             }
@@ -209,6 +253,9 @@ impl Aggregator {
     /// Root rows first (in process start order), then marked regions in order of first
     /// sample, then helper processes.
     pub fn finish(mut self) -> (Vec<Series>, Vec<Note>) {
+        for s in &mut self.regions {
+            s.samples.shrink_to_fit();
+        }
         self.roots.append(&mut self.regions);
         self.roots.append(&mut self.helpers);
         (self.roots, self.notes)
@@ -308,7 +355,7 @@ mod tests {
             },
             duration_ns: Some(life),
             open: Vec::new(),
-            dropped_events: 0,
+            lost_samples: 0,
             problems: Vec::new(),
             reaped: None,
             exec: None,
@@ -375,6 +422,51 @@ mod tests {
             names(&series, SeriesKind::Root),
             ["worker", "bench", "worker#2"]
         );
+    }
+
+    #[test]
+    fn lost_samples_mark_their_region_and_a_full_name_table_the_process() {
+        let ended = Ended {
+            exit: Exit::Code(0),
+            pid: 10,
+            reaped: HashMap::new(),
+            running: Vec::new(),
+            forwarded: Vec::new(),
+        };
+        let mut agg = Aggregator::default();
+        let loop_ = agg.region(b"loop");
+        let other = agg.region(b"other");
+        let s = Stats {
+            peak_bytes: 8,
+            total_bytes: 8,
+            allocations: 1,
+            retained_bytes: 0,
+        };
+        agg.closed_regions(10, 0);
+        agg.regions_closed(loop_, [(s, 5), (s, 6)].into_iter(), 0, 10);
+        agg.regions_closed(other, [(s, 7)].into_iter(), 0, 10);
+        agg.region_samples_lost(loop_, 0, 10, 3);
+        let mut p = image(10, 0, "prog", Ending::Exited(0), 0, 50);
+        p.lost_samples = 9;
+        p.problems = vec![Problem::NamesFull];
+        agg.repeat_done(0, vec![p], &ended, Duration::ZERO, None);
+        let (series, notes) = agg.finish();
+        let why = |name: &str| -> Vec<Option<Incomplete>> {
+            let s = series.iter().find(|s| s.name == name).unwrap();
+            s.samples.iter().map(|x| x.incomplete).collect()
+        };
+        let lost = Some(Incomplete::SamplesLost { count: 3 });
+        assert_eq!(why("loop"), [lost.clone(), lost]);
+        assert_eq!(why("other"), [None]);
+        assert_eq!(why("prog"), [Some(Incomplete::NamesFull)]);
+        assert!(notes.contains(&Note::Process {
+            pid: 10,
+            problem: Problem::SamplesLost { count: 9 }
+        }));
+        assert!(notes.contains(&Note::Process {
+            pid: 10,
+            problem: Problem::NamesFull
+        }));
     }
 
     #[test]

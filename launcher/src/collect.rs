@@ -1,14 +1,15 @@
 //! Reading the state files every process image left in the run directory.
 
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 
-use benchmem_wire::names::STATE_PREFIX;
+use benchmem_wire::names::parse_state_file_name;
 use benchmem_wire::state::{
-    PROBLEM_DEEPBIND, PROBLEM_EVENTS_LOST, PROBLEM_MALLOC_SHADOWED, PROBLEM_NEW_BYPASSES_MALLOC,
+    PROBLEM_DEEPBIND, PROBLEM_MALLOC_SHADOWED, PROBLEM_NAMES_FULL, PROBLEM_NEW_BYPASSES_MALLOC,
     PROBLEM_TABLE_FULL, PROBLEM_TOO_MANY_REGIONS, PROBLEM_VALGRIND, ProcessState, REGION_OPEN,
-    STATE_SIZE, STATUS_EXECED, STATUS_EXITED,
+    REPORT_SIZE, STATE_SIZE, STATUS_EXECED, STATUS_EXITED,
 };
 
 use crate::Stats;
@@ -70,8 +71,8 @@ pub struct ProcessReport {
     pub duration_ns: Option<u64>,
     /// Regions never closed.
     pub open: Vec<OpenRegion>,
-    /// Region samples the process could not send.
-    pub dropped_events: u64,
+    /// Region samples the process could not hand over (see its problems for why).
+    pub lost_samples: u64,
     /// Problems it ran into.
     pub problems: Vec<Problem>,
     /// The wait status its parent reaped it with, when the parent ran under the preload.
@@ -104,22 +105,75 @@ pub fn collect(dir: &Path) -> Vec<ProcessReport> {
     let mut scanner = Scanner::default();
     let mut out: Vec<ProcessReport> = entries
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(STATE_PREFIX))
-        .filter_map(|e| read_state(&e.path()).map(|st| report(&st, &mut scanner)))
+        .filter_map(|e| {
+            let key = parse_state_file_name(e.file_name().as_encoded_bytes())?;
+            read_state(&e.path(), key)
+        })
+        .map(|st| report(&st, &mut scanner))
         .collect();
     out.sort_by_key(|p| (p.start_ns, p.pid, p.image));
     out
 }
 
-pub(crate) fn read_state(path: &Path) -> Option<Box<ProcessState>> {
-    let mut st: Box<std::mem::MaybeUninit<ProcessState>> = Box::new_zeroed();
-    // SAFETY: the box holds STATE_SIZE zeroed bytes; every bit pattern is a valid
-    // ProcessState (integers and byte arrays only).
-    let bytes = unsafe { std::slice::from_raw_parts_mut(st.as_mut_ptr() as *mut u8, STATE_SIZE) };
-    std::fs::File::open(path).ok()?.read_exact(bytes).ok()?;
-    // SAFETY: as above.
-    let st = unsafe { st.assume_init() };
-    st.is_valid().then_some(st)
+/// A copy of the report part of a state file, in anonymous memory the size of a whole
+/// state whose sample ring and names stay zero: pages never touched, so never resident
+/// (a heap allocation this aligned would be zeroed by hand, megabytes per process).
+pub(crate) struct StateCopy(*mut ProcessState);
+
+impl StateCopy {
+    fn new() -> Option<StateCopy> {
+        // SAFETY: a fresh private anonymous mapping; zero-filled by the kernel.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                STATE_SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        (p != libc::MAP_FAILED).then_some(StateCopy(p as *mut ProcessState))
+    }
+
+    /// Its first REPORT_SIZE bytes, to read into.
+    fn report_bytes(&mut self) -> &mut [u8] {
+        // SAFETY: the mapping is STATE_SIZE ≥ REPORT_SIZE bytes, ours alone.
+        unsafe { std::slice::from_raw_parts_mut(self.0 as *mut u8, REPORT_SIZE) }
+    }
+}
+
+impl std::ops::Deref for StateCopy {
+    type Target = ProcessState;
+
+    fn deref(&self) -> &ProcessState {
+        // SAFETY: STATE_SIZE bytes, page-aligned; every bit pattern is a valid
+        // ProcessState (integers and byte arrays only).
+        unsafe { &*self.0 }
+    }
+}
+
+impl Drop for StateCopy {
+    fn drop(&mut self) {
+        // SAFETY: unmapping what new mapped.
+        unsafe { libc::munmap(self.0 as *mut libc::c_void, STATE_SIZE) };
+    }
+}
+
+/// The report part of a state file (its samples are the reader's). None unless it is a
+/// regular file (no link) holding a state of this layout of the image `key` its name gives.
+pub(crate) fn read_state(path: &Path, key: (u32, u32)) -> Option<StateCopy> {
+    let mut st = StateCopy::new()?;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?
+        .read_exact(st.report_bytes())
+        .ok()?;
+    let h = &st.header;
+    let theirs = (h.pid.load(Relaxed), h.image.load(Relaxed));
+    (st.is_valid() && theirs == key).then_some(st)
 }
 
 fn report(st: &ProcessState, scanner: &mut Scanner) -> ProcessReport {
@@ -146,7 +200,7 @@ fn report(st: &ProcessState, scanner: &mut Scanner) -> ProcessReport {
     let mut problems: Vec<Problem> = [
         (PROBLEM_TABLE_FULL, Problem::BookkeepingFull),
         (PROBLEM_TOO_MANY_REGIONS, Problem::TooManyRegions),
-        (PROBLEM_EVENTS_LOST, Problem::SamplesUnsent),
+        (PROBLEM_NAMES_FULL, Problem::NamesFull),
         (PROBLEM_DEEPBIND, Problem::DeepBind),
     ]
     .into_iter()
@@ -200,7 +254,7 @@ fn report(st: &ProcessState, scanner: &mut Scanner) -> ProcessReport {
         root: st.slot_stats(&st.regions[0]),
         duration_ns: known_end.map(|e| e - start_ns),
         open,
-        dropped_events: h.dropped_events.load(Relaxed),
+        lost_samples: h.lost_samples.load(Relaxed),
         problems,
         reaped: h.reaped_status(),
         exec,

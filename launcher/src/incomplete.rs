@@ -19,6 +19,16 @@ pub enum Incomplete {
     NeverClosed(Option<SilentEnd>),
     /// The process's allocations never reached benchmem.
     Unmeasured(Unmeasured),
+    /// Samples of this region from this process were lost: its sample ring stayed full
+    /// (benchmem did not drain it in time). Its other samples are exact, but the series
+    /// lacks these.
+    SamplesLost {
+        /// How many of this region's samples the process lost.
+        count: u64,
+    },
+    /// On a process's row: it closed regions of more distinct names than its name table
+    /// holds, and their samples were lost (which regions is not known).
+    NamesFull,
 }
 
 /// How a process image that never said how it ended did end, as far as anyone saw.
@@ -154,13 +164,9 @@ pub enum Note {
         /// What happened.
         problem: Problem,
     },
-    /// Well-formed datagrams from outside the run, ignored.
-    ForeignDatagrams {
-        /// How many.
-        count: u64,
-    },
-    /// Datagrams that were no benchmem event, ignored.
-    MalformedDatagrams {
+    /// Region samples in a state file that the preload cannot have written (a record
+    /// naming no region, a ring out of step), ignored.
+    UnreadableSamples {
         /// How many.
         count: u64,
     },
@@ -184,7 +190,8 @@ pub enum Note {
 /// A problem one process ran into.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Problem {
-    /// Region samples it sent that benchmem did not receive.
+    /// Region samples it could not hand to benchmem: its sample ring stayed full, or
+    /// their names did not fit its name table ([`Problem::NamesFull`]).
     SamplesLost {
         /// How many.
         count: u64,
@@ -193,8 +200,9 @@ pub enum Problem {
     BookkeepingFull,
     /// Too many regions open at once: some were not measured.
     TooManyRegions,
-    /// Region samples it could not send.
-    SamplesUnsent,
+    /// It closed regions of more distinct names than its name table holds: the samples
+    /// of the names beyond were lost.
+    NamesFull,
     /// A library was loaded with `RTLD_DEEPBIND`: its malloc calls bypass benchmem.
     DeepBind,
     /// C++ `operator new`/`delete` belong to an allocator that bypasses malloc.
@@ -226,6 +234,8 @@ impl Incomplete {
             Incomplete::Ended(end) => end.code(),
             Incomplete::NeverClosed(_) => "never_closed",
             Incomplete::Unmeasured(u) => u.code(),
+            Incomplete::SamplesLost { .. } => "samples_lost",
+            Incomplete::NamesFull => "names_full",
         }
     }
 }
@@ -283,8 +293,7 @@ impl Note {
             Note::Detached { .. } => "detached",
             Note::Lingering { .. } => "still_running",
             Note::Process { problem, .. } => problem.code(),
-            Note::ForeignDatagrams { .. } => "foreign_datagrams",
-            Note::MalformedDatagrams { .. } => "malformed_datagrams",
+            Note::UnreadableSamples { .. } => "unreadable_samples",
             Note::SanitizerBuild { .. } => "sanitizer_build",
             Note::SanitizerPreloaded { .. } => "sanitizer_preloaded",
         }
@@ -298,7 +307,7 @@ impl Problem {
             Problem::SamplesLost { .. } => "samples_lost",
             Problem::BookkeepingFull => "bookkeeping_full",
             Problem::TooManyRegions => "too_many_regions",
-            Problem::SamplesUnsent => "samples_unsent",
+            Problem::NamesFull => "names_full",
             Problem::DeepBind => "deepbind",
             Problem::NewBypassesMalloc { .. } => "new_bypasses_malloc",
             Problem::Unmeasured { why, .. } => why.code(),

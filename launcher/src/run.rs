@@ -12,7 +12,8 @@ use benchmem_wire::names::{ENV_DIR, ENV_PRELOAD, ENV_STACKS};
 use crate::aggregate::Aggregator;
 use crate::incomplete::Note;
 use crate::preflight::Verdict;
-use crate::rundir::{Ignored, RunDir};
+use crate::reader::Reader;
+use crate::rundir::RunDir;
 use crate::spawn::Stdio;
 use crate::{
     Exit, Hook, Progress, Round, RunError, RunOptions, RunResult, Stop, aslr, collect, embedded,
@@ -82,7 +83,7 @@ pub fn run_observed(
         opts,
         observe,
         agg: Aggregator::default(),
-        ignored: Ignored::default(),
+        unreadable: 0,
         ran: 0,
         exit: Exit::Code(0),
         failed: Vec::new(),
@@ -115,14 +116,9 @@ pub fn run_observed(
         });
     }
     rounds.all(Some(&preload_entry))?;
-    if rounds.ignored.foreign > 0 {
-        rounds.agg.note(Note::ForeignDatagrams {
-            count: rounds.ignored.foreign,
-        });
-    }
-    if rounds.ignored.malformed > 0 {
-        rounds.agg.note(Note::MalformedDatagrams {
-            count: rounds.ignored.malformed,
+    if rounds.unreadable > 0 {
+        rounds.agg.note(Note::UnreadableSamples {
+            count: rounds.unreadable,
         });
     }
     Ok(rounds.finish(started))
@@ -170,7 +166,8 @@ struct Rounds<'a> {
     opts: &'a RunOptions,
     observe: &'a mut dyn FnMut(Progress),
     agg: Aggregator,
-    ignored: Ignored,
+    /// Sample records the reader could not read, over every repeat.
+    unreadable: u64,
     ran: usize,
     exit: Exit,
     failed: Vec<(usize, Exit)>,
@@ -267,33 +264,22 @@ impl Rounds<'_> {
             env.push((ENV_STACKS, "1".into()));
             crate::stacks::Drainer::start(dir.path(), repeat)
         });
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let reader = dir.start_reader(tx).map_err(RunError::Setup)?;
-        let sampler = timeline::Sampler::start(dir.path(), repeat);
-        let ends = sampler.ends();
-        // The aggregator takes samples as they arrive, on its own thread.
-        let agg = std::mem::take(&mut self.agg);
-        let collector = std::thread::spawn(move || {
-            let mut agg = agg;
-            for ev in rx {
-                ends.region_ended(&ev);
-                agg.region_ended(repeat, ev);
-            }
-            agg
-        });
         let io = Stdio {
             stdin: stdin(self.opts)?,
             discard_stdout: false,
         };
+        // The reader takes samples into the series as the processes close regions.
+        let reader = Reader::start(dir.path(), repeat, std::mem::take(&mut self.agg))
+            .map_err(RunError::Setup)?;
+        let sampler = timeline::Sampler::start(dir.path(), repeat);
         let ended = spawn::run(&self.opts.command, &env, self.opts.linger, io);
         if let Some(d) = drainer {
             self.stacks.extend(d.finish());
         }
-        let set_aside = reader.stop();
-        self.ignored.foreign += set_aside.foreign;
-        self.ignored.malformed += set_aside.malformed;
-        self.agg = collector.join().expect("aggregator thread panicked");
-        self.timelines.extend(sampler.finish());
+        let drained = reader.stop();
+        self.unreadable += drained.unreadable;
+        self.agg = drained.agg;
+        self.timelines.extend(sampler.finish(drained.spans));
         let ended = ended?;
         let main = self.agg.repeat_done(
             repeat,

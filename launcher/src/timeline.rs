@@ -3,24 +3,26 @@
 //! `MAP_SHARED`) and reads the hot word every few milliseconds. The program does nothing
 //! for it: no extra call, no extra write, one more reader of a cache line.
 //!
-//! Region spans come from two sources: the state file's open region slots (name and exact
-//! `begin_ns`, seen while a region is open long enough to be sampled) and the samples of
-//! closed regions (exact duration and peak; their arrival time is the end). Points are
-//! thinned to at most [`MAX_POINTS`] per process, keeping each stretch's minimum and
-//! maximum, so the saved run stays small whatever the program's length.
+//! Region spans come from the samples of closed regions, which the reader takes from each
+//! process's sample ring ([`crate::reader`]): exact begin, end, peak and the live bytes
+//! at the beginning. Regions still open when the process ended come from its region
+//! slots. Points are thinned to at most [`MAX_POINTS`] per process, keeping each
+//! stretch's minimum and maximum, and spans to the [`MAX_SPANS`] highest peaks per
+//! process as they arrive, so neither the saved run nor the launcher's memory grows with
+//! the program's length.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use benchmem_wire::names::STATE_PREFIX;
+use benchmem_wire::names::parse_state_file_name;
+use benchmem_wire::samples::Sample;
 use benchmem_wire::state::{ProcessState, REGION_OPEN, STATE_SIZE, STATUS_RUNNING, unpack};
-
-use crate::rundir::RegionEvent;
 
 /// How often each process's live bytes are read.
 pub const INTERVAL: Duration = Duration::from_millis(2);
@@ -29,14 +31,9 @@ pub const MAX_POINTS: usize = 2000;
 /// Points gathered before thinning while the program still runs (bounds the launcher's
 /// memory on long runs).
 const THIN_AT: usize = 8 * MAX_POINTS;
-/// Consecutive free region slots after which a reading stops looking for open ones.
-const FREE_RUN: usize = 16;
 /// Most region spans kept per process (those with the highest peaks): a program that
 /// opens a region per iteration would otherwise make the saved run grow without bound.
 pub const MAX_SPANS: usize = 500;
-/// Region samples kept per repeat for the spans, and open slots remembered per process.
-const MAX_EVENTS: usize = 100_000;
-const MAX_SEEN: usize = 4096;
 
 /// A region's span in one process.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,7 +74,7 @@ pub struct ProcessTimeline {
     pub points: Vec<(u64, u64)>,
     /// Regions it ran, in order of beginning (at most [`MAX_SPANS`]).
     pub regions: Vec<RegionSpan>,
-    /// Region spans left out to stay within [`MAX_SPANS`] (or never kept).
+    /// Region spans left out to stay within [`MAX_SPANS`].
     pub regions_omitted: usize,
 }
 
@@ -102,7 +99,12 @@ unsafe impl Send for Mapped {}
 
 impl Mapped {
     fn open(path: &Path) -> Option<Mapped> {
-        let file = std::fs::File::open(path).ok()?;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+            .ok()?;
         // A file still being sized by its process: try again next tick.
         if file.metadata().ok()?.len() < STATE_SIZE as u64 {
             return None;
@@ -138,50 +140,131 @@ impl Drop for Mapped {
     }
 }
 
-/// A region slot seen open: its identity and what it said then.
-struct SeenOpen {
-    slot: usize,
-    seq: u32,
-    name: String,
-    begin_ns: u64,
-    /// `-offset` when first seen: the live bytes at its beginning, unless memory older
-    /// than the region had been freed inside it already.
-    base: Option<u64>,
-    matched: bool,
-}
-
 /// One process being followed.
 struct Followed {
     map: Mapped,
+    /// Pid and image, as the file's name gives them.
+    key: (u32, u32),
     points: Vec<(u64, u64)>,
-    seen: Vec<SeenOpen>,
     done: bool,
 }
 
-/// Region samples as the launcher received them, with the time they arrived.
-#[derive(Clone, Default)]
-pub struct Ends(Arc<Mutex<EndsInner>>);
+/// A closed region's span as the reader kept it: `CLOCK_MONOTONIC` times, the name still
+/// an index into its process's name table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Kept {
+    peak: u64,
+    /// Arrival order: among equal peaks the earlier span is kept.
+    seq: u64,
+    sample: Sample,
+}
 
-/// The samples kept, and how many were not, per (pid, image).
-type EndsInner = (Vec<(RegionEvent, u64)>, HashMap<(u32, u32), usize>);
+impl Kept {
+    /// The order of keeping: a higher peak, then an earlier arrival, is kept first.
+    fn rank(&self) -> (u64, Reverse<u64>) {
+        (self.peak, Reverse(self.seq))
+    }
+}
 
-impl Ends {
-    /// Notes a region sample, stamped now (the region's end, to within the socket's delay).
-    pub fn region_ended(&self, ev: &RegionEvent) {
-        let copy = RegionEvent {
-            pid: ev.pid,
-            image: ev.image,
-            name: ev.name.clone(),
-            stats: ev.stats,
-            duration_ns: ev.duration_ns,
-        };
-        if let Ok(mut v) = self.0.lock() {
-            if v.0.len() < MAX_EVENTS {
-                v.0.push((copy, now_ns()));
-            } else {
-                *v.1.entry((ev.pid, ev.image)).or_default() += 1;
-            }
+impl Ord for Kept {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+impl PartialOrd for Kept {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The spans of one process: the [`MAX_SPANS`] highest peaks (a min-heap, its least kept
+/// span on top), and how many others there were.
+#[derive(Default)]
+pub struct KeptSpans {
+    heap: BinaryHeap<Reverse<Kept>>,
+    omitted: usize,
+    seq: u64,
+}
+
+impl KeptSpans {
+    /// Takes the span of one closed region.
+    #[inline]
+    pub fn add(&mut self, sample: &Sample) {
+        let seq = self.seq;
+        self.seq += 1;
+        if self.heap.len() < MAX_SPANS {
+            self.heap.push(Reverse(Kept {
+                peak: sample.stats.peak_bytes,
+                seq,
+                sample: *sample,
+            }));
+            return;
         }
+        self.omitted += 1;
+        // Most samples of a loop fall short of the least kept peak: no heap work then.
+        let least = self.heap.peek().map(|Reverse(k)| k.rank());
+        if least.is_some_and(|l| (sample.stats.peak_bytes, Reverse(seq)) > l) {
+            self.heap.pop();
+            self.heap.push(Reverse(Kept {
+                peak: sample.stats.peak_bytes,
+                seq,
+                sample: *sample,
+            }));
+        }
+    }
+}
+
+/// The closed regions' spans of every process of one repeat, as the reader takes their
+/// samples: bounded per process, whatever the number of samples.
+#[derive(Default)]
+pub struct Spans {
+    by_process: HashMap<(u32, u32), KeptSpans>,
+}
+
+/// The spans of one process with their names resolved (absolute `CLOCK_MONOTONIC` times).
+#[derive(Default)]
+pub struct ProcessSpans {
+    spans: Vec<(String, Sample)>,
+    omitted: usize,
+}
+
+impl Spans {
+    /// Takes the span of one closed region of process (`pid`, `image`).
+    #[cfg(test)]
+    pub fn add(&mut self, pid: u32, image: u32, sample: &Sample) {
+        self.by_process.entry((pid, image)).or_default().add(sample);
+    }
+
+    /// Takes the spans one process kept.
+    pub fn insert(&mut self, pid: u32, image: u32, kept: KeptSpans) {
+        self.by_process.insert((pid, image), kept);
+    }
+
+    /// The spans with their names (`name(pid, image, index)`, None for one that cannot
+    /// be read, whose span is left out), by process.
+    pub fn resolve(
+        self,
+        mut name: impl FnMut(u32, u32, u32) -> Option<String>,
+    ) -> HashMap<(u32, u32), ProcessSpans> {
+        self.by_process
+            .into_iter()
+            .map(|((pid, image), k)| {
+                let mut kept: Vec<Kept> = k.heap.into_iter().map(|Reverse(s)| s).collect();
+                kept.sort_by_key(|s| s.seq);
+                let spans = kept
+                    .into_iter()
+                    .filter_map(|s| Some((name(pid, image, s.sample.name)?, s.sample)))
+                    .collect();
+                (
+                    (pid, image),
+                    ProcessSpans {
+                        spans,
+                        omitted: k.omitted,
+                    },
+                )
+            })
+            .collect()
     }
 }
 
@@ -191,7 +274,6 @@ pub struct Sampler {
     thread: JoinHandle<HashMap<PathBuf, Followed>>,
     origin: u64,
     repeat: usize,
-    ends: Ends,
 }
 
 impl Sampler {
@@ -218,34 +300,27 @@ impl Sampler {
             thread,
             origin,
             repeat,
-            ends: Ends::default(),
         }
     }
 
-    /// Where region samples go as they arrive.
-    pub fn ends(&self) -> Ends {
-        self.ends.clone()
-    }
-
-    /// Stops (after one last reading) and returns every process's timeline, in start order.
-    pub fn finish(self) -> Vec<ProcessTimeline> {
+    /// Stops (after one last reading) and returns every process's timeline, in start
+    /// order, with the spans of its closed regions (from the reader).
+    pub fn finish(self, mut spans: HashMap<(u32, u32), ProcessSpans>) -> Vec<ProcessTimeline> {
         self.stop.store(true, Relaxed);
         self.thread.thread().unpark();
         let followed = self.thread.join().unwrap_or_default();
-        let (ends, unkept) = self
-            .ends
-            .0
-            .lock()
-            .map(|mut v| std::mem::take(&mut *v))
-            .unwrap_or_default();
         let mut out: Vec<ProcessTimeline> = followed
             .into_values()
-            .filter(|f| f.map.state().is_valid())
-            .map(|f| timeline(f, &ends, self.origin, self.repeat))
+            .filter(|f| {
+                let st = f.map.state();
+                let h = &st.header;
+                st.is_valid() && (h.pid.load(Relaxed), h.image.load(Relaxed)) == f.key
+            })
+            .map(|f| {
+                let closed = spans.remove(&f.key).unwrap_or_default();
+                timeline(f, closed, self.origin, self.repeat)
+            })
             .collect();
-        for t in &mut out {
-            t.regions_omitted += unkept.get(&(t.pid, t.image)).copied().unwrap_or(0);
-        }
         out.sort_by_key(|t| (t.start_ns, t.pid, t.image));
         out
     }
@@ -256,18 +331,19 @@ fn tick(dir: &Path, origin: u64, followed: &mut HashMap<PathBuf, Followed>) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let path = e.path();
-            if followed.contains_key(&path)
-                || !e.file_name().to_string_lossy().starts_with(STATE_PREFIX)
-            {
+            if followed.contains_key(&path) {
                 continue;
             }
+            let Some(key) = parse_state_file_name(e.file_name().as_encoded_bytes()) else {
+                continue;
+            };
             if let Some(map) = Mapped::open(&path) {
                 followed.insert(
                     path,
                     Followed {
                         map,
+                        key,
                         points: Vec::new(),
-                        seen: Vec::new(),
                         done: false,
                     },
                 );
@@ -288,33 +364,6 @@ fn tick(dir: &Path, origin: u64, followed: &mut HashMap<PathBuf, Followed>) {
         } else {
             f.points.push((t, live));
         }
-        // The preload takes the lowest free slot, so open regions sit at the front: stop
-        // after a run of free ones rather than read all 256 cache lines every tick (one
-        // missed here still gets its span from its sample's duration).
-        let mut free_run = 0;
-        for (slot, r) in st.regions.iter().enumerate().skip(1) {
-            if r.state.load(Relaxed) != REGION_OPEN {
-                free_run += 1;
-                if free_run == FREE_RUN {
-                    break;
-                }
-                continue;
-            }
-            free_run = 0;
-            let seq = r.seq.load(Relaxed);
-            if f.seen.len() >= MAX_SEEN || f.seen.iter().any(|s| s.slot == slot && s.seq == seq) {
-                continue;
-            }
-            let offset = r.offset.load(Relaxed);
-            f.seen.push(SeenOpen {
-                slot,
-                seq,
-                name: String::from_utf8_lossy(r.name()).into_owned(),
-                begin_ns: r.begin_ns.load(Relaxed),
-                base: (offset <= 0).then_some(offset.unsigned_abs()),
-                matched: false,
-            });
-        }
         if f.points.len() > THIN_AT {
             f.points = thin(&f.points, MAX_POINTS);
         }
@@ -322,12 +371,7 @@ fn tick(dir: &Path, origin: u64, followed: &mut HashMap<PathBuf, Followed>) {
     }
 }
 
-fn timeline(
-    mut f: Followed,
-    ends: &[(RegionEvent, u64)],
-    origin: u64,
-    repeat: usize,
-) -> ProcessTimeline {
+fn timeline(mut f: Followed, closed: ProcessSpans, origin: u64, repeat: usize) -> ProcessTimeline {
     let st = f.map.state();
     let h = &st.header;
     let rel = |abs: u64| abs.saturating_sub(origin);
@@ -348,69 +392,42 @@ fn timeline(
             f.points.push((e, live));
         }
     }
-    let live_at = |t: u64, points: &[(u64, u64)]| {
-        points
-            .iter()
-            .take_while(|p| p.0 <= t)
-            .last()
-            .or(points.first())
-            .map(|p| p.1)
-    };
-    let mut regions = Vec::new();
-    for (ev, arrived) in ends
-        .iter()
-        .filter(|(e, _)| e.pid == pid && e.image == image)
-    {
-        let name = String::from_utf8_lossy(&ev.name).into_owned();
-        let guess = arrived.saturating_sub(ev.duration_ns);
-        // The slot seen open with this name whose begin fits best gives the exact begin.
-        let seen = f
-            .seen
-            .iter_mut()
-            .filter(|s| !s.matched && s.name == name && s.begin_ns <= *arrived)
-            .min_by_key(|s| s.begin_ns.abs_diff(guess));
-        let (begin_abs, base) = match seen {
-            Some(s) if s.begin_ns.abs_diff(guess) < 50_000_000 => {
-                s.matched = true;
-                (s.begin_ns, s.base)
+    let mut regions: Vec<RegionSpan> = closed
+        .spans
+        .into_iter()
+        .map(|(name, s)| {
+            let begin_ns = rel(s.begin_ns);
+            RegionSpan {
+                name,
+                begin_ns,
+                end_ns: rel(s.end_ns).max(begin_ns),
+                peak_bytes: s.stats.peak_bytes,
+                base_bytes: Some(s.base_bytes),
+                closed: true,
             }
-            _ => (guess, None),
-        };
-        let begin_ns = rel(begin_abs);
-        regions.push(RegionSpan {
-            name,
-            begin_ns,
-            end_ns: begin_ns + ev.duration_ns,
-            peak_bytes: ev.stats.peak_bytes,
-            base_bytes: base.or_else(|| live_at(begin_ns, &f.points)),
-            closed: true,
-        });
-    }
+        })
+        .collect();
     let last = end_ns.or(f.points.last().map(|p| p.0)).unwrap_or(start_ns);
-    for (slot, r) in st.regions.iter().enumerate().skip(1) {
+    for r in st.regions.iter().skip(1) {
         if r.state.load(Relaxed) != REGION_OPEN {
             continue;
         }
-        let seq = r.seq.load(Relaxed);
-        let base = f
-            .seen
-            .iter()
-            .find(|s| s.slot == slot && s.seq == seq)
-            .and_then(|s| s.base);
         let begin_ns = rel(r.begin_ns.load(Relaxed));
         regions.push(RegionSpan {
             name: String::from_utf8_lossy(r.name()).into_owned(),
             begin_ns,
             end_ns: last.max(begin_ns),
             peak_bytes: st.slot_stats(r).peak_bytes,
-            base_bytes: base.or_else(|| live_at(begin_ns, &f.points)),
+            base_bytes: Some(r.begin_live.load(Relaxed)),
             closed: false,
         });
     }
-    let regions_omitted = regions.len().saturating_sub(MAX_SPANS);
-    if regions_omitted > 0 {
-        regions.sort_by_key(|r| std::cmp::Reverse(r.peak_bytes));
+    let mut regions_omitted = closed.omitted;
+    let over = regions.len().saturating_sub(MAX_SPANS);
+    if over > 0 {
+        regions.sort_by_key(|r| Reverse(r.peak_bytes));
         regions.truncate(MAX_SPANS);
+        regions_omitted += over;
     }
     regions.sort_by_key(|r| (r.begin_ns, r.end_ns));
     ProcessTimeline {
@@ -468,5 +485,39 @@ mod tests {
         assert!(t.contains(&points[54_321]), "the peak survives");
         assert!(t.windows(2).all(|w| w[0].0 < w[1].0), "in time order");
         assert_eq!(thin(&points[..10], MAX_POINTS), points[..10].to_vec());
+    }
+
+    fn span(peak: u64, name: u32) -> Sample {
+        Sample {
+            name,
+            stats: crate::Stats {
+                peak_bytes: peak,
+                ..Default::default()
+            },
+            begin_ns: peak,
+            end_ns: peak + 1,
+            base_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn spans_keep_the_highest_peaks_earliest_first() {
+        let mut s = Spans::default();
+        // Two processes; the first closes far more regions than are kept.
+        for i in 0..10 * MAX_SPANS as u64 {
+            s.add(1, 0, &span(i % 1000, (i % 3) as u32));
+        }
+        s.add(2, 0, &span(5, 0));
+        let r = s.resolve(|_, _, i| (i != 2).then(|| format!("n{i}")));
+        let one = &r[&(1, 0)];
+        assert_eq!(one.omitted, 9 * MAX_SPANS);
+        // Peaks 0..1000, five times each: the 500 highest are 900..999; name 2 cannot be
+        // read, so its spans are left out.
+        let kept = one.spans.iter().filter(|(n, _)| n != "n2").count();
+        assert_eq!(one.spans.len(), kept);
+        assert!(one.spans.iter().all(|(_, s)| s.stats.peak_bytes >= 900));
+        assert!(one.spans.len() < MAX_SPANS && one.spans.len() > MAX_SPANS / 2);
+        assert_eq!(r[&(2, 0)].spans.len(), 1);
+        assert_eq!(r[&(2, 0)].omitted, 0);
     }
 }

@@ -5,16 +5,13 @@ use core::ffi::{c_char, c_int};
 use core::sync::atomic::Ordering::Relaxed;
 
 use benchmem_wire::Stats;
-use benchmem_wire::event::{MAX_EVENT, encode_region_end};
-use benchmem_wire::state::PROBLEM_EVENTS_LOST;
 
 use benchmem_wire::stacks::Record;
 
 use crate::hot;
 use crate::regions::{self, Ended};
 use crate::stackring::RING;
-use crate::stacks;
-use crate::{channel, process, statefile, tls};
+use crate::{stacks, tls};
 
 /// Not running under the preload's tracking (or a bad argument).
 const ERR_INACTIVE: c_int = -1;
@@ -48,7 +45,7 @@ pub unsafe extern "C" fn benchmem_region_begin(name: *const c_char) -> c_int {
     id
 }
 
-/// Closes region `id`, writing its sample to `out` (may be null) and sending it to the
+/// Closes region `id`, writing its sample to `out` (may be null) and handing it to the
 /// launcher. Returns 0, or a negative error with `out` zeroed.
 ///
 /// # Safety
@@ -80,20 +77,6 @@ pub unsafe extern "C" fn benchmem_region_end(id: c_int, out: *mut Stats) -> c_in
     if !out.is_null() {
         // SAFETY: as above.
         unsafe { *out = e.stats };
-    }
-    let (pid, image) = process::identity();
-    let mut buf = [0u8; MAX_EVENT];
-    let n = encode_region_end(
-        &mut buf,
-        pid,
-        image,
-        &e.name[..e.name_len],
-        &e.stats,
-        e.duration_ns,
-    );
-    if statefile::reporting() && !channel::send(&buf[..n]) {
-        st.header.dropped_events.fetch_add(1, Relaxed);
-        st.header.problems.fetch_or(PROBLEM_EVENTS_LOST, Relaxed);
     }
     0
 }

@@ -17,7 +17,7 @@ use core::sync::atomic::AtomicBool;
 use crate::pointers::PointerTable;
 use crate::ranges::{RangeSet, Ranges};
 use crate::spin::SpinLock;
-use crate::{channel, modules, regions, stackring};
+use crate::{modules, regions, stackring};
 
 /// Tracked blocks without a trailer: pointer → (size, epoch).
 pub static POINTERS: PointerTable = PointerTable::new();
@@ -68,7 +68,7 @@ impl ForkLock for PointerTable {
 /// Every lock of the preload, in the order they are taken. The stack ring's is held
 /// around the counter updates its records mirror (`--stacks`), so it comes before the
 /// regions' (a free may fold regions); mappings are held across the system call, before.
-pub static LOCK_ORDER: [&(dyn ForkLock + Sync); 9] = [
+pub static LOCK_ORDER: [&(dyn ForkLock + Sync); 8] = [
     &MAPPINGS,
     &RESERVED,
     &BIG,
@@ -76,7 +76,6 @@ pub static LOCK_ORDER: [&(dyn ForkLock + Sync); 9] = [
     &regions::REGIONS,
     &POINTERS,
     &STACK_OF,
-    &channel::CHANNEL,
     &modules::MODULES,
 ];
 

@@ -15,7 +15,7 @@
 //! - [`sanitizer`]: sanitizer builds about to be exec'd, which must run without us.
 //! - [`blind`]: what keeps malloc calls from the hooks (valgrind, an allocator of the
 //!   program's own, `RTLD_DEEPBIND`), noticed so the run can say so.
-//! - [`channel`]: region samples to the launcher.
+//! - [`samples`]: region samples to the launcher, through the state file's sample ring.
 //! - [`reaped`]: the `wait` family, telling the launcher how each child ended.
 //! - [`stacks`]: `--stacks`, the call stack of every counted allocation: [`unwind`]
 //!   walks the stack, [`modules`] knows the loaded objects, [`python_frames`] puts
@@ -29,7 +29,6 @@
 pub mod api;
 pub mod blind;
 pub mod bookkeeping;
-pub mod channel;
 pub mod exec;
 pub mod hooks;
 pub mod hot;
@@ -42,6 +41,7 @@ pub mod ranges;
 pub mod real;
 pub mod reaped;
 pub mod regions;
+pub mod samples;
 pub mod sanitizer;
 pub mod spin;
 pub mod stackring;

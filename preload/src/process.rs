@@ -16,7 +16,7 @@ use benchmem_wire::state::{
 };
 
 use crate::real::{self, Real};
-use crate::{bookkeeping, channel, hot, regions, stackring, statefile, sys, tls};
+use crate::{bookkeeping, hot, regions, stackring, statefile, sys, tls};
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 /// C++ `operator new` bypasses malloc in this process image (see [`new_bypasses_malloc`]).
@@ -42,10 +42,8 @@ pub fn start() {
     crate::blind::init();
     crate::python_frames::init();
     NEW_BYPASS.store(new_bypasses_malloc(real), Relaxed);
-    if let Some(d) = sys::getenv(ENV_DIR_C)
-        && statefile::set_run_dir(d)
-    {
-        channel::setup(d);
+    if let Some(d) = sys::getenv(ENV_DIR_C) {
+        statefile::set_run_dir(d);
     }
     crate::stacks::init();
     let st = new_state();
@@ -73,6 +71,8 @@ fn new_state() -> *mut ProcessState {
     if statefile::reporting() {
         (mem, image) = statefile::create_mapped(pid);
     }
+    // Region samples go where the launcher reads them, or nowhere.
+    crate::samples::set_drained(!mem.is_null());
     if mem.is_null() {
         mem = sys::map(STATE_SIZE);
     }
@@ -152,15 +152,6 @@ pub fn mark_exit(code: c_int) {
 
 extern "C" fn at_exit(code: c_int, _arg: *mut c_void) {
     mark_exit(code);
-}
-
-/// Pid and image number of the current state (for events).
-pub fn identity() -> (u32, u32) {
-    let Some(st) = hot::current() else {
-        return (0, 0);
-    };
-    let h = &st.header;
-    (h.pid.load(Relaxed), h.image.load(Relaxed))
 }
 
 /// After `fork`, in the child: the locks are released and the child starts a state of

@@ -8,19 +8,21 @@
 //! `M` and the epochs). Each begin and each end that changes the threshold moves the hot
 //! word to a new [`Generation`], so young frees stay on the lock-free fast path.
 //!
-//! What a region reports is computed in one place, `benchmem_wire::state::region_stats`.
+//! What a region reports is computed in one place, `benchmem_wire::state::region_stats`;
+//! a closed region's sample goes to the launcher through [`crate::samples`].
 
 use core::sync::atomic::Ordering::Relaxed;
 
 use benchmem_wire::Stats;
-use benchmem_wire::names::{NAME_CAP, fit_name};
+use benchmem_wire::names::fit_name;
+use benchmem_wire::samples::Sample;
 use benchmem_wire::state::{
     MAX_OPEN_REGIONS, PROBLEM_TOO_MANY_REGIONS, ProcessState, REGION_FREE, REGION_OPEN, RegionSlot,
 };
 
 use crate::hot::{self, Generation, before, fold};
 use crate::spin::SpinLock;
-use crate::sys;
+use crate::{samples, sys};
 
 /// The open regions, and the epochs: changed only under [`REGIONS`].
 pub struct OpenRegions {
@@ -65,7 +67,8 @@ pub fn begin(st: &ProcessState, name: &[u8]) -> i32 {
     REGIONS.lock().begin(st, name)
 }
 
-/// Closes region `id`, returning its sample, or `ERR_BAD_ID`.
+/// Closes region `id`, returning its sample (and handing it to the launcher), or
+/// `ERR_BAD_ID`.
 pub fn end(st: &ProcessState, id: i32, out: &mut Ended) -> i32 {
     if id < 0 {
         return ERR_BAD_ID;
@@ -160,7 +163,10 @@ impl OpenRegions {
         let (a, b) = st.counts();
         r.begin_allocations.store(a, Relaxed);
         r.begin_bytes.store(b, Relaxed);
+        r.begin_live.store(live, Relaxed);
         set_name(r, name);
+        r.name_index
+            .store(samples::name_index(st, r.name()), Relaxed);
         r.begin_ns.store(sys::now_ns(), Relaxed);
         r.state.store(REGION_OPEN, Relaxed);
         self.open[self.n_open] = i as u16;
@@ -188,11 +194,19 @@ impl OpenRegions {
         // The closing region left `open` above (for the threshold) but folds like the others.
         fold_peak(r, mark);
         out.stats = st.slot_stats(r);
-        out.duration_ns = sys::now_ns().saturating_sub(r.begin_ns.load(Relaxed));
-        let name = r.name();
-        out.name_len = name.len();
-        out.name[..name.len()].copy_from_slice(name);
+        let (begin_ns, end_ns) = (r.begin_ns.load(Relaxed), sys::now_ns());
+        out.duration_ns = end_ns.saturating_sub(begin_ns);
         r.state.store(REGION_FREE, Relaxed);
+        samples::publish(
+            st,
+            &Sample {
+                name: r.name_index.load(Relaxed),
+                stats: out.stats,
+                begin_ns,
+                end_ns,
+                base_bytes: r.begin_live.load(Relaxed),
+            },
+        );
         0
     }
 }
@@ -222,10 +236,6 @@ pub struct Ended {
     pub stats: Stats,
     /// Wall time from begin to end.
     pub duration_ns: u64,
-    /// Name bytes (`name[..name_len]`).
-    pub name: [u8; NAME_CAP],
-    /// Length of the name.
-    pub name_len: usize,
 }
 
 impl Ended {
@@ -239,8 +249,6 @@ impl Ended {
                 retained_bytes: 0,
             },
             duration_ns: 0,
-            name: [0; NAME_CAP],
-            name_len: 0,
         }
     }
 }

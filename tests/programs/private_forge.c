@@ -1,103 +1,112 @@
-/* Tries to slip samples into its own measurement. Prints the mode of $BENCHMEM_DIR, marks
- * region "kept" (one malloc of 1000), then a forked child sends to the run's event socket:
- * a well-formed region sample claiming the parent's pid, one claiming pid 1, the
- * launcher's stop marker, and bytes that are no event at all; the child then execs this
- * program without the preload (`outsider`), which sends a sample under its own pid as
- * the next image of that pid (it has no state file: it is not measured). Finally the
- * parent marks region "after" (one malloc of 2000), which is only seen if the forged stop
- * marker did not end the reader. */
+/* Tries to slip samples into its own measurement. Prints the mode of $BENCHMEM_DIR and
+ * marks region "kept" (one malloc of 1000). Then:
+ * - as another user (a forked child that drops to nobody; only when run as root): tries
+ *   to list the run directory, to create a state file in it and to open this process's
+ *   own state file for writing, and prints what each attempt got:
+ *   "foreign: list EACCES, create EACCES, open EACCES" ("foreign: not root" otherwise).
+ * - as the same user, outside the preload's control: puts what is no state file of this
+ *   run where the launcher looks for them: a copy of this process's state file (its
+ *   samples included) under another pid's name, a symbolic link under a third, a file of
+ *   zeros the size of a state file under a fourth, and a file with a state file's name
+ *   that is far too short.
+ * Finally marks region "after" (one malloc of 2000). Exit status 0 unless something it
+ * needs failed. */
 #define _GNU_SOURCE
-#include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common.h"
 
-/* The wire layout of an event (little-endian, 64-byte header, then the name). */
-enum { HEADER = 64, KIND_REGION_END = 1, KIND_STOP = 2 };
+static const char *dir;
 
-static void put32(unsigned char *b, int at, uint32_t v) {
-    for (int i = 0; i < 4; i++) b[at + i] = (unsigned char)(v >> (8 * i));
-}
-static void put64(unsigned char *b, int at, uint64_t v) {
-    for (int i = 0; i < 8; i++) b[at + i] = (unsigned char)(v >> (8 * i));
+static void path_of(char *out, size_t n, long pid) {
+    snprintf(out, n, "%s/s-%ld-0", dir, pid);
 }
 
-static size_t event(unsigned char *b, int kind, uint32_t pid, uint32_t image, const char *name) {
-    size_t len = strlen(name);
-    memset(b, 0, HEADER);
-    put32(b, 0, 0x424d4556);
-    b[4] = 1; /* version */
-    b[6] = (unsigned char)kind;
-    put32(b, 8, pid);
-    put32(b, 12, image);
-    put64(b, 16, 999999); /* peak */
-    put64(b, 24, 999999); /* total */
-    put64(b, 32, 7);      /* allocations */
-    put64(b, 40, 0);      /* retained */
-    put64(b, 48, 1);      /* duration */
-    put32(b, 60, (uint32_t)len);
-    memcpy(b + HEADER, name, len);
-    return HEADER + len;
+static const char *err_name(int e) {
+    return e == EACCES ? "EACCES" : e == EPERM ? "EPERM" : e == 0 ? "allowed" : strerror(e);
 }
 
-static void send_to_run(const void *msg, size_t len) {
-    const char *dir = getenv("BENCHMEM_DIR");
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(a.sun_path, sizeof a.sun_path, "%s/events.sock", dir ? dir : "");
-    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
-    if (fd < 0 || sendto(fd, msg, len, 0, (struct sockaddr *)&a, sizeof a) != (ssize_t)len) {
-        perror("sendto");
-        _exit(3);
+static void foreign(void) {
+    if (getuid() != 0) {
+        puts("foreign: not root");
+        fflush(stdout);
+        return;
     }
-    close(fd);
-}
-
-static int wait_ok(pid_t pid) {
+    char mine[600];
+    path_of(mine, sizeof mine, (long)getpid());
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+        char other[600];
+        path_of(other, sizeof other, 4000000L);
+        int e_list = 0, e_create = 0, e_open = 0;
+        int fd = open(dir, O_RDONLY | O_DIRECTORY);
+        if (fd < 0) e_list = errno; else close(fd);
+        fd = open(other, O_RDWR | O_CREAT | O_EXCL, 0600);
+        if (fd < 0) e_create = errno; else close(fd);
+        fd = open(mine, O_RDWR);
+        if (fd < 0) e_open = errno; else close(fd);
+        printf("foreign: list %s, create %s, open %s\n", err_name(e_list), err_name(e_create),
+               err_name(e_open));
+        fflush(stdout);
+        _exit(0);
+    }
     int st;
-    return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        puts("foreign child failed");
+        exit(1);
+    }
 }
 
-int main(int argc, char **argv) {
-    unsigned char b[HEADER + 64];
-    if (argc > 1 && strcmp(argv[1], "outsider") == 0) {
-        send_to_run(b, event(b, KIND_REGION_END, (uint32_t)getpid(), 1, "forged"));
-        return 0;
+static void junk(void) {
+    char mine[600], copy[600], link[600], zeros[600], tiny[600];
+    path_of(mine, sizeof mine, (long)getpid());
+    path_of(copy, sizeof copy, 4000001L);
+    path_of(link, sizeof link, 4000002L);
+    path_of(zeros, sizeof zeros, 4000003L);
+    path_of(tiny, sizeof tiny, 4000004L);
+    struct stat s;
+    if (stat(mine, &s) != 0) {
+        puts("no state file");
+        exit(1);
     }
+    int in = open(mine, O_RDONLY), out = open(copy, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (in < 0 || out < 0) exit(1);
+    static char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)n) != n) exit(1);
+    close(in);
+    close(out);
+    if (symlink(mine, link) != 0) exit(1);
+    out = open(zeros, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (out < 0 || ftruncate(out, s.st_size) != 0) exit(1);
+    close(out);
+    out = open(tiny, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (out < 0 || write(out, "BCHMEMV1", 8) != 8) exit(1);
+    close(out);
+}
+
+int main(void) {
     struct stat st;
-    const char *dir = getenv("BENCHMEM_DIR");
+    dir = getenv("BENCHMEM_DIR");
     if (!dir || stat(dir, &st) != 0) {
         puts("no run directory");
         return 1;
     }
     printf("dirmode %o\n", (unsigned)(st.st_mode & 07777));
     fflush(stdout);
-
     work("kept", 1000);
-
-    pid_t c = fork();
-    if (c == 0) {
-        uint32_t parent = (uint32_t)getppid();
-        send_to_run(b, event(b, KIND_REGION_END, parent, 0, "kept"));
-        send_to_run(b, event(b, KIND_REGION_END, parent, 0, "forged"));
-        send_to_run(b, event(b, KIND_REGION_END, 1, 0, "forged"));
-        send_to_run(b, event(b, KIND_STOP, parent, 0, ""));
-        send_to_run("hello", 5);
-        /* Keeps BENCHMEM_DIR (so it knows the socket) but drops the preload. */
-        unsetenv("LD_PRELOAD");
-        execl(argv[0], argv[0], "outsider", (char *)NULL);
-        _exit(127);
-    }
-    if (!wait_ok(c)) {
-        puts("child failed");
-        return 1;
-    }
-
+    foreign();
+    junk();
     work("after", 2000);
     puts("done");
     return 0;

@@ -1,6 +1,6 @@
 //! Robustness: the program closes every fd and reuses the numbers for
 //! its own files. Nothing of benchmem's lands in them, and later regions are still
-//! measured (the preload reopens its channel by name).
+//! measured (the preload holds no descriptor: samples go through its state file).
 
 use std::path::Path;
 

@@ -1,11 +1,10 @@
 //! What crosses the boundary between the preloaded library (inside the profiled process)
 //! and the launcher: defined once here, used by both sides.
 //!
-//! Two channels exist, each for what it does best:
 //! - [`state::ProcessState`]: a `MAP_SHARED` file per process image holding the live
-//!   counters. It survives `SIGKILL`, `_exit` and programs that close every fd, so the
-//!   launcher can always read what was measured up to the end.
-//! - [`event`]: one datagram per closed region (a sample), sent over an `AF_UNIX` socket.
+//!   counters and, in a ring ([`samples`]), the samples of the regions it closed, which
+//!   the launcher drains as the program runs. It survives `SIGKILL`, `_exit` and programs
+//!   that close every fd, so the launcher can always read what was measured up to the end.
 //! - [`stacks`]: with `--stacks`, a ring per process image of allocation, free, region
 //!   and new-stack records, from which the launcher attributes memory to call stacks.
 //!
@@ -19,8 +18,8 @@
 extern crate std;
 
 pub mod elf;
-pub mod event;
 pub mod names;
+pub mod samples;
 pub mod stacks;
 pub mod state;
 pub mod stats;

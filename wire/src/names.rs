@@ -18,7 +18,7 @@ macro_rules! names {
 }
 
 names! {
-    /// Directory of the run: holds the event socket and one state file per process image.
+    /// Directory of the run: holds one state file per process image.
     /// Set by the launcher; without it the preload still counts (for the region API) but
     /// reports nothing.
     ENV_DIR, ENV_DIR_C = "BENCHMEM_DIR";
@@ -53,8 +53,6 @@ pub fn base_name(path: &[u8]) -> &[u8] {
     path.rsplit(|&b| b == b'/').next().unwrap_or(path)
 }
 
-/// The event socket's file name inside the run directory.
-pub const SOCKET_NAME: &str = "events.sock";
 /// Prefix of state files: `s-<pid>-<image>` where image counts the execs of that pid.
 pub const STATE_PREFIX: &str = "s-";
 
@@ -115,6 +113,29 @@ pub fn state_file_name(pid: u32, image: u32, buf: &mut [u8]) -> usize {
     n += put(buf, n, b"-");
     n += write_decimal(image as u64, &mut buf[n..]);
     n
+}
+
+/// The pid and image of a state file's name (see [`state_file_name`]); None for any other
+/// name.
+pub fn parse_state_file_name(name: &[u8]) -> Option<(u32, u32)> {
+    let rest = name.strip_prefix(STATE_PREFIX.as_bytes())?;
+    let dash = rest.iter().position(|&b| b == b'-')?;
+    Some((decimal(&rest[..dash])?, decimal(&rest[dash + 1..])?))
+}
+
+/// A `u32` in plain decimal digits (no sign, no space), at most 10 of them.
+fn decimal(s: &[u8]) -> Option<u32> {
+    if s.is_empty() || s.len() > 10 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (b - b'0') as u64;
+    }
+    u32::try_from(v).ok()
 }
 
 /// Copies as much of `s` as fits into `buf` at `at`; returns the bytes copied.
@@ -211,6 +232,24 @@ mod tests {
         let mut short = [0u8; 5];
         assert_eq!(state_file_name(12345, 1, &mut short), 5);
         assert_eq!(&short, b"s-123");
+        assert_eq!(parse_state_file_name(b"s-42-0"), Some((42, 0)));
+        assert_eq!(
+            parse_state_file_name(b"s-4294967295-4294967295"),
+            Some((u32::MAX, u32::MAX))
+        );
+        for bad in [
+            &b"k-1-0"[..],
+            b"s-1",
+            b"s--0",
+            b"s-1-",
+            b"s-+1-0",
+            b"s-1-0.tmp",
+            b"s-1-0-1",
+            b"s-4294967296-0",
+            b"s-00000000001-0",
+        ] {
+            assert_eq!(parse_state_file_name(bad), None);
+        }
     }
 
     #[test]

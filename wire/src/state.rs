@@ -1,8 +1,9 @@
 //! Layout of the per-process shared state file.
 //!
 //! The preload maps `s-<pid>-<image>` from the run directory `MAP_SHARED` and keeps its
-//! live counters there. The launcher reads the file after the process is gone, so what
-//! was measured survives a `SIGKILL`, an `_exit` or a lost event socket.
+//! live counters there, and the samples of the regions it closed ([`crate::samples`]).
+//! The launcher drains the samples while the process runs and reads the file once more
+//! after the process is gone, so what was measured survives a `SIGKILL` or an `_exit`.
 //!
 //! The accounting model (see the preload's `hot` and `regions` modules for the writer side):
 //! - `L`, the live bytes of every allocation tracked in this process, and `M`, the
@@ -18,11 +19,12 @@ use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::Stats;
 use crate::names::NAME_CAP;
+use crate::samples::{NameTable, SampleRing};
 
 /// First word of a valid state file.
 pub const MAGIC: u64 = 0x3156_4d45_4d48_4342; // "BCHMEMV1", little-endian
 /// Layout version; bumped on any change to this file.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// Regions open at the same time in one process, the root included.
 pub const MAX_OPEN_REGIONS: usize = 256;
 /// Threads with a counter slot of their own; later threads share an atomic overflow slot.
@@ -43,8 +45,9 @@ pub const STATUS_EXECED: u32 = 3;
 pub const PROBLEM_TABLE_FULL: u64 = 1 << 0;
 /// Problem bit: a region could not begin because too many were open at once.
 pub const PROBLEM_TOO_MANY_REGIONS: u64 = 1 << 1;
-/// Problem bit: the event socket could not be reached; samples were lost (see `dropped_events`).
-pub const PROBLEM_EVENTS_LOST: u64 = 1 << 2;
+/// Problem bit: region samples were lost because the launcher did not drain the sample
+/// ring in time (see `lost_samples`).
+pub const PROBLEM_SAMPLES_LOST: u64 = 1 << 2;
 /// Problem bit: C++ `operator new`/`delete` come from the allocator itself (jemalloc,
 /// tcmalloc built with C++ support), not through malloc/free, so they are not counted.
 pub const PROBLEM_NEW_BYPASSES_MALLOC: u64 = 1 << 3;
@@ -57,6 +60,9 @@ pub const PROBLEM_DEEPBIND: u64 = 1 << 5;
 /// Problem bit: an object ahead of the preload in the symbol search order (the program
 /// itself) defines malloc, so malloc calls never reach the preload. `malloc_owner` names it.
 pub const PROBLEM_MALLOC_SHADOWED: u64 = 1 << 6;
+/// Problem bit: the process closed regions of more distinct names than its name table
+/// holds ([`crate::samples::MAX_NAMES`]); their samples were lost (see `lost_samples`).
+pub const PROBLEM_NAMES_FULL: u64 = 1 << 7;
 
 /// Capacity of the path fields of the header (`exec_path`, `exe`).
 pub const PATH_CAP: usize = 512;
@@ -80,6 +86,8 @@ pub const REAPED_KNOWN: u32 = 1 << 31;
 pub const REGION_FREE: u32 = 0;
 /// Region slot holds an open region.
 pub const REGION_OPEN: u32 = 1;
+/// [`RegionSlot::name_index`] of a region whose name did not fit the name table.
+pub const NO_NAME: u32 = u32::MAX;
 
 /// Who the process is and how it ended.
 #[repr(C, align(64))]
@@ -102,8 +110,9 @@ pub struct Header {
     pub start_ns: AtomicU64,
     /// `CLOCK_MONOTONIC` nanoseconds when the process exited or exec'd (0 if it did not say).
     pub end_ns: AtomicU64,
-    /// Region samples that could not be sent to the launcher.
-    pub dropped_events: AtomicU64,
+    /// Region samples lost: the sample ring stayed full ([`PROBLEM_SAMPLES_LOST`]), or
+    /// the name table was ([`PROBLEM_NAMES_FULL`]).
+    pub lost_samples: AtomicU64,
     /// `PROBLEM_*` bits.
     pub problems: AtomicU64,
     /// How the process ended as its parent saw it: `REAPED_KNOWN | wait status`, written
@@ -180,6 +189,11 @@ pub struct RegionSlot {
     pub begin_bytes: AtomicU64,
     /// `CLOCK_MONOTONIC` nanoseconds when the region began.
     pub begin_ns: AtomicU64,
+    /// Live bytes of the process (`L`) when the region began.
+    pub begin_live: AtomicU64,
+    /// Index of the region's name in the sample name table, [`NO_NAME`] when the table
+    /// was full.
+    pub name_index: AtomicU32,
     /// The region's name (see [`crate::names::fit_name`]).
     pub name: UnsafeCell<[u8; NAME_CAP]>,
 }
@@ -199,6 +213,10 @@ pub struct ProcessState {
     pub threads: [ThreadCounters; MAX_THREAD_SLOTS],
     /// Open regions; slot 0 is the root.
     pub regions: [RegionSlot; MAX_OPEN_REGIONS],
+    /// Samples of closed regions, on their way to the launcher.
+    pub samples: SampleRing,
+    /// The names they refer to.
+    pub names: NameTable,
 }
 
 // SAFETY: every field is an atomic or a name buffer written before it is published
@@ -207,9 +225,15 @@ unsafe impl Sync for ProcessState {}
 
 /// Size of a state file in bytes.
 pub const STATE_SIZE: usize = core::mem::size_of::<ProcessState>();
+/// The first bytes of a state file, which hold everything but the samples and their
+/// names: what a report of the process reads (the rest is the sample reader's).
+pub const REPORT_SIZE: usize = core::mem::offset_of!(ProcessState, samples);
 
-// One file per process image: keep it small, and the hot word 16-byte aligned for cmpxchg16b.
-const _: () = assert!(STATE_SIZE < 512 * 1024);
+// One file per process image: small where it is written on every allocation (the pages of
+// the ring and the names are touched only by a process that closes regions), and the hot
+// word 16-byte aligned for cmpxchg16b.
+const _: () = assert!(REPORT_SIZE < 512 * 1024);
+const _: () = assert!(STATE_SIZE < 8 * 1024 * 1024);
 const _: () = assert!(core::mem::align_of::<Hot>() == 64);
 
 /// Split the hot word into (live bytes, generation).

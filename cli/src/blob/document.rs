@@ -1,7 +1,13 @@
 //! The pytest-benchmark JSON document as benchmem writes it.
 
-use serde::Serialize;
+use std::sync::Arc;
+
+use benchmem_launcher::Column;
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
+
+use super::read::MEMORY_KEY;
 
 /// A whole saved run: the top level of a pytest-benchmark JSON file.
 #[derive(Clone, Debug, Serialize)]
@@ -23,7 +29,7 @@ pub struct Document {
 }
 
 /// One benchmark of a [`Document`], in pytest-benchmark's `Metadata.as_dict` shape.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Benchmark {
     /// pytest-benchmark group (benchmem run: none).
     pub group: Option<String>,
@@ -35,8 +41,12 @@ pub struct Benchmark {
     pub params: Option<Map<String, Value>>,
     /// Parametrize id (benchmem run: none).
     pub param: Option<String>,
-    /// Free-form data; memory lives under `benchmem`.
+    /// Free-form data, but for the memory series (`memory`, written as its `benchmem`).
     pub extra_info: Map<String, Value>,
+    /// `extra_info.benchmem`: each memory metric's blob key and series, in key order,
+    /// shared with the run's result rather than copied (a region closed a million times
+    /// has a million samples).
+    pub memory: Vec<(&'static str, Column)>,
     /// How the timing was taken (pytest-benchmark's `options`).
     pub options: Map<String, Value>,
     /// Timing statistics in seconds.
@@ -78,8 +88,71 @@ pub struct PytestStats {
     pub ops: f64,
     /// Sum of all rounds.
     pub total: f64,
-    /// Every round, in order.
-    pub data: Vec<f64>,
+    /// Every round, in order (shared with the table's reading of the run).
+    pub data: Arc<Vec<f64>>,
     /// Iterations per round (always 1 here: a region is measured once per sample).
     pub iterations: u64,
+}
+
+impl Serialize for Benchmark {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut b = s.serialize_struct("Benchmark", 8)?;
+        b.serialize_field("group", &self.group)?;
+        b.serialize_field("name", &self.name)?;
+        b.serialize_field("fullname", &self.fullname)?;
+        b.serialize_field("params", &self.params)?;
+        b.serialize_field("param", &self.param)?;
+        b.serialize_field("extra_info", &ExtraInfo(self))?;
+        b.serialize_field("options", &self.options)?;
+        b.serialize_field("stats", &self.stats)?;
+        b.end()
+    }
+}
+
+/// `extra_info` with the memory series in its place among the other keys, in key order
+/// (as a `Map` writes its keys).
+struct ExtraInfo<'a>(&'a Benchmark);
+
+/// `extra_info.benchmem`.
+struct Memory<'a>(&'a [(&'static str, Column)]);
+
+/// One memory series.
+struct Values<'a>(&'a [u64]);
+
+impl Serialize for ExtraInfo<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let b = self.0;
+        let mut m = s.serialize_map(Some(b.extra_info.len() + 1))?;
+        let mut memory = Some(Memory(&b.memory));
+        for (k, v) in &b.extra_info {
+            if k.as_str() > MEMORY_KEY
+                && let Some(mem) = memory.take()
+            {
+                m.serialize_entry(MEMORY_KEY, &mem)?;
+            }
+            if k != MEMORY_KEY {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        if let Some(mem) = memory {
+            m.serialize_entry(MEMORY_KEY, &mem)?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for Memory<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, &Values(v))?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for Values<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0)
+    }
 }

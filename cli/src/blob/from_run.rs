@@ -2,15 +2,16 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
-use benchmem_launcher::{RunResult, Series, SeriesKind, Stats};
+use benchmem_launcher::{Counter, RunResult, Series, SeriesKind};
 use serde_json::{Map, Value, json};
 
 use super::document::{Benchmark, Document, PytestStats};
 use super::env_info::{commit_info, iso_utc, machine_info, object};
 use super::read::{
     HELPER_KIND, INCOMPLETE_CODES_KEY, INCOMPLETE_KEY, INCOMPLETE_ROUNDS_KEY,
-    INCOMPLETE_SAMPLES_KEY, KIND_KEY, MEMORY_KEY, NOTE_CODES_KEY, PROCESS_KIND, STOPPED_KEY,
+    INCOMPLETE_SAMPLES_KEY, KIND_KEY, NOTE_CODES_KEY, PER_OP_KEY, PROCESS_KIND, PerOp, STOPPED_KEY,
 };
 use crate::metrics::{MEMORY, Metric};
 use crate::reasons;
@@ -175,62 +176,67 @@ fn command_info(m: &Measured) -> Value {
 
 /// One series as a pytest-benchmark benchmark.
 fn benchmark(series: &Series, fullname: String, m: &Measured) -> Benchmark {
-    let memory: Map<String, Value> = MEMORY
+    let samples = &series.samples;
+    let mut memory: Vec<(&'static str, benchmem_launcher::Column)> = MEMORY
         .iter()
-        .filter_map(|&metric| {
-            let values: Option<Vec<u64>> = series
-                .samples
-                .iter()
-                .map(|s| counter(metric, &s.stats))
-                .collect();
-            Some((metric.blob_key()?.to_string(), values?.into()))
-        })
+        .filter_map(|&metric| Some((metric.blob_key()?, samples.column(counter(metric)?))))
         .collect();
+    memory.sort_by_key(|(k, _)| *k);
     let mut extra = Map::new();
-    extra.insert(MEMORY_KEY.into(), memory.into());
     extra.insert(KIND_KEY.into(), kind_name(series.kind).into());
-    let (texts, codes): (Vec<Value>, Vec<Value>) = series
-        .samples
-        .iter()
-        .filter_map(|s| {
-            let why = s.incomplete.as_ref()?;
+    if let Some(per_op) = per_op(series, m.result.repeats) {
+        extra.insert(PER_OP_KEY.into(), per_op.to_json());
+    }
+    // One reason per stretch of samples of one repeat and process that share it: a region
+    // closed 200,000 times by a process that was then killed is one line, not 200,000.
+    let mut texts = Vec::new();
+    let mut codes = Vec::new();
+    for (range, why) in samples.incomplete() {
+        for (run, repeat, pid) in samples.runs() {
+            let n = run
+                .end
+                .min(range.end)
+                .saturating_sub(run.start.max(range.start));
+            if n == 0 {
+                continue;
+            }
+            let count = if n == 1 {
+                String::new()
+            } else {
+                format!(" ({n} samples)")
+            };
             let text = format!(
-                "repeat {}, pid {}: {}",
-                s.repeat + 1,
-                s.pid,
+                "repeat {}, pid {pid}{count}: {}",
+                repeat + 1,
                 reasons::incomplete(why)
             );
-            Some((text.into(), why.code().into()))
-        })
-        .unzip();
+            texts.push(Value::from(text));
+            codes.push(Value::from(why.code()));
+        }
+    }
     if !texts.is_empty() {
         extra.insert(INCOMPLETE_KEY.into(), Value::Array(texts));
         extra.insert(INCOMPLETE_CODES_KEY.into(), Value::Array(codes));
         // Which entries are short, so readers leave them out of comparisons. The memory
         // arrays hold every sample; `stats.data` only the timed ones.
-        let samples: Vec<usize> = series
-            .samples
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.incomplete.is_some())
-            .map(|(i, _)| i)
-            .collect();
-        let rounds: Vec<usize> = series
-            .samples
-            .iter()
-            .filter(|s| s.duration_ns.is_some())
-            .enumerate()
-            .filter(|(_, s)| s.incomplete.is_some())
-            .map(|(i, _)| i)
-            .collect();
-        extra.insert(INCOMPLETE_SAMPLES_KEY.into(), samples.into());
+        let at: Vec<usize> = samples.incomplete().flat_map(|(r, _)| r).collect();
+        let mut timed_before = 0;
+        let mut next = 0;
+        let mut rounds = Vec::new();
+        for (i, d) in samples.durations().enumerate() {
+            if next < at.len() && at[next] == i {
+                next += 1;
+                if d.is_some() {
+                    rounds.push(timed_before);
+                }
+            }
+            timed_before += usize::from(d.is_some());
+        }
+        extra.insert(INCOMPLETE_SAMPLES_KEY.into(), at.into());
         extra.insert(INCOMPLETE_ROUNDS_KEY.into(), rounds.into());
     }
-    let times: Vec<f64> = series
-        .samples
-        .iter()
-        .filter_map(|s| s.duration_ns.map(|ns| ns as f64 / 1e9))
-        .collect();
+    let mut times: Vec<f64> = Vec::with_capacity(samples.durations().flatten().count());
+    times.extend(samples.durations().flatten().map(|ns| ns as f64 / 1e9));
     Benchmark {
         group: m.label.map(str::to_string),
         name: series.name.clone(),
@@ -238,9 +244,27 @@ fn benchmark(series: &Series, fullname: String, m: &Measured) -> Benchmark {
         params: None,
         param: None,
         extra_info: extra,
+        memory,
         options: options(m.result.repeats),
-        stats: PytestStats::from_data(&times),
+        stats: PytestStats::from_data(Arc::new(times)),
     }
+}
+
+/// The per-op view of a region closed more often than there were repeats (once per
+/// iteration of a loop, say): its mean allocated bytes and allocations per sample, as
+/// `go test -benchmem` gives B/op and allocs/op. None for every other series.
+fn per_op(series: &Series, repeats: usize) -> Option<PerOp> {
+    let s = &series.samples;
+    let ops = s.len();
+    if series.kind != SeriesKind::Region || ops <= repeats.max(1) {
+        return None;
+    }
+    let mean = |c: Counter| s.counter(c).iter().map(|&v| v as f64).sum::<f64>() / ops as f64;
+    Some(PerOp {
+        ops: ops as u64,
+        bytes: mean(Counter::Total),
+        allocs: mean(Counter::Allocations),
+    })
 }
 
 /// `extra_info.benchmem_kind`.
@@ -252,15 +276,15 @@ fn kind_name(kind: SeriesKind) -> &'static str {
     }
 }
 
-/// The counter of one sample that `metric` names (`None` for time, which is no counter).
-fn counter(metric: Metric, s: &Stats) -> Option<u64> {
+/// The counter that `metric` names (`None` for time, which is no counter).
+fn counter(metric: Metric) -> Option<Counter> {
     match metric {
         // Resident size is the pytest plugin's (isolated passes), not a region counter.
         Metric::Time | Metric::Rss => None,
-        Metric::Peak => Some(s.peak_bytes),
-        Metric::Allocated => Some(s.total_bytes),
-        Metric::Allocations => Some(s.allocations),
-        Metric::Retained => Some(s.retained_bytes),
+        Metric::Peak => Some(Counter::Peak),
+        Metric::Allocated => Some(Counter::Total),
+        Metric::Allocations => Some(Counter::Allocations),
+        Metric::Retained => Some(Counter::Retained),
     }
 }
 
@@ -273,4 +297,107 @@ fn options(repeats: usize) -> Map<String, Value> {
         "min_time": 0,
         "warmup": false,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use benchmem_launcher::{Exit, Incomplete, Sample, Samples, SilentEnd, Stats};
+
+    use super::*;
+    use crate::blob::read::{Run, parse_run};
+    use crate::blob::write::document_text;
+
+    fn sample(v: u64, repeat: usize, pid: u32, why: Option<Incomplete>) -> Sample {
+        Sample {
+            stats: Stats {
+                peak_bytes: v,
+                total_bytes: 2 * v,
+                allocations: v % 7,
+                retained_bytes: v % 3,
+            },
+            duration_ns: (!v.is_multiple_of(5)).then_some(1000 + v),
+            repeat,
+            pid,
+            incomplete: why,
+        }
+    }
+
+    /// Two repeats: a process row, a region closed 1,000 times a repeat (some samples
+    /// untimed, a stretch killed in the second repeat), a helper.
+    fn result() -> RunResult {
+        let killed = Incomplete::Ended(SilentEnd::Killed { signal: 9 });
+        let mut many = Samples::new();
+        for repeat in 0..2 {
+            for i in 0..1000u64 {
+                let why = (repeat == 1 && i >= 990).then(|| killed.clone());
+                many.push(sample(i, repeat, 10 + repeat as u32, why));
+            }
+        }
+        let series = |name: &str, kind, samples: Samples| Series {
+            name: name.into(),
+            kind,
+            samples,
+        };
+        RunResult {
+            command: vec!["./prog".into()],
+            repeats: 2,
+            series: vec![
+                series(
+                    "prog",
+                    SeriesKind::Root,
+                    vec![sample(5, 0, 10, None), sample(6, 1, 11, Some(killed))].into(),
+                ),
+                series("loop", SeriesKind::Region, many),
+                series(
+                    "env",
+                    SeriesKind::Helper,
+                    vec![sample(1, 0, 9, None)].into(),
+                ),
+            ],
+            exit: Exit::Code(0),
+            started: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            notes: vec![],
+            asked: 2,
+            failed: vec![],
+            stopped: None,
+            main: Some("prog".into()),
+            timeline: vec![],
+            stacks: None,
+        }
+    }
+
+    #[test]
+    fn the_run_read_from_the_document_is_the_run_read_from_its_json() {
+        let r = result();
+        let doc = document_with_commit(&r, Map::new());
+        let text = document_text(&doc);
+        let parsed = parse_run(&serde_json::from_slice(&text).unwrap(), Path::new("run")).unwrap();
+        assert_eq!(Run::of_document(&doc, Path::new("run")), parsed);
+        let lp = &parsed.records[1];
+        assert_eq!(lp.per_op.map(|p| p.ops), Some(2000));
+        assert_eq!(
+            lp.incomplete,
+            ["repeat 2, pid 11 (10 samples): killed by SIGKILL (signal 9): measured up to then"]
+        );
+        assert!(parsed.records[0].per_op.is_none() && parsed.records[2].per_op.is_none());
+    }
+
+    #[test]
+    fn series_of_plain_values_stay_on_one_line() {
+        let doc = document_with_commit(&result(), Map::new());
+        let text = String::from_utf8(document_text(&doc)).unwrap();
+        assert!(
+            text.contains("\n          \"peak_bytes\": [5, 6],\n"),
+            "{}",
+            &text[..3000]
+        );
+        assert!(text.contains("\n      \"name\": \"loop\",\n"));
+        // 2,000 samples, 3 lines of a few hundred lines in all.
+        assert!(text.lines().count() < 400, "{}", text.lines().count());
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let pretty = serde_json::to_string_pretty(&v).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&pretty).unwrap(), v);
+    }
 }

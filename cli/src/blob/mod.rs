@@ -12,5 +12,5 @@ mod write;
 pub(crate) use document::Document;
 pub(crate) use env_info::commit_info;
 pub(crate) use from_run::{Measured, document_from_run, document_of_runs, overall_status};
-pub(crate) use read::{BlobError, Clean, Record, Run, parse_run, read_json, read_run};
+pub(crate) use read::{BlobError, Clean, PerOp, Record, Run, parse_run, read_json, read_run};
 pub(crate) use write::{check_destination_for, write_document, write_file};

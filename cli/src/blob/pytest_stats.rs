@@ -1,13 +1,16 @@
 //! pytest-benchmark's `stats` object computed from a list of round times, with the same
 //! quartile, outlier and fence rules as `pytest_benchmark.stats.Stats` (5.x).
 
+use std::sync::Arc;
+
 use super::document::PytestStats;
-use crate::stats::{mean, median, sorted, stddev};
+use crate::stats::{mean, median_sorted, sorted, stddev};
 
 impl PytestStats {
-    /// Stats over `data` (seconds per round). An empty list gives all zeros: a region
-    /// whose every sample lost its timing still needs a well-formed object.
-    pub fn from_data(data: &[f64]) -> PytestStats {
+    /// Stats over `data` (seconds per round), which they keep. An empty list gives all
+    /// zeros: a region whose every sample lost its timing still needs a well-formed
+    /// object.
+    pub fn from_data(data: Arc<Vec<f64>>) -> PytestStats {
         if data.is_empty() {
             return PytestStats {
                 min: 0.0,
@@ -26,16 +29,16 @@ impl PytestStats {
                 hd15iqr: 0.0,
                 ops: 0.0,
                 total: 0.0,
-                data: Vec::new(),
+                data,
                 iterations: 1,
             };
         }
-        let s = sorted(data);
+        let s = sorted(&data);
         let n = s.len();
         let (q1, q3) = quartiles(&s);
         let iqr = q3 - q1;
-        let m = mean(data);
-        let sd = stddev(data);
+        let m = mean(&data);
+        let sd = stddev(&data);
         let (lo, hi) = (q1 - 1.5 * iqr, q3 + 1.5 * iqr);
         let iqr_outliers = data.iter().filter(|&&v| v < lo || v > hi).count();
         let stddev_outliers = data.iter().filter(|&&v| v < m - sd || v > m + sd).count();
@@ -53,7 +56,7 @@ impl PytestStats {
             mean: m,
             stddev: sd,
             rounds: n,
-            median: median(data),
+            median: median_sorted(&s),
             iqr,
             q1,
             q3,
@@ -64,7 +67,7 @@ impl PytestStats {
             hd15iqr,
             ops: if total > 0.0 { n as f64 / total } else { 0.0 },
             total,
-            data: data.to_vec(),
+            data,
             iterations: 1,
         }
     }
@@ -91,7 +94,7 @@ fn quartiles(s: &[f64]) -> (f64, f64) {
             )
         }
     } else {
-        (median(&s[..n / 2]), median(&s[n / 2..]))
+        (median_sorted(&s[..n / 2]), median_sorted(&s[n / 2..]))
     }
 }
 
@@ -102,7 +105,7 @@ mod tests {
     // Expected values computed with pytest_benchmark.stats.Stats (5.3.1) on the same data.
     #[test]
     fn matches_pytest_benchmark_odd() {
-        let st = PytestStats::from_data(&[1.0, 2.0, 3.0, 4.0, 100.0]);
+        let st = PytestStats::from_data(Arc::new(vec![1.0, 2.0, 3.0, 4.0, 100.0]));
         assert_eq!((st.q1, st.q3, st.iqr), (1.75, 28.0, 26.25));
         assert_eq!((st.mean, st.stddev), (22.0, 43.617656975128774));
         assert_eq!(st.median, 3.0);
@@ -115,18 +118,18 @@ mod tests {
 
     #[test]
     fn matches_pytest_benchmark_even_and_single() {
-        let st = PytestStats::from_data(&[4.0, 1.0, 3.0, 2.0]);
+        let st = PytestStats::from_data(Arc::new(vec![4.0, 1.0, 3.0, 2.0]));
         assert_eq!((st.q1, st.q3), (1.5, 3.5));
         assert_eq!((st.mean, st.stddev, st.ops), (2.5, 1.2909944487358056, 0.4));
         assert_eq!((st.ld15iqr, st.hd15iqr), (1.0, 4.0));
         assert_eq!(st.outliers, "2;0");
-        let one = PytestStats::from_data(&[0.5]);
+        let one = PytestStats::from_data(Arc::new(vec![0.5]));
         assert_eq!(
             (one.min, one.max, one.stddev, one.q1, one.iqr),
             (0.5, 0.5, 0.0, 0.5, 0.0)
         );
         assert_eq!(one.ops, 2.0);
-        let none = PytestStats::from_data(&[]);
+        let none = PytestStats::from_data(Arc::new(vec![]));
         assert_eq!((none.rounds, none.ops), (0, 0.0));
     }
 }

@@ -8,9 +8,12 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use benchmem_launcher::Column;
+use serde_json::{Map, Value, json};
 
+use super::document::{Benchmark, Document};
 use crate::metrics::{BLOB, Metric};
 use crate::stats::Stat;
 
@@ -56,6 +59,47 @@ pub const HELPER_KIND: &str = "helper";
 /// [`KIND_KEY`] of a process's root region (the whole process, from start to exit).
 pub const PROCESS_KIND: &str = "process";
 
+/// Key of a region's per-op view in its `extra_info` ([`PerOp`]): written for a region
+/// closed more often than there were repeats.
+pub const PER_OP_KEY: &str = "benchmem_per_op";
+
+/// The per-op view of a region closed many times (once per iteration of a loop): how
+/// many samples, and the mean allocated bytes and allocations per sample, as `go test
+/// -benchmem` prints B/op and allocs/op.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PerOp {
+    /// Samples (operations) over every repeat.
+    pub ops: u64,
+    /// Mean allocated bytes per sample.
+    pub bytes: f64,
+    /// Mean allocations per sample.
+    pub allocs: f64,
+}
+
+impl PerOp {
+    /// As the blob keeps it.
+    pub fn to_json(self) -> Value {
+        json!({"ops": self.ops, "bytes_per_op": self.bytes, "allocs_per_op": self.allocs})
+    }
+
+    fn from_json(v: &Value) -> Result<PerOp, String> {
+        let number = |key: &str| {
+            v.get(key)
+                .and_then(Value::as_f64)
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .ok_or_else(|| format!("extra_info.{PER_OP_KEY}.{key} is not a number ≥ 0"))
+        };
+        Ok(PerOp {
+            ops: v
+                .get("ops")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| format!("extra_info.{PER_OP_KEY}.ops is not a whole number ≥ 0"))?,
+            bytes: number("bytes_per_op")?,
+            allocs: number("allocs_per_op")?,
+        })
+    }
+}
+
 /// A saved run that could not be used, with the file it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobError {
@@ -87,9 +131,11 @@ pub struct Record {
     /// pytest-benchmark's timing stats (seconds), when present.
     pub time: Option<TimeStats>,
     /// Every round's time (pytest-benchmark's `stats.data`, seconds), when the file has it.
-    pub time_data: Option<Vec<f64>>,
+    pub time_data: Option<Arc<Vec<f64>>>,
     /// Per-repeat memory series by metric (only metrics the blob holds).
-    pub memory: BTreeMap<Metric, Vec<u64>>,
+    pub memory: BTreeMap<Metric, Column>,
+    /// The per-op view of a region closed many times, when the blob has it.
+    pub per_op: Option<PerOp>,
     /// Why some samples are not clean measurements (`extra_info.benchmem_incomplete`).
     pub incomplete: Vec<String>,
     /// Which entries of the memory series are incomplete.
@@ -168,11 +214,7 @@ impl Record {
     pub fn value(&self, metric: Metric, stat: Stat) -> Option<f64> {
         match metric {
             Metric::Time => self.time.and_then(|t| t.get(stat)),
-            m => {
-                let series = self.memory.get(&m)?;
-                let values: Vec<f64> = series.iter().map(|&v| v as f64).collect();
-                stat.of(&values)
-            }
+            m => stat_of_counts(stat, self.memory.get(&m)?),
         }
     }
 
@@ -191,7 +233,7 @@ impl Record {
     /// data (pytest-benchmark's `stats.data`).
     pub fn clean_series(&self, metric: Metric) -> Option<Vec<f64>> {
         let (all, flagged): (Vec<f64>, _) = match metric {
-            Metric::Time => (self.time_data.clone()?, &self.incomplete_rounds),
+            Metric::Time => (self.time_data.as_deref()?.clone(), &self.incomplete_rounds),
             m => (
                 self.memory.get(&m)?.iter().map(|&v| v as f64).collect(),
                 &self.incomplete_samples,
@@ -215,7 +257,7 @@ impl Record {
             Metric::Time => (
                 self.time_data
                     .as_ref()
-                    .map_or(self.samples(metric), Vec::len),
+                    .map_or(self.samples(metric), |d| d.len()),
                 &self.incomplete_rounds,
             ),
             m => (self.samples(m), &self.incomplete_samples),
@@ -246,7 +288,7 @@ impl Record {
     pub fn samples(&self, metric: Metric) -> usize {
         match metric {
             Metric::Time => self.time.map_or(0, |t| t.rounds as usize),
-            m => self.memory.get(&m).map_or(0, Vec::len),
+            m => self.memory.get(&m).map_or(0, |c| c.len()),
         }
     }
 }
@@ -279,6 +321,95 @@ impl Run {
     /// Whether any benchmark measured `metric`.
     pub fn has(&self, metric: Metric) -> bool {
         self.records.iter().any(|r| r.has(metric))
+    }
+}
+
+impl Run {
+    /// The run a document of benchmem's own describes, as [`parse_run`] would read it
+    /// back from its JSON, without making that JSON: the memory series and round times
+    /// are shared with the document, not copied (`benchmem run` prints its table from
+    /// this, so it is the table a later `show` prints).
+    pub fn of_document(doc: &Document, path: &Path) -> Run {
+        let info = doc.benchmem.as_ref();
+        let list = |key: &str| match info.and_then(|o| o.get(key)) {
+            Some(Value::Array(a)) => a.iter().map(display_value).collect(),
+            _ => Vec::new(),
+        };
+        let commands = match info.and_then(|o| o.get("commands")) {
+            Some(Value::Array(a)) => a.len(),
+            _ => usize::from(info.is_some()),
+        };
+        Run {
+            path: path.to_path_buf(),
+            records: doc.benchmarks.iter().map(record_of).collect(),
+            notes: list("notes"),
+            repeats: info.and_then(|o| o.get("repeats")).and_then(Value::as_u64),
+            stopped: list(STOPPED_KEY),
+            commands,
+        }
+    }
+}
+
+/// One benchmark of a document of benchmem's own, as [`parse_benchmark`] reads it.
+fn record_of(b: &Benchmark) -> Record {
+    let extra = &b.extra_info;
+    let memory: BTreeMap<Metric, Column> = BLOB
+        .iter()
+        .filter_map(|&m| {
+            let key = m.blob_key()?;
+            let (_, c) = b.memory.iter().find(|(k, _)| *k == key)?;
+            Some((m, c.clone()))
+        })
+        .collect();
+    let st = &b.stats;
+    let time = Some(TimeStats {
+        min: st.min,
+        max: st.max,
+        mean: st.mean,
+        median: st.median,
+        stddev: st.stddev,
+        iqr: Some(st.iqr),
+        rounds: st.rounds as u64,
+    });
+    let samples = memory.values().map(|c| c.len()).max().unwrap_or(0);
+    let positions = |key: &str, len: usize| -> Vec<usize> {
+        let mut at: Vec<usize> = match extra.get(key) {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| usize::try_from(v.as_u64()?).ok())
+                .filter(|&i| i < len)
+                .collect(),
+            _ => Vec::new(),
+        };
+        at.sort_unstable();
+        at.dedup();
+        at
+    };
+    Record {
+        name: b.name.clone(),
+        fullname: b.fullname.clone(),
+        group: b.group.clone(),
+        params: BTreeMap::new(),
+        time,
+        time_data: Some(st.data.clone()),
+        memory,
+        per_op: extra.get(PER_OP_KEY).and_then(|v| PerOp::from_json(v).ok()),
+        incomplete: match extra.get(INCOMPLETE_KEY) {
+            Some(Value::Array(a)) => a.iter().map(display_value).collect(),
+            _ => Vec::new(),
+        },
+        incomplete_samples: Flagged::At(positions(INCOMPLETE_SAMPLES_KEY, samples)),
+        incomplete_rounds: Flagged::At(positions(INCOMPLETE_ROUNDS_KEY, st.data.len())),
+        helper: extra.get(KIND_KEY) == Some(&Value::from(HELPER_KIND)),
+        process: extra.get(KIND_KEY) == Some(&Value::from(PROCESS_KIND)),
+        extra: extra
+            .iter()
+            .filter(|(k, v)| {
+                !k.starts_with(MEMORY_KEY)
+                    && matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     }
 }
 
@@ -459,8 +590,8 @@ fn parse_benchmark(b: &Value, index: usize, repeats: Option<u64>) -> Result<Reco
             )),
         }
     };
-    let samples = memory.values().map(Vec::len).max().unwrap_or(0);
-    let rounds = time_data.as_ref().map_or(0, Vec::len);
+    let samples = memory.values().map(|c| c.len()).max().unwrap_or(0);
+    let rounds = time_data.as_ref().map_or(0, |d| d.len());
     let incomplete_samples = positions(INCOMPLETE_SAMPLES_KEY, samples).map_err(at)?;
     let incomplete_rounds = positions(INCOMPLETE_ROUNDS_KEY, rounds).map_err(at)?;
     let (incomplete_samples, incomplete_rounds) = match (incomplete_samples, incomplete_rounds) {
@@ -470,6 +601,10 @@ fn parse_benchmark(b: &Value, index: usize, repeats: Option<u64>) -> Result<Reco
         _ => legacy_positions(&incomplete, samples, rounds, repeats),
     };
     let helper = extra.and_then(|e| e.get(KIND_KEY)) == Some(&Value::from(HELPER_KIND));
+    let per_op = match extra.and_then(|e| e.get(PER_OP_KEY)) {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(PerOp::from_json(v).map_err(at)?),
+    };
     let process = extra.and_then(|e| e.get(KIND_KEY)) == Some(&Value::from(PROCESS_KIND));
     let labels = extra
         .into_iter()
@@ -488,6 +623,7 @@ fn parse_benchmark(b: &Value, index: usize, repeats: Option<u64>) -> Result<Reco
         time,
         time_data,
         memory,
+        per_op,
         incomplete,
         incomplete_samples,
         incomplete_rounds,
@@ -495,6 +631,48 @@ fn parse_benchmark(b: &Value, index: usize, repeats: Option<u64>) -> Result<Reco
         process,
         extra: labels,
     })
+}
+
+/// `stat` of a series of counts, without a copy where none is needed (a region closed a
+/// million times has a million of them).
+fn stat_of_counts(stat: Stat, values: &[u64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    match stat {
+        Stat::Min => values.iter().min().map(|&v| v as f64),
+        Stat::Max => values.iter().max().map(|&v| v as f64),
+        Stat::Mean => Some(crate::stats::mean_of(
+            values.iter().map(|&v| v as f64),
+            values.len(),
+        )),
+        Stat::Stddev if values.len() < 2 => Some(0.0),
+        Stat::Stddev => {
+            // As `stats::stddev`, over the counts as they come.
+            let n = values.len();
+            let m = crate::stats::mean_of(values.iter().map(|&v| v as f64), n);
+            let ss: f64 = values
+                .iter()
+                .map(|&v| (v as f64 - m) * (v as f64 - m))
+                .sum();
+            Some((ss / (n - 1) as f64).sqrt())
+        }
+        Stat::Iqr => {
+            crate::stats::Stat::Iqr.of(&values.iter().map(|&v| v as f64).collect::<Vec<_>>())
+        }
+        Stat::Median => {
+            let mut v = values.to_vec();
+            let mid = v.len() / 2;
+            let (_, &mut hi, _) = v.select_nth_unstable(mid);
+            if v.len() % 2 == 1 {
+                return Some(hi as f64);
+            }
+            let lo = v[..mid].iter().copied().max().unwrap_or(hi);
+            let (a, b) = (lo as f64, hi as f64);
+            let m = (a + b) / 2.0;
+            Some(if m.is_finite() { m } else { a / 2.0 + b / 2.0 })
+        }
+    }
 }
 
 /// Which samples are incomplete in a run saved before benchmem wrote their positions: its
@@ -581,7 +759,7 @@ fn parse_time(s: &Map<String, Value>) -> Result<Option<TimeStats>, String> {
 /// pytest-benchmark's `stats.data` (every round, seconds) when the file has it: written
 /// by `--benchmark-json` and by benchmem, left out by `--benchmark-save` without
 /// `--benchmark-save-data`.
-fn parse_rounds(s: &Map<String, Value>) -> Result<Option<Vec<f64>>, String> {
+fn parse_rounds(s: &Map<String, Value>) -> Result<Option<Arc<Vec<f64>>>, String> {
     let data = match s.get("data") {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Array(a)) => a,
@@ -602,10 +780,10 @@ fn parse_rounds(s: &Map<String, Value>) -> Result<Option<Vec<f64>>, String> {
             )),
         })
         .collect::<Result<Vec<f64>, String>>()
-        .map(Some)
+        .map(|d| Some(Arc::new(d)))
 }
 
-fn parse_memory(m: &Map<String, Value>) -> Result<BTreeMap<Metric, Vec<u64>>, String> {
+fn parse_memory(m: &Map<String, Value>) -> Result<BTreeMap<Metric, Column>, String> {
     let mut out = BTreeMap::new();
     for metric in BLOB {
         let Some(key) = metric.blob_key() else {
@@ -631,7 +809,7 @@ fn parse_memory(m: &Map<String, Value>) -> Result<BTreeMap<Metric, Vec<u64>>, St
             })?;
             values.push(n);
         }
-        out.insert(metric, values);
+        out.insert(metric, Column::from(values));
     }
     Ok(out)
 }

@@ -267,19 +267,175 @@ fn may_write(file: &Path) -> bool {
     unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
 
-/// Write `doc` to where `path` leads (see [`check_destination_for`]) as pretty JSON,
-/// atomically, keeping an existing file's permission bits. The error is one line naming
-/// the path.
+/// Write `doc` to where `path` leads (see [`check_destination_for`]) as indented JSON
+/// ([`Layout`]), atomically, keeping an existing file's permission bits. The error is one
+/// line naming the path.
 pub fn write_document(doc: &Document, path: &Path) -> Result<(), String> {
-    let mut text = serde_json::to_vec_pretty(doc)
-        .map_err(|e| format!("{}: cannot encode the run: {e}", path.display()))?;
-    text.push(b'\n');
-    write_file(&text, path, "--json")
+    write_with(path, "--json", |w| {
+        let mut ser = serde_json::Serializer::with_formatter(&mut *w, Layout::default());
+        serde::Serialize::serialize(doc, &mut ser).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })
+}
+
+/// `doc` as [`write_document`] lays it out.
+#[cfg(test)]
+pub fn document_text(doc: &Document) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, Layout::default());
+    serde::Serialize::serialize(doc, &mut ser)
+        .expect("a document of strings and numbers serializes");
+    out.push(b'\n');
+    out
+}
+
+/// serde_json's pretty layout (two spaces a level), except that an array of plain values
+/// stays on one line: a series of 200,000 samples is one line to scroll past, not 200,000.
+#[derive(Default)]
+pub struct Layout {
+    /// Per open array or object: whether a value in it was laid out on lines of its own.
+    open: Vec<bool>,
+    /// An array value is about to be written: whether it is the array's first.
+    pending: Option<bool>,
+}
+
+impl Layout {
+    fn indent<W: ?Sized + Write>(&self, w: &mut W) -> std::io::Result<()> {
+        for _ in 0..self.open.len() {
+            w.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+
+    /// Before any value: an array's separator, on the line (plain values) or on lines of
+    /// their own (arrays and objects).
+    fn before<W: ?Sized + Write>(&mut self, w: &mut W, nested: bool) -> std::io::Result<()> {
+        let Some(first) = self.pending.take() else {
+            return Ok(());
+        };
+        if nested {
+            if let Some(lines) = self.open.last_mut() {
+                *lines = true;
+            }
+            w.write_all(if first { b"\n" } else { b",\n" })?;
+            self.indent(w)
+        } else if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
+
+    fn close<W: ?Sized + Write>(&mut self, w: &mut W, end: &[u8]) -> std::io::Result<()> {
+        if self.open.pop() == Some(true) {
+            w.write_all(b"\n")?;
+            self.indent(w)?;
+        }
+        w.write_all(end)
+    }
+}
+
+/// The plain values: the separator, then as serde_json writes them compactly.
+macro_rules! plain {
+    ($($f:ident($t:ty)),* $(,)?) => {$(
+        fn $f<W: ?Sized + Write>(&mut self, w: &mut W, v: $t) -> std::io::Result<()> {
+            self.before(w, false)?;
+            serde_json::ser::CompactFormatter.$f(w, v)
+        }
+    )*};
+}
+
+impl serde_json::ser::Formatter for Layout {
+    plain!(
+        write_bool(bool),
+        write_i8(i8),
+        write_i16(i16),
+        write_i32(i32),
+        write_i64(i64),
+        write_i128(i128),
+        write_u8(u8),
+        write_u16(u16),
+        write_u32(u32),
+        write_u64(u64),
+        write_u128(u128),
+        write_f32(f32),
+        write_f64(f64),
+        write_number_str(&str),
+    );
+
+    fn write_null<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.before(w, false)?;
+        w.write_all(b"null")
+    }
+
+    fn begin_string<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.before(w, false)?;
+        w.write_all(b"\"")
+    }
+
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.before(w, true)?;
+        self.open.push(false);
+        w.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        _: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.pending = Some(first);
+        Ok(())
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.before(w, true)?;
+        self.open.push(false);
+        w.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if let Some(lines) = self.open.last_mut() {
+            *lines = true;
+        }
+        w.write_all(if first { b"\n" } else { b",\n" })?;
+        self.indent(w)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
 }
 
 /// Write `bytes` to where `path`, given with `flag`, leads, atomically as
 /// [`write_document`] does.
 pub fn write_file(bytes: &[u8], path: &Path, flag: &str) -> Result<(), String> {
+    write_with(path, flag, |w| w.write_all(bytes))
+}
+
+/// Write what `fill` writes to where `path`, given with `flag`, leads, atomically as
+/// [`write_document`] does (through a buffer, straight into the file).
+fn write_with(
+    path: &Path,
+    flag: &str,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), String> {
     // Again: the path may have changed while the command ran.
     let dest = check_destination_for(path, flag)?;
     let fail =
@@ -297,9 +453,13 @@ pub fn write_file(bytes: &[u8], path: &Path, flag: &str) -> Result<(), String> {
             .set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(|e| fail("keep the file's mode", &e))?;
     }
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| fail("write", &e))?;
+    {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+        fill(&mut w)
+            .and_then(|()| w.flush())
+            .map_err(|e| fail("write", &e))?;
+    }
+    tmp.as_file().sync_all().map_err(|e| fail("write", &e))?;
     tmp.persist(&dest.file)
         .map_err(|e| fail("save", &e.error))?;
     Ok(())

@@ -10,7 +10,7 @@ use benchmem_launcher::{RunOptions, RunResult, SeriesKind};
 use crate::args::RunArgs;
 use crate::blob::{
     Document, Measured, Run, check_destination_for, commit_info, document_of_runs, overall_status,
-    parse_run, write_document, write_file,
+    write_document, write_file,
 };
 use crate::console::{self, Painter, Stream};
 use crate::error::{Error, Result};
@@ -242,13 +242,7 @@ enum Model {
 }
 
 fn model(runs: &[Measured], doc: &Document, view: &TableView) -> Model {
-    let parsed = serde_json::to_value(doc)
-        .map_err(|e| e.to_string())
-        .and_then(|v| parse_run(&v, Path::new("run")).map_err(|e| e.to_string()));
-    let run = match parsed {
-        Ok(r) => r,
-        Err(e) => return Model::Lines(vec![format!("benchmem: {e}")]),
-    };
+    let run = Run::of_document(doc, Path::new("run"));
     let mut tail: Vec<String> = runs.iter().flat_map(ending).collect();
     if runs.len() > 1 {
         tail.extend(summary(runs));

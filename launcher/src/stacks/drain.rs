@@ -234,7 +234,7 @@ impl Ring {
         let n = state_file_name(self.pid, self.image, &mut name);
         let state = std::str::from_utf8(&name[..n])
             .ok()
-            .and_then(|f| crate::collect::read_state(&dir.join(f)));
+            .and_then(|f| crate::collect::read_state(&dir.join(f), (self.pid, self.image)));
         let why = (!why.is_empty()).then(|| {
             format!(
                 "process {} (image {}): {}",
