@@ -166,7 +166,7 @@ enum Held {
 unsafe fn track<const S: bool>(c: &Ctx, p: *mut c_void, size: usize) {
     if S {
         // SAFETY: the caller's contract.
-        return unsafe { track_stacked(c, p, size) };
+        return unsafe { track_stacked(c, p, size, stacks::capture(c.t)) };
     }
     let epoch = hot::alloc(c.st, c.t, size as u64, c.single);
     if let Some(usable) = c.real.trailer_usable {
@@ -182,13 +182,12 @@ unsafe fn track<const S: bool>(c: &Ctx, p: *mut c_void, size: usize) {
     track_in_pointer_table::<false>(c, p, size as u64, epoch, NO_STACK);
 }
 
-/// [`track`] in stacks mode: the stack is captured here, before the counter update.
+/// [`track`] in stacks mode, with the stack captured before the counter update.
 ///
 /// # Safety
 /// As for [`track`].
 #[inline(never)]
-unsafe fn track_stacked(c: &Ctx, p: *mut c_void, size: usize) {
-    let stack = stacks::capture(c.t);
+unsafe fn track_stacked(c: &Ctx, p: *mut c_void, size: usize, stack: u32) {
     let epoch = c.alloc::<true>(size as u64, stack);
     if let Some(usable) = c.real.trailer_usable {
         // SAFETY: as in `track`.
@@ -357,8 +356,11 @@ unsafe fn allocate(
         Call::Track(c) => {
             if stacks::on() {
                 core::hint::cold_path();
+                // Taken here, in the hook's own frame: the walk then starts one step
+                // from the program's code.
+                let at = stacks::entry();
                 // SAFETY: the caller's contract.
-                return unsafe { allocate_stacked(c.into_parts(), size, call) };
+                return unsafe { allocate_stacked(c.into_parts(), size, call, at) };
             }
             let p = call(c.real, c.padded::<false>(size));
             if !p.is_null() {
@@ -383,12 +385,15 @@ unsafe fn allocate_stacked(
     c: Parts,
     size: usize,
     call: impl Fn(&Real, usize) -> *mut c_void,
+    at: stacks::Entry,
 ) -> *mut c_void {
     let c = Ctx::from_parts(c);
     let p = call(c.real, c.padded::<true>(size));
     if !p.is_null() {
+        // `at` is the calling hook's frame, live until this returns.
+        let stack = stacks::capture_from(c.t, at);
         // SAFETY: the block the real allocator just returned (the caller's contract).
-        unsafe { track::<true>(&c, p, size) };
+        unsafe { track_stacked(&c, p, size, stack) };
     }
     p
 }
@@ -499,6 +504,7 @@ unsafe fn realloc_tracked<const S: bool>(
     p: *mut c_void,
     size: usize,
     call: impl FnOnce(usize) -> *mut c_void,
+    at: Option<stacks::Entry>,
 ) -> *mut c_void {
     let old = if p.is_null() {
         None
@@ -521,7 +527,13 @@ unsafe fn realloc_tracked<const S: bool>(
             release::<S>(c, p, e);
         }
         // SAFETY: the block the real realloc just returned.
-        unsafe { track::<S>(c, r, size) };
+        unsafe {
+            match at {
+                // `at` is the calling hook's frame, live until this returns.
+                Some(at) if S => track_stacked(c, r, size, stacks::capture_from(c.t, at)),
+                _ => track::<S>(c, r, size),
+            }
+        }
     }
     r
 }
@@ -539,9 +551,11 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
         Call::Track(c) => unsafe {
             if stacks::on() {
                 core::hint::cold_path();
-                return realloc_stacked(c.into_parts(), p, size);
+                // In the hook's own frame, as in `allocate`.
+                let at = stacks::entry();
+                return realloc_stacked(c.into_parts(), p, size, at);
             }
-            realloc_tracked::<false>(&c, p, size, |n| (c.real.realloc)(p, n))
+            realloc_tracked::<false>(&c, p, size, |n| (c.real.realloc)(p, n), None)
         },
         // SAFETY: realloc's contract, passed on.
         Call::Pass(r) => unsafe { (r.realloc)(p, size) },
@@ -554,10 +568,10 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
 /// # Safety
 /// C `realloc`, of null or a block of the real allocator.
 #[inline(never)]
-unsafe fn realloc_stacked(c: Parts, p: *mut c_void, size: usize) -> *mut c_void {
+unsafe fn realloc_stacked(c: Parts, p: *mut c_void, size: usize, at: stacks::Entry) -> *mut c_void {
     let c = Ctx::from_parts(c);
     // SAFETY: realloc's contract, passed on; the closure is the real realloc of p.
-    unsafe { realloc_tracked::<true>(&c, p, size, |n| (c.real.realloc)(p, n)) }
+    unsafe { realloc_tracked::<true>(&c, p, size, |n| (c.real.realloc)(p, n), Some(at)) }
 }
 
 /// # Safety

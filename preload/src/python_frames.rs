@@ -38,6 +38,7 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_int, c_void};
+use core::mem::MaybeUninit;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 
@@ -568,10 +569,12 @@ fn incomplete(ip: &Interp, f: usize, code: usize, offset: i64) -> bool {
 /// (`benchmem_wire::stacks::py_frame(code, line)` words); returns the count. Lock-free, no
 /// malloc. Without Python frames to read (no interpreter, a thread without a thread state)
 /// the native stack is copied as it is.
-pub fn splice(native: &[u64], out: &mut [u64]) -> usize {
+pub fn splice(native: &[u64], out: &mut [MaybeUninit<u64>]) -> usize {
     let Some(ip) = interp() else {
         let n = native.len().min(out.len());
-        out[..n].copy_from_slice(&native[..n]);
+        for (o, &a) in out[..n].iter_mut().zip(native) {
+            o.write(a);
+        }
         return n;
     };
     let tstate = thread_state(ip);
@@ -612,13 +615,13 @@ fn splice_from(
     ip: &Interp,
     first: usize,
     native: &[u64],
-    out: &mut [u64],
+    out: &mut [MaybeUninit<u64>],
     extra: usize,
 ) -> (usize, usize) {
     let (mut n, cap) = (0, out.len());
     let mut push = |w: u64, n: &mut usize| {
         if *n < cap {
-            out[*n] = w;
+            out[*n].write(w);
             *n += 1;
         }
         *n < cap
@@ -1298,7 +1301,7 @@ pub unsafe extern "C" fn benchmem_debug_python_stack(
     for (d, s) in native.iter_mut().zip(&raw[..got]) {
         *d = *s as u64;
     }
-    let mut spliced = [0u64; 256];
+    let mut buf = [MaybeUninit::new(0u64); 256];
     let mut got = got;
     if flags & 1 != 0
         && let Some(ip) = interp()
@@ -1307,7 +1310,9 @@ pub unsafe extern "C" fn benchmem_debug_python_stack(
         native.copy_within(i + 1..got, i);
         got -= 1;
     }
-    let n = splice(&native[..got], &mut spliced);
+    let n = splice(&native[..got], &mut buf);
+    // SAFETY: every word was initialised, to zero above or by splice.
+    let spliced = buf.map(|w| unsafe { w.assume_init() });
     emit_new_codes(&spliced[..n], &mut |rec| {
         if let Record::PyCode {
             id,

@@ -141,25 +141,51 @@ fn parse_line(line: &[u8], sp: u64) -> Option<Option<(u64, u64)>> {
 // ---------------------------------------------------------------------------------------
 // Capture.
 
+/// Where a hook was entered, taken in the hook's own frame so that a walk from it
+/// need not step through the preload's frames below it.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    #[cfg(target_arch = "x86_64")]
+    regs: unwind::Regs,
+}
+
+/// The current frame's [`Entry`]: call it in the hook's own body (inlined there), and
+/// pass it to [`capture_from`] while that frame is live.
+#[inline(always)]
+pub fn entry() -> Entry {
+    Entry {
+        #[cfg(target_arch = "x86_64")]
+        regs: unwind::capture(),
+    }
+}
+
 /// The stack id of the current call stack (the first frame is the return address into
 /// the code that called the hook), or [`NO_STACK`]. Called from a hook, before its
 /// counter update and outside every lock; inline(never) so the capture point is this
 /// function's own frame.
 #[inline(never)]
 pub fn capture(t: tls::Current) -> u32 {
+    capture_from(t, entry())
+}
+
+/// [`capture`] from `at`, an [`Entry`] of a frame of this thread that is still live
+/// (one of the hook's, below the program's).
+#[inline(never)]
+pub fn capture_from(t: tls::Current, at: Entry) -> u32 {
     if !stackring::recording() {
         return NO_STACK;
     }
     #[cfg(target_arch = "x86_64")]
     {
-        let regs = unwind::capture();
+        let regs = at.regs;
         let Some(hi) = bounds(t, regs.sp) else {
             return NO_STACK;
         };
         // Not zeroed: a kilobyte of stores for every allocation otherwise.
         let mut buf = [MaybeUninit::<u64>::uninit(); MAX_FRAMES];
         // SAFETY: [sp, hi) is part of this thread's stack mapping (just checked), above
-        // the capture point, which is this live frame.
+        // the capture point, a live frame of this thread (the contract of `at`: a
+        // frame of the hook that called this function, or this function's own).
         let n = unsafe { unwind::walk(regs, regs.sp, hi, modules::own(), &mut buf) };
         if n == 0 {
             return NO_STACK;
@@ -173,7 +199,7 @@ pub fn capture(t: tls::Current) -> u32 {
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = t;
+        let _ = (t, at);
         NO_STACK
     }
 }
@@ -182,9 +208,11 @@ pub fn capture(t: tls::Current) -> u32 {
 /// on the stack only when needed: threads may have small stacks).
 #[inline(never)]
 fn intern_spliced(native: &[u64]) -> u32 {
-    let mut spliced = [0u64; MAX_FRAMES];
+    // Not zeroed, as the native buffer.
+    let mut spliced = [MaybeUninit::<u64>::uninit(); MAX_FRAMES];
     let m = python_frames::splice(native, &mut spliced);
-    intern(&spliced[..m])
+    // SAFETY: splice initialised the first `m` words.
+    intern(unsafe { core::slice::from_raw_parts(spliced.as_ptr().cast::<u64>(), m) })
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 //! `.eh_frame_hdr`/`.eh_frame`, no malloc, no lock, no fault.
 //!
 //! Only the rules compilers emit for ordinary x86-64 code are understood: the CFA is
-//! `rsp + N` or `rbp + N`, the return address is saved at `CFA + M`, `rbp` is saved at
+//! `rsp + N` or `rbp + N`, the return address is saved at `CFA - 8`, `rbp` is saved at
 //! `CFA + K` or kept. Anything else (an expression, a signal frame, a register saved in
 //! another register, no FDE for the address) ends the walk there: a stack cut short is
 //! still a correct prefix, where a guess could be a wrong one.
@@ -69,13 +69,17 @@ const STOP: u64 = 2;
 const CFA_BP: u64 = 4;
 /// `rbp` is saved in this frame.
 const BP_SAVED: u64 = 8;
+/// Where every frame the walk follows saved its return address, from its CFA.
+const RA_OFF: i64 = -8;
 
 impl Rule {
     const STOP: Rule = Rule(VALID | STOP);
 
     fn new(cfa_bp: bool, cfa_off: i64, ra_off: i64, bp_off: Option<i64>) -> Rule {
+        // The walk reads the return address at `CFA - 8` without decoding its offset:
+        // the only place the x86-64 ABI puts it outside signal frames.
         let fits = i32::try_from(cfa_off).is_ok()
-            && i16::try_from(ra_off).is_ok()
+            && ra_off == RA_OFF
             && bp_off.is_none_or(|o| o % 8 == 0 && i8::try_from(o / 8).is_ok());
         if !fits {
             return Rule::STOP;
@@ -90,18 +94,23 @@ impl Rule {
         }
         Rule(w)
     }
+    #[cfg(test)]
     fn stop(self) -> bool {
         self.0 & STOP != 0
     }
+    #[cfg(test)]
     fn cfa_bp(self) -> bool {
         self.0 & CFA_BP != 0
     }
+    #[cfg(test)]
     fn cfa_off(self) -> i64 {
         (self.0 >> 32) as u32 as i32 as i64
     }
+    #[cfg(test)]
     fn ra_off(self) -> i64 {
         (self.0 >> 16) as u16 as i16 as i64
     }
+    #[cfg(test)]
     fn bp_off(self) -> Option<i64> {
         (self.0 & BP_SAVED != 0).then(|| ((self.0 >> 8) as u8 as i8 as i64) * 8)
     }
@@ -138,7 +147,9 @@ fn slot(pc: u64) -> &'static Entry {
 fn rule(pc: u64) -> Rule {
     let e = slot(pc);
     let r = e.rule.load(Relaxed);
-    if r != 0 && e.tag.load(Relaxed) ^ r == pc {
+    // No test for an empty slot: both words zero match no pc (never 0), and a rule of
+    // 0 read while the slot is cleared is not VALID, which ends the walk.
+    if e.tag.load(Relaxed) ^ r == pc {
         return Rule(r);
     }
     rule_slow(pc)
@@ -189,9 +200,13 @@ pub unsafe fn walk(
     skip: (u64, u64),
     out: &mut [MaybeUninit<u64>],
 ) -> usize {
-    let last = hi.saturating_sub(8);
+    if hi < lo || hi - lo < 8 {
+        return 0;
+    }
+    // One unsigned compare bounds a load: `at - lo` wraps above `span` below `lo` too.
+    let span = hi - 8 - lo;
     let read = |at: u64| -> Option<u64> {
-        if at < lo || at > last {
+        if at.wrapping_sub(lo) > span {
             return None;
         }
         // SAFETY: [at, at + 8) is inside [lo, hi), mapped and readable (the caller's
@@ -199,17 +214,20 @@ pub unsafe fn walk(
         Some(unsafe { (at as *const u64).read_unaligned() })
     };
     // One frame up: `key` is the address whose rule applies. Frames only ever move up
-    // the stack; anything else is a corrupt frame and ends the walk.
+    // the stack; anything else is a corrupt frame and ends the walk. The rule's fields
+    // are decoded from its word in place (shifts of the signed word), the return
+    // address's offset being always `RA_OFF`.
     let step = |key: u64, sp: u64, bp: &mut u64| -> Option<(u64, u64)> {
-        let r = rule(key);
-        if r.stop() {
+        let r = rule(key).0;
+        if r & (STOP | VALID) != VALID {
             return None;
         }
-        let base = if r.cfa_bp() { *bp } else { sp };
-        let cfa = base.wrapping_add(r.cfa_off() as u64);
-        let ra = read(cfa.wrapping_add(r.ra_off() as u64))?;
-        if let Some(o) = r.bp_off() {
-            *bp = read(cfa.wrapping_add(o as u64))?;
+        let base = if r & CFA_BP != 0 { *bp } else { sp };
+        let cfa = base.wrapping_add(((r as i64) >> 32) as u64);
+        let ra = read(cfa.wrapping_add(RA_OFF as u64))?;
+        if r & BP_SAVED != 0 {
+            let off = (((r << 48) as i64) >> 56) << 3;
+            *bp = read(cfa.wrapping_add(off as u64))?;
         }
         (cfa > sp && ra >= 4096).then_some((ra, cfa))
     };
