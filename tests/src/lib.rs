@@ -309,7 +309,7 @@ pub fn measure_env(
     cmd.env("COLUMNS", "10000");
     cmd.args(["run", "--json", json.to_str().unwrap()])
         .args(extra)
-        .args(stacks_pass())
+        .args(stacks_pass().iter().filter(|a| !extra.contains(a)))
         .arg("--")
         .arg(program)
         .args(args)
