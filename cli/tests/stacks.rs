@@ -348,6 +348,30 @@ fn flame_graph_files_are_whole_and_self_contained() {
         "the SVG inline"
     );
     assert!(!html.contains("<?xml"), "no XML prolog inside HTML");
+    // Grown red, shrunk blue: the site that tripled is drawn in a red, and in a blue when
+    // the runs are swapped.
+    let fill_of = |svg: &str| -> String {
+        let at = svg
+            .find("<title>parse (bench.py:20)")
+            .expect("the site's frame");
+        let rest = &svg[at..];
+        let f = rest.find("fill=\"").expect("a fill") + 6;
+        rest[f..f + rest[f..].find('"').unwrap()].to_string()
+    };
+    let out = bm(
+        dir.path(),
+        &["flamegraph", "base.json", "head.json", "-o", "grown.svg"],
+    );
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let grown = fill_of(&std::fs::read_to_string(dir.path().join("grown.svg")).unwrap());
+    assert!(grown.starts_with("rgb(255,"), "{grown}");
+    let out = bm(
+        dir.path(),
+        &["flamegraph", "head.json", "base.json", "-o", "shrunk.svg"],
+    );
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let shrunk = fill_of(&std::fs::read_to_string(dir.path().join("shrunk.svg")).unwrap());
+    assert!(shrunk.ends_with(",255)"), "{shrunk}");
     // Nothing half-written is left beside them.
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
