@@ -34,7 +34,12 @@ enum Unusable {
 #[derive(Default)]
 pub(crate) struct Symbolizer {
     files: HashMap<(Vec<u8>, Vec<u8>), Result<File, Unusable>>,
-    answers: HashMap<(Vec<u8>, Vec<u8>, u64), Vec<String>>,
+    /// Each (pid, image, module index) seen, as an index into `files`' order of opening:
+    /// frames are looked up by it, not by hashing the module's path again.
+    module_ids: HashMap<(u32, u32, u32), usize>,
+    /// The (path, build id) of each module id.
+    module_keys: Vec<(Vec<u8>, Vec<u8>)>,
+    answers: HashMap<(usize, u64), Vec<String>>,
     /// (module path, why) of every module shown as addresses.
     unusable: Vec<(String, Unusable)>,
 }
@@ -55,7 +60,12 @@ fn open(m: &Module) -> Result<File, Unusable> {
     if m.path.is_empty() {
         return Err(Unusable::Missing);
     }
-    let data = std::fs::read(path).map_err(|_| Unusable::Missing)?;
+    let file = std::fs::File::open(path).map_err(|_| Unusable::Missing)?;
+    // SAFETY: a read-only private mapping, dropped before this returns. Its bytes may
+    // change if the file is rewritten meanwhile: object checks every offset it reads and
+    // the build id check refuses another build. A file truncated under the mapping would
+    // fault on access, the same exposure as addr2line's loader, which maps these files.
+    let data = unsafe { memmap2::Mmap::map(&file) }.map_err(|_| Unusable::Missing)?;
     let obj = object::File::parse(&*data).map_err(|_| Unusable::Missing)?;
     let id = obj.build_id().ok().flatten().unwrap_or(&[]);
     if !m.build_id.is_empty() && id != m.build_id.as_slice() {
@@ -143,13 +153,28 @@ impl Symbolizer {
                 let Some(m) = img.modules.get(module as usize) else {
                     return vec![format!("[unknown]+{address:#x}")];
                 };
-                let key = (m.path.clone(), m.build_id.clone(), address);
-                if let Some(a) = self.answers.get(&key) {
+                let next = self.module_keys.len();
+                let id = *self
+                    .module_ids
+                    .entry((img.pid, img.image, module))
+                    .or_insert(next);
+                if id == next {
+                    let key = (m.path.clone(), m.build_id.clone());
+                    match self.module_keys.iter().position(|k| *k == key) {
+                        // The same file in another process image: one id, one set of answers.
+                        Some(same) => {
+                            self.module_ids.insert((img.pid, img.image, module), same);
+                        }
+                        None => self.module_keys.push(key),
+                    }
+                }
+                let id = self.module_ids[&(img.pid, img.image, module)];
+                if let Some(a) = self.answers.get(&(id, address)) {
                     return a.clone();
                 }
                 let file = self
                     .files
-                    .entry((m.path.clone(), m.build_id.clone()))
+                    .entry(self.module_keys[id].clone())
                     .or_insert_with(|| open(m));
                 let named = match file {
                     Ok(file) => file.frames(address),
@@ -166,7 +191,7 @@ impl Symbolizer {
                 } else {
                     named
                 };
-                self.answers.insert(key, answer.clone());
+                self.answers.insert((id, address), answer.clone());
                 answer
             }
         }
