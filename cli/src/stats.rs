@@ -110,28 +110,37 @@ pub fn stddev(values: &[f64]) -> f64 {
 /// interpolates (method 3), so a time's IQR computed here over complete rounds is what
 /// pytest-benchmark saves for all of them.
 pub fn iqr(values: &[f64]) -> f64 {
-    let d = sorted(values);
-    let n = d.len();
-    if n < 2 {
+    if values.len() < 2 {
         return 0.0;
     }
-    let (q1, q3) = if n % 2 == 1 {
+    let (q1, q3) = quartiles(&sorted(values));
+    q3 - q1
+}
+
+/// q1 and q3 of sorted, non-empty data as pytest-benchmark computes them (its
+/// `Stats.q1`/`q3`): Wikipedia's method 3 for odd counts, the median of each half for
+/// even counts.
+pub fn quartiles(s: &[f64]) -> (f64, f64) {
+    let n = s.len();
+    if n == 1 {
+        return (s[0], s[0]);
+    }
+    if n % 2 == 1 {
         let (k, r) = (n / 4, n % 4);
         if r == 1 {
             (
-                0.25 * d[k - 1] + 0.75 * d[k],
-                0.75 * d[3 * k] + 0.25 * d[3 * k + 1],
+                0.25 * s[k - 1] + 0.75 * s[k],
+                0.75 * s[3 * k] + 0.25 * s[3 * k + 1],
             )
         } else {
             (
-                0.75 * d[k] + 0.25 * d[k + 1],
-                0.25 * d[3 * k + 1] + 0.75 * d[3 * k + 2],
+                0.75 * s[k] + 0.25 * s[k + 1],
+                0.25 * s[3 * k + 1] + 0.75 * s[3 * k + 2],
             )
         }
     } else {
-        (median_sorted(&d[..n / 2]), median_sorted(&d[n / 2..]))
-    };
-    q3 - q1
+        (median_sorted(&s[..n / 2]), median_sorted(&s[n / 2..]))
+    }
 }
 
 /// A sorted copy (NaN-free input assumed; NaN would sort last). Unstable: values equal

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::document::PytestStats;
-use crate::stats::{mean, median_sorted, sorted, stddev};
+use crate::stats::{mean, median_sorted, quartiles, sorted, stddev};
 
 impl PytestStats {
     /// Stats over `data` (seconds per round), which they keep. An empty list gives all
@@ -70,31 +70,6 @@ impl PytestStats {
             data,
             iterations: 1,
         }
-    }
-}
-
-/// q1 and q3 of sorted, non-empty data: pytest-benchmark uses Wikipedia's method 3 for
-/// odd counts and the median of each half for even counts.
-fn quartiles(s: &[f64]) -> (f64, f64) {
-    let n = s.len();
-    if n == 1 {
-        return (s[0], s[0]);
-    }
-    if n % 2 == 1 {
-        let (k, r) = (n / 4, n % 4);
-        if r == 1 {
-            (
-                0.25 * s[k - 1] + 0.75 * s[k],
-                0.75 * s[3 * k] + 0.25 * s[3 * k + 1],
-            )
-        } else {
-            (
-                0.75 * s[k] + 0.25 * s[k + 1],
-                0.25 * s[3 * k + 1] + 0.75 * s[3 * k + 2],
-            )
-        }
-    } else {
-        (median_sorted(&s[..n / 2]), median_sorted(&s[n / 2..]))
     }
 }
 

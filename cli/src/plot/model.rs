@@ -143,7 +143,7 @@ pub fn load(files: &[PathBuf], labels: &[String]) -> Result<Vec<LoadedRun>> {
 }
 
 /// Run labels when none is given: the ones `compare` gives (one rule, tests/golden/labels.json).
-use crate::commands::compare::default_labels;
+use crate::commands::compare::{default_labels, strip_token};
 
 /// The metric plotted when `--columns` is not given: peak when any run measured memory,
 /// else time.
@@ -336,23 +336,6 @@ fn pivot_by(data: &mut Data, runs: usize, pivot: &str) -> Result<()> {
     data.dims.retain(|d| d != key);
     data.pivot = Some(key.to_string());
     Ok(())
-}
-
-/// `test_build[legacy-100]` without the token `legacy` is `test_build[100]`.
-fn strip_token(id: &str, token: &str) -> String {
-    let Some((head, rest)) = id.split_once('[') else {
-        return id.to_string();
-    };
-    let payload = rest.strip_suffix(']').unwrap_or(rest);
-    let mut tokens: Vec<&str> = payload.split('-').collect();
-    if let Some(i) = tokens.iter().position(|t| *t == token) {
-        tokens.remove(i);
-    }
-    if tokens.is_empty() {
-        head.to_string()
-    } else {
-        format!("{head}[{}]", tokens.join("-"))
-    }
 }
 
 impl Data {

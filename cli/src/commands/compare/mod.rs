@@ -4,6 +4,9 @@
 mod diff;
 mod matrix;
 
+/// How `--pivot` names a benchmark without its pivoted token (shared with `plot`).
+pub(crate) use matrix::strip_token;
+
 pub(crate) use matrix::{default_labels, natural};
 mod side_by_side;
 mod verdict;
