@@ -4,10 +4,7 @@
 mod diff;
 mod matrix;
 
-/// How `--pivot` names a benchmark without its pivoted token (shared with `plot`).
-pub(crate) use matrix::strip_token;
-
-pub(crate) use matrix::{default_labels, natural};
+pub(crate) use matrix::{default_labels, natural, strip_token};
 mod side_by_side;
 mod verdict;
 
