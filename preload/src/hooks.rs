@@ -216,23 +216,26 @@ fn track_in_pointer_table<const S: bool>(
     } else {
         size as u32
     };
+    // SAFETY: `single` was read for this call, which creates no thread.
+    let old = match unsafe { POINTERS.insert(p as u64, small, epoch, c.single) } {
+        Ok(old) => old,
+        Err(_) => {
+            bookkeeping_full(c);
+            return;
+        }
+    };
+    // The stack id only beside a recorded block, so that none outlives its block.
     let old_stack = S
         .then(|| {
-            // SAFETY: `single` was read for this call, which creates no thread.
+            // SAFETY: as above.
             unsafe { STACK_OF.insert(p as u64, stack, 0, c.single) }
                 .ok()
                 .flatten()
         })
         .flatten()
         .map_or(NO_STACK, |(s, _)| s);
-    // SAFETY: as above.
-    match unsafe { POINTERS.insert(p as u64, small, epoch, c.single) } {
-        Ok(None) => {}
-        Ok(Some((s, e))) => release::<S>(c, p, Held::Pointer(s, e, old_stack)),
-        Err(_) => {
-            bookkeeping_full(c);
-            return;
-        }
+    if let Some((s, e)) = old {
+        release::<S>(c, p, Held::Pointer(s, e, old_stack));
     }
     if small == SIZE_BIG {
         track_big(c, p, size, epoch, stack);
@@ -601,7 +604,8 @@ pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, siz
     };
     match enter() {
         Call::Track(c) => {
-            let rc = if stacks::on() {
+            let stacked = stacks::on();
+            let rc = if stacked {
                 call(c.real, c.padded::<true>(size))
             } else {
                 call(c.real, c.padded::<false>(size))
@@ -609,7 +613,7 @@ pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, siz
             if rc == 0 {
                 // SAFETY: the real call succeeded: `*out` is the block it just made.
                 unsafe {
-                    if stacks::on() {
+                    if stacked {
                         track::<true>(&c, *out, size)
                     } else {
                         track::<false>(&c, *out, size)

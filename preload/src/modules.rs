@@ -18,6 +18,8 @@ use core::ffi::{c_char, c_int, c_void};
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use benchmem_wire::elf::PT_LOAD;
+
 use crate::spin::SpinLock;
 use crate::tls;
 use crate::unwind::EhFrame;
@@ -29,7 +31,6 @@ const PATH: usize = 400;
 /// Bytes of a build id kept (GNU build ids are 20).
 const BUILD_ID: usize = 64;
 
-const PT_LOAD: u32 = 1;
 const PT_NOTE: u32 = 4;
 const PT_GNU_EH_FRAME: u32 = 0x6474_e550;
 const NT_GNU_BUILD_ID: u32 = 3;

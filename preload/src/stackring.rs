@@ -12,8 +12,8 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32};
 
 use benchmem_wire::names::ENV_STACKS_RING_C;
 use benchmem_wire::stacks::{
-    DATA_OFFSET, DEFAULT_CAPACITY, Kind, MAGIC, NO_STACK, Record, RingHeader, STOP_FULL, VERSION,
-    decode, encode, encoded_words, stacks_file_name,
+    DATA_OFFSET, DEFAULT_CAPACITY, MAGIC, NO_STACK, Record, RingHeader, STOP_FULL, VERSION,
+    alloc_words, encode, encoded_words, free_words, stacks_file_name,
 };
 
 use crate::spin::SpinLock;
@@ -245,7 +245,7 @@ impl Ring {
     /// Appends the record of an allocation (the hot path: no general encoding).
     #[inline(always)]
     pub fn alloc(&mut self, stack: u32, size: u64) {
-        self.small(&[Kind::Alloc as u64 | 2 << 8 | (stack as u64) << 32, size]);
+        self.small(&alloc_words(stack, size), Record::Alloc { stack, size });
     }
 
     /// Appends the record of a free. A block of a fork parent (stamped before this image
@@ -257,21 +257,20 @@ impl Ring {
         } else {
             stack
         };
-        self.small(&[
-            Kind::Free as u64 | 3 << 8 | (stack as u64) << 32,
-            size,
-            epoch as u64,
-        ]);
+        self.small(
+            &free_words(stack, size, epoch),
+            Record::Free { stack, size, epoch },
+        );
     }
 
-    /// Appends a record already encoded as `words`, when it fits before the ring's end
+    /// Appends `rec`, already encoded as `words`, when it fits before the ring's end
     /// without waiting; otherwise through [`write`](Self::write)'s general path.
     #[inline(always)]
-    fn small<const N: usize>(&mut self, words: &[u64; N]) {
+    fn small<const N: usize>(&mut self, words: &[u64; N], rec: Record) {
         let n = N as u64 * 8;
         let pos = self.head & self.cap.wrapping_sub(1);
         if self.stopped || self.cap - pos < n || self.cap - (self.head - self.tail) < n {
-            return self.small_slow(words);
+            return self.small_slow(&rec);
         }
         // SAFETY: [pos, pos + n) is inside the records area and free (checked above);
         // only this thread writes, under the lock.
@@ -287,14 +286,8 @@ impl Ring {
 
     #[cold]
     #[inline(never)]
-    fn small_slow(&mut self, words: &[u64]) {
-        let mut bytes = [0u8; 24];
-        for (i, w) in words.iter().enumerate() {
-            bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
-        }
-        if let Ok((rec, _)) = decode(&bytes[..words.len() * 8]) {
-            self.write(&rec);
-        }
+    fn small_slow(&mut self, rec: &Record) {
+        self.write(rec);
     }
 
     /// Appends `rec`; false when it was not written (the stream stopped, or is full).
@@ -335,6 +328,7 @@ impl Ring {
         // <= cap` here) and free (`room`); only this thread writes, under the lock.
         let out = unsafe { core::slice::from_raw_parts_mut(data.add(at as usize), n as usize) };
         if encode(rec, out).is_none() {
+            self.lose(rec);
             return false;
         }
         self.head += n;
@@ -399,6 +393,7 @@ fn nap() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use benchmem_wire::stacks::decode;
 
     #[test]
     fn the_fast_records_are_the_wire_s_encoding() {

@@ -118,7 +118,13 @@ pub fn state_file_name(pid: u32, image: u32, buf: &mut [u8]) -> usize {
 /// The pid and image of a state file's name (see [`state_file_name`]); None for any other
 /// name.
 pub fn parse_state_file_name(name: &[u8]) -> Option<(u32, u32)> {
-    let rest = name.strip_prefix(STATE_PREFIX.as_bytes())?;
+    parse_image_file_name(STATE_PREFIX, name)
+}
+
+/// `<prefix><pid>-<image>` → (pid, image): the shape of every per-process-image file of
+/// a run directory (state files here, stack streams in [`crate::stacks`]).
+pub(crate) fn parse_image_file_name(prefix: &str, name: &[u8]) -> Option<(u32, u32)> {
+    let rest = name.strip_prefix(prefix.as_bytes())?;
     let dash = rest.iter().position(|&b| b == b'-')?;
     Some((decimal(&rest[..dash])?, decimal(&rest[dash + 1..])?))
 }

@@ -105,6 +105,11 @@ pub fn stacks_file_name(pid: u32, image: u32, buf: &mut [u8]) -> usize {
     n
 }
 
+/// The (pid, image) a stack stream file's name gives, or `None` for another file.
+pub fn parse_stacks_file_name(name: &[u8]) -> Option<(u32, u32)> {
+    crate::names::parse_image_file_name(STACKS_PREFIX, name)
+}
+
 /// What a record is (bits 0..8 of its header word).
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -287,8 +292,20 @@ pub fn encoded_words(rec: &Record) -> usize {
     }
 }
 
-fn header(kind: Kind, words: usize, arg: u32) -> u64 {
+const fn header(kind: Kind, words: usize, arg: u32) -> u64 {
     kind as u64 | ((words as u64) & 0xff_ffff) << 8 | (arg as u64) << 32
+}
+
+/// [`Record::Alloc`] encoded: the preload's hot path writes these words directly.
+#[inline(always)]
+pub const fn alloc_words(stack: u32, size: u64) -> [u64; 2] {
+    [header(Kind::Alloc, 2, stack), size]
+}
+
+/// [`Record::Free`] encoded (see [`alloc_words`]).
+#[inline(always)]
+pub const fn free_words(stack: u32, size: u64, epoch: u32) -> [u64; 3] {
+    [header(Kind::Free, 3, stack), size, epoch as u64]
 }
 
 /// Writes words into a byte buffer, no allocation.
@@ -323,15 +340,10 @@ pub fn encode(rec: &Record, out: &mut [u8]) -> Option<usize> {
             // The skipped words' content does not matter; leave them as they are.
             o.word(header(Kind::Pad, words, 0));
         }
-        Record::Alloc { stack, size } => {
-            o.word(header(Kind::Alloc, words, stack));
-            o.word(size);
-        }
-        Record::Free { stack, size, epoch } => {
-            o.word(header(Kind::Free, words, stack));
-            o.word(size);
-            o.word(epoch as u64);
-        }
+        Record::Alloc { stack, size } => alloc_words(stack, size).iter().for_each(|&w| o.word(w)),
+        Record::Free { stack, size, epoch } => free_words(stack, size, epoch)
+            .iter()
+            .for_each(|&w| o.word(w)),
         Record::Stack { id, frames } => {
             o.word(header(Kind::Stack, words, id));
             o.bytes(frames.0);
@@ -603,5 +615,10 @@ mod tests {
         let mut buf = [0u8; 24];
         let n = stacks_file_name(42, 1, &mut buf);
         assert_eq!(&buf[..n], b"k-42-1");
+        assert_eq!(parse_stacks_file_name(&buf[..n]), Some((42, 1)));
+        assert_eq!(parse_stacks_file_name(b"s-42-1"), None);
+        assert_eq!(parse_stacks_file_name(b"k-42"), None);
+        assert_eq!(parse_stacks_file_name(b"k-x-1"), None);
+        assert_eq!(parse_stacks_file_name(b"k-+7-1"), None);
     }
 }
