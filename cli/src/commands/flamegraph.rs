@@ -170,16 +170,7 @@ fn default_output(run: &Path, diff: bool) -> PathBuf {
 /// An HTML page around the SVG: the SVG inline (its XML prolog dropped), so its own script
 /// (hover, zoom, search) runs in the page and the page opens offline as one file.
 fn page(title: &str, svg: &[u8]) -> String {
-    let title: String = title
-        .chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_string(),
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '"' => "&quot;".to_string(),
-            c => c.to_string(),
-        })
-        .collect();
+    let title = crate::plot::svg::esc(title);
     let svg = String::from_utf8_lossy(svg);
     let body = svg.find("<svg").map_or(&svg[..], |i| &svg[i..]);
     format!(

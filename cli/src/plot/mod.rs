@@ -14,7 +14,7 @@ mod model;
 mod options;
 mod scaling;
 mod scatter;
-mod svg;
+pub(crate) mod svg;
 mod sweep;
 mod timeline;
 

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use benchmem_wire::names::state_file_name;
 use benchmem_wire::stacks::{
-    DATA_OFFSET, DecodeError, MAGIC, RingHeader, STACKS_PREFIX, STOP_FULL, STOP_TABLE_FULL,
-    VERSION, decode,
+    DATA_OFFSET, DecodeError, MAGIC, RingHeader, STOP_FULL, STOP_TABLE_FULL, VERSION, decode,
+    parse_stacks_file_name,
 };
 
 use super::replay::{ImageStacks, Replay};
@@ -265,13 +265,6 @@ impl Drop for Ring {
     }
 }
 
-/// `k-<pid>-<image>` → (pid, image).
-fn parse_name(name: &str) -> Option<(u32, u32)> {
-    let rest = name.strip_prefix(STACKS_PREFIX)?;
-    let (p, i) = rest.split_once('-')?;
-    Some((p.parse().ok()?, i.parse().ok()?))
-}
-
 /// Every stream of one run directory, drained by a thread of its own.
 pub struct Drainer {
     stop: Arc<AtomicBool>,
@@ -341,7 +334,7 @@ fn scan(dir: &Path, repeat: usize, rings: &mut HashMap<PathBuf, Option<Ring>>) {
     };
     for e in entries.flatten() {
         let name = e.file_name();
-        let Some((pid, image)) = name.to_str().and_then(parse_name) else {
+        let Some((pid, image)) = parse_stacks_file_name(name.as_encoded_bytes()) else {
             continue;
         };
         let path = e.path();
@@ -504,13 +497,5 @@ mod tests {
         );
         assert!(why.contains("without closing"), "{why}");
         assert_eq!(images[0].samples[0].totals.total_bytes, 8);
-    }
-
-    #[test]
-    fn stream_file_names() {
-        assert_eq!(parse_name("k-42-1"), Some((42, 1)));
-        assert_eq!(parse_name("s-42-1"), None);
-        assert_eq!(parse_name("k-42"), None);
-        assert_eq!(parse_name("k-x-1"), None);
     }
 }
